@@ -1,0 +1,15 @@
+//! postwire: one Rust core that speaks SMTP — protocol, server, client — for Rust, Python, Node
+//! and C.
+//!
+//! - [`proto`]: the sans-IO protocol core (parsers, replies, DATA codec).
+//! - [`server`]: the SMTP server (`postwire serve`).
+//! - [`client`]: the SMTP client (`postwire send`), pool and message composition.
+//! - [`error`]: the one error type.
+
+pub mod client;
+pub mod error;
+pub mod proto;
+pub mod server;
+
+pub use error::{Error, ErrorKind, Result};
+pub use proto::Reply;

@@ -1,0 +1,29 @@
+//! Sans-IO SMTP protocol core: bytes in, parsed values or bytes out; no sockets, no async.
+//!
+//! Why our own parser and not stalwartlabs' `smtp-proto`: see the note at the top of
+//! [`command`]. The server (`crate::server`) and the client (`crate::client`) are thin I/O layers
+//! over these pieces, and the shared vectors in `tests/vectors/` exercise them directly.
+//!
+//! - [`reply`]: `Reply` values, their wire form, and the client-side reply parser.
+//! - [`command`]: server-side command-line parsing and client-side command formatting.
+//! - [`address`]: RFC 5321 paths and mailboxes.
+//! - [`params`]: ESMTP MAIL/RCPT parameters (SIZE, BODY, SMTPUTF8, DSN).
+//! - [`data`]: the DATA receiver (dot-unstuffing, smuggling defence, size limits) and the
+//!   client-side DATA encoder (dot-stuffing, CRLF normalisation).
+//! - [`line`]: finding command lines in a buffer under a length limit.
+//! - [`ehlo`]: EHLO capability parsing for the client.
+
+pub mod address;
+pub mod command;
+pub mod data;
+pub mod ehlo;
+pub mod line;
+pub mod params;
+pub mod reply;
+
+pub use address::{Domain, Mailbox, Path};
+pub use command::{Command, CommandError, ParseOptions};
+pub use data::{BareLinePolicy, DataLimits, DataReceiver, DataStatus, DataViolation};
+pub use ehlo::Capabilities;
+pub use params::{MailParams, Params, RcptParams};
+pub use reply::{Reply, ReplyLimits};
