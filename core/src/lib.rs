@@ -6,6 +6,7 @@
 //! - [`client`]: the SMTP client (`postwire send`), pool and message composition.
 //! - [`error`]: the one error type.
 
+pub mod cli;
 pub mod client;
 pub mod error;
 pub mod proto;

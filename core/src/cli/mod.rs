@@ -1,0 +1,44 @@
+//! The `postwire` command line: one subcommand per capability, the same operations as the API.
+//!
+//! Lives in the library (not only in `src/bin`) so that `python -m postwire` and the Node
+//! binding can run the very same CLI through [`main_with_args`].
+
+use clap::{Parser, Subcommand};
+
+pub mod send;
+pub mod serve;
+
+/// postwire: SMTP server, client, routing and analysis from one core.
+#[derive(Debug, Parser)]
+#[command(name = "postwire", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run an SMTP server (Maildir delivery, relay policy, STARTTLS, AUTH).
+    Serve(serve::ServeArgs),
+    /// Send one message, printing the SMTP transcript (swaks-style).
+    Send(send::SendArgs),
+}
+
+/// Parse `args` (program name first) and run; returns the process exit code.
+pub fn main_with_args<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    match cli.command {
+        Command::Serve(a) => serve::run(a),
+        Command::Send(a) => send::run(a),
+    }
+}
