@@ -315,7 +315,7 @@ fn bdat_chunks_are_stored_and_oversize_is_552() {
     r.cmd("MAIL FROM:<a@b.example>");
     r.cmd("RCPT TO:<bob@test.example>");
     // A chunk that contains what looks like commands and a lone dot: BDAT is length-counted.
-    r.send(b"BDAT 22\r\nSubject: c\r\n\r\n.\r\nQUIT\r\n");
+    r.send(b"BDAT 23\r\nSubject: c\r\n\r\n.\r\nQUIT\r\n");
     assert_eq!(r.reply().0, 250);
     r.send(b"BDAT 4 LAST\r\nend\n");
     let (code, text) = r.reply();

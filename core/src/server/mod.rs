@@ -10,7 +10,7 @@
 //!     delivery: Delivery::Maildir("/tmp/mail".into()),
 //!     ..Default::default()
 //! })?;
-//! let addr = server.listen("127.0.0.1:0".parse().unwrap()).await?;
+//! let addr = server.listen("127.0.0.1:0".parse().unwrap())?;
 //! println!("listening on {addr}");
 //! server.serve().await // until server.stop() from elsewhere
 //! # }
