@@ -257,7 +257,8 @@ fn parse_mailbox_at(s: &str, pos: usize, utf8: bool, bracketed: bool) -> Result<
                     let Some(q) = s[pos + 1..].chars().next() else {
                         return Err(err("unterminated quoted local part"));
                     };
-                    if !((' '..='~').contains(&q) || (utf8 && !q.is_ascii() && !q.is_control())) {
+                    let allowed = (' '..='~').contains(&q) || (utf8 && !q.is_ascii() && !q.is_control());
+                    if !allowed {
                         return Err(err("bad quoted character in local part"));
                     }
                     local.push(q);
@@ -281,8 +282,7 @@ fn parse_mailbox_at(s: &str, pos: usize, utf8: bool, bracketed: bool) -> Result<
         }
     } else {
         let mut atom_start = pos;
-        loop {
-            let Some(c) = s[pos..].chars().next() else { break };
+        while let Some(c) = s[pos..].chars().next() {
             if is_atext(c, utf8) {
                 pos += c.len_utf8();
             } else if c == '.' {
