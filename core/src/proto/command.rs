@@ -1023,4 +1023,22 @@ mod tests {
             assert_eq!(ok_strict(wire.trim_end()), c);
         }
     }
+
+    proptest::proptest! {
+        /// Whatever the peer sends, the parser answers and never panics; errors map to replies
+        /// of the documented codes.
+        #[test]
+        fn never_panics(
+            line in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80),
+            verb in proptest::sample::select(vec!["MAIL FROM:", "RCPT TO:", "HELO ", "EHLO ", "BDAT ", "AUTH ", "VRFY ", ""]),
+            strict: bool,
+            smtputf8: bool,
+        ) {
+            let mut l = verb.as_bytes().to_vec();
+            l.extend_from_slice(&line);
+            if let Err(e) = parse_command(&l, &ParseOptions { strict, smtputf8 }) {
+                proptest::prop_assert!([500, 501, 553, 555].contains(&e.reply().code));
+            }
+        }
+    }
 }

@@ -391,4 +391,32 @@ mod tests {
         // Detected before the last line arrives.
         assert!(Reply::parse(b"250-a\r\n250-b\r\n250-c\r\n250-d\r\n", &limits).is_err());
     }
+
+    proptest::proptest! {
+        /// Arbitrary bytes never panic the reply parser, and a parsed reply never claims more
+        /// bytes than it was given.
+        #[test]
+        fn parse_never_panics(buf in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            let limits = ReplyLimits { max_line: 64, max_lines: 4 };
+            if let Ok(Some((_, n))) = Reply::parse(&buf, &limits) {
+                proptest::prop_assert!(n <= buf.len());
+            }
+        }
+
+        /// Built replies parse back to themselves.
+        #[test]
+        fn build_parse_round_trip(code in 200u16..600, enhanced: bool, text in "[a-zA-Z <>=.]{0,30}(\n[a-zA-Z <>=.]{0,30}){0,3}") {
+            let enh = enhanced.then(|| format!("{}.1.2", code / 100));
+            let r = Reply::new(code, enh.as_deref(), &text);
+            let wire = r.to_wire();
+            let parsed = Reply::parse(&wire, &ReplyLimits::default()).map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+            let (p, n) = parsed.ok_or_else(|| proptest::test_runner::TestCaseError::fail("incomplete"))?;
+            proptest::prop_assert_eq!(n, wire.len());
+            proptest::prop_assert_eq!(p.code, code);
+            // Leading spaces of a line are not recoverable after an enhanced code; compare the rest.
+            if !enhanced {
+                proptest::prop_assert_eq!(p.lines, r.lines);
+            }
+        }
+    }
 }
