@@ -22,7 +22,8 @@ impl Capabilities {
             if key.is_empty() {
                 continue;
             }
-            map.entry(key.to_ascii_uppercase()).or_insert_with(|| params.to_string());
+            map.entry(key.to_ascii_uppercase())
+                .or_insert_with(|| params.to_string());
         }
         Capabilities(map)
     }
@@ -32,11 +33,15 @@ impl Capabilities {
     }
     /// The parameters of `keyword`.
     pub fn get(&self, keyword: &str) -> Option<&str> {
-        self.0.get(&keyword.to_ascii_uppercase()).map(|s| s.as_str())
+        self.0
+            .get(&keyword.to_ascii_uppercase())
+            .map(|s| s.as_str())
     }
     /// SIZE limit, when advertised with a non-zero number.
     pub fn size(&self) -> Option<u64> {
-        self.get("SIZE").and_then(|s| s.trim().parse().ok()).filter(|n| *n > 0)
+        self.get("SIZE")
+            .and_then(|s| s.trim().parse().ok())
+            .filter(|n| *n > 0)
     }
     /// AUTH mechanisms (upper-cased), also from the old `AUTH=` form.
     pub fn auth_mechanisms(&self) -> Vec<String> {
@@ -60,5 +65,39 @@ impl Capabilities {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capabilities() {
+        let r = Reply::new(
+            250,
+            None,
+            "mx.example greets you\nPIPELINING\nsize 35882577\nAUTH PLAIN login\nAUTH=LOGIN CRAM-MD5\n8BITMIME\nSTARTTLS",
+        );
+        let c = Capabilities::from_ehlo(&r);
+        assert!(c.has("pipelining") && c.has("STARTTLS") && c.has("8bitmime"));
+        assert!(!c.has("SMTPUTF8"));
+        assert!(!c.has("MX.EXAMPLE"), "the greeting line is not a keyword");
+        assert_eq!(c.size(), Some(35882577));
+        assert_eq!(c.get("auth"), Some("PLAIN login"));
+        assert_eq!(c.auth_mechanisms(), vec!["PLAIN", "LOGIN", "CRAM-MD5"]);
+        let c = Capabilities::from_ehlo(&Reply::new(250, None, "hi\nSIZE\nAUTH=PLAIN"));
+        assert_eq!(c.size(), None);
+        assert!(c.has("size"));
+        assert_eq!(c.auth_mechanisms(), vec!["PLAIN"]);
+        assert_eq!(
+            Capabilities::from_ehlo(&Reply::new(250, None, "hi\nSIZE 0")).size(),
+            None
+        );
+        assert!(
+            Capabilities::from_ehlo(&Reply::new(250, None, "only greeting"))
+                .0
+                .is_empty()
+        );
     }
 }

@@ -45,7 +45,8 @@ impl Params {
                 // esmtp-value = 1*(%d33-60 / %d62-126), plus UTF-8 under SMTPUTF8 (RFC 6531).
                 let ok = !v.is_empty()
                     && v.chars().all(|c| {
-                        (c.is_ascii_graphic() && c != '=') || (smtputf8 && !c.is_ascii() && !c.is_control())
+                        (c.is_ascii_graphic() && c != '=')
+                            || (smtputf8 && !c.is_ascii() && !c.is_control())
                     });
                 if !ok {
                     return Err(syntax(format!("Bad value for parameter {}", shown(key))));
@@ -168,11 +169,19 @@ impl MailParams {
 }
 
 fn syntax(message: String) -> CommandError {
-    CommandError::Syntax { code: 501, enhanced: "5.5.4", message }
+    CommandError::Syntax {
+        code: 501,
+        enhanced: "5.5.4",
+        message,
+    }
 }
 
 fn unsupported(message: String) -> CommandError {
-    CommandError::Syntax { code: 555, enhanced: "5.5.4", message }
+    CommandError::Syntax {
+        code: 555,
+        enhanced: "5.5.4",
+        message,
+    }
 }
 
 /// A keyword for an error message: at most 32 characters.
@@ -250,8 +259,10 @@ impl RcptParams {
                     let (ty, addr) = v
                         .and_then(|v| v.split_once(';'))
                         .ok_or_else(|| syntax("Bad ORCPT parameter".into()))?;
-                    let ty_ok = !ty.is_empty() && ty.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-');
-                    let addr = xtext_decode(addr).filter(|a| ty_ok && !a.is_empty() && a.len() <= 500);
+                    let ty_ok = !ty.is_empty()
+                        && ty.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-');
+                    let addr =
+                        xtext_decode(addr).filter(|a| ty_ok && !a.is_empty() && a.len() <= 500);
                     let addr = addr.ok_or_else(|| syntax("Bad ORCPT parameter".into()))?;
                     r.orcpt = Some((ty.to_string(), addr));
                 }
@@ -271,7 +282,9 @@ pub fn xtext_decode(s: &str) -> Option<String> {
         match b[i] {
             b'+' => {
                 let hex = b.get(i + 1..i + 3)?;
-                let v = std::str::from_utf8(hex).ok().and_then(|h| u8::from_str_radix(h, 16).ok())?;
+                let v = std::str::from_utf8(hex)
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())?;
                 if !hex.iter().all(u8::is_ascii_hexdigit) {
                     return None;
                 }
@@ -299,4 +312,136 @@ pub fn xtext_encode(s: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn code(e: CommandError) -> u16 {
+        e.reply().code
+    }
+
+    #[test]
+    fn parse_params() {
+        let p = Params::parse(" size=10  BODY=8bitmime SMTPUTF8", false).unwrap();
+        assert_eq!(
+            p.0,
+            vec![
+                ("SIZE".into(), Some("10".into())),
+                ("BODY".into(), Some("8bitmime".into())),
+                ("SMTPUTF8".into(), None)
+            ]
+        );
+        assert_eq!(p.get("Body"), Some(Some("8bitmime")));
+        assert_eq!(p.get("smtputf8"), Some(None));
+        assert_eq!(p.get("RET"), None);
+        assert!(Params::parse("", false).unwrap().is_empty());
+        let mut out = Vec::new();
+        p.write_to(&mut out);
+        assert_eq!(out, b" SIZE=10 BODY=8bitmime SMTPUTF8");
+        assert_eq!(
+            Params::parse("AUTH=<>", false).unwrap().get("auth"),
+            Some(Some("<>"))
+        );
+    }
+
+    #[test]
+    fn parse_errors() {
+        for bad in [
+            "SIZE=1 SIZE=2",
+            "SIZE=1 size=2",
+            "=1",
+            "-X=1",
+            "K_Y",
+            "K=",
+            "K=a=b",
+            "K=\u{7f}",
+            "K=é",
+        ] {
+            assert_eq!(code(Params::parse(bad, false).unwrap_err()), 501, "{bad}");
+        }
+        assert!(Params::parse("K=é", true).is_ok());
+    }
+
+    #[test]
+    fn mail_params() {
+        let p = Params::parse("SIZE=0 BODY=7BIT RET=full ENVID=a+2Bb AUTH=joe+40x", false).unwrap();
+        let m = MailParams::from_params(&p, true).unwrap();
+        assert_eq!(m.size, Some(0));
+        assert_eq!(m.body, Some(Body::SevenBit));
+        assert_eq!(m.ret, Some(Ret::Full));
+        assert_eq!(m.envid.as_deref(), Some("a+b"));
+        assert_eq!(m.auth.as_deref(), Some("joe+40x"));
+        assert!(!m.smtputf8);
+        let p = Params::parse("NOTIFY=NEVER", false).unwrap();
+        assert_eq!(code(MailParams::from_params(&p, true).unwrap_err()), 555);
+        assert_eq!(
+            MailParams::from_params(&p, false).unwrap().other,
+            vec![("NOTIFY".into(), Some("NEVER".into()))]
+        );
+        let p = Params::parse("BODY=BINARYMIME", false).unwrap();
+        assert_eq!(code(MailParams::from_params(&p, false).unwrap_err()), 555);
+    }
+
+    #[test]
+    fn rcpt_params() {
+        let p = Params::parse("NOTIFY=never ORCPT=rfc822;bob+40example.org", false).unwrap();
+        let r = RcptParams::from_params(&p, true).unwrap();
+        assert_eq!(
+            r.notify,
+            Some(Notify {
+                never: true,
+                ..Notify::default()
+            })
+        );
+        assert_eq!(r.orcpt, Some(("rfc822".into(), "bob@example.org".into())));
+        let p = Params::parse("NOTIFY=DELAY", false).unwrap();
+        assert!(
+            RcptParams::from_params(&p, true)
+                .unwrap()
+                .notify
+                .unwrap()
+                .delay
+        );
+        for bad in [
+            "NOTIFY=NEVER,SUCCESS",
+            "NOTIFY=SUCCESS,,FAILURE",
+            "NOTIFY",
+            "ORCPT=rfc822;a+4",
+            "ORCPT=rfc 822",
+        ] {
+            let p = Params::parse(bad, false).unwrap_or_default();
+            if p.is_empty() {
+                continue;
+            }
+            assert_eq!(
+                code(RcptParams::from_params(&p, true).unwrap_err()),
+                501,
+                "{bad}"
+            );
+        }
+        let p = Params::parse("SIZE=10", false).unwrap();
+        assert_eq!(code(RcptParams::from_params(&p, true).unwrap_err()), 555);
+    }
+
+    #[test]
+    fn xtext() {
+        assert_eq!(xtext_decode("a+2Bb+3D"), Some("a+b=".into()));
+        assert_eq!(xtext_decode("a+2bb"), Some("a+b".into()));
+        for bad in ["a+", "a+2", "a+zz", "a b", "a=b", "+FF"] {
+            assert_eq!(xtext_decode(bad), None, "{bad}");
+        }
+        assert_eq!(xtext_encode("a+b=c d\u{e9}"), "a+2Bb+3Dc+20d+C3+A9");
+    }
+
+    proptest! {
+        #[test]
+        fn xtext_round_trips(s in "\\PC{0,30}") {
+            let e = xtext_encode(&s);
+            prop_assert!(e.bytes().all(|c| (33..=126).contains(&c) && c != b'='));
+            prop_assert_eq!(xtext_decode(&e), Some(s));
+        }
+    }
 }

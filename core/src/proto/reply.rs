@@ -28,15 +28,25 @@ pub struct ReplyLimits {
 
 impl Default for ReplyLimits {
     fn default() -> Self {
-        ReplyLimits { max_line: 4096, max_lines: 128 }
+        ReplyLimits {
+            max_line: 4096,
+            max_lines: 128,
+        }
     }
 }
 
 impl Reply {
     /// A reply with `text` split on `\n` into lines. `enhanced` is e.g. `Some("5.7.1")`.
     pub fn new(code: u16, enhanced: Option<&str>, text: &str) -> Reply {
-        let lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l).to_string()).collect();
-        Reply { code, enhanced: enhanced.map(str::to_string), lines }
+        let lines = text
+            .split('\n')
+            .map(|l| l.strip_suffix('\r').unwrap_or(l).to_string())
+            .collect();
+        Reply {
+            code,
+            enhanced: enhanced.map(str::to_string),
+            lines,
+        }
     }
 
     /// The lines joined by `\n` (the API's `text`).
@@ -176,7 +186,14 @@ impl Reply {
             })
             .collect();
         let enhanced = enhanced.map(str::to_string);
-        Ok(Some((Reply { code, enhanced, lines }, pos)))
+        Ok(Some((
+            Reply {
+                code,
+                enhanced,
+                lines,
+            },
+            pos,
+        )))
     }
 }
 
@@ -186,10 +203,15 @@ fn split_reply_line(line: &[u8]) -> Result<(u16, bool, &[u8]), Error> {
         let shown = String::from_utf8_lossy(&line[..line.len().min(40)]).into_owned();
         Error::protocol(format!("not an SMTP reply line: {shown:?}"))
     };
-    if line.len() < 3 || !line[..3].iter().all(u8::is_ascii_digit) || !(b'1'..=b'5').contains(&line[0]) {
+    if line.len() < 3
+        || !line[..3].iter().all(u8::is_ascii_digit)
+        || !(b'1'..=b'5').contains(&line[0])
+    {
         return Err(bad());
     }
-    let code = u16::from(line[0] - b'0') * 100 + u16::from(line[1] - b'0') * 10 + u16::from(line[2] - b'0');
+    let code = u16::from(line[0] - b'0') * 100
+        + u16::from(line[1] - b'0') * 10
+        + u16::from(line[2] - b'0');
     match line.get(3) {
         None => Ok((code, true, &[])),
         Some(b' ') => Ok((code, true, &line[4..])),
@@ -238,11 +260,22 @@ mod tests {
         assert_eq!(r.to_wire(), b"354 End data with <CR><LF>.<CR><LF>\r\n");
         assert!(r.is_intermediate() && !r.is_positive());
         assert_eq!(Reply::new(220, None, "").to_wire(), b"220\r\n");
-        assert_eq!(Reply::new(250, Some("2.0.0"), "").to_wire(), b"250 2.0.0\r\n");
-        let empty = Reply { code: 250, enhanced: None, lines: vec![] };
+        assert_eq!(
+            Reply::new(250, Some("2.0.0"), "").to_wire(),
+            b"250 2.0.0\r\n"
+        );
+        let empty = Reply {
+            code: 250,
+            enhanced: None,
+            lines: vec![],
+        };
         assert_eq!(empty.to_wire(), b"250\r\n");
         // CR inside a line cannot forge another reply line.
-        let forged = Reply { code: 250, enhanced: None, lines: vec!["a\r\n354 go".into()] };
+        let forged = Reply {
+            code: 250,
+            enhanced: None,
+            lines: vec!["a\r\n354 go".into()],
+        };
         assert_eq!(forged.to_wire(), b"250 a354 go\r\n");
         assert!(Reply::new(421, None, "x").is_transient());
         assert!(Reply::new(554, None, "x").is_permanent());
@@ -263,7 +296,10 @@ mod tests {
         assert_eq!(n, wire.len() - 4);
         assert_eq!(r.code, 250);
         assert_eq!(r.enhanced, None);
-        assert_eq!(r.lines, vec!["mx.example Hello", "SIZE 1000", "8BITMIME", "STARTTLS"]);
+        assert_eq!(
+            r.lines,
+            vec!["mx.example Hello", "SIZE 1000", "8BITMIME", "STARTTLS"]
+        );
     }
 
     #[test]
@@ -296,14 +332,24 @@ mod tests {
         assert_eq!(r.enhanced, None);
         assert_eq!(r.lines, vec!["2.0.0 a", "b"]);
         let (r, _) = parse(b"451 4.3.0\r\n").unwrap().unwrap();
-        assert_eq!((r.enhanced.as_deref(), r.lines), (Some("4.3.0"), vec![String::new()]));
+        assert_eq!(
+            (r.enhanced.as_deref(), r.lines),
+            (Some("4.3.0"), vec![String::new()])
+        );
         let (r, _) = parse(b"250 2.0.00000 x\r\n").unwrap().unwrap();
         assert_eq!(r.enhanced, None);
     }
 
     #[test]
     fn protocol_errors() {
-        for bad in [&b"hello\r\n"[..], b"25\r\n", b"2a0 x\r\n", b"250x\r\n", b"650 x\r\n", b"\r\n"] {
+        for bad in [
+            &b"hello\r\n"[..],
+            b"25\r\n",
+            b"2a0 x\r\n",
+            b"250x\r\n",
+            b"650 x\r\n",
+            b"\r\n",
+        ] {
             let e = parse(bad).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::Protocol, "{bad:?}");
         }
@@ -314,7 +360,10 @@ mod tests {
 
     #[test]
     fn line_too_long_even_without_crlf() {
-        let limits = ReplyLimits { max_line: 512, max_lines: 10 };
+        let limits = ReplyLimits {
+            max_line: 512,
+            max_lines: 10,
+        };
         let mut big = b"250 ".to_vec();
         big.resize(1 << 20, b'a');
         assert!(Reply::parse(&big, &limits).is_err());
@@ -331,10 +380,43 @@ mod tests {
 
     #[test]
     fn too_many_lines() {
-        let limits = ReplyLimits { max_line: 100, max_lines: 3 };
-        assert!(Reply::parse(b"250-a\r\n250-b\r\n250 c\r\n", &limits).unwrap().is_some());
+        let limits = ReplyLimits {
+            max_line: 100,
+            max_lines: 3,
+        };
+        assert!(Reply::parse(b"250-a\r\n250-b\r\n250 c\r\n", &limits)
+            .unwrap()
+            .is_some());
         assert!(Reply::parse(b"250-a\r\n250-b\r\n250-c\r\n250 d\r\n", &limits).is_err());
         // Detected before the last line arrives.
         assert!(Reply::parse(b"250-a\r\n250-b\r\n250-c\r\n250-d\r\n", &limits).is_err());
+    }
+
+    proptest::proptest! {
+        /// Arbitrary bytes never panic the reply parser, and a parsed reply never claims more
+        /// bytes than it was given.
+        #[test]
+        fn parse_never_panics(buf in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            let limits = ReplyLimits { max_line: 64, max_lines: 4 };
+            if let Ok(Some((_, n))) = Reply::parse(&buf, &limits) {
+                proptest::prop_assert!(n <= buf.len());
+            }
+        }
+
+        /// Built replies parse back to themselves.
+        #[test]
+        fn build_parse_round_trip(code in 200u16..600, enhanced: bool, text in "[a-zA-Z <>=.]{0,30}(\n[a-zA-Z <>=.]{0,30}){0,3}") {
+            let enh = enhanced.then(|| format!("{}.1.2", code / 100));
+            let r = Reply::new(code, enh.as_deref(), &text);
+            let wire = r.to_wire();
+            let parsed = Reply::parse(&wire, &ReplyLimits::default()).map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+            let (p, n) = parsed.ok_or_else(|| proptest::test_runner::TestCaseError::fail("incomplete"))?;
+            proptest::prop_assert_eq!(n, wire.len());
+            proptest::prop_assert_eq!(p.code, code);
+            // Leading spaces of a line are not recoverable after an enhanced code; compare the rest.
+            if !enhanced {
+                proptest::prop_assert_eq!(p.lines, r.lines);
+            }
+        }
     }
 }
