@@ -73,12 +73,11 @@ fn normalized_len(m: &[u8]) -> u64 {
 /// The BDAT payload: the same bytes `encode_data` sends before stuffing (CRLF line ends, no NUL,
 /// final CRLF), so a message is stored identically whichever way it travels.
 fn bdat_body(message: &[u8]) -> Vec<u8> {
-    let mut body = if message.contains(&0) {
-        let clean: Vec<u8> = message.iter().copied().filter(|b| *b != 0).collect();
-        normalize_crlf(&clean)
-    } else {
-        normalize_crlf(message)
-    };
+    let mut body = normalize_crlf(message);
+    if body.contains(&0) {
+        // After normalising, as the encoder does: `\r\0\n` is two line breaks, not one.
+        body.retain(|b| *b != 0);
+    }
     if !body.ends_with(b"\r\n") {
         body.extend_from_slice(b"\r\n");
     }
@@ -399,7 +398,26 @@ impl Client {
 
 #[cfg(test)]
 mod tests {
-    use super::normalized_len;
+    use super::{bdat_body, normalized_len};
+    use crate::proto::data::encode_data;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// SIZE= and BDAT carry exactly what DATA would store.
+        #[test]
+        fn size_and_bdat_match_the_data_encoder(m in proptest::collection::vec(
+            prop_oneof![Just(b'\r'), Just(b'\n'), Just(b'.'), Just(0u8), any::<u8>()], 0..300)) {
+            let mut wire = Vec::new();
+            encode_data(&m, &mut wire);
+            let body = &wire[..wire.len() - 3];
+            let mut unstuffed = Vec::new();
+            for line in body.split_inclusive(|b| *b == b'\n') {
+                unstuffed.extend_from_slice(line.strip_prefix(b".").unwrap_or(line));
+            }
+            prop_assert_eq!(normalized_len(&m), unstuffed.len() as u64);
+            prop_assert_eq!(bdat_body(&m), unstuffed);
+        }
+    }
 
     #[test]
     fn normalized_length_counts_crlf() {
@@ -411,6 +429,6 @@ mod tests {
         assert_eq!(normalized_len(b"a\n"), 3);
         assert_eq!(normalized_len(b"a\rb"), 6);
         assert_eq!(normalized_len(b"a\r"), 3);
-        assert_eq!(normalized_len(b"a\n\nb\r\n"), 7);
+        assert_eq!(normalized_len(b"a\n\nb\r\n"), 8);
     }
 }
