@@ -1,1 +1,4 @@
 //! The SMTP client (being written).
+
+pub mod compose;
+pub use compose::{compose, Attachment, ComposeOptions};
