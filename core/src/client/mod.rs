@@ -35,3 +35,5 @@ pub use crate::proto::{Capabilities, Reply, ReplyLimits};
 
 pub mod compose;
 pub use compose::{compose, Attachment, ComposeOptions};
+pub mod pool;
+pub use pool::{Destination, Pool, PoolOptions, PoolStats};
