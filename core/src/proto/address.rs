@@ -24,11 +24,22 @@ pub enum Domain {
 impl Domain {
     /// Case-insensitive equality of names; literals compare by address.
     pub fn eq_ignore_case(&self, other: &Domain) -> bool {
-        todo!()
+        match (self, other) {
+            (Domain::Name(a), Domain::Name(b)) => {
+                a.eq_ignore_ascii_case(b) || (!a.is_ascii() && a.to_lowercase() == b.to_lowercase())
+            }
+            (Domain::General { tag: t1, content: c1 }, Domain::General { tag: t2, content: c2 }) => {
+                t1.eq_ignore_ascii_case(t2) && c1 == c2
+            }
+            (a, b) => a == b,
+        }
     }
     /// The name lower-cased, or the literal in brackets (`"[192.0.2.1]"`).
     pub fn to_lowercase_string(&self) -> String {
-        todo!()
+        match self {
+            Domain::Name(n) => n.to_lowercase(),
+            other => other.to_string(),
+        }
     }
     /// True for `[..]` literals.
     pub fn is_literal(&self) -> bool {
@@ -39,7 +50,12 @@ impl Domain {
 impl fmt::Display for Domain {
     /// `example.com`, `[192.0.2.1]`, `[IPv6:2001:db8::1]`, `[tag:content]`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        todo!()
+        match self {
+            Domain::Name(n) => f.write_str(n),
+            Domain::Ipv4(a) => write!(f, "[{a}]"),
+            Domain::Ipv6(a) => write!(f, "[IPv6:{a}]"),
+            Domain::General { tag, content } => write!(f, "[{tag}:{content}]"),
+        }
     }
 }
 
@@ -60,14 +76,26 @@ impl Mailbox {
     }
     /// True when local part or domain has non-ASCII characters (needs SMTPUTF8).
     pub fn is_utf8(&self) -> bool {
-        todo!()
+        !self.local_part.is_ascii() || matches!(&self.domain, Domain::Name(n) if !n.is_ascii())
     }
 }
 
 impl fmt::Display for Mailbox {
     /// The address in RFC 5321 form: the local part quoted when it is not a dot-string.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        todo!()
+        if is_dot_string(&self.local_part) {
+            f.write_str(&self.local_part)?;
+        } else {
+            f.write_str("\"")?;
+            for c in self.local_part.chars() {
+                if c == '"' || c == '\\' {
+                    f.write_str("\\")?;
+                }
+                write!(f, "{c}")?;
+            }
+            f.write_str("\"")?;
+        }
+        write!(f, "@{}", self.domain)
     }
 }
 
@@ -93,7 +121,11 @@ impl fmt::Display for Path {
     /// The path *without* angle brackets and without source route: `a@b`, `""` for null,
     /// `postmaster` for `<Postmaster>`. This is what the API's `Envelope` carries.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        todo!()
+        match &self.mailbox {
+            Some(m) => write!(f, "{m}"),
+            None if self.postmaster => f.write_str("postmaster"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -110,11 +142,276 @@ pub struct AddressError(pub String);
 /// domain. Rejects CR, LF, NUL and other controls, unbalanced quotes/brackets, empty labels,
 /// `a@b@c` (unquoted), over-long parts (local 64, domain 255, path 256 octets), invalid literals.
 pub fn parse_path<'a>(s: &'a str, opts: &ParseOptions) -> Result<(Path, &'a str), AddressError> {
-    todo!()
+    let utf8 = opts.smtputf8;
+    let b = s.as_bytes();
+    if b.first() != Some(&b'<') {
+        if opts.strict {
+            return Err(err("the address must be enclosed in <>"));
+        }
+        // Lenient: a bare address up to the next space.
+        let end = b.iter().position(|&c| c == b' ').unwrap_or(b.len());
+        let token = &s[..end];
+        if token.is_empty() {
+            return Err(err("missing address"));
+        }
+        if token.eq_ignore_ascii_case("postmaster") {
+            return Ok((Path { mailbox: None, source_route: Vec::new(), postmaster: true }, &s[end..]));
+        }
+        if token == "<>" {
+            return Ok((Path::default(), &s[end..]));
+        }
+        let (mailbox, used) = parse_mailbox_at(token, 0, utf8, false)?;
+        if used != token.len() {
+            return Err(trailing_error(token.as_bytes()[used]));
+        }
+        return Ok((Path { mailbox: Some(mailbox), source_route: Vec::new(), postmaster: false }, &s[end..]));
+    }
+    let close = |pos: usize| -> Result<usize, AddressError> {
+        match b.get(pos) {
+            Some(b'>') if pos + 1 > MAX_PATH => Err(err("the path is longer than 256 octets")),
+            Some(b'>') => Ok(pos + 1),
+            Some(&c) => Err(trailing_error(c)),
+            None => Err(err("missing closing >")),
+        }
+    };
+    if b.get(1) == Some(&b'>') {
+        return Ok((Path::default(), &s[2..]));
+    }
+    if b.len() >= 12 && b[1..11].eq_ignore_ascii_case(b"postmaster") && b[11] == b'>' {
+        return Ok((Path { mailbox: None, source_route: Vec::new(), postmaster: true }, &s[12..]));
+    }
+    let mut pos = 1;
+    let mut source_route = Vec::new();
+    if b.get(pos) == Some(&b'@') {
+        // A-d-l: "@" Domain *( "," "@" Domain ) ":"
+        loop {
+            pos += 1;
+            let end = scan_domain_name(b, pos, utf8, true)?;
+            source_route.push(s[pos..end].to_string());
+            pos = end;
+            match b.get(pos) {
+                Some(b',') if b.get(pos + 1) == Some(&b'@') => pos += 1,
+                Some(b':') => {
+                    pos += 1;
+                    break;
+                }
+                _ => return Err(err("bad source route")),
+            }
+        }
+    }
+    let (mailbox, end) = parse_mailbox_at(s, pos, utf8, true)?;
+    let end = close(end)?;
+    Ok((Path { mailbox: Some(mailbox), source_route, postmaster: false }, &s[end..]))
+}
+
+/// Longest path, punctuation included (RFC 5321 §4.5.3.1.3).
+const MAX_PATH: usize = 256;
+/// Longest local part (RFC 5321 §4.5.3.1.1).
+const MAX_LOCAL: usize = 64;
+/// Longest domain (RFC 5321 §4.5.3.1.2).
+const MAX_DOMAIN: usize = 255;
+
+fn err(msg: &str) -> AddressError {
+    AddressError(msg.to_string())
+}
+
+fn trailing_error(c: u8) -> AddressError {
+    match c {
+        b'@' => err("more than one @ (quote the local part)"),
+        b'\r' | b'\n' => err("line break in address"),
+        0 => err("NUL in address"),
+        c if c < 0x20 || c == 0x7f => err("control character in address"),
+        _ => err("unexpected character after the address"),
+    }
+}
+
+/// RFC 5321 `atext` (plus any non-ASCII character when `utf8`).
+fn is_atext(c: char, utf8: bool) -> bool {
+    c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c) || (utf8 && !c.is_ascii() && !c.is_control())
+}
+
+/// True when `s` can be written without quotes: `atom *("." atom)`.
+fn is_dot_string(s: &str) -> bool {
+    !s.is_empty() && s.split('.').all(|a| !a.is_empty() && a.chars().all(|c| is_atext(c, true)))
+}
+
+/// Parse `local@domain` starting at byte `pos` of `s`; returns the mailbox and the byte index
+/// after it. Stops at the first byte that cannot continue the domain.
+fn parse_mailbox_at(s: &str, pos: usize, utf8: bool, bracketed: bool) -> Result<(Mailbox, usize), AddressError> {
+    let b = s.as_bytes();
+    let start = pos;
+    let mut pos = pos;
+    let mut local = String::new();
+    if b.get(pos) == Some(&b'"') {
+        pos += 1;
+        loop {
+            let Some(c) = s[pos..].chars().next() else {
+                return Err(err("unterminated quoted local part"));
+            };
+            match c {
+                '"' => {
+                    pos += 1;
+                    break;
+                }
+                '\\' => {
+                    let Some(q) = s[pos + 1..].chars().next() else {
+                        return Err(err("unterminated quoted local part"));
+                    };
+                    if !((' '..='~').contains(&q) || (utf8 && !q.is_ascii() && !q.is_control())) {
+                        return Err(err("bad quoted character in local part"));
+                    }
+                    local.push(q);
+                    pos += 1 + q.len_utf8();
+                }
+                ' '..='~' => {
+                    local.push(c);
+                    pos += 1;
+                }
+                c if !c.is_ascii() && !c.is_control() => {
+                    if !utf8 {
+                        return Err(err("non-ASCII address without SMTPUTF8"));
+                    }
+                    local.push(c);
+                    pos += c.len_utf8();
+                }
+                '\r' | '\n' => return Err(err("line break in address")),
+                '\0' => return Err(err("NUL in address")),
+                _ => return Err(err("control character in address")),
+            }
+        }
+    } else {
+        let mut atom_start = pos;
+        loop {
+            let Some(c) = s[pos..].chars().next() else { break };
+            if is_atext(c, utf8) {
+                pos += c.len_utf8();
+            } else if c == '.' {
+                if pos == atom_start {
+                    return Err(err("empty atom in local part (use quotes)"));
+                }
+                pos += 1;
+                atom_start = pos;
+            } else if !c.is_ascii() && !utf8 {
+                return Err(err("non-ASCII address without SMTPUTF8"));
+            } else {
+                break;
+            }
+        }
+        if pos == start {
+            return Err(match b.get(pos) {
+                None | Some(b'>') => err("empty address"),
+                Some(b'@') => err("empty local part"),
+                Some(&c) => trailing_error(c),
+            });
+        }
+        if pos == atom_start {
+            return Err(err("local part ends with a dot (use quotes)"));
+        }
+        local.push_str(&s[start..pos]);
+    }
+    if pos - start > MAX_LOCAL {
+        return Err(err("local part longer than 64 octets"));
+    }
+    match b.get(pos) {
+        Some(b'@') => pos += 1,
+        Some(&c) => return Err(trailing_error(c)),
+        None => return Err(err("missing @domain")),
+    }
+    let (domain, end) = parse_domain_at(s, pos, utf8, bracketed)?;
+    Ok((Mailbox { local_part: local, domain }, end))
+}
+
+/// Parse a domain name or address literal at `pos`.
+fn parse_domain_at(s: &str, pos: usize, utf8: bool, _bracketed: bool) -> Result<(Domain, usize), AddressError> {
+    let b = s.as_bytes();
+    if b.get(pos) == Some(&b'[') {
+        let close = b[pos..]
+            .iter()
+            .position(|&c| c == b']')
+            .ok_or_else(|| err("unterminated address literal"))?;
+        let inner = &s[pos + 1..pos + close];
+        let end = pos + close + 1;
+        if end - pos > MAX_DOMAIN {
+            return Err(err("domain longer than 255 octets"));
+        }
+        return Ok((parse_literal(inner)?, end));
+    }
+    let end = scan_domain_name(b, pos, utf8, false)?;
+    Ok((Domain::Name(s[pos..end].to_string()), end))
+}
+
+/// Scan `sub-domain *("." sub-domain)` from `pos`, returning its end. Labels are letters, digits
+/// and inner hyphens (underscore tolerated, as real hosts use it; non-ASCII when `utf8`).
+fn scan_domain_name(b: &[u8], pos: usize, utf8: bool, _route: bool) -> Result<usize, AddressError> {
+    let mut i = pos;
+    loop {
+        let label_start = i;
+        while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'-' || b[i] == b'_' || (b[i] >= 0x80)) {
+            if b[i] >= 0x80 && !utf8 {
+                return Err(err("non-ASCII address without SMTPUTF8"));
+            }
+            i += 1;
+        }
+        let label = &b[label_start..i];
+        if label.is_empty() {
+            return Err(match b.get(i) {
+                None if i == pos => err("missing domain"),
+                Some(b'.') | None => err("empty label in domain"),
+                Some(&c) if i == pos => trailing_error(c),
+                Some(_) => err("empty label in domain"),
+            });
+        }
+        if label[0] == b'-' || label[label.len() - 1] == b'-' {
+            return Err(err("domain label starts or ends with a hyphen"));
+        }
+        if label.len() > 63 {
+            return Err(err("domain label longer than 63 octets"));
+        }
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    if i - pos > MAX_DOMAIN {
+        return Err(err("domain longer than 255 octets"));
+    }
+    Ok(i)
+}
+
+/// The inside of `[...]`: IPv4, `IPv6:...`, or `tag:content`.
+fn parse_literal(inner: &str) -> Result<Domain, AddressError> {
+    if let Some(colon) = inner.find(':') {
+        let (tag, content) = (&inner[..colon], &inner[colon + 1..]);
+        if tag.eq_ignore_ascii_case("IPv6") {
+            return content
+                .parse::<Ipv6Addr>()
+                .map(Domain::Ipv6)
+                .map_err(|_| err("bad IPv6 address literal"));
+        }
+        let tag_ok = !tag.is_empty()
+            && tag.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
+            && !tag.ends_with('-')
+            && tag.as_bytes()[0].is_ascii_alphanumeric();
+        // dcontent = %d33-90 / %d94-126
+        let content_ok = !content.is_empty() && content.bytes().all(|c| (33..=90).contains(&c) || (94..=126).contains(&c));
+        if !tag_ok || !content_ok {
+            return Err(err("bad general address literal"));
+        }
+        return Ok(Domain::General { tag: tag.to_string(), content: content.to_string() });
+    }
+    inner.parse::<Ipv4Addr>().map(Domain::Ipv4).map_err(|_| err("bad IPv4 address literal"))
 }
 
 /// Parse a bare mailbox `local@domain` (no brackets, nothing after it), as a client validates a
 /// caller's address before a byte is written. UTF-8 allowed (the client decides on SMTPUTF8).
 pub fn parse_mailbox(s: &str) -> Result<Mailbox, AddressError> {
-    todo!()
+    let (mailbox, end) = parse_mailbox_at(s, 0, true, false)?;
+    if end != s.len() {
+        return Err(trailing_error(s.as_bytes()[end]));
+    }
+    if end > MAX_PATH - 2 {
+        return Err(err("the address is longer than 254 octets"));
+    }
+    Ok(mailbox)
 }

@@ -73,23 +73,168 @@ pub enum DataStatus {
 #[derive(Debug, Clone)]
 pub struct DataReceiver {
     limits: DataLimits,
-    // Implementation state (implementer: add what you need, e.g. position-in-line, pending CR,
-    // bytes seen, current line length, first violation).
     size: u64,
     violation: Option<DataViolation>,
+    state: State,
+    /// Bytes of the current line so far (a removed stuffing dot counts: it was on the wire).
+    line_len: usize,
+}
+
+/// Where the receiver stands between two bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Right after a real CRLF (or at the start): a `.` here is stuffing or the terminator.
+    LineStart,
+    /// Inside a line, or at the start of a line that did not begin after a real CRLF (after a
+    /// normalised bare line ending or a dropped NUL): a `.` here is plain content.
+    Mid,
+    /// A CR inside a line; an LF must follow.
+    Cr,
+    /// A `.` at a real line start.
+    Dot,
+    /// `.` then CR at a real line start; an LF ends the data.
+    DotCr,
+    /// End of data seen.
+    Done,
+    /// A fatal violation was reported.
+    Aborted(DataViolation),
 }
 
 impl DataReceiver {
     /// A receiver for one message.
     pub fn new(limits: DataLimits) -> Self {
-        todo!()
+        DataReceiver { limits, size: 0, violation: None, state: State::LineStart, line_len: 0 }
     }
 
     /// Consume bytes. Returns [`DataStatus::Done`] once `CRLF.CRLF` (or `.CRLF` at the very
     /// start) has been consumed; the message never includes the terminating `.CRLF`.
     /// Past `max_size` nothing more is appended to `out` but bytes are still consumed.
     pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) -> DataStatus {
-        todo!()
+        let normalize = self.limits.policy == BareLinePolicy::Normalize;
+        let mut i = 0;
+        while i < input.len() {
+            match self.state {
+                State::Mid => {
+                    let rest = &input[i..];
+                    let run = rest
+                        .iter()
+                        .position(|&b| b == b'\r' || b == b'\n' || b == 0)
+                        .unwrap_or(rest.len());
+                    if run > 0 {
+                        self.content(&rest[..run], out);
+                        i += run;
+                        continue;
+                    }
+                    i += 1;
+                    match rest[0] {
+                        b'\r' => self.state = State::Cr,
+                        b'\n' if normalize => self.end_line(out, State::Mid),
+                        b'\n' => return self.abort(DataViolation::BareLineEnding),
+                        _ if normalize => {} // NUL dropped
+                        _ => return self.abort(DataViolation::Nul),
+                    }
+                }
+                State::LineStart => {
+                    if input[i] == b'.' {
+                        i += 1;
+                        self.state = State::Dot;
+                    } else {
+                        self.state = State::Mid;
+                    }
+                }
+                State::Cr => {
+                    if input[i] == b'\n' {
+                        i += 1;
+                        self.end_line(out, State::LineStart);
+                    } else if normalize {
+                        // Bare CR: stored as CRLF, but the next line does not count as starting
+                        // after a real CRLF, so no `.` there can end the data.
+                        self.end_line(out, State::Mid);
+                    } else {
+                        return self.abort(DataViolation::BareLineEnding);
+                    }
+                }
+                State::Dot => match input[i] {
+                    b'\r' => {
+                        i += 1;
+                        self.state = State::DotCr;
+                    }
+                    b'\n' if normalize => {
+                        i += 1;
+                        self.content(b".", out);
+                        self.end_line(out, State::Mid);
+                    }
+                    b'\n' => return self.abort(DataViolation::BareLineEnding),
+                    0 if !normalize => return self.abort(DataViolation::Nul),
+                    _ => {
+                        // Dot-stuffing: the dot is removed, the rest of the line is content.
+                        self.line_len = 1;
+                        self.state = State::Mid;
+                    }
+                },
+                State::DotCr => {
+                    if input[i] == b'\n' {
+                        self.state = State::Done;
+                        return DataStatus::Done { consumed: i + 1 };
+                    } else if normalize {
+                        self.content(b".", out);
+                        self.end_line(out, State::Mid);
+                    } else {
+                        return self.abort(DataViolation::BareLineEnding);
+                    }
+                }
+                State::Done => return DataStatus::Done { consumed: 0 },
+                State::Aborted(v) => return DataStatus::Abort(v),
+            }
+        }
+        match self.state {
+            State::Done => DataStatus::Done { consumed: 0 },
+            State::Aborted(v) => DataStatus::Abort(v),
+            _ => DataStatus::NeedMore,
+        }
+    }
+
+    /// Append line content, enforcing the line and size limits.
+    fn content(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
+        self.line_len += bytes.len();
+        if self.limits.max_line > 0 && self.line_len + 2 > self.limits.max_line {
+            self.note(DataViolation::LineTooLong);
+        }
+        self.emit(bytes, out);
+    }
+
+    /// Append CRLF and move to `next`.
+    fn end_line(&mut self, out: &mut Vec<u8>, next: State) {
+        self.emit(b"\r\n", out);
+        self.line_len = 0;
+        self.state = next;
+    }
+
+    /// Append `bytes` to `out`, never past `max_size` bytes of this message: the stored part is
+    /// exactly the first `max_size` bytes whatever the chunking, the rest is drained.
+    fn emit(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
+        let before = self.size;
+        self.size += bytes.len() as u64;
+        let max = self.limits.max_size;
+        if max > 0 && self.size > max {
+            self.note(DataViolation::TooBig);
+            let room = max.saturating_sub(before) as usize;
+            out.extend_from_slice(&bytes[..room.min(bytes.len())]);
+        } else {
+            out.extend_from_slice(bytes);
+        }
+    }
+
+    fn note(&mut self, v: DataViolation) {
+        if self.violation.is_none() {
+            self.violation = Some(v);
+        }
+    }
+
+    fn abort(&mut self, v: DataViolation) -> DataStatus {
+        self.violation = Some(v);
+        self.state = State::Aborted(v);
+        DataStatus::Abort(v)
     }
 
     /// Message bytes seen so far (after unstuffing), including those drained past the limit.
@@ -104,14 +249,383 @@ impl DataReceiver {
 }
 
 /// Client side: append `message` as DATA content — bare CR and bare LF normalised to CRLF, a
-/// leading `.` on any line doubled, a final CRLF added if missing — followed by `.\r\n`.
+/// leading `.` on any line doubled, NUL bytes dropped (RFC 5322 forbids them, and a server that
+/// strips them would otherwise read `\r\n\0.\r\n` as the end), a final CRLF added if missing (an
+/// empty message becomes one empty line) — followed by `.\r\n`.
 /// Invariant (property-tested): the output contains no lone CR or LF and its only `\r\n.\r\n` is
 /// the terminator.
 pub fn encode_data(message: &[u8], out: &mut Vec<u8>) {
-    todo!()
+    out.reserve(message.len() + message.len() / 64 + 5);
+    let mut line_start = true;
+    let mut i = 0;
+    while i < message.len() {
+        match message[i] {
+            b'\r' => {
+                out.extend_from_slice(b"\r\n");
+                i += if message.get(i + 1) == Some(&b'\n') { 2 } else { 1 };
+                line_start = true;
+            }
+            b'\n' => {
+                out.extend_from_slice(b"\r\n");
+                i += 1;
+                line_start = true;
+            }
+            0 => i += 1,
+            b => {
+                if line_start && b == b'.' {
+                    out.push(b'.');
+                }
+                let rest = &message[i..];
+                let run = rest
+                    .iter()
+                    .position(|&c| c == b'\r' || c == b'\n' || c == 0)
+                    .unwrap_or(rest.len());
+                out.extend_from_slice(&rest[..run]);
+                i += run;
+                line_start = false;
+            }
+        }
+    }
+    if !line_start || message.is_empty() || !ends_with_line_break(message) {
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b".\r\n");
+}
+
+/// True when the last non-NUL byte of `m` is a CR or LF (so the encoder's output already ends
+/// with CRLF).
+fn ends_with_line_break(m: &[u8]) -> bool {
+    matches!(m.iter().rev().find(|&&b| b != 0), Some(b'\r' | b'\n'))
 }
 
 /// Client side, for BDAT: the message with bare CR/LF normalised to CRLF (no dot-stuffing).
 pub fn normalize_crlf(message: &[u8]) -> Vec<u8> {
-    todo!()
+    let mut out = Vec::with_capacity(message.len() + message.len() / 64 + 2);
+    let mut i = 0;
+    while i < message.len() {
+        let rest = &message[i..];
+        let run = rest.iter().position(|&c| c == b'\r' || c == b'\n').unwrap_or(rest.len());
+        out.extend_from_slice(&rest[..run]);
+        i += run;
+        if i < message.len() {
+            out.extend_from_slice(b"\r\n");
+            i += if message[i] == b'\r' && message.get(i + 1) == Some(&b'\n') { 2 } else { 1 };
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn limits(policy: BareLinePolicy) -> DataLimits {
+        DataLimits { max_size: 0, max_line: 0, policy }
+    }
+
+    /// Feed `input` in the given chunk sizes (cycled); returns status, stored bytes, consumed total.
+    fn run(l: DataLimits, input: &[u8], chunks: &[usize]) -> (DataStatus, Vec<u8>, usize) {
+        let mut r = DataReceiver::new(l);
+        let mut out = Vec::new();
+        let mut pos = 0;
+        let mut k = 0;
+        let mut status = DataStatus::NeedMore;
+        while pos < input.len() {
+            let n = chunks.get(k % chunks.len().max(1)).copied().unwrap_or(input.len()).max(1);
+            k += 1;
+            let end = (pos + n).min(input.len());
+            status = r.feed(&input[pos..end], &mut out);
+            match status {
+                DataStatus::Done { consumed } => {
+                    return (DataStatus::Done { consumed: pos + consumed }, out, pos + consumed)
+                }
+                DataStatus::Abort(_) => return (status, out, 0),
+                DataStatus::NeedMore => pos = end,
+            }
+        }
+        (status, out, pos)
+    }
+
+    fn whole(l: DataLimits, input: &[u8]) -> (DataStatus, Vec<u8>, usize) {
+        run(l, input, &[usize::MAX])
+    }
+
+    #[test]
+    fn simple_message_and_pipelined_rest() {
+        let input = b"Subject: x\r\n\r\nhello\r\n.\r\nQUIT\r\n";
+        let (st, out, consumed) = whole(DataLimits::default(), input);
+        assert_eq!(st, DataStatus::Done { consumed: input.len() - 6 });
+        assert_eq!(consumed, input.len() - 6);
+        assert_eq!(out, b"Subject: x\r\n\r\nhello\r\n");
+    }
+
+    #[test]
+    fn empty_message() {
+        let (st, out, _) = whole(DataLimits::default(), b".\r\nNOOP\r\n");
+        assert_eq!(st, DataStatus::Done { consumed: 3 });
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn one_empty_line() {
+        let (st, out, _) = whole(DataLimits::default(), b"\r\n.\r\n");
+        assert_eq!(st, DataStatus::Done { consumed: 5 });
+        assert_eq!(out, b"\r\n");
+    }
+
+    #[test]
+    fn dot_unstuffing() {
+        let input = b"..\r\n...x\r\n.y\r\na.b\r\n..\r\n.\r\n";
+        let (st, out, _) = whole(DataLimits::default(), input);
+        assert!(matches!(st, DataStatus::Done { .. }));
+        assert_eq!(out, b".\r\n..x\r\ny\r\na.b\r\n.\r\n");
+    }
+
+    #[test]
+    fn terminator_split_at_every_boundary() {
+        let input = b"line one\r\n..dot\r\nlast\r\n.\r\nRSET\r\n";
+        let expected = b"line one\r\n.dot\r\nlast\r\n".to_vec();
+        for split in 0..=input.len() {
+            let mut r = DataReceiver::new(DataLimits::default());
+            let mut out = Vec::new();
+            let first = r.feed(&input[..split], &mut out);
+            let (consumed, st) = match first {
+                DataStatus::Done { consumed } => (consumed, first),
+                DataStatus::NeedMore => match r.feed(&input[split..], &mut out) {
+                    DataStatus::Done { consumed } => (split + consumed, DataStatus::Done { consumed }),
+                    other => panic!("split {split}: {other:?}"),
+                },
+                other => panic!("split {split}: {other:?}"),
+            };
+            assert!(matches!(st, DataStatus::Done { .. }), "split {split}");
+            assert_eq!(consumed, input.len() - 6, "split {split}");
+            assert_eq!(out, expected, "split {split}");
+        }
+        let (st, out, consumed) = run(DataLimits::default(), input, &[1]);
+        assert!(matches!(st, DataStatus::Done { .. }));
+        assert_eq!((out, consumed), (expected, input.len() - 6));
+    }
+
+    #[test]
+    fn feeding_after_done_consumes_nothing() {
+        let mut r = DataReceiver::new(DataLimits::default());
+        let mut out = Vec::new();
+        assert_eq!(r.feed(b".\r\n", &mut out), DataStatus::Done { consumed: 3 });
+        assert_eq!(r.feed(b"MAIL\r\n", &mut out), DataStatus::Done { consumed: 0 });
+        assert!(out.is_empty());
+    }
+
+    const SMUGGLING: [&[u8]; 9] = [
+        b"\n.\n",
+        b"\r.\r",
+        b"\r.\n",
+        b"\n.\r",
+        b"\n.\r\n",
+        b"\r.\r\n",
+        b"\r\n.\n",
+        b"\r\n.\r",
+        b"\r\n\x00.\r\n",
+    ];
+
+    fn smuggled(seq: &[u8]) -> Vec<u8> {
+        let mut m = b"From: a@b\r\n\r\nhello".to_vec();
+        m.extend_from_slice(seq);
+        m.extend_from_slice(b"MAIL FROM:<evil@x>\r\nRCPT TO:<v@y>\r\nDATA\r\nforged\r\n.\r\n");
+        m
+    }
+
+    #[test]
+    fn smuggling_sequences_abort_under_reject() {
+        for seq in SMUGGLING {
+            let input = smuggled(seq);
+            for chunks in [&[usize::MAX][..], &[1], &[2, 3], &[7]] {
+                let (st, _, _) = run(DataLimits::default(), &input, chunks);
+                let want = if seq.contains(&0) { DataViolation::Nul } else { DataViolation::BareLineEnding };
+                assert_eq!(st, DataStatus::Abort(want), "{seq:?} {chunks:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn smuggling_sequences_do_not_end_data_under_normalize() {
+        for seq in SMUGGLING {
+            let input = smuggled(seq);
+            for chunks in [&[usize::MAX][..], &[1], &[2, 3], &[5]] {
+                let (st, out, consumed) = run(limits(BareLinePolicy::Normalize), &input, chunks);
+                // The only end is the real CRLF.CRLF at the very end of the input.
+                assert_eq!(st, DataStatus::Done { consumed: input.len() }, "{seq:?} {chunks:?}");
+                assert_eq!(consumed, input.len(), "{seq:?} {chunks:?}");
+                assert!(out.windows(7).any(|w| w == b"forged\r"), "{seq:?}");
+                assert_no_lone_cr_lf(&out);
+                assert!(!out.contains(&0));
+            }
+        }
+    }
+
+    fn assert_no_lone_cr_lf(b: &[u8]) {
+        for (i, &c) in b.iter().enumerate() {
+            if c == b'\r' {
+                assert_eq!(b.get(i + 1), Some(&b'\n'), "lone CR at {i} in {b:?}");
+            }
+            if c == b'\n' {
+                assert!(i > 0 && b[i - 1] == b'\r', "lone LF at {i} in {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn nul_is_refused_under_reject() {
+        let (st, _, _) = whole(DataLimits::default(), b"a\x00b\r\n.\r\n");
+        assert_eq!(st, DataStatus::Abort(DataViolation::Nul));
+        let (st, _, _) = whole(DataLimits::default(), b".\x00\r\n.\r\n");
+        assert_eq!(st, DataStatus::Abort(DataViolation::Nul));
+        let mut r = DataReceiver::new(DataLimits::default());
+        let mut out = Vec::new();
+        assert_eq!(r.feed(b"x\ny", &mut out), DataStatus::Abort(DataViolation::BareLineEnding));
+        assert_eq!(r.violation(), Some(DataViolation::BareLineEnding));
+        assert!(DataViolation::BareLineEnding.is_fatal() && DataViolation::Nul.is_fatal());
+        assert!(!DataViolation::TooBig.is_fatal() && !DataViolation::LineTooLong.is_fatal());
+        // Aborted stays aborted.
+        assert_eq!(r.feed(b"\r\n.\r\n", &mut out), DataStatus::Abort(DataViolation::BareLineEnding));
+    }
+
+    #[test]
+    fn normalize_stores_crlf_and_drops_nul() {
+        let l = limits(BareLinePolicy::Normalize);
+        let (st, out, _) = whole(l, b"a\nb\rc\r\r\nd\x00e\r\n.\r\n");
+        assert!(matches!(st, DataStatus::Done { .. }));
+        assert_eq!(out, b"a\r\nb\r\nc\r\n\r\nde\r\n");
+    }
+
+    #[test]
+    fn size_limit_drains_without_growing_output() {
+        let l = DataLimits { max_size: 10, max_line: 0, policy: BareLinePolicy::Reject };
+        let body = b"0123456789abcdef\r\nmore lines here\r\n.\r\nQUIT\r\n";
+        for chunks in [&[usize::MAX][..], &[1], &[3]] {
+            let mut r = DataReceiver::new(l);
+            let mut out = b"prefix".to_vec();
+            let mut pos = 0;
+            let mut done = None;
+            let mut k = 0;
+            while pos < body.len() && done.is_none() {
+                let n = chunks[k % chunks.len()].min(body.len() - pos);
+                k += 1;
+                match r.feed(&body[pos..pos + n], &mut out) {
+                    DataStatus::Done { consumed } => done = Some(pos + consumed),
+                    DataStatus::NeedMore => pos += n,
+                    DataStatus::Abort(v) => panic!("{v:?}"),
+                }
+            }
+            assert_eq!(done, Some(body.len() - 6));
+            assert_eq!(r.violation(), Some(DataViolation::TooBig));
+            assert!(out.len() <= 6 + 10, "{}", out.len());
+            assert_eq!(r.size(), 35);
+        }
+    }
+
+    #[test]
+    fn size_exactly_at_limit_is_fine() {
+        let l = DataLimits { max_size: 7, max_line: 0, policy: BareLinePolicy::Reject };
+        let (st, out, _) = whole(l, b"hello\r\n.\r\n");
+        assert!(matches!(st, DataStatus::Done { .. }));
+        assert_eq!(out, b"hello\r\n");
+    }
+
+    #[test]
+    fn line_limit() {
+        let l = DataLimits { max_size: 0, max_line: 10, policy: BareLinePolicy::Reject };
+        let mut r = DataReceiver::new(l);
+        let mut out = Vec::new();
+        assert!(matches!(r.feed(b"12345678\r\n.\r\n", &mut out), DataStatus::Done { .. }));
+        assert_eq!(r.violation(), None);
+        let mut r = DataReceiver::new(l);
+        let mut out = Vec::new();
+        assert!(matches!(r.feed(b"123456789\r\nok\r\n.\r\n", &mut out), DataStatus::Done { .. }));
+        assert_eq!(r.violation(), Some(DataViolation::LineTooLong));
+        // The default is RFC 5321's 1000 octets including CRLF.
+        let mut long = vec![b'a'; 998];
+        long.extend_from_slice(b"\r\n.\r\n");
+        let mut r = DataReceiver::new(DataLimits::default());
+        assert!(matches!(r.feed(&long, &mut Vec::new()), DataStatus::Done { .. }));
+        assert_eq!(r.violation(), None);
+        long.insert(0, b'a');
+        let mut r = DataReceiver::new(DataLimits::default());
+        assert!(matches!(r.feed(&long, &mut Vec::new()), DataStatus::Done { .. }));
+        assert_eq!(r.violation(), Some(DataViolation::LineTooLong));
+    }
+
+    #[test]
+    fn encode_examples() {
+        let mut out = Vec::new();
+        encode_data(b".a\nb\r.c\r\n..\r\n", &mut out);
+        assert_eq!(out, b"..a\r\nb\r\n..c\r\n...\r\n.\r\n");
+        out.clear();
+        encode_data(b"", &mut out);
+        assert_eq!(out, b"\r\n.\r\n");
+        out.clear();
+        encode_data(b"x", &mut out);
+        assert_eq!(out, b"x\r\n.\r\n");
+        out.clear();
+        encode_data(b"a\r\n\x00.\r\n", &mut out);
+        assert_eq!(out, b"a\r\n..\r\n.\r\n");
+        assert_eq!(normalize_crlf(b"a\nb\rc\r\nd\r"), b"a\r\nb\r\nc\r\nd\r\n");
+        assert_eq!(normalize_crlf(b"\x00.\n"), b"\x00.\r\n");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn chunking_does_not_change_the_result(
+            body in proptest::collection::vec(prop_oneof![
+                Just(b'\r'), Just(b'\n'), Just(b'.'), Just(0u8), Just(b'a'), any::<u8>()
+            ], 0..200),
+            chunks in proptest::collection::vec(1usize..9, 1..6),
+            normalize in any::<bool>(),
+        ) {
+            let policy = if normalize { BareLinePolicy::Normalize } else { BareLinePolicy::Reject };
+            let l = DataLimits { max_size: 150, max_line: 40, policy };
+            let mut input = body.clone();
+            input.extend_from_slice(b"\r\n.\r\nNEXT");
+            let a = whole(l, &input);
+            let b = run(l, &input, &chunks);
+            let c = run(l, &input, &[1]);
+            prop_assert_eq!(&a, &b);
+            prop_assert_eq!(&a, &c);
+        }
+
+        #[test]
+        fn encode_then_receive_round_trips(msg in proptest::collection::vec(prop_oneof![
+            Just(b'\r'), Just(b'\n'), Just(b'.'), Just(0u8), any::<u8>()
+        ], 0..300)) {
+            let mut wire = Vec::new();
+            encode_data(&msg, &mut wire);
+            assert_no_lone_cr_lf(&wire);
+            prop_assert!(wire.ends_with(b"\r\n.\r\n"));
+            let first = wire.windows(5).position(|w| w == b"\r\n.\r\n");
+            prop_assert_eq!(first, Some(wire.len() - 5));
+            prop_assert!(!wire.starts_with(b".\r\n"));
+
+            let mut expected: Vec<u8> = normalize_crlf(&msg).into_iter().filter(|&b| b != 0).collect();
+            if !expected.ends_with(b"\r\n") {
+                expected.extend_from_slice(b"\r\n");
+            }
+            for policy in [BareLinePolicy::Normalize, BareLinePolicy::Reject] {
+                let (st, out, consumed) = whole(limits(policy), &wire);
+                prop_assert_eq!(st, DataStatus::Done { consumed: wire.len() });
+                prop_assert_eq!(consumed, wire.len());
+                prop_assert_eq!(&out, &expected);
+            }
+        }
+
+        #[test]
+        fn normalize_crlf_has_no_lone_endings(msg in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let n = normalize_crlf(&msg);
+            assert_no_lone_cr_lf(&n);
+            let stripped: Vec<u8> = msg.iter().copied().filter(|&b| b != b'\r' && b != b'\n').collect();
+            let n_stripped: Vec<u8> = n.iter().copied().filter(|&b| b != b'\r' && b != b'\n').collect();
+            prop_assert_eq!(stripped, n_stripped);
+        }
+    }
 }

@@ -12,7 +12,19 @@ pub struct Capabilities(pub BTreeMap<String, String>);
 impl Capabilities {
     /// From a 250 EHLO reply: the first line is the greeting, the rest are keywords.
     pub fn from_ehlo(reply: &Reply) -> Capabilities {
-        todo!()
+        let mut map = BTreeMap::new();
+        for line in reply.lines.iter().skip(1) {
+            let line = line.trim();
+            let (key, params) = match line.split_once([' ', '\t']) {
+                Some((k, p)) => (k, p.trim()),
+                None => (line, ""),
+            };
+            if key.is_empty() {
+                continue;
+            }
+            map.entry(key.to_ascii_uppercase()).or_insert_with(|| params.to_string());
+        }
+        Capabilities(map)
     }
     /// True when `keyword` was advertised (case-insensitive).
     pub fn has(&self, keyword: &str) -> bool {
@@ -28,6 +40,25 @@ impl Capabilities {
     }
     /// AUTH mechanisms (upper-cased), also from the old `AUTH=` form.
     pub fn auth_mechanisms(&self) -> Vec<String> {
-        todo!()
+        let mut out: Vec<String> = Vec::new();
+        let mut add = |words: &str| {
+            for w in words.split_whitespace() {
+                let w = w.to_ascii_uppercase();
+                if !out.contains(&w) {
+                    out.push(w);
+                }
+            }
+        };
+        if let Some(p) = self.0.get("AUTH") {
+            add(p);
+        }
+        // The pre-standard `250-AUTH=LOGIN PLAIN` form.
+        for (k, p) in &self.0 {
+            if let Some(first) = k.strip_prefix("AUTH=") {
+                add(first);
+                add(p);
+            }
+        }
+        out
     }
 }

@@ -1,6 +1,11 @@
 //! ESMTP parameters of MAIL and RCPT (RFC 5321 §4.1.2 `esmtp-param`), and the typed view of the
 //! ones we implement: SIZE (RFC 1870), BODY (RFC 6152), SMTPUTF8 (RFC 6531), RET/ENVID and
 //! NOTIFY/ORCPT (DSN, RFC 3461), AUTH= on MAIL (RFC 4954; Office 365 sends `AUTH=<>`).
+//!
+//! Reply codes, as Postfix does it: a parameter that is malformed (bad keyword, duplicate, empty
+//! value, `SIZE=abc`, `NOTIFY=NEVER,SUCCESS`) is a syntax error, `501 5.5.4`; a well-formed
+//! parameter we do not implement (an unknown keyword in strict mode, `BODY=BINARYMIME`) is
+//! `555 5.5.4` (RFC 5321 §4.1.1.11).
 
 use super::command::CommandError;
 
@@ -24,7 +29,35 @@ impl Params {
     /// values printable ASCII (UTF-8 allowed only when `smtputf8`), no `=` in the keyword, no
     /// duplicate keywords → 501/555 errors.
     pub fn parse(s: &str, smtputf8: bool) -> Result<Params, CommandError> {
-        todo!()
+        let mut out: Vec<(String, Option<String>)> = Vec::new();
+        for token in s.split(' ').filter(|t| !t.is_empty()) {
+            let (key, value) = match token.split_once('=') {
+                Some((k, v)) => (k, Some(v)),
+                None => (token, None),
+            };
+            if key.is_empty()
+                || !key.as_bytes()[0].is_ascii_alphanumeric()
+                || !key.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
+            {
+                return Err(syntax(format!("Bad parameter keyword: {}", shown(key))));
+            }
+            if let Some(v) = value {
+                // esmtp-value = 1*(%d33-60 / %d62-126), plus UTF-8 under SMTPUTF8 (RFC 6531).
+                let ok = !v.is_empty()
+                    && v.chars().all(|c| {
+                        (c.is_ascii_graphic() && c != '=') || (smtputf8 && !c.is_ascii() && !c.is_control())
+                    });
+                if !ok {
+                    return Err(syntax(format!("Bad value for parameter {}", shown(key))));
+                }
+            }
+            let key = key.to_ascii_uppercase();
+            if out.iter().any(|(k, _)| *k == key) {
+                return Err(syntax(format!("Duplicate parameter {key}")));
+            }
+            out.push((key, value.map(str::to_string)));
+        }
+        Ok(Params(out))
     }
     /// Append ` KEY=VALUE` for each parameter (client side).
     pub fn write_to(&self, out: &mut Vec<u8>) {
@@ -81,8 +114,83 @@ impl MailParams {
     /// without value, RET FULL|HDRS, ENVID valid xtext ≤ 100 chars, AUTH any xtext or `<>`.
     /// Unknown keywords: kept in `other`, or 555 when `strict`.
     pub fn from_params(p: &Params, strict: bool) -> Result<MailParams, CommandError> {
-        todo!()
+        let mut m = MailParams::default();
+        for (k, v) in &p.0 {
+            let v = v.as_deref();
+            match k.as_str() {
+                "SIZE" => {
+                    let v = v.filter(|v| !v.is_empty() && v.bytes().all(|c| c.is_ascii_digit()));
+                    let v = v.ok_or_else(|| syntax("Bad message size syntax".into()))?;
+                    // An absurd size is still a size: it is refused by the limit check (552).
+                    m.size = Some(v.parse().unwrap_or(u64::MAX));
+                }
+                "BODY" => {
+                    m.body = Some(match v {
+                        Some(v) if v.eq_ignore_ascii_case("7BIT") => Body::SevenBit,
+                        Some(v) if v.eq_ignore_ascii_case("8BITMIME") => Body::EightBitMime,
+                        Some(v) if v.eq_ignore_ascii_case("BINARYMIME") => {
+                            return Err(unsupported("BODY=BINARYMIME is not supported".into()))
+                        }
+                        _ => return Err(syntax("Bad BODY parameter".into())),
+                    })
+                }
+                "SMTPUTF8" => {
+                    if v.is_some() {
+                        return Err(syntax("SMTPUTF8 takes no value".into()));
+                    }
+                    m.smtputf8 = true;
+                }
+                "RET" => {
+                    m.ret = Some(match v {
+                        Some(v) if v.eq_ignore_ascii_case("FULL") => Ret::Full,
+                        Some(v) if v.eq_ignore_ascii_case("HDRS") => Ret::Hdrs,
+                        _ => return Err(syntax("Bad RET parameter".into())),
+                    })
+                }
+                "ENVID" => {
+                    let d = v
+                        .filter(|v| v.len() <= 100)
+                        .and_then(xtext_decode)
+                        .ok_or_else(|| syntax("Bad ENVID parameter".into()))?;
+                    m.envid = Some(d);
+                }
+                "AUTH" => {
+                    let v = v
+                        .filter(|v| *v == "<>" || xtext_decode(v).is_some())
+                        .ok_or_else(|| syntax("Bad AUTH parameter".into()))?;
+                    m.auth = Some(v.to_string());
+                }
+                _ => unknown(&mut m.other, k, v, strict)?,
+            }
+        }
+        Ok(m)
     }
+}
+
+fn syntax(message: String) -> CommandError {
+    CommandError::Syntax { code: 501, enhanced: "5.5.4", message }
+}
+
+fn unsupported(message: String) -> CommandError {
+    CommandError::Syntax { code: 555, enhanced: "5.5.4", message }
+}
+
+/// A keyword for an error message: at most 32 characters.
+fn shown(s: &str) -> String {
+    s.chars().take(32).collect()
+}
+
+fn unknown(
+    other: &mut Vec<(String, Option<String>)>,
+    k: &str,
+    v: Option<&str>,
+    strict: bool,
+) -> Result<(), CommandError> {
+    if strict {
+        return Err(unsupported(format!("Unsupported parameter {}", shown(k))));
+    }
+    other.push((k.to_string(), v.map(str::to_string)));
+    Ok(())
 }
 
 /// `NOTIFY=` flags.
@@ -112,16 +220,83 @@ pub struct RcptParams {
 impl RcptParams {
     /// Validate RCPT parameters (see [`MailParams::from_params`]).
     pub fn from_params(p: &Params, strict: bool) -> Result<RcptParams, CommandError> {
-        todo!()
+        let mut r = RcptParams::default();
+        for (k, v) in &p.0 {
+            let v = v.as_deref();
+            match k.as_str() {
+                "NOTIFY" => {
+                    let v = v.ok_or_else(|| syntax("Bad NOTIFY parameter".into()))?;
+                    let mut n = Notify::default();
+                    for item in v.split(',') {
+                        let flag = if item.eq_ignore_ascii_case("NEVER") {
+                            &mut n.never
+                        } else if item.eq_ignore_ascii_case("SUCCESS") {
+                            &mut n.success
+                        } else if item.eq_ignore_ascii_case("FAILURE") {
+                            &mut n.failure
+                        } else if item.eq_ignore_ascii_case("DELAY") {
+                            &mut n.delay
+                        } else {
+                            return Err(syntax("Bad NOTIFY parameter".into()));
+                        };
+                        *flag = true;
+                    }
+                    if n.never && (n.success || n.failure || n.delay) {
+                        return Err(syntax("NOTIFY=NEVER excludes other values".into()));
+                    }
+                    r.notify = Some(n);
+                }
+                "ORCPT" => {
+                    let (ty, addr) = v
+                        .and_then(|v| v.split_once(';'))
+                        .ok_or_else(|| syntax("Bad ORCPT parameter".into()))?;
+                    let ty_ok = !ty.is_empty() && ty.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-');
+                    let addr = xtext_decode(addr).filter(|a| ty_ok && !a.is_empty() && a.len() <= 500);
+                    let addr = addr.ok_or_else(|| syntax("Bad ORCPT parameter".into()))?;
+                    r.orcpt = Some((ty.to_string(), addr));
+                }
+                _ => unknown(&mut r.other, k, v, strict)?,
+            }
+        }
+        Ok(r)
     }
 }
 
 /// Decode RFC 3461 xtext (`+XX` hex escapes). `None` when malformed.
 pub fn xtext_decode(s: &str) -> Option<String> {
-    todo!()
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => {
+                let hex = b.get(i + 1..i + 3)?;
+                let v = std::str::from_utf8(hex).ok().and_then(|h| u8::from_str_radix(h, 16).ok())?;
+                if !hex.iter().all(u8::is_ascii_hexdigit) {
+                    return None;
+                }
+                out.push(v);
+                i += 3;
+            }
+            c @ 33..=126 if c != b'=' => {
+                out.push(c);
+                i += 1;
+            }
+            _ => return None,
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// Encode as RFC 3461 xtext (`+`, `=`, controls, space and non-ASCII as `+XX`).
 pub fn xtext_encode(s: &str) -> String {
-    todo!()
+    let mut out = String::with_capacity(s.len());
+    for &c in s.as_bytes() {
+        if (33..=126).contains(&c) && c != b'+' && c != b'=' {
+            out.push(c as char);
+        } else {
+            out.push_str(&format!("+{c:02X}"));
+        }
+    }
+    out
 }
