@@ -37,3 +37,5 @@ pub mod compose;
 pub use compose::{compose, Attachment, ComposeOptions};
 pub mod pool;
 pub use pool::{Destination, Pool, PoolOptions, PoolStats};
+pub mod send_mail;
+pub use send_mail::{send_mail, RecipientResult, SendMailOptions};
