@@ -351,7 +351,7 @@ fn wire_invariant_between_354_and_the_final_dot() {
     let store = Arc::new(Mutex::new(Vec::new()));
     let (port, _seen) = rt.block_on(scripted(b"220 scripted\r\n", None, capturing(store.clone())));
     let client = std::cell::RefCell::new(rt.block_on(Client::connect(opts(port))).expect("connect"));
-    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig { cases: 128, ..ProptestConfig::default() });
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig { cases: 128, failure_persistence: None, ..ProptestConfig::default() });
     let strategy = proptest::collection::vec(
         prop_oneof![Just(b'\r'), Just(b'\n'), Just(b'.'), Just(0u8), Just(0xc3u8), any::<u8>()],
         0..200,

@@ -1,11 +1,194 @@
-//! `postwire serve` (being written).
+//! `postwire serve`: run the SMTP server from the shell.
+//!
+//! Prints `postwire: listening on ADDR` on stdout once bound (scripts wait for that line) and
+//! stops gracefully on SIGINT/SIGTERM.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::server::{Delivery, Server, ServerOptions, ServerTimeouts, StaticCredentials};
 
 /// Arguments of `postwire serve`.
 #[derive(Debug, clap::Args)]
-pub struct ServeArgs {}
+pub struct ServeArgs {
+    /// Address to listen on (repeatable).
+    #[arg(long, default_value = "127.0.0.1:2525")]
+    listen: Vec<SocketAddr>,
+    /// Our host name (banner, EHLO, Received "by").
+    #[arg(long)]
+    hostname: Option<String>,
+    /// A domain we accept mail for (repeatable).
+    #[arg(long = "local-domain")]
+    local_domains: Vec<String>,
+    /// Store accepted mail in this Maildir.
+    #[arg(long, conflicts_with = "discard")]
+    maildir: Option<PathBuf>,
+    /// Accept and drop every message (benchmarks).
+    #[arg(long)]
+    discard: bool,
+    /// A network allowed to relay, as CIDR (repeatable).
+    #[arg(long = "relay-network")]
+    relay_networks: Vec<ipnet::IpNet>,
+    /// PEM certificate chain for STARTTLS.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for STARTTLS.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Largest message in bytes (SIZE).
+    #[arg(long)]
+    max_message_size: Option<u64>,
+    /// Most recipients per message.
+    #[arg(long)]
+    max_recipients: Option<usize>,
+    /// Most simultaneous sessions.
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Seconds to wait for a command or data (RFC 5321: 300).
+    #[arg(long)]
+    timeout: Option<f64>,
+    /// A user allowed to AUTH, as user:password (repeatable).
+    #[arg(long = "auth-user")]
+    auth_users: Vec<String>,
+    /// Offer AUTH without TLS.
+    #[arg(long)]
+    allow_insecure_auth: bool,
+    /// Answer VRFY.
+    #[arg(long)]
+    allow_vrfy: bool,
+    /// Answer EXPN.
+    #[arg(long)]
+    allow_expn: bool,
+    /// Conformance mode: no leniency for real-world client quirks.
+    #[arg(long)]
+    strict: bool,
+    /// Look up clients' reverse-DNS names for the Received line.
+    #[arg(long)]
+    reverse_dns: bool,
+    /// Log as JSON lines.
+    #[arg(long)]
+    json_log: bool,
+    /// Log only warnings and errors.
+    #[arg(long)]
+    quiet: bool,
+}
 
 /// Run `postwire serve`.
-pub fn run(_args: ServeArgs) -> i32 {
-    eprintln!("postwire serve: not available in this build");
-    2
+pub fn run(a: ServeArgs) -> i32 {
+    init_logging(a.json_log, a.quiet);
+    let mut opts = ServerOptions::default();
+    if let Some(h) = a.hostname {
+        opts.hostname = h;
+    }
+    opts.local_domains = a.local_domains;
+    opts.relay_networks = a.relay_networks;
+    opts.tls_cert = a.tls_cert;
+    opts.tls_key = a.tls_key;
+    if let Some(n) = a.max_message_size {
+        opts.max_message_size = n;
+    }
+    if let Some(n) = a.max_recipients {
+        opts.max_recipients = n;
+    }
+    if let Some(n) = a.max_connections {
+        opts.max_connections = n;
+    }
+    if let Some(t) = a.timeout {
+        if !(t.is_finite() && t > 0.0) {
+            eprintln!("postwire serve: --timeout must be a positive number of seconds");
+            return 2;
+        }
+        opts.timeouts = ServerTimeouts::uniform(Duration::from_secs_f64(t));
+    }
+    if !a.auth_users.is_empty() {
+        let mut users = HashMap::new();
+        for u in &a.auth_users {
+            let Some((user, pass)) = u.split_once(':') else {
+                eprintln!("postwire serve: --auth-user wants user:password, got {u:?}");
+                return 2;
+            };
+            users.insert(user.to_string(), pass.to_string());
+        }
+        opts.auth = Some(Arc::new(StaticCredentials(users)));
+    }
+    opts.allow_insecure_auth = a.allow_insecure_auth;
+    opts.allow_vrfy = a.allow_vrfy;
+    opts.allow_expn = a.allow_expn;
+    opts.strict = a.strict;
+    opts.reverse_dns = a.reverse_dns;
+    opts.delivery = match (a.maildir, a.discard) {
+        (Some(p), _) => Delivery::Maildir(p),
+        (None, true) => Delivery::Discard,
+        (None, false) => Delivery::None,
+    };
+    let server = match Server::new(opts) {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            eprintln!("postwire serve: {e}");
+            return 1;
+        }
+    };
+    for addr in &a.listen {
+        match server.listen(*addr) {
+            Ok(bound) => println!("postwire: listening on {bound}"),
+            Err(e) => {
+                eprintln!("postwire serve: {e}");
+                return 1;
+            }
+        }
+    }
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("postwire serve: cannot start runtime: {e}");
+            return 1;
+        }
+    };
+    let result = rt.block_on(async {
+        let stopper = Arc::clone(&server);
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("stopping: finishing transactions in flight");
+            stopper.stop();
+        });
+        server.serve().await
+    });
+    let stats = server.stats();
+    tracing::info!(?stats, "stopped");
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("postwire serve: {e}");
+            1
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut t), Ok(mut i)) => {
+            tokio::select! {
+                _ = t.recv() => {},
+                _ = i.recv() => {},
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// Log to stderr with `tracing`; `RUST_LOG` overrides the level.
+pub(crate) fn init_logging(json: bool, quiet: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = if quiet { "warn" } else { "info" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if json { builder.json().try_init() } else { builder.try_init() };
 }

@@ -36,28 +36,53 @@ pub const BDAT_CHUNK: usize = 1024 * 1024;
 /// Message data is written in pieces of this size, each under the data-block timeout.
 const WRITE_PIECE: usize = 1024 * 1024;
 
-/// Size of the message once bare CR / bare LF became CRLF and a final CRLF was added: what
-/// `SIZE=` announces (RFC 1870 counts CRLF line ends, not dot-stuffing).
+/// Size of the message as stored: bare CR / bare LF as CRLF, NUL bytes dropped, a final CRLF
+/// added (an empty message is one empty line) — exactly what `encode_data` puts on the wire
+/// before dot-stuffing, and what `SIZE=` announces (RFC 1870 does not count dot-stuffing).
 fn normalized_len(m: &[u8]) -> u64 {
     let mut n: u64 = 0;
     let mut i = 0;
+    let mut line_open = false;
     while i < m.len() {
         match m[i] {
             b'\r' => {
                 n += 2;
+                line_open = false;
                 if m.get(i + 1) == Some(&b'\n') {
                     i += 1;
                 }
             }
-            b'\n' => n += 2,
-            _ => n += 1,
+            b'\n' => {
+                n += 2;
+                line_open = false;
+            }
+            0 => {}
+            _ => {
+                n += 1;
+                line_open = true;
+            }
         }
         i += 1;
     }
-    if !m.is_empty() && !m.ends_with(b"\n") && !m.ends_with(b"\r") {
+    if line_open || n == 0 {
         n += 2;
     }
     n
+}
+
+/// The BDAT payload: the same bytes `encode_data` sends before stuffing (CRLF line ends, no NUL,
+/// final CRLF), so a message is stored identically whichever way it travels.
+fn bdat_body(message: &[u8]) -> Vec<u8> {
+    let mut body = if message.contains(&0) {
+        let clean: Vec<u8> = message.iter().copied().filter(|b| *b != 0).collect();
+        normalize_crlf(&clean)
+    } else {
+        normalize_crlf(message)
+    };
+    if !body.ends_with(b"\r\n") {
+        body.extend_from_slice(b"\r\n");
+    }
+    body
 }
 
 fn path_of(a: &Addr) -> Path {
@@ -349,7 +374,7 @@ impl Client {
 
     /// The message as BDAT chunks; returns the reply to the last one (or the first refusal).
     async fn send_bdat(&mut self, message: &[u8]) -> Result<Reply> {
-        let body = normalize_crlf(message);
+        let body = bdat_body(message);
         let to = self.opts.timeouts;
         let mut chunks = body.chunks(BDAT_CHUNK).peekable();
         if chunks.peek().is_none() {
@@ -378,7 +403,9 @@ mod tests {
 
     #[test]
     fn normalized_length_counts_crlf() {
-        assert_eq!(normalized_len(b""), 0);
+        assert_eq!(normalized_len(b""), 2);
+        assert_eq!(normalized_len(b"\0"), 2);
+        assert_eq!(normalized_len(b"a\0\r\n"), 3);
         assert_eq!(normalized_len(b"a"), 3);
         assert_eq!(normalized_len(b"a\r\n"), 3);
         assert_eq!(normalized_len(b"a\n"), 3);

@@ -257,7 +257,8 @@ fn parse_mailbox_at(s: &str, pos: usize, utf8: bool, bracketed: bool) -> Result<
                     let Some(q) = s[pos + 1..].chars().next() else {
                         return Err(err("unterminated quoted local part"));
                     };
-                    if !((' '..='~').contains(&q) || (utf8 && !q.is_ascii() && !q.is_control())) {
+                    let allowed = (' '..='~').contains(&q) || (utf8 && !q.is_ascii() && !q.is_control());
+                    if !allowed {
                         return Err(err("bad quoted character in local part"));
                     }
                     local.push(q);
@@ -281,8 +282,7 @@ fn parse_mailbox_at(s: &str, pos: usize, utf8: bool, bracketed: bool) -> Result<
         }
     } else {
         let mut atom_start = pos;
-        loop {
-            let Some(c) = s[pos..].chars().next() else { break };
+        while let Some(c) = s[pos..].chars().next() {
             if is_atext(c, utf8) {
                 pos += c.len_utf8();
             } else if c == '.' {
@@ -414,4 +414,194 @@ pub fn parse_mailbox(s: &str) -> Result<Mailbox, AddressError> {
         return Err(err("the address is longer than 254 octets"));
     }
     Ok(mailbox)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const LENIENT: ParseOptions = ParseOptions { strict: false, smtputf8: false };
+    const STRICT: ParseOptions = ParseOptions { strict: true, smtputf8: false };
+    const UTF8: ParseOptions = ParseOptions { strict: true, smtputf8: true };
+
+    fn path(s: &str, o: &ParseOptions) -> Result<Path, AddressError> {
+        let (p, rest) = parse_path(s, o)?;
+        if !rest.is_empty() {
+            return Err(AddressError(format!("left {rest:?}")));
+        }
+        Ok(p)
+    }
+
+    #[test]
+    fn rest_is_returned() {
+        let (p, rest) = parse_path("<a@b> SIZE=1", &STRICT).unwrap();
+        assert_eq!(p.to_string(), "a@b");
+        assert_eq!(rest, " SIZE=1");
+        let (p, rest) = parse_path("a@b SIZE=1", &LENIENT).unwrap();
+        assert_eq!((p.to_string(), rest), ("a@b".to_string(), " SIZE=1"));
+        let (p, rest) = parse_path("<>", &STRICT).unwrap();
+        assert!(p.is_null() && rest.is_empty());
+        assert_eq!(p.to_string(), "");
+    }
+
+    #[test]
+    fn postmaster() {
+        for s in ["<Postmaster>", "<POSTMASTER>", "<postmaster>"] {
+            let p = path(s, &STRICT).unwrap();
+            assert!(p.postmaster && !p.is_null());
+            assert_eq!(p.to_string(), "postmaster");
+        }
+        assert!(path("postmaster", &LENIENT).unwrap().postmaster);
+        // With a domain it is an ordinary mailbox.
+        let p = path("<Postmaster@x.example>", &STRICT).unwrap();
+        assert!(!p.postmaster);
+        assert_eq!(p.mailbox.unwrap().local_part, "Postmaster");
+    }
+
+    #[test]
+    fn strict_needs_brackets() {
+        assert!(path("a@b", &STRICT).is_err());
+        assert!(path("a@b", &LENIENT).is_ok());
+        assert!(path("", &LENIENT).is_err());
+        assert!(path("<", &LENIENT).is_err());
+        assert!(path("<a@b", &LENIENT).is_err());
+    }
+
+    #[test]
+    fn lengths() {
+        let l64 = "a".repeat(64);
+        assert!(path(&format!("<{l64}@b>"), &STRICT).is_ok());
+        assert!(path(&format!("<a{l64}@b>"), &STRICT).is_err());
+        // Quoted local part counts as written.
+        assert!(path(&format!("<\"{}\"@b>", "a".repeat(62)), &STRICT).is_ok());
+        assert!(path(&format!("<\"{}\"@b>", "a".repeat(63)), &STRICT).is_err());
+        let label = "a".repeat(63);
+        assert!(path(&format!("<a@{label}.b>"), &STRICT).is_ok());
+        assert!(path(&format!("<a@a{label}.b>"), &STRICT).is_err());
+        let d255 = format!("{label}.{label}.{label}.{}", "b".repeat(63));
+        assert_eq!(d255.len(), 255);
+        assert!(parse_mailbox(&format!("a@{d255}")).is_err(), "over 254 total");
+        // A 255-octet domain cannot fit in a 256-octet path: the path limit speaks first.
+        assert!(path(&format!("<a@{d255}>"), &STRICT).unwrap_err().0.contains("256"));
+        assert!(path(&format!("<a@{d255}.x>"), &STRICT).unwrap_err().0.contains("255"));
+        // Path over 256 octets including brackets.
+        let d250 = format!("{label}.{label}.{label}.{}", "b".repeat(58));
+        assert!(path(&format!("<abc@{d250}>"), &STRICT).is_ok());
+        assert!(path(&format!("<abcd@{d250}>"), &STRICT).is_err());
+    }
+
+    #[test]
+    fn dot_strings() {
+        for ok in ["<a.b.c@d>", "<a+tag@d>", "<!#$%&'*+-/=?^_`{|}~@d>", "<1@2>", "<a@d-e.f>", "<a@under_score.example>"] {
+            assert!(path(ok, &STRICT).is_ok(), "{ok}");
+        }
+        for bad in ["<.a@d>", "<a.@d>", "<a..b@d>", "<a b@d>", "<a(b)@d>", "<a,b@d>", "<a@d.>", "<a@.d>", "<a@d-.e>",
+            "<a@>", "<@d>", "<a@b@c>", "<\"a\"b@c>", "<a@b c>", "<a@b>>", "<a@b\r\n>", "<a\x00@b>", "<\"a\x00\"@b>",
+            "<\"a\r\"@b>", "<a@b\t>", "<@a.example:>", "<@a.example,b.example:a@b>", "<@:a@b>", "<@a.example a@b>"]
+        {
+            assert!(path(bad, &LENIENT).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn quoted_and_display() {
+        let p = path(r#"<"a\"b\\c d"@x.example>"#, &STRICT).unwrap();
+        let m = p.mailbox.unwrap();
+        assert_eq!(m.local_part, "a\"b\\c d");
+        assert_eq!(m.to_string(), r#""a\"b\\c d"@x.example"#);
+        let m = path(r#"<"plain"@x>"#, &STRICT).unwrap().mailbox.unwrap();
+        assert_eq!(m.to_string(), "plain@x");
+        let m = path(r#"<""@x>"#, &STRICT).unwrap().mailbox.unwrap();
+        assert_eq!(m.to_string(), r#"""@x"#);
+        let m = path(r#"<"user@remote"@local>"#, &STRICT).unwrap().mailbox.unwrap();
+        assert!(m.has_routing_chars());
+        assert_eq!(m.to_string(), r#""user@remote"@local"#);
+    }
+
+    #[test]
+    fn literals_display() {
+        for (s, shown) in [("<a@[192.0.2.1]>", "a@[192.0.2.1]"), ("<a@[IPv6:2001:DB8::1]>", "a@[IPv6:2001:db8::1]"),
+            ("<a@[x:y]>", "a@[x:y]")]
+        {
+            assert_eq!(path(s, &STRICT).unwrap().to_string(), shown);
+        }
+        let d = path("<a@[192.0.2.1]>", &STRICT).unwrap().mailbox.unwrap().domain;
+        assert!(d.is_literal());
+        assert_eq!(d.to_lowercase_string(), "[192.0.2.1]");
+        assert!(path("<a@[01.2.3.4]>", &STRICT).is_err());
+    }
+
+    #[test]
+    fn domain_equality() {
+        let a = Domain::Name("Example.COM".into());
+        assert!(a.eq_ignore_case(&Domain::Name("example.com".into())));
+        assert!(!a.eq_ignore_case(&Domain::Name("example.org".into())));
+        assert_eq!(a.to_lowercase_string(), "example.com");
+        assert!(Domain::Name("BÜCHER.de".into()).eq_ignore_case(&Domain::Name("bücher.DE".into())));
+        let v4 = Domain::Ipv4("192.0.2.1".parse().unwrap());
+        assert!(v4.eq_ignore_case(&Domain::Ipv4("192.0.2.1".parse().unwrap())));
+        assert!(!v4.eq_ignore_case(&Domain::Name("192.0.2.1".into())));
+    }
+
+    #[test]
+    fn utf8() {
+        assert!(path("<δοκιμή@παράδειγμα.δοκιμή>", &STRICT).is_err());
+        let m = path("<δοκιμή@παράδειγμα.δοκιμή>", &UTF8).unwrap().mailbox.unwrap();
+        assert!(m.is_utf8());
+        assert_eq!(m.to_string(), "δοκιμή@παράδειγμα.δοκιμή");
+        assert!(path("<\"δ x\"@a>", &STRICT).is_err());
+        assert!(path("<\"δ x\"@a>", &UTF8).is_ok());
+        assert!(!path("<a@b>", &UTF8).unwrap().mailbox.unwrap().is_utf8());
+    }
+
+    #[test]
+    fn parse_mailbox_bare() {
+        let m = parse_mailbox("bob@example.org").unwrap();
+        assert_eq!((m.local_part.as_str(), m.domain.to_string().as_str()), ("bob", "example.org"));
+        assert!(parse_mailbox("jöran@bücher.example").is_ok());
+        for bad in ["<bob@example.org>", "bob", "bob@", "bob@example.org ", "bob@example.org\r\nRCPT TO:<x@y>",
+            "a@b@c", "", "bob@exa mple.org"]
+        {
+            assert!(parse_mailbox(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    fn local_part() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-zA-Z0-9!#$%&'*+/=?^_`{|}~-]{1,10}(\\.[a-z0-9]{1,5}){0,2}",
+            "[ -~]{0,20}",
+            "[a-zé ü\"\\\\]{0,12}",
+        ]
+        .prop_filter("fits", |s| s.len() <= 40)
+    }
+
+    fn domain() -> impl Strategy<Value = Domain> {
+        prop_oneof![
+            "[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?(\\.[a-z0-9]{1,8}){0,3}".prop_map(Domain::Name),
+            any::<[u8; 4]>().prop_map(|o| Domain::Ipv4(o.into())),
+            any::<[u16; 8]>().prop_map(|s| Domain::Ipv6(s.into())),
+            "[a-z][a-z0-9]{0,4}".prop_filter("not ipv6", |t| !t.eq_ignore_ascii_case("ipv6"))
+                .prop_map(|tag| Domain::General { tag, content: "c0ntent".into() }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn display_round_trips(local in local_part(), domain in domain()) {
+            let m = Mailbox { local_part: local, domain };
+            let shown = format!("<{m}>");
+            let back = path(&shown, &UTF8).map_err(|e| TestCaseError::fail(format!("{shown}: {e}")))?;
+            prop_assert_eq!(back.mailbox, Some(m.clone()));
+            prop_assert_eq!(parse_mailbox(&m.to_string()).ok(), Some(m));
+        }
+
+        #[test]
+        fn never_panics(s in "\\PC{0,40}", strict in any::<bool>(), utf8 in any::<bool>()) {
+            let o = ParseOptions { strict, smtputf8: utf8 };
+            let _ = parse_path(&s, &o);
+            let _ = parse_path(&format!("<{s}>"), &o);
+            let _ = parse_mailbox(&s);
+        }
+    }
 }

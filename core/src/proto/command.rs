@@ -369,3 +369,323 @@ impl Command {
         out.extend_from_slice(b"\r\n");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::address::{Domain, Mailbox};
+
+    const LENIENT: ParseOptions = ParseOptions { strict: false, smtputf8: false };
+    const STRICT: ParseOptions = ParseOptions { strict: true, smtputf8: false };
+
+    fn ok(line: &str) -> Command {
+        parse_command(line.as_bytes(), &LENIENT).unwrap_or_else(|e| panic!("{line:?}: {e:?}"))
+    }
+    fn ok_strict(line: &str) -> Command {
+        parse_command(line.as_bytes(), &STRICT).unwrap_or_else(|e| panic!("{line:?}: {e:?}"))
+    }
+    fn code(line: &[u8], opts: &ParseOptions) -> u16 {
+        match parse_command(line, opts) {
+            Ok(c) => panic!("{:?} parsed as {c:?}", String::from_utf8_lossy(line)),
+            Err(e) => e.reply().code,
+        }
+    }
+    fn mailbox(local: &str, domain: &str) -> Option<Mailbox> {
+        Some(Mailbox { local_part: local.into(), domain: Domain::Name(domain.into()) })
+    }
+
+    #[test]
+    fn every_verb_case_insensitive() {
+        assert_eq!(ok("HELO a.example"), Command::Helo { domain: "a.example".into() });
+        assert_eq!(ok("helo a.example"), Command::Helo { domain: "a.example".into() });
+        assert_eq!(ok("EhLo [192.0.2.1]"), Command::Ehlo { domain: "[192.0.2.1]".into() });
+        assert_eq!(ok("data"), Command::Data);
+        assert_eq!(ok("Rset"), Command::Rset);
+        assert_eq!(ok("quit"), Command::Quit);
+        assert_eq!(ok("starttls"), Command::StartTls);
+        assert_eq!(ok("noop"), Command::Noop);
+        assert_eq!(ok("NOOP anything at all"), Command::Noop);
+        assert_eq!(ok("help"), Command::Help { topic: None });
+        assert_eq!(ok("HELP mail"), Command::Help { topic: Some("mail".into()) });
+        assert_eq!(ok("vrfy postmaster"), Command::Vrfy { arg: "postmaster".into() });
+        assert_eq!(ok("EXPN staff list"), Command::Expn { arg: "staff list".into() });
+        assert_eq!(ok("bdat 100 last"), Command::Bdat { size: 100, last: true });
+        assert_eq!(ok("BDAT 0"), Command::Bdat { size: 0, last: false });
+        assert_eq!(ok("auth plain"), Command::Auth { mechanism: "PLAIN".into(), initial: None });
+        assert_eq!(
+            ok("AUTH PLAIN AHVzZXIAcGFzcw=="),
+            Command::Auth { mechanism: "PLAIN".into(), initial: Some("AHVzZXIAcGFzcw==".into()) }
+        );
+        assert_eq!(ok("AUTH PLAIN ="), Command::Auth { mechanism: "PLAIN".into(), initial: Some("=".into()) });
+        for v in ["SEND", "soml", "Saml", "TURN"] {
+            assert_eq!(ok(&format!("{v} FROM:<a@b>")), Command::Obsolete { verb: v.to_ascii_uppercase() });
+        }
+        match ok("mail from:<a@b.example>") {
+            Command::Mail { from, params } => {
+                assert_eq!(from.mailbox, mailbox("a", "b.example"));
+                assert!(params.is_empty());
+            }
+            c => panic!("{c:?}"),
+        }
+        match ok("rcpt To:<Postmaster>") {
+            Command::Rcpt { to, .. } => assert!(to.postmaster && to.mailbox.is_none() && !to.is_null()),
+            c => panic!("{c:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_verbs() {
+        for l in [&b"FOO"[..], b"", b"MAILFROM:<a@b>", b"X-VERB arg", b"\xff\xfe", b"HELOO x", b" HELO x"] {
+            let e = parse_command(l, &LENIENT).unwrap_err();
+            assert!(matches!(e, CommandError::Unknown { .. }), "{l:?}");
+            assert_eq!(e.reply().code, 500);
+            assert_eq!(e.reply().enhanced.as_deref(), Some("5.5.2"));
+        }
+    }
+
+    #[test]
+    fn argument_errors_are_501() {
+        for l in ["HELO", "EHLO", "HELO a b", "HELO ", "EHLO  ", "VRFY", "EXPN ", "BDAT", "BDAT x", "BDAT 10 NOW",
+            "BDAT -1", "BDAT 1 LAST x", "BDAT 99999999999999999999999", "AUTH", "AUTH PL@IN", "AUTH PLAIN a b",
+            "MAIL", "MAIL TO:<a@b>", "RCPT FROM:<a@b>", "DATA now", "QUIT please", "RSET x", "STARTTLS x"]
+        {
+            assert_eq!(code(l.as_bytes(), &LENIENT), 501, "{l:?}");
+        }
+        let e = parse_command(b"HELO", &LENIENT).unwrap_err();
+        assert_eq!(e.reply().enhanced.as_deref(), Some("5.5.4"));
+    }
+
+    #[test]
+    fn trailing_spaces() {
+        assert_eq!(ok("DATA  "), Command::Data);
+        assert_eq!(ok("QUIT "), Command::Quit);
+        assert_eq!(ok("HELO a.example "), Command::Helo { domain: "a.example".into() });
+        for l in ["DATA ", "QUIT  ", "RSET ", "STARTTLS ", "HELO a.example "] {
+            assert_eq!(code(l.as_bytes(), &STRICT), 501, "{l:?}");
+        }
+        assert_eq!(ok_strict("DATA"), Command::Data);
+    }
+
+    #[test]
+    fn strict_helo_wants_a_domain() {
+        assert_eq!(ok("HELO my_host!"), Command::Helo { domain: "my_host!".into() });
+        assert_eq!(code(b"HELO my host", &STRICT), 501);
+        assert_eq!(code(b"HELO bad!name", &STRICT), 501);
+        assert_eq!(code(b"EHLO [1.2.3]", &STRICT), 501);
+        assert_eq!(ok_strict("EHLO [IPv6:::1]"), Command::Ehlo { domain: "[IPv6:::1]".into() });
+        assert_eq!(ok_strict("EHLO mx-1.example.org"), Command::Ehlo { domain: "mx-1.example.org".into() });
+    }
+
+    #[test]
+    fn mail_from_space_and_bare_address() {
+        for l in ["MAIL FROM: <a@b.example>", "MAIL FROM:a@b.example", "MAIL FROM:  a@b.example"] {
+            match ok(l) {
+                Command::Mail { from, .. } => assert_eq!(from.mailbox, mailbox("a", "b.example"), "{l}"),
+                c => panic!("{c:?}"),
+            }
+            assert_eq!(code(l.as_bytes(), &STRICT), 501, "{l}");
+        }
+        let e = parse_command(b"MAIL FROM: <a@b.example>", &STRICT).unwrap_err();
+        assert_eq!(e.reply().enhanced.as_deref(), Some("5.1.3"));
+        match ok("RCPT TO: <x@y.example>") {
+            Command::Rcpt { to, .. } => assert_eq!(to.mailbox, mailbox("x", "y.example")),
+            c => panic!("{c:?}"),
+        }
+        assert_eq!(code(b"RCPT TO: <x@y.example>", &STRICT), 501);
+        assert_eq!(code(b"RCPT TO:x@y.example", &STRICT), 501);
+    }
+
+    #[test]
+    fn null_path() {
+        match ok_strict("MAIL FROM:<>") {
+            Command::Mail { from, .. } => assert!(from.is_null()),
+            c => panic!("{c:?}"),
+        }
+        match ok_strict("MAIL FROM:<> SIZE=100") {
+            Command::Mail { from, params } => {
+                assert!(from.is_null());
+                assert_eq!(params.get("size"), Some(Some("100")));
+            }
+            c => panic!("{c:?}"),
+        }
+        let e = parse_command(b"RCPT TO:<>", &LENIENT).unwrap_err();
+        assert_eq!((e.reply().code, e.reply().enhanced.as_deref()), (501, Some("5.1.3")));
+        assert_eq!(code(b"MAIL FROM:<Postmaster>", &LENIENT), 501);
+    }
+
+    #[test]
+    fn address_errors() {
+        for l in ["MAIL FROM:<a@b@c>", "MAIL FROM:<a@>", "MAIL FROM:<@b>", "MAIL FROM:<a>", "MAIL FROM:<a@b",
+            "MAIL FROM:<a@b>x", "MAIL FROM:<a@[1.2.3.999]>", "MAIL FROM:<a@[IPv6:zz]>", "RCPT TO:<a..b@c>",
+            "RCPT TO:<a@b..c>", "RCPT TO:<a@-b.c>", "RCPT TO:<\"a@b>", "RCPT TO:a@b@c"]
+        {
+            let e = parse_command(l.as_bytes(), &LENIENT).unwrap_err();
+            assert_eq!((e.reply().code, e.reply().enhanced.as_deref()), (501, Some("5.1.3")), "{l}");
+        }
+        let long_local = format!("RCPT TO:<{}@b.example>", "a".repeat(65));
+        assert_eq!(code(long_local.as_bytes(), &LENIENT), 501);
+        let ok64 = format!("RCPT TO:<{}@b.example>", "a".repeat(64));
+        assert!(parse_command(ok64.as_bytes(), &STRICT).is_ok());
+        let label = "a".repeat(60);
+        let long_domain = format!("RCPT TO:<a@{label}.{label}.{label}.{label}.{label}>");
+        assert_eq!(code(long_domain.as_bytes(), &LENIENT), 501);
+    }
+
+    #[test]
+    fn control_bytes_refused() {
+        for l in [&b"MAIL FROM:<a\r@b>"[..], b"MAIL FROM:<a@b>\r", b"RCPT TO:<a\n@b>", b"RCPT TO:<a@b\x00>",
+            b"HELO a\x00b", b"VRFY a\x7fb", b"NOOP \x01"]
+        {
+            assert_eq!(code(l, &LENIENT), 501, "{l:?}");
+            assert_eq!(code(l, &STRICT), 501, "{l:?}");
+        }
+        assert_eq!(code(b"VRFY \xff", &LENIENT), 501);
+    }
+
+    #[test]
+    fn source_routes_and_tricky_local_parts() {
+        match ok_strict("RCPT TO:<@a.example,@b.example:user@c.example>") {
+            Command::Rcpt { to, .. } => {
+                assert_eq!(to.source_route, vec!["a.example", "b.example"]);
+                assert_eq!(to.mailbox, mailbox("user", "c.example"));
+                assert_eq!(to.to_string(), "user@c.example");
+            }
+            c => panic!("{c:?}"),
+        }
+        let cases = [
+            ("RCPT TO:<\"user@remote\"@local>", "user@remote", true),
+            ("RCPT TO:<user%remote@local>", "user%remote", true),
+            ("RCPT TO:<remote!user@local>", "remote!user", true),
+            ("RCPT TO:<\"a\\\"b\"@local>", "a\"b", false),
+            ("RCPT TO:<\"a b\"@local>", "a b", false),
+        ];
+        for (l, local, routing) in cases {
+            match ok_strict(l) {
+                Command::Rcpt { to, .. } => {
+                    let m = to.mailbox.unwrap();
+                    assert_eq!(m.local_part, local, "{l}");
+                    assert_eq!(m.has_routing_chars(), routing, "{l}");
+                }
+                c => panic!("{c:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn address_literals() {
+        let rcpt = |l: &str| match ok_strict(l) {
+            Command::Rcpt { to, .. } => to.mailbox.unwrap().domain,
+            c => panic!("{c:?}"),
+        };
+        assert_eq!(rcpt("RCPT TO:<a@[192.0.2.1]>"), Domain::Ipv4("192.0.2.1".parse().unwrap()));
+        assert_eq!(rcpt("RCPT TO:<a@[IPv6:::1]>"), Domain::Ipv6("::1".parse().unwrap()));
+        assert_eq!(rcpt("RCPT TO:<a@[ipv6:2001:db8::1]>"), Domain::Ipv6("2001:db8::1".parse().unwrap()));
+        assert_eq!(rcpt("RCPT TO:<a@[x-tag:stuff]>"), Domain::General { tag: "x-tag".into(), content: "stuff".into() });
+        for bad in ["RCPT TO:<a@[1.2.3]>", "RCPT TO:<a@[256.1.1.1]>", "RCPT TO:<a@[IPv6:1.2.3.4]>",
+            "RCPT TO:<a@[IPv6:::1::2]>", "RCPT TO:<a@[]>", "RCPT TO:<a@[tag:]>", "RCPT TO:<a@[-x:y]>", "RCPT TO:<a@[1.2.3.4>"]
+        {
+            assert_eq!(code(bad.as_bytes(), &LENIENT), 501, "{bad}");
+        }
+    }
+
+    #[test]
+    fn utf8_addresses_need_smtputf8() {
+        let utf8 = ParseOptions { strict: true, smtputf8: true };
+        let line = "RCPT TO:<jöran@bücher.example>".as_bytes();
+        let e = parse_command(line, &STRICT).unwrap_err();
+        assert_eq!((e.reply().code, e.reply().enhanced.as_deref()), (553, Some("5.6.7")));
+        match parse_command(line, &utf8).unwrap() {
+            Command::Rcpt { to, .. } => {
+                let m = to.mailbox.unwrap();
+                assert!(m.is_utf8());
+                assert_eq!(m.to_string(), "jöran@bücher.example");
+            }
+            c => panic!("{c:?}"),
+        }
+        // MAIL: the SMTPUTF8 parameter on the same line allows it.
+        assert!(parse_command("MAIL FROM:<jöran@bücher.example> SMTPUTF8".as_bytes(), &STRICT).is_ok());
+        assert_eq!(code("MAIL FROM:<jöran@bücher.example>".as_bytes(), &STRICT), 553);
+        assert_eq!(code("MAIL FROM:<a@b> ENVID=ö".as_bytes(), &LENIENT), 501);
+        // Non-UTF-8 bytes are refused even with SMTPUTF8.
+        assert_eq!(code(b"RCPT TO:<j\xf6ran@b.example>", &utf8), 501);
+    }
+
+    #[test]
+    fn params() {
+        match ok_strict("MAIL FROM:<a@b> SIZE=1000 BODY=8BITMIME SMTPUTF8 RET=HDRS ENVID=QQ+2B1 AUTH=<>") {
+            Command::Mail { params, .. } => {
+                let m = MailParams::from_params(&params, true).unwrap();
+                assert_eq!(m.size, Some(1000));
+                assert_eq!(m.body, Some(crate::proto::params::Body::EightBitMime));
+                assert!(m.smtputf8);
+                assert_eq!(m.ret, Some(crate::proto::params::Ret::Hdrs));
+                assert_eq!(m.envid.as_deref(), Some("QQ+1"));
+                assert_eq!(m.auth.as_deref(), Some("<>"));
+            }
+            c => panic!("{c:?}"),
+        }
+        match ok_strict("RCPT TO:<a@b> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;a+40b") {
+            Command::Rcpt { params, .. } => {
+                let r = RcptParams::from_params(&params, true).unwrap();
+                let n = r.notify.unwrap();
+                assert!(n.success && n.failure && !n.delay && !n.never);
+                assert_eq!(r.orcpt, Some(("rfc822".into(), "a@b".into())));
+            }
+            c => panic!("{c:?}"),
+        }
+        // Unknown parameters: kept when lenient, 555 when strict.
+        match ok("MAIL FROM:<a@b> X-FOO=bar XBAZ") {
+            Command::Mail { params, .. } => {
+                let m = MailParams::from_params(&params, false).unwrap();
+                assert_eq!(m.other, vec![("X-FOO".into(), Some("bar".into())), ("XBAZ".into(), None)]);
+            }
+            c => panic!("{c:?}"),
+        }
+        assert_eq!(code(b"MAIL FROM:<a@b> X-FOO=bar", &STRICT), 555);
+        assert_eq!(code(b"RCPT TO:<a@b> X-FOO=bar", &STRICT), 555);
+        assert_eq!(code(b"MAIL FROM:<a@b> BODY=BINARYMIME", &LENIENT), 555);
+        for bad in ["MAIL FROM:<a@b> SIZE=abc", "MAIL FROM:<a@b> SIZE=", "MAIL FROM:<a@b> SIZE", "MAIL FROM:<a@b> SIZE=1 size=2",
+            "MAIL FROM:<a@b> BODY=9BIT", "MAIL FROM:<a@b> SMTPUTF8=yes", "MAIL FROM:<a@b> RET=ALL", "MAIL FROM:<a@b> ENVID=a+zz",
+            "MAIL FROM:<a@b> =x", "MAIL FROM:<a@b> K_Y=1", "MAIL FROM:<a@b> AUTH=", "RCPT TO:<a@b> NOTIFY=NEVER,DELAY",
+            "RCPT TO:<a@b> NOTIFY=SOMETIMES", "RCPT TO:<a@b> NOTIFY=", "RCPT TO:<a@b> ORCPT=rfc822", "RCPT TO:<a@b> ORCPT=;a@b"]
+        {
+            assert_eq!(code(bad.as_bytes(), &LENIENT), 501, "{bad}");
+        }
+        let long_envid = format!("MAIL FROM:<a@b> ENVID={}", "x".repeat(101));
+        assert_eq!(code(long_envid.as_bytes(), &LENIENT), 501);
+        match ok("MAIL FROM:<a@b> SIZE=99999999999999999999999") {
+            Command::Mail { params, .. } => {
+                assert_eq!(MailParams::from_params(&params, false).unwrap().size, Some(u64::MAX))
+            }
+            c => panic!("{c:?}"),
+        }
+    }
+
+    #[test]
+    fn write_to_forms() {
+        let w = |c: Command| {
+            let mut v = Vec::new();
+            c.write_to(&mut v);
+            String::from_utf8(v).unwrap()
+        };
+        let mail = ok("MAIL FROM:<a@b.example> SIZE=10 BODY=8BITMIME");
+        assert_eq!(w(mail.clone()), "MAIL FROM:<a@b.example> SIZE=10 BODY=8BITMIME\r\n");
+        assert_eq!(w(ok("RCPT TO:<Postmaster>")), "RCPT TO:<postmaster>\r\n");
+        assert_eq!(w(ok("MAIL FROM:<>")), "MAIL FROM:<>\r\n");
+        assert_eq!(w(Command::Bdat { size: 100, last: true }), "BDAT 100 LAST\r\n");
+        assert_eq!(w(Command::Bdat { size: 7, last: false }), "BDAT 7\r\n");
+        assert_eq!(w(Command::Help { topic: None }), "HELP\r\n");
+        assert_eq!(w(Command::Auth { mechanism: "PLAIN".into(), initial: Some("=".into()) }), "AUTH PLAIN =\r\n");
+        assert_eq!(w(Command::StartTls), "STARTTLS\r\n");
+        // What we write, we parse back to the same command (source routes are not written).
+        for line in ["EHLO mx.example", "HELO [192.0.2.1]", "MAIL FROM:<\"a b\"@c.example> SIZE=5",
+            "RCPT TO:<x@[IPv6:2001:db8::1]> NOTIFY=NEVER", "DATA", "RSET", "QUIT", "NOOP", "VRFY bob",
+            "EXPN list", "HELP mail", "AUTH LOGIN", "BDAT 5 LAST", "TURN"]
+        {
+            let c = ok_strict(line);
+            let wire = w(c.clone());
+            assert_eq!(wire, format!("{line}\r\n"));
+            assert_eq!(ok_strict(wire.trim_end()), c);
+        }
+    }
+}

@@ -62,3 +62,30 @@ impl Capabilities {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capabilities() {
+        let r = Reply::new(
+            250,
+            None,
+            "mx.example greets you\nPIPELINING\nsize 35882577\nAUTH PLAIN login\nAUTH=LOGIN CRAM-MD5\n8BITMIME\nSTARTTLS",
+        );
+        let c = Capabilities::from_ehlo(&r);
+        assert!(c.has("pipelining") && c.has("STARTTLS") && c.has("8bitmime"));
+        assert!(!c.has("SMTPUTF8"));
+        assert!(!c.has("MX.EXAMPLE"), "the greeting line is not a keyword");
+        assert_eq!(c.size(), Some(35882577));
+        assert_eq!(c.get("auth"), Some("PLAIN login"));
+        assert_eq!(c.auth_mechanisms(), vec!["PLAIN", "LOGIN", "CRAM-MD5"]);
+        let c = Capabilities::from_ehlo(&Reply::new(250, None, "hi\nSIZE\nAUTH=PLAIN"));
+        assert_eq!(c.size(), None);
+        assert!(c.has("size"));
+        assert_eq!(c.auth_mechanisms(), vec!["PLAIN"]);
+        assert_eq!(Capabilities::from_ehlo(&Reply::new(250, None, "hi\nSIZE 0")).size(), None);
+        assert!(Capabilities::from_ehlo(&Reply::new(250, None, "only greeting")).0.is_empty());
+    }
+}

@@ -300,3 +300,93 @@ pub fn xtext_encode(s: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn code(e: CommandError) -> u16 {
+        e.reply().code
+    }
+
+    #[test]
+    fn parse_params() {
+        let p = Params::parse(" size=10  BODY=8bitmime SMTPUTF8", false).unwrap();
+        assert_eq!(
+            p.0,
+            vec![("SIZE".into(), Some("10".into())), ("BODY".into(), Some("8bitmime".into())), ("SMTPUTF8".into(), None)]
+        );
+        assert_eq!(p.get("Body"), Some(Some("8bitmime")));
+        assert_eq!(p.get("smtputf8"), Some(None));
+        assert_eq!(p.get("RET"), None);
+        assert!(Params::parse("", false).unwrap().is_empty());
+        let mut out = Vec::new();
+        p.write_to(&mut out);
+        assert_eq!(out, b" SIZE=10 BODY=8bitmime SMTPUTF8");
+        assert_eq!(Params::parse("AUTH=<>", false).unwrap().get("auth"), Some(Some("<>")));
+    }
+
+    #[test]
+    fn parse_errors() {
+        for bad in ["SIZE=1 SIZE=2", "SIZE=1 size=2", "=1", "-X=1", "K_Y", "K=", "K=a=b", "K=\u{7f}", "K=é"] {
+            assert_eq!(code(Params::parse(bad, false).unwrap_err()), 501, "{bad}");
+        }
+        assert!(Params::parse("K=é", true).is_ok());
+    }
+
+    #[test]
+    fn mail_params() {
+        let p = Params::parse("SIZE=0 BODY=7BIT RET=full ENVID=a+2Bb AUTH=joe+40x", false).unwrap();
+        let m = MailParams::from_params(&p, true).unwrap();
+        assert_eq!(m.size, Some(0));
+        assert_eq!(m.body, Some(Body::SevenBit));
+        assert_eq!(m.ret, Some(Ret::Full));
+        assert_eq!(m.envid.as_deref(), Some("a+b"));
+        assert_eq!(m.auth.as_deref(), Some("joe+40x"));
+        assert!(!m.smtputf8);
+        let p = Params::parse("NOTIFY=NEVER", false).unwrap();
+        assert_eq!(code(MailParams::from_params(&p, true).unwrap_err()), 555);
+        assert_eq!(MailParams::from_params(&p, false).unwrap().other, vec![("NOTIFY".into(), Some("NEVER".into()))]);
+        let p = Params::parse("BODY=BINARYMIME", false).unwrap();
+        assert_eq!(code(MailParams::from_params(&p, false).unwrap_err()), 555);
+    }
+
+    #[test]
+    fn rcpt_params() {
+        let p = Params::parse("NOTIFY=never ORCPT=rfc822;bob+40example.org", false).unwrap();
+        let r = RcptParams::from_params(&p, true).unwrap();
+        assert_eq!(r.notify, Some(Notify { never: true, ..Notify::default() }));
+        assert_eq!(r.orcpt, Some(("rfc822".into(), "bob@example.org".into())));
+        let p = Params::parse("NOTIFY=DELAY", false).unwrap();
+        assert!(RcptParams::from_params(&p, true).unwrap().notify.unwrap().delay);
+        for bad in ["NOTIFY=NEVER,SUCCESS", "NOTIFY=SUCCESS,,FAILURE", "NOTIFY", "ORCPT=rfc822;a+4", "ORCPT=rfc 822"] {
+            let p = Params::parse(bad, false).unwrap_or_default();
+            if p.is_empty() {
+                continue;
+            }
+            assert_eq!(code(RcptParams::from_params(&p, true).unwrap_err()), 501, "{bad}");
+        }
+        let p = Params::parse("SIZE=10", false).unwrap();
+        assert_eq!(code(RcptParams::from_params(&p, true).unwrap_err()), 555);
+    }
+
+    #[test]
+    fn xtext() {
+        assert_eq!(xtext_decode("a+2Bb+3D"), Some("a+b=".into()));
+        assert_eq!(xtext_decode("a+2bb"), Some("a+b".into()));
+        for bad in ["a+", "a+2", "a+zz", "a b", "a=b", "+FF"] {
+            assert_eq!(xtext_decode(bad), None, "{bad}");
+        }
+        assert_eq!(xtext_encode("a+b=c d\u{e9}"), "a+2Bb+3Dc+20d+C3+A9");
+    }
+
+    proptest! {
+        #[test]
+        fn xtext_round_trips(s in "\\PC{0,30}") {
+            let e = xtext_encode(&s);
+            prop_assert!(e.bytes().all(|c| (33..=126).contains(&c) && c != b'='));
+            prop_assert_eq!(xtext_decode(&e), Some(s));
+        }
+    }
+}

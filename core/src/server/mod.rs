@@ -1,1 +1,216 @@
-//! The SMTP server (being written).
+//! The SMTP server: a tokio listener, one session per connection, the relay policy, Received
+//! stamping, Maildir delivery, hooks for the bindings, graceful stop and counters.
+//!
+//! ```no_run
+//! # async fn demo() -> postwire::Result<()> {
+//! use postwire::server::{Server, ServerOptions, Delivery};
+//! let server = Server::new(ServerOptions {
+//!     hostname: "mx.example.test".into(),
+//!     local_domains: vec!["example.test".into()],
+//!     delivery: Delivery::Maildir("/tmp/mail".into()),
+//!     ..Default::default()
+//! })?;
+//! let addr = server.listen("127.0.0.1:0".parse().unwrap())?;
+//! println!("listening on {addr}");
+//! server.serve().await // until server.stop() from elsewhere
+//! # }
+//! ```
+
+mod auth;
+mod data;
+pub mod hooks;
+mod io;
+pub mod maildir;
+pub mod options;
+mod rdns;
+pub mod received;
+pub mod relay;
+mod session;
+mod stats;
+mod tls;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+
+pub use hooks::{
+    AuthFuture, Authenticator, Envelope, HookFuture, HookParams, HookResult, Hooks, NoHooks, SessionInfo,
+    StaticCredentials,
+};
+pub use maildir::Maildir;
+pub use options::{Delivery, ServerOptions, ServerTimeouts};
+pub use relay::RelayPolicy;
+pub use stats::ServerStats;
+
+use crate::error::{Error, Result};
+use crate::proto::Reply;
+
+/// What every session of one server shares.
+pub(crate) struct Shared {
+    pub opts: ServerOptions,
+    pub policy: RelayPolicy,
+    pub hooks: Arc<dyn Hooks>,
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    pub maildir: Option<Maildir>,
+    pub counters: stats::Counters,
+    pub resolver: Option<hickory_resolver::TokioAsyncResolver>,
+}
+
+/// An SMTP server. Cheap to share behind an `Arc`; `stop()` may be called from any thread.
+pub struct Server {
+    shared: Arc<Shared>,
+    listeners: Mutex<Vec<std::net::TcpListener>>,
+    addrs: Mutex<Vec<SocketAddr>>,
+    shutdown: watch::Sender<bool>,
+    sessions: Arc<Semaphore>,
+}
+
+impl Server {
+    /// A server without hooks.
+    pub fn new(opts: ServerOptions) -> Result<Server> {
+        Server::with_hooks(opts, Arc::new(NoHooks))
+    }
+
+    /// A server calling `hooks`. Validates the options, loads the TLS certificate and opens the
+    /// Maildir now, so a mistake is reported before any client connects.
+    pub fn with_hooks(opts: ServerOptions, hooks: Arc<dyn Hooks>) -> Result<Server> {
+        opts.validate()?;
+        let tls = match (&opts.tls_cert, &opts.tls_key) {
+            (Some(c), Some(k)) => Some(tls::load_acceptor(c, k)?),
+            _ => None,
+        };
+        let maildir = match &opts.delivery {
+            Delivery::Maildir(p) => Some(Maildir::open(p)?),
+            _ => None,
+        };
+        let resolver = if opts.reverse_dns { rdns::system_resolver() } else { None };
+        let policy = RelayPolicy::new(&opts.local_domains, &opts.relay_networks, opts.relay_authenticated);
+        let sessions = Arc::new(Semaphore::new(opts.max_connections));
+        let shared = Shared { opts, policy, hooks, tls, maildir, counters: Default::default(), resolver };
+        Ok(Server {
+            shared: Arc::new(shared),
+            listeners: Mutex::new(Vec::new()),
+            addrs: Mutex::new(Vec::new()),
+            shutdown: watch::channel(false).0,
+            sessions,
+        })
+    }
+
+    /// Bind `addr` (port 0 = ephemeral) and return the bound address. May be called several
+    /// times before `serve`. Needs no runtime: bindings call it from any thread.
+    pub fn listen(&self, addr: SocketAddr) -> Result<SocketAddr> {
+        let l = std::net::TcpListener::bind(addr)
+            .map_err(|e| Error::io(format!("cannot listen on {addr}: {e}")))?;
+        l.set_nonblocking(true)?;
+        let bound = l.local_addr()?;
+        lock(&self.listeners).push(l);
+        lock(&self.addrs).push(bound);
+        Ok(bound)
+    }
+
+    /// The addresses bound so far.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        lock(&self.addrs).clone()
+    }
+
+    /// Serve every bound address until [`Server::stop`]; then wait for the sessions in flight
+    /// (idle ones are told `421` at once, transactions are finished). Must run inside a tokio
+    /// runtime.
+    pub async fn serve(&self) -> Result<()> {
+        let listeners: Vec<_> = std::mem::take(&mut *lock(&self.listeners));
+        if listeners.is_empty() {
+            return Err(Error::invalid_input("serve() needs listen() first"));
+        }
+        let mut tasks = Vec::new();
+        for l in listeners {
+            let l = TcpListener::from_std(l)?;
+            let shared = Arc::clone(&self.shared);
+            let sessions = Arc::clone(&self.sessions);
+            let shutdown = self.shutdown.subscribe();
+            tasks.push(tokio::spawn(accept_loop(l, shared, sessions, shutdown)));
+        }
+        let mut rx = self.shutdown.subscribe();
+        let _ = rx.wait_for(|s| *s).await;
+        for t in tasks {
+            let _ = t.await;
+        }
+        // Every session holds one permit: having them all back means every session has ended.
+        let all = u32::try_from(self.shared.opts.max_connections).unwrap_or(u32::MAX);
+        let _ = self.sessions.acquire_many(all).await;
+        Ok(())
+    }
+
+    /// Begin a graceful stop: stop accepting; idle sessions get `421`, open transactions finish.
+    pub fn stop(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// True once `stop()` was called.
+    pub fn is_stopping(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// The counters now.
+    pub fn stats(&self) -> ServerStats {
+        self.shared.counters.snapshot()
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &ServerOptions {
+        &self.shared.opts
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+async fn accept_loop(l: TcpListener, shared: Arc<Shared>, sessions: Arc<Semaphore>, mut shutdown: watch::Receiver<bool>) {
+    static SESSION_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    loop {
+        let accepted = tokio::select! {
+            r = l.accept() => r,
+            _ = shutdown.wait_for(|s| *s) => return,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        stats::Counters::add(&shared.counters.connections, 1);
+        let Ok(permit) = Arc::clone(&sessions).try_acquire_owned() else {
+            stats::Counters::add(&shared.counters.refused_connections, 1);
+            tokio::spawn(refuse(tcp));
+            continue;
+        };
+        let local = tcp.local_addr().unwrap_or(peer);
+        let id = format!("{:X}", SESSION_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        let info = SessionInfo { id, peer, local, helo: None, tls: false, authenticated_user: None };
+        let shared = Arc::clone(&shared);
+        let rx = shutdown.clone();
+        tokio::spawn(async move {
+            stats::Counters::add(&shared.counters.active, 1);
+            session::Session::new(Arc::clone(&shared), info, rx).run(tcp).await;
+            shared.counters.active.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            drop(permit);
+        });
+    }
+}
+
+/// Server full: say so and hang up.
+async fn refuse(mut tcp: TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    let r = Reply::new(421, Some("4.3.2"), "Too many connections, try again later").to_wire();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        let _ = tcp.write_all(&r).await;
+        let _ = tcp.shutdown().await;
+    })
+    .await;
+}

@@ -28,7 +28,8 @@ pub fn opts(port: u16) -> ClientOptions {
     o
 }
 
-/// What a conforming server stores for `message`: bare CR / bare LF as CRLF, a final CRLF.
+/// What a conforming server stores for `message`: bare CR / bare LF as CRLF, NUL bytes dropped
+/// (the client's encoder drops them), a final CRLF (an empty message is one empty line).
 pub fn normalized(message: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(message.len() + 2);
     let mut i = 0;
@@ -41,11 +42,12 @@ pub fn normalized(message: &[u8]) -> Vec<u8> {
                 }
             }
             b'\n' => out.extend_from_slice(b"\r\n"),
+            0 => {}
             b => out.push(b),
         }
         i += 1;
     }
-    if !out.is_empty() && !out.ends_with(b"\r\n") {
+    if !out.ends_with(b"\r\n") {
         out.extend_from_slice(b"\r\n");
     }
     out

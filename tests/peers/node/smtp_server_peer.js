@@ -5,7 +5,7 @@
 // (envelope, tls, auth user). Exits when its stdin closes.
 //
 //   node smtp_server_peer.js --dir D [--cert C --key K [--implicit]] [--auth user:pass]
-//                            [--size N] [--refuse addr] [--no-pipelining]
+//                            [--size N [--hide-size]] [--refuse addr] [--no-pipelining]
 'use strict';
 
 const fs = require('fs');
@@ -25,6 +25,7 @@ for (let i = 2; i < process.argv.length; i++) {
         case '--size': args.size = Number(next()); break;
         case '--refuse': args.refuse.push(next().toLowerCase()); break;
         case '--no-pipelining': args.noPipelining = true; break;
+        case '--hide-size': args.hideSize = true; break;
         default: console.error(`unknown argument ${a}`); process.exit(2);
     }
 }
@@ -37,6 +38,7 @@ const options = {
     logger: false,
     size: args.size || 0,
     hidePIPELINING: !!args.noPipelining,
+    hideSize: !!args.hideSize,
     authOptional: true,
     allowInsecureAuth: true,
     authMethods: ['PLAIN', 'LOGIN', 'XOAUTH2'],

@@ -1,0 +1,211 @@
+//! Server configuration: every option of the API contract's `Server(...)`, with the defaults a
+//! Postfix or aiosmtpd user expects.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use super::hooks::Authenticator;
+use crate::error::{Error, Result};
+use crate::proto::BareLinePolicy;
+
+/// Where accepted messages go after the `on_message` hook accepted them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Delivery {
+    /// Hooks only: the server stores nothing itself (the API's `delivery=None`).
+    #[default]
+    None,
+    /// One shared Maildir at this path (`tmp/`, `new/`, `cur/`); see `server::maildir`.
+    Maildir(PathBuf),
+    /// Accept and drop (benchmarks): like `None`, spelled out.
+    Discard,
+}
+
+impl Delivery {
+    /// Parse the API's delivery string: `"maildir:PATH"`, `"discard"`, or `""`/`"none"`.
+    /// `"queue:PATH"` is refused until the store-and-forward queue exists.
+    pub fn parse(s: &str) -> Result<Delivery> {
+        if s.is_empty() || s.eq_ignore_ascii_case("none") {
+            Ok(Delivery::None)
+        } else if s.eq_ignore_ascii_case("discard") {
+            Ok(Delivery::Discard)
+        } else if let Some(p) = s.strip_prefix("maildir:") {
+            if p.is_empty() {
+                return Err(Error::invalid_input("delivery \"maildir:\" needs a path"));
+            }
+            Ok(Delivery::Maildir(PathBuf::from(p)))
+        } else if s.starts_with("queue:") {
+            Err(Error::invalid_input(
+                "delivery \"queue:PATH\" is not available yet: the queue arrives with the routing and queue issue",
+            ))
+        } else {
+            Err(Error::invalid_input(format!(
+                "unknown delivery {s:?}: expected \"maildir:PATH\", \"discard\" or none"
+            )))
+        }
+    }
+}
+
+/// RFC 5321 §4.5.3.2.7: the server waits at least 5 minutes for each command and data block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerTimeouts {
+    /// Waiting for the next command line (and AUTH continuation lines).
+    pub command: Duration,
+    /// Waiting for the next bytes of DATA/BDAT content.
+    pub data: Duration,
+    /// The whole TLS handshake after STARTTLS.
+    pub tls_handshake: Duration,
+    /// Writing a reply to a client that does not read.
+    pub write: Duration,
+}
+
+impl Default for ServerTimeouts {
+    fn default() -> Self {
+        ServerTimeouts {
+            command: Duration::from_secs(300),
+            data: Duration::from_secs(300),
+            tls_handshake: Duration::from_secs(60),
+            write: Duration::from_secs(300),
+        }
+    }
+}
+
+impl ServerTimeouts {
+    /// Every timeout set to `d` (tests use short ones).
+    pub fn uniform(d: Duration) -> Self {
+        ServerTimeouts { command: d, data: d, tls_handshake: d, write: d }
+    }
+}
+
+/// Everything `Server::new` needs. Field names are the API contract's option names.
+#[derive(Clone)]
+pub struct ServerOptions {
+    /// Our name: banner, EHLO greeting, Received `by`.
+    pub hostname: String,
+    /// Domains we accept mail for (case-insensitive; `[192.0.2.1]` for an address literal).
+    pub local_domains: Vec<String>,
+    /// Clients allowed to relay (to non-local domains). Empty = nobody.
+    pub relay_networks: Vec<IpNet>,
+    /// Authenticated clients may relay.
+    pub relay_authenticated: bool,
+    /// SIZE: largest message in bytes; 552 above it. 0 = unlimited (not advertised as a number).
+    pub max_message_size: u64,
+    /// Most recipients per transaction; 452 past it.
+    pub max_recipients: usize,
+    /// Most simultaneous sessions; 421 past it.
+    pub max_connections: usize,
+    /// Timeouts.
+    pub timeouts: ServerTimeouts,
+    /// PEM certificate chain; with `tls_key`, STARTTLS is offered.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key.
+    pub tls_key: Option<PathBuf>,
+    /// Credential check; AUTH PLAIN LOGIN is offered when set.
+    pub auth: Option<Arc<dyn Authenticator>>,
+    /// Offer AUTH without TLS (tests, trusted networks). Off by default.
+    pub allow_insecure_auth: bool,
+    /// Answer VRFY (otherwise `252`).
+    pub allow_vrfy: bool,
+    /// Answer EXPN (otherwise `502`).
+    pub allow_expn: bool,
+    /// What happens to accepted messages.
+    pub delivery: Delivery,
+    /// Conformance mode: no leniency for real-world quirks (see `proto::ParseOptions::strict`).
+    pub strict: bool,
+    /// Longest command line, CRLF included (RFC 5321: 512).
+    pub max_command_line: usize,
+    /// Longest text line in DATA, CRLF included (RFC 5321: 1000). 0 = unlimited.
+    pub max_line_length: usize,
+    /// Bare CR/LF and NUL in DATA: reject (default) or normalise.
+    pub bare_line_policy: BareLinePolicy,
+    /// Look up the client's reverse-DNS name for the Received line (else `unknown`).
+    pub reverse_dns: bool,
+    /// Close a session after this many refused commands (Postfix `smtpd_hard_error_limit`).
+    pub max_errors: usize,
+}
+
+impl std::fmt::Debug for ServerOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerOptions")
+            .field("hostname", &self.hostname)
+            .field("local_domains", &self.local_domains)
+            .field("relay_networks", &self.relay_networks)
+            .field("max_message_size", &self.max_message_size)
+            .field("delivery", &self.delivery)
+            .field("auth", &self.auth.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            hostname: system_hostname(),
+            local_domains: Vec::new(),
+            relay_networks: Vec::new(),
+            relay_authenticated: true,
+            max_message_size: 25 * 1024 * 1024,
+            max_recipients: 100,
+            max_connections: 1000,
+            timeouts: ServerTimeouts::default(),
+            tls_cert: None,
+            tls_key: None,
+            auth: None,
+            allow_insecure_auth: false,
+            allow_vrfy: false,
+            allow_expn: false,
+            delivery: Delivery::None,
+            strict: false,
+            max_command_line: 512,
+            max_line_length: 1000,
+            bare_line_policy: BareLinePolicy::Reject,
+            reverse_dns: false,
+            max_errors: 20,
+        }
+    }
+}
+
+impl ServerOptions {
+    /// Check the options for contradictions before a socket is opened.
+    pub fn validate(&self) -> Result<()> {
+        if self.hostname.is_empty() || self.hostname.bytes().any(|b| b <= b' ' || b >= 0x7f) {
+            return Err(Error::invalid_input(format!("hostname {:?} is not a valid host name", self.hostname)));
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(Error::invalid_input("tls_cert and tls_key must be given together"));
+        }
+        if self.max_command_line < 512 {
+            return Err(Error::invalid_input("max_command_line must be at least 512 (RFC 5321 §4.5.3.1.4)"));
+        }
+        if self.max_line_length != 0 && self.max_line_length < 1000 {
+            return Err(Error::invalid_input("max_line_length must be 0 or at least 1000 (RFC 5321 §4.5.3.1.6)"));
+        }
+        if self.max_connections == 0 || self.max_recipients == 0 {
+            return Err(Error::invalid_input("max_connections and max_recipients must be positive"));
+        }
+        for d in &self.local_domains {
+            if d.is_empty() || d.bytes().any(|b| b <= b' ' || b == 0x7f) {
+                return Err(Error::invalid_input(format!("local domain {d:?} is not a domain")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The machine's host name, or `localhost`.
+fn system_hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into a buffer we own.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc == 0 {
+        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+        if let Ok(s) = std::str::from_utf8(&buf[..end]) {
+            if !s.is_empty() {
+                return s.to_string();
+            }
+        }
+    }
+    "localhost".to_string()
+}

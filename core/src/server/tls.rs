@@ -1,0 +1,42 @@
+//! STARTTLS on the server side: load the PEM certificate chain and key into a rustls
+//! configuration (ring provider: no cmake, no C toolchain beyond what cargo needs).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::TlsAcceptor;
+
+use crate::error::{Error, Result};
+
+/// Build a TLS acceptor from PEM files.
+pub fn load_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor> {
+    let certs = load_certs(cert)?;
+    let key = load_key(key)?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::tls(format!("TLS configuration: {e}")))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| Error::tls(format!("certificate {} does not fit its key: {e}", cert.display())))?;
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
+    let pem = std::fs::read(path).map_err(|e| Error::io(format!("cannot read {}: {e}", path.display())))?;
+    let certs: Vec<_> = rustls_pemfile::certs(&mut pem.as_slice())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| Error::tls(format!("bad PEM in {}: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(Error::tls(format!("no certificate in {}", path.display())));
+    }
+    Ok(certs)
+}
+
+fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
+    let pem = std::fs::read(path).map_err(|e| Error::io(format!("cannot read {}: {e}", path.display())))?;
+    rustls_pemfile::private_key(&mut pem.as_slice())
+        .map_err(|e| Error::tls(format!("bad PEM in {}: {e}", path.display())))?
+        .ok_or_else(|| Error::tls(format!("no private key in {}", path.display())))
+}

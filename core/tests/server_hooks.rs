@@ -1,0 +1,170 @@
+//! Hooks (the extension point of the bindings), relay policy on the wire, graceful stop and stats.
+
+mod server_support;
+
+use std::sync::{Arc, Mutex};
+
+use postwire::proto::Reply;
+use postwire::server::{Envelope, HookFuture, HookParams, Hooks, ServerOptions, SessionInfo};
+use server_support::*;
+
+#[derive(Default)]
+struct Recorder {
+    messages: Mutex<Vec<(Envelope, Vec<u8>)>>,
+    mail_params: Mutex<Vec<HookParams>>,
+}
+
+impl Hooks for Recorder {
+    fn on_mail_from(&self, _s: SessionInfo, address: String, params: HookParams) -> Option<HookFuture> {
+        self.mail_params.lock().unwrap().push(params);
+        Some(Box::pin(async move {
+            if address == "spammer@bad.example" {
+                return Ok(Some(Reply::new(550, Some("5.7.1"), "Sender blocked")));
+            }
+            if address == "crash@bad.example" {
+                panic!("hook bug");
+            }
+            if address == "error@bad.example" {
+                return Err("the hook raised".to_string());
+            }
+            Ok(None)
+        }))
+    }
+    fn on_rcpt_to(&self, _s: SessionInfo, address: String, _p: HookParams) -> Option<HookFuture> {
+        Some(Box::pin(async move {
+            Ok(address.starts_with("nobody@").then(|| Reply::new(550, Some("5.1.1"), "No such user here")))
+        }))
+    }
+    fn on_message(&self, _s: SessionInfo, envelope: Envelope, data: Arc<Vec<u8>>) -> Option<HookFuture> {
+        let refuse = data.windows(5).any(|w| w == b"VIRUS");
+        if !refuse {
+            self.messages.lock().unwrap().push((envelope, data.to_vec()));
+        }
+        Some(Box::pin(async move {
+            // An async hook that yields before deciding.
+            tokio::task::yield_now().await;
+            Ok(refuse.then(|| Reply::new(554, Some("5.7.1"), "Message refused: malware")))
+        }))
+    }
+}
+
+#[test]
+fn hooks_accept_refuse_and_fail_safely() {
+    let rec = Arc::new(Recorder::default());
+    let srv = TestServer::with_hooks(options(), rec.clone());
+    let mut r = Raw::greeted(srv.addr);
+    assert_eq!(r.cmd("MAIL FROM:<spammer@bad.example>").0, 550);
+    assert_eq!(r.cmd("MAIL FROM:<crash@bad.example>").0, 451, "a panicking hook answers 451");
+    assert_eq!(r.cmd("MAIL FROM:<error@bad.example>").0, 451, "a failing hook answers 451");
+    assert_eq!(r.cmd("MAIL FROM:<ok@good.example> SIZE=100 BODY=8BITMIME X-CUSTOM=yes").0, 250);
+    assert_eq!(r.cmd("RCPT TO:<nobody@test.example>").0, 550);
+    assert_eq!(r.cmd("RCPT TO:<bob@test.example> NOTIFY=SUCCESS,FAILURE").0, 250);
+    assert_eq!(r.cmd("DATA").0, 354);
+    r.send(b"Subject: clean\r\n\r\nhello\r\n.\r\n");
+    assert_eq!(r.reply().0, 250);
+    r.cmd("MAIL FROM:<ok@good.example>");
+    r.cmd("RCPT TO:<bob@test.example>");
+    r.cmd("DATA");
+    r.send(b"Subject: bad\r\n\r\nVIRUS\r\n.\r\n");
+    assert_eq!(r.reply().0, 554, "on_message's refusal is what the client sees after its dot");
+    assert_eq!(r.cmd("NOOP").0, 250, "the server keeps serving");
+
+    let msgs = rec.messages.lock().unwrap();
+    assert_eq!(msgs.len(), 1);
+    let (env, data) = &msgs[0];
+    assert_eq!(env.mail_from, "ok@good.example");
+    assert_eq!(env.rcpt_to, vec!["bob@test.example".to_string()]);
+    assert_eq!(env.mail_params.size, Some(100));
+    assert_eq!(env.rcpt_params[0].notify.map(|n| (n.success, n.failure, n.delay)), Some((true, true, false)));
+    assert!(data.starts_with(b"Received: from client.test.example (unknown [127.0.0.1])"));
+    assert!(data.ends_with(b"Subject: clean\r\n\r\nhello\r\n"));
+    let params = rec.mail_params.lock().unwrap();
+    assert!(
+        params.iter().flatten().any(|(k, v)| k == "X-CUSTOM" && v.as_deref() == Some("yes")),
+        "unknown params reach the hook: {params:?}"
+    );
+}
+
+struct Blocklist;
+impl Hooks for Blocklist {
+    fn on_connect(&self, session: SessionInfo) -> Option<HookFuture> {
+        let blocked = session.peer.ip().is_loopback();
+        Some(Box::pin(async move { Ok(blocked.then(|| Reply::new(554, Some("5.7.1"), "Go away"))) }))
+    }
+}
+
+#[test]
+fn on_connect_refusal_replaces_the_banner() {
+    let srv = TestServer::with_hooks(options(), Arc::new(Blocklist));
+    let mut r = Raw::connect(srv.addr);
+    let (code, text) = r.reply();
+    assert_eq!((code, text.as_str()), (554, "5.7.1 Go away"));
+    assert!(r.closed());
+}
+
+#[test]
+fn relay_tricks_refused_on_the_wire_and_trusted_network_relays() {
+    let srv = TestServer::start(options());
+    let mut r = Raw::greeted(srv.addr);
+    r.cmd("MAIL FROM:<probe@outside.example>");
+    for rcpt in [
+        "<victim@elsewhere.example>",
+        "<victim%elsewhere.example@test.example>",
+        "<elsewhere.example!victim@test.example>",
+        "<\"victim@elsewhere.example\"@test.example>",
+        "<@test.example:victim@elsewhere.example>",
+        "<victim@[127.0.0.1]>",
+    ] {
+        let (code, text) = r.cmd(&format!("RCPT TO:{rcpt}"));
+        assert_eq!(code, 550, "{rcpt}: {text}");
+        assert!(text.contains("5.7.1"), "{rcpt}: {text}");
+    }
+    assert_eq!(r.cmd("RCPT TO:<victim@elsewhere.example@test.example>").0, 501);
+    assert_eq!(r.cmd("DATA").0, 554, "no valid recipients");
+
+    let trusted = TestServer::start(ServerOptions { relay_networks: vec!["127.0.0.0/8".parse().unwrap()], ..options() });
+    let mut r = Raw::greeted(trusted.addr);
+    r.cmd("MAIL FROM:<me@test.example>");
+    assert_eq!(r.cmd("RCPT TO:<friend@elsewhere.example>").0, 250);
+}
+
+#[test]
+fn graceful_stop_finishes_the_transaction_in_flight() {
+    let rec = Arc::new(Recorder::default());
+    let mut srv = TestServer::with_hooks(options(), rec.clone());
+    let mut idle = Raw::greeted(srv.addr);
+    let mut busy = Raw::greeted(srv.addr);
+    busy.cmd("MAIL FROM:<a@b.example>");
+    busy.cmd("RCPT TO:<bob@test.example>");
+    assert_eq!(busy.cmd("DATA").0, 354);
+    busy.send(b"Subject: in flight\r\n\r\n");
+    srv.server.stop();
+    // The idle session is told at once.
+    assert_eq!(idle.reply().0, 421);
+    // The busy one finishes its message, then is told.
+    busy.send(b"body\r\n.\r\n");
+    assert_eq!(busy.reply().0, 250);
+    assert_eq!(busy.reply().0, 421);
+    srv.stop();
+    assert_eq!(rec.messages.lock().unwrap().len(), 1);
+    assert!(std::net::TcpStream::connect(srv.addr).is_err(), "no longer accepting");
+}
+
+#[test]
+fn stats_count_what_happened() {
+    let srv = TestServer::start(options());
+    let mut r = Raw::greeted(srv.addr);
+    r.cmd("MAIL FROM:<a@b.example>");
+    r.cmd("RCPT TO:<bob@test.example>");
+    r.cmd("RCPT TO:<x@elsewhere.example>");
+    r.cmd("DATA");
+    r.send(b"Subject: s\r\n\r\n12345\r\n.\r\n");
+    assert_eq!(r.reply().0, 250);
+    r.cmd("QUIT");
+    let s = srv.server.stats();
+    assert_eq!(s.connections, 1);
+    assert_eq!(s.messages_accepted, 1);
+    assert_eq!(s.recipients_accepted, 1);
+    assert_eq!(s.recipients_rejected, 1);
+    assert_eq!(s.bytes_received, b"Subject: s\r\n\r\n12345\r\n".len() as u64);
+}
