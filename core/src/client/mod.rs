@@ -32,3 +32,10 @@ pub use transaction::{BDAT_CHUNK, CHUNKING_THRESHOLD};
 
 pub use crate::proto::params::{Notify, Ret};
 pub use crate::proto::{Capabilities, Reply, ReplyLimits};
+
+pub mod compose;
+pub use compose::{compose, Attachment, ComposeOptions};
+pub mod pool;
+pub use pool::{Destination, Pool, PoolOptions, PoolStats};
+pub mod send_mail;
+pub use send_mail::{send_mail, RecipientResult, SendMailOptions};
