@@ -298,7 +298,8 @@ impl Pool {
                 None => match self.connect_new(dest, permit.take()).await {
                     Ok(c) => c,
                     Err(e) => {
-                        if connect_retryable(&e) && attempt < self.inner.opts.max_retries && !self.is_closed() {
+                        if connect_retryable(&e) && attempt < self.inner.opts.max_retries && !self.is_closed()
+                        {
                             attempt += 1;
                             self.inner.retried.fetch_add(1, Ordering::SeqCst);
                             fresh_only = true;
@@ -485,8 +486,8 @@ impl Pool {
             return;
         }
         let o = self.inner.opts;
-        let period = (o.idle_timeout.min(o.max_lifetime) / 4)
-            .clamp(Duration::from_millis(20), Duration::from_secs(1));
+        let period =
+            (o.idle_timeout.min(o.max_lifetime) / 4).clamp(Duration::from_millis(20), Duration::from_secs(1));
         let weak: Weak<Inner> = Arc::downgrade(&self.inner);
         tokio::spawn(async move {
             loop {

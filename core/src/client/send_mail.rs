@@ -94,7 +94,10 @@ pub struct RecipientResult {
     pub error: Option<(ErrorKind, String)>,
 }
 
-fn ser_err<S: serde::Serializer>(e: &Option<(ErrorKind, String)>, s: S) -> std::result::Result<S::Ok, S::Error> {
+fn ser_err<S: serde::Serializer>(
+    e: &Option<(ErrorKind, String)>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
     use serde::ser::SerializeStruct;
     match e {
         None => s.serialize_none(),
@@ -122,7 +125,8 @@ pub async fn send_mail(
         return Err(Error::invalid_input("send_mail needs at least one recipient"));
     }
     if !mail_from.is_empty() {
-        parse_mailbox(mail_from).map_err(|e| Error::invalid_input(format!("bad sender {mail_from:?}: {e}")))?;
+        parse_mailbox(mail_from)
+            .map_err(|e| Error::invalid_input(format!("bad sender {mail_from:?}: {e}")))?;
     }
     for r in rcpt_to {
         parse_mailbox(r).map_err(|e| Error::invalid_input(format!("bad recipient {r:?}: {e}")))?;
@@ -155,7 +159,9 @@ pub async fn send_mail(
                         format!("recipient refused: {}", x.reply.one_line()),
                     )),
                 },
-                None => RecipientResult { rcpt: r.clone(), ok: true, reply: Some(res.reply.clone()), error: None },
+                None => {
+                    RecipientResult { rcpt: r.clone(), ok: true, reply: Some(res.reply.clone()), error: None }
+                }
             })
             .collect(),
         Err(e) => rcpt_to
