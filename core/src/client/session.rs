@@ -33,6 +33,8 @@ pub struct Client {
     pub(super) wbuf: Vec<u8>,
     pub(super) authenticated: Option<String>,
     pub(super) started: Instant,
+    /// Whether the last `send` wrote any message content (see [`Client::content_sent`]).
+    pub(super) content_sent: bool,
 }
 
 impl std::fmt::Debug for Client {
@@ -113,6 +115,7 @@ impl Client {
             wbuf: Vec::with_capacity(4096),
             authenticated: None,
             started,
+            content_sent: false,
             opts,
         };
 

@@ -135,6 +135,13 @@ impl Client {
         self.send_with(&env, message).await
     }
 
+    /// True when the last `send` wrote message content (after 354, or a BDAT chunk). After a
+    /// failed send without a server reply, the message may have been delivered only when this
+    /// is true: a send that failed with this false is safe to retry elsewhere (the pool does).
+    pub fn content_sent(&self) -> bool {
+        self.content_sent
+    }
+
     /// [`Client::send`] with DSN options (sent only when the server offers DSN).
     pub async fn send_with(&mut self, envelope: &SendOptions, message: &[u8]) -> Result<SendResult> {
         let plan = self.plan(envelope, message)?;
@@ -260,6 +267,7 @@ impl Client {
     }
 
     async fn run(&mut self, env: &SendOptions, plan: &Plan, message: &[u8]) -> Result<SendResult> {
+        self.content_sent = false;
         let to = self.opts.timeouts;
         let t0 = Instant::now();
         let mut timings = Timings::default();
@@ -339,6 +347,7 @@ impl Client {
             }
             self.wbuf.clear();
             encode_data(message, &mut self.wbuf);
+            self.content_sent = true;
             let n = self.wbuf.len();
             self.transcript.client_text(&format!("<message: {n} bytes on the wire, dot-stuffed>"));
             self.transcript.client_text(".");
@@ -387,6 +396,7 @@ impl Client {
         let to = self.opts.timeouts;
         let mut chunks = body.chunks(BDAT_CHUNK).peekable();
         if chunks.peek().is_none() {
+            self.content_sent = true;
             return self.command(&Command::Bdat { size: 0, last: true }, to.data_end, "BDAT").await;
         }
         while let Some(chunk) = chunks.next() {
@@ -396,6 +406,7 @@ impl Client {
             self.transcript.client_bytes(&self.wbuf);
             self.transcript.client_text(&format!("<message chunk: {} bytes>", chunk.len()));
             self.wbuf.extend_from_slice(chunk);
+            self.content_sent = true;
             self.flush_wbuf(to.data_block, "BDAT").await?;
             let reply = self.read(if last { to.data_end } else { to.data_init }, "BDAT").await?;
             if last || !reply.is_positive() {
