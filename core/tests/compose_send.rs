@@ -105,3 +105,50 @@ async fn send_mail_connection_failure_is_per_recipient_and_bad_input_is_an_error
     let e = send_mail("s@example.org\r\n", &rcpts, b"x\r\n", &smarthost(port)).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
 }
+
+/// Our own server refusing every recipient, each with its own reply: send_mail reports each
+/// recipient's own RCPT reply, not the last one for all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_mail_all_refused_keeps_each_recipients_reply() {
+    use postwire::proto::Reply;
+    use postwire::server::{HookFuture, HookParams, Hooks, Server, ServerOptions, SessionInfo};
+    use std::sync::Arc;
+
+    struct RefuseEach;
+    impl Hooks for RefuseEach {
+        fn on_rcpt_to(&self, _s: SessionInfo, address: String, _p: HookParams) -> Option<HookFuture> {
+            let reply = if address.starts_with("gone@") {
+                Reply::new(550, Some("5.1.1"), "No such user here")
+            } else {
+                Reply::new(450, Some("4.2.1"), "Mailbox busy, try later")
+            };
+            Some(Box::pin(async move { Ok(Some(reply)) }))
+        }
+    }
+    let server = Arc::new(
+        Server::with_hooks(
+            ServerOptions {
+                hostname: "mx.test".into(),
+                local_domains: vec!["example.net".into()],
+                ..Default::default()
+            },
+            Arc::new(RefuseEach),
+        )
+        .unwrap(),
+    );
+    let addr = server.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+    let s = Arc::clone(&server);
+    let serving = tokio::spawn(async move { s.serve().await });
+
+    let rcpts = vec!["gone@example.net".to_string(), "busy@example.net".to_string()];
+    let res = send_mail("a@example.org", &rcpts, b"Subject: x\r\n\r\ny\r\n", &smarthost(addr.port()))
+        .await
+        .expect("send_mail reports per recipient");
+    assert_eq!(res.len(), 2);
+    assert_eq!(res[0].reply.as_ref().map(|r| r.code), Some(550), "{res:?}");
+    assert_eq!(res[0].error.as_ref().map(|e| e.0), Some(ErrorKind::Rejected));
+    assert_eq!(res[1].reply.as_ref().map(|r| r.code), Some(450), "{res:?}");
+    assert_eq!(res[1].error.as_ref().map(|e| e.0), Some(ErrorKind::Transient));
+    server.stop();
+    serving.await.unwrap().unwrap();
+}

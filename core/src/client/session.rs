@@ -35,6 +35,8 @@ pub struct Client {
     pub(super) started: Instant,
     /// Whether the last `send` wrote any message content (see [`Client::content_sent`]).
     pub(super) content_sent: bool,
+    /// Recipients refused in the last `send`, kept when every one was refused.
+    pub(super) last_refused: Vec<super::result::RejectedRecipient>,
 }
 
 impl std::fmt::Debug for Client {
@@ -116,6 +118,7 @@ impl Client {
             authenticated: None,
             started,
             content_sent: false,
+            last_refused: Vec::new(),
             opts,
         };
 
