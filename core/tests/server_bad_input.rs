@@ -376,3 +376,26 @@ fn maildir_failure_answers_451_and_keeps_nothing() {
     assert_eq!(std::fs::read_dir(md.join("tmp")).unwrap().count(), 0, "no half-written file");
     assert_eq!(srv.server.stats().messages_accepted, 0);
 }
+
+/// A BDAT whose size cannot be parsed leaves the chunk boundary unknown: the server must close
+/// rather than execute the chunk's octets as commands.
+#[test]
+fn malformed_bdat_closes_instead_of_executing_the_chunk() {
+    let srv = TestServer::start(options());
+    let mut r = Raw::greeted(srv.addr);
+    assert_eq!(r.cmd("MAIL FROM:<a@b.example>").0, 250);
+    assert_eq!(r.cmd("RCPT TO:<bob@test.example>").0, 250);
+    r.send(b"BDAT 99999999999999999999 LAST\r\nRSET\r\nQUIT\r\n");
+    assert_eq!(r.reply().0, 501);
+    assert_eq!(r.reply().0, 421);
+    assert!(r.closed(), "the payload after an unparsable BDAT must not be executed");
+}
+
+#[test]
+fn dsn_parameters_cannot_carry_line_breaks() {
+    let srv = TestServer::start(options());
+    let mut r = Raw::greeted(srv.addr);
+    assert_eq!(r.cmd("MAIL FROM:<a@b.example> ENVID=abc+0D+0ABcc:+20evil@x.example").0, 501);
+    assert_eq!(r.cmd("MAIL FROM:<a@b.example> ENVID=abc+2Bok").0, 250);
+    assert_eq!(r.cmd("RCPT TO:<bob@test.example> ORCPT=rfc822;a@b+0D+0AX-Injected:+201").0, 501);
+}

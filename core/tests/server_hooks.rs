@@ -171,3 +171,29 @@ fn stats_count_what_happened() {
     assert_eq!(s.recipients_rejected, 1);
     assert_eq!(s.bytes_received, b"Subject: s\r\n\r\n12345\r\n".len() as u64);
 }
+
+/// After stop(), a client cannot hold the server open with commands that do not end its
+/// transaction, and a transaction that does not finish within `shutdown_grace` is cut with 421.
+#[test]
+fn stop_cannot_be_held_off_by_a_client() {
+    use std::time::Duration;
+    let opts = ServerOptions { shutdown_grace: Duration::from_millis(500), ..options() };
+    let mut srv = TestServer::start(opts);
+    // NOOPs inside a transaction after stop(): 421 and closed.
+    let mut noop = Raw::greeted(srv.addr);
+    assert_eq!(noop.cmd("MAIL FROM:<a@b.example>").0, 250);
+    // A message that never ends (the client stalls mid-DATA).
+    let mut stall = Raw::greeted(srv.addr);
+    stall.cmd("MAIL FROM:<a@b.example>");
+    stall.cmd("RCPT TO:<bob@test.example>");
+    assert_eq!(stall.cmd("DATA").0, 354);
+    stall.send(b"Subject: never ends\r\n");
+    srv.server.stop();
+    assert_eq!(noop.cmd("NOOP").0, 421);
+    assert!(noop.closed());
+    // The stalled one is cut when the grace period is over; serve() returns.
+    assert_eq!(stall.reply().0, 421);
+    assert!(stall.closed());
+    srv.stop();
+    assert_eq!(srv.server.stats().messages_accepted, 0);
+}

@@ -23,8 +23,9 @@ pub struct ServeArgs {
     /// A domain we accept mail for (repeatable).
     #[arg(long = "local-domain")]
     local_domains: Vec<String>,
-    /// Store accepted mail in this Maildir.
-    #[arg(long, conflicts_with = "discard")]
+    /// Store accepted mail in this Maildir (or say --discard: a server that answers 250 must
+    /// keep what it accepted, so one of the two is required).
+    #[arg(long, conflicts_with = "discard", required_unless_present = "discard")]
     maildir: Option<PathBuf>,
     /// Accept and drop every message (benchmarks).
     #[arg(long)]
@@ -101,11 +102,13 @@ pub fn run(a: ServeArgs) -> i32 {
         opts.max_connections = n;
     }
     if let Some(t) = a.timeout {
-        if !(t.is_finite() && t > 0.0) {
-            eprintln!("postwire serve: --timeout must be a positive number of seconds");
-            return 2;
+        match Duration::try_from_secs_f64(t) {
+            Ok(d) if !d.is_zero() => opts.timeouts = ServerTimeouts::uniform(d),
+            _ => {
+                eprintln!("postwire serve: --timeout must be a positive number of seconds");
+                return 2;
+            }
         }
-        opts.timeouts = ServerTimeouts::uniform(Duration::from_secs_f64(t));
     }
     if !a.auth_users.is_empty() {
         let mut users = HashMap::new();
@@ -123,10 +126,9 @@ pub fn run(a: ServeArgs) -> i32 {
     opts.allow_expn = a.allow_expn;
     opts.strict = a.strict;
     opts.reverse_dns = a.reverse_dns;
-    opts.delivery = match (a.maildir, a.discard) {
-        (Some(p), _) => Delivery::Maildir(p),
-        (None, true) => Delivery::Discard,
-        (None, false) => Delivery::None,
+    opts.delivery = match a.maildir {
+        Some(p) => Delivery::Maildir(p),
+        None => Delivery::Discard,
     };
     let server = match Server::new(opts) {
         Ok(s) => Arc::new(s),

@@ -148,6 +148,7 @@ impl MailParams {
                     let d = v
                         .filter(|v| v.len() <= 100)
                         .and_then(xtext_decode)
+                        .filter(|d| no_controls(d))
                         .ok_or_else(|| syntax("Bad ENVID parameter".into()))?;
                     m.envid = Some(d);
                 }
@@ -248,7 +249,8 @@ impl RcptParams {
                         .and_then(|v| v.split_once(';'))
                         .ok_or_else(|| syntax("Bad ORCPT parameter".into()))?;
                     let ty_ok = !ty.is_empty() && ty.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-');
-                    let addr = xtext_decode(addr).filter(|a| ty_ok && !a.is_empty() && a.len() <= 500);
+                    let addr = xtext_decode(addr)
+                        .filter(|a| ty_ok && !a.is_empty() && a.len() <= 500 && no_controls(a));
                     let addr = addr.ok_or_else(|| syntax("Bad ORCPT parameter".into()))?;
                     r.orcpt = Some((ty.to_string(), addr));
                 }
@@ -257,6 +259,12 @@ impl RcptParams {
         }
         Ok(r)
     }
+}
+
+/// RFC 3461 §4.2/§4.4: decoded ENVID and ORCPT values are printable text. A `+0D+0A` decoded
+/// into them would let a client inject header lines into hooks' and DSNs' output.
+fn no_controls(s: &str) -> bool {
+    !s.chars().any(char::is_control)
 }
 
 /// Decode RFC 3461 xtext (`+XX` hex escapes). `None` when malformed.
@@ -381,6 +389,11 @@ mod tests {
     #[test]
     fn xtext() {
         assert_eq!(xtext_decode("a+2Bb+3D"), Some("a+b=".into()));
+        // Controls decode as xtext but are refused where the value is used.
+        let p = Params::parse("ENVID=abc+0D+0ABcc:+20evil@x.example", false).unwrap();
+        assert!(MailParams::from_params(&p, false).is_err());
+        let p = Params::parse("ORCPT=rfc822;a@b+0D+0AX-Injected:+201", false).unwrap();
+        assert!(RcptParams::from_params(&p, false).is_err());
         assert_eq!(xtext_decode("a+2bb"), Some("a+b".into()));
         for bad in ["a+", "a+2", "a+zz", "a b", "a=b", "+FF"] {
             assert_eq!(xtext_decode(bad), None, "{bad}");

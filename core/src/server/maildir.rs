@@ -63,7 +63,11 @@ impl Maildir {
         let new = self.root.join("new").join(&name);
         let result = write_durably(&tmp, mail_from, rcpt_to, data).and_then(|()| {
             fs::rename(&tmp, &new)?;
-            File::open(self.root.join("new"))?.sync_all()
+            File::open(self.root.join("new"))?.sync_all().inspect_err(|_| {
+                // The client will be told 451 and will send again: take the file back out of
+                // new/ so that the retry does not deliver it twice.
+                let _ = fs::remove_file(&new);
+            })
         });
         match result {
             Ok(()) => Ok(new),

@@ -63,7 +63,7 @@ pub struct Server {
     shared: Arc<Shared>,
     listeners: Mutex<Vec<std::net::TcpListener>>,
     addrs: Mutex<Vec<SocketAddr>>,
-    shutdown: watch::Sender<bool>,
+    shutdown: watch::Sender<u8>,
     sessions: Arc<Semaphore>,
 }
 
@@ -93,7 +93,7 @@ impl Server {
             shared: Arc::new(shared),
             listeners: Mutex::new(Vec::new()),
             addrs: Mutex::new(Vec::new()),
-            shutdown: watch::channel(false).0,
+            shutdown: watch::channel(session::RUNNING).0,
             sessions,
         })
     }
@@ -132,24 +132,43 @@ impl Server {
             tasks.push(tokio::spawn(accept_loop(l, shared, sessions, shutdown)));
         }
         let mut rx = self.shutdown.subscribe();
-        let _ = rx.wait_for(|s| *s).await;
+        let _ = rx.wait_for(|s| *s >= session::STOPPING).await;
         for t in tasks {
             let _ = t.await;
         }
         // Every session holds one permit: having them all back means every session has ended.
         let all = u32::try_from(self.shared.opts.max_connections).unwrap_or(u32::MAX);
-        let _ = self.sessions.acquire_many(all).await;
+        let grace = self.shared.opts.shutdown_grace;
+        if tokio::time::timeout(grace, self.sessions.acquire_many(all)).await.is_err() {
+            tracing::warn!("sessions still open {grace:?} after stop(): closing them with 421");
+            self.force_stop();
+            let last = std::time::Duration::from_secs(10);
+            if tokio::time::timeout(last, self.sessions.acquire_many(all)).await.is_err() {
+                tracing::warn!("sessions still open after being forced closed; returning anyway");
+            }
+        }
         Ok(())
     }
 
-    /// Begin a graceful stop: stop accepting; idle sessions get `421`, open transactions finish.
+    /// Begin a graceful stop: stop accepting; idle sessions get `421`, open transactions may
+    /// finish (only RCPT, DATA, BDAT and QUIT are still served) until `shutdown_grace` has passed,
+    /// then every session is told `421` and closed.
     pub fn stop(&self) {
-        self.shutdown.send_replace(true);
+        self.shutdown.send_if_modified(|s| {
+            let was = *s;
+            *s = (*s).max(session::STOPPING);
+            *s != was
+        });
+    }
+
+    /// Stop now: every session, even one in the middle of a message, is told `421` and closed.
+    pub fn force_stop(&self) {
+        self.shutdown.send_replace(session::FORCED);
     }
 
     /// True once `stop()` was called.
     pub fn is_stopping(&self) -> bool {
-        *self.shutdown.borrow()
+        *self.shutdown.borrow() >= session::STOPPING
     }
 
     /// The counters now.
@@ -171,13 +190,13 @@ async fn accept_loop(
     l: TcpListener,
     shared: Arc<Shared>,
     sessions: Arc<Semaphore>,
-    mut shutdown: watch::Receiver<bool>,
+    mut shutdown: watch::Receiver<u8>,
 ) {
     static SESSION_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     loop {
         let accepted = tokio::select! {
             r = l.accept() => r,
-            _ = shutdown.wait_for(|s| *s) => return,
+            _ = shutdown.wait_for(|s| *s >= session::STOPPING) => return,
         };
         let (tcp, peer) = match accepted {
             Ok(x) => x,

@@ -79,6 +79,10 @@ impl ServerTimeouts {
     }
 }
 
+/// Largest `max_connections` accepted (far beyond what one process can hold open; keeps the
+/// session semaphore within its limits).
+pub const MAX_CONNECTIONS: usize = 1 << 20;
+
 /// Everything `Server::new` needs. Field names are the API contract's option names.
 #[derive(Clone)]
 pub struct ServerOptions {
@@ -124,6 +128,9 @@ pub struct ServerOptions {
     pub reverse_dns: bool,
     /// Close a session after this many refused commands (Postfix `smtpd_hard_error_limit`).
     pub max_errors: usize,
+    /// After `stop()`, how long transactions in flight may take before every session is told
+    /// `421` and closed.
+    pub shutdown_grace: Duration,
 }
 
 impl std::fmt::Debug for ServerOptions {
@@ -163,6 +170,7 @@ impl Default for ServerOptions {
             bare_line_policy: BareLinePolicy::Reject,
             reverse_dns: false,
             max_errors: 20,
+            shutdown_grace: Duration::from_secs(30),
         }
     }
 }
@@ -189,6 +197,9 @@ impl ServerOptions {
         }
         if self.max_connections == 0 || self.max_recipients == 0 {
             return Err(Error::invalid_input("max_connections and max_recipients must be positive"));
+        }
+        if self.max_connections > MAX_CONNECTIONS {
+            return Err(Error::invalid_input(format!("max_connections must be at most {MAX_CONNECTIONS}")));
         }
         for d in &self.local_domains {
             if d.is_empty() || d.bytes().any(|b| b <= b' ' || b == 0x7f) {

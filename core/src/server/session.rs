@@ -31,6 +31,13 @@ const MAX_AUTH_LINE: usize = 12288;
 /// Flush the reply buffer when a pipelining client makes it this large without reading.
 const MAX_PENDING_OUT: usize = 16 * 1024;
 
+/// The server's run state, shared with every session through a watch channel.
+pub(super) const RUNNING: u8 = 0;
+/// `stop()` was called: no new sessions; idle ones are told 421; transactions may finish.
+pub(super) const STOPPING: u8 = 1;
+/// The grace period is over (or `force_stop()`): every session is told 421 and closed now.
+pub(super) const FORCED: u8 = 2;
+
 /// How a session ended, or why the loop must hand the socket back.
 pub(super) enum Next {
     Close,
@@ -43,6 +50,8 @@ pub(super) enum Next {
 pub(super) enum Stop {
     Closed,
     Timeout,
+    /// The server is being stopped and the grace period is over.
+    Forced,
     Io(std::io::Error),
 }
 
@@ -79,11 +88,11 @@ pub(super) struct Session {
     pub esmtp: bool,
     pub tx: Option<Transaction>,
     errors: usize,
-    shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<u8>,
 }
 
 impl Session {
-    pub fn new(shared: Arc<Shared>, info: SessionInfo, shutdown: watch::Receiver<bool>) -> Session {
+    pub fn new(shared: Arc<Shared>, info: SessionInfo, shutdown: watch::Receiver<u8>) -> Session {
         Session {
             shared,
             info,
@@ -147,12 +156,18 @@ impl Session {
                         }
                     }
                 }
-                Err(Stop::Timeout) => {
+                Err(why @ (Stop::Timeout | Stop::Forced)) => {
                     // RFC 5321 §4.5.3.2: tell the client why before closing (best effort: it may
                     // not be reading either, so the write gets a short bound of its own).
-                    tracing::info!(session = %id, "timeout: closing");
+                    tracing::info!(session = %id, "closing: {why:?}");
                     self.out.clear();
-                    self.reply(Reply::new(421, Some("4.4.2"), "Timeout exceeded, closing connection"));
+                    let r = match why {
+                        Stop::Forced => {
+                            Reply::new(421, Some("4.3.2"), "Server shutting down, try again later")
+                        }
+                        _ => Reply::new(421, Some("4.4.2"), "Timeout exceeded, closing connection"),
+                    };
+                    self.reply(r);
                     let _ = tokio::time::timeout(Duration::from_secs(5), async {
                         let _ = io.write_all(&self.out).await;
                         let _ = io.flush().await;
@@ -209,6 +224,14 @@ impl Session {
             };
             let cmd = match parse_command(&line, &opts) {
                 Ok(c) => c,
+                Err(e) if is_bdat(&line) => {
+                    // The chunk size is unknown, so where the chunk ends is unknown too: reading
+                    // on would execute the chunk's octets as commands (smuggling). Close.
+                    self.error_reply(e.reply());
+                    return self
+                        .close_with(io, Reply::new(421, Some("4.5.0"), "Malformed BDAT, closing"))
+                        .await;
+                }
                 Err(e) => {
                     self.error_reply(e.reply());
                     if self.too_many_errors() {
@@ -219,6 +242,15 @@ impl Session {
                     continue;
                 }
             };
+            if self.stopping()
+                && !matches!(cmd, Command::Rcpt { .. } | Command::Data | Command::Bdat { .. } | Command::Quit)
+            {
+                // Stopping: only what moves the open transaction to its end is still served, so
+                // a client cannot keep the server from stopping with NOOPs.
+                return self
+                    .close_with(io, Reply::new(421, Some("4.3.2"), "Server shutting down, try again later"))
+                    .await;
+            }
             match self.dispatch(cmd, io).await? {
                 Some(next) => return Ok(next),
                 None => {
@@ -465,6 +497,11 @@ impl Session {
         self.reply(r);
     }
 
+    /// True once the server is stopping.
+    fn stopping(&self) -> bool {
+        *self.shutdown.borrow() >= STOPPING
+    }
+
     fn too_many_errors(&self) -> bool {
         self.errors >= self.shared.opts.max_errors
     }
@@ -507,7 +544,12 @@ impl Session {
             Ok(None) => return Ok(None),
             Err(_) => return Err(self.hook_failed("hook panicked")),
         };
-        match AssertUnwindSafe(fut).catch_unwind().await {
+        let mut force = self.shutdown.clone();
+        let outcome = tokio::select! {
+            r = AssertUnwindSafe(fut).catch_unwind() => r,
+            _ = force.wait_for(|s| *s >= FORCED) => Ok(Err("server stopped while the hook ran".to_string())),
+        };
+        match outcome {
             Ok(Ok(None)) => Ok(None),
             Ok(Ok(Some(r))) if (200..600).contains(&r.code) => Ok(Some(r)),
             Ok(Ok(Some(r))) => Err(self.hook_failed(&format!("hook returned invalid reply code {}", r.code))),
@@ -527,6 +569,9 @@ impl Session {
     /// (no transaction open), a graceful stop ends the wait.
     pub async fn next_line(&mut self, io: &mut Stream, max: usize, idle: bool) -> Result<LineEvent, Stop> {
         let allow_bare_lf = !self.shared.opts.strict;
+        // The timeout covers the whole line, not each read: a client dripping one byte at a time
+        // cannot hold a session (and a connection slot) longer than one timeout per command.
+        let deadline = tokio::time::Instant::now() + self.shared.opts.timeouts.command;
         loop {
             if self.discarding {
                 match self.buf[self.start..self.end].iter().position(|&b| b == b'\n') {
@@ -561,16 +606,19 @@ impl Session {
                     LineFind::NeedMore => {}
                 }
             }
-            if idle && *self.shutdown.borrow() {
+            if idle && self.stopping() {
                 return Ok(LineEvent::Shutdown);
             }
             self.flush(io).await?;
-            let timeout = self.shared.opts.timeouts.command;
+            let timeout = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if timeout.is_zero() {
+                return Err(Stop::Timeout);
+            }
             if idle {
                 let mut shutdown = self.shutdown.clone();
                 tokio::select! {
                     r = self.fill(io, timeout, max.max(MAX_AUTH_LINE)) => r?,
-                    _ = shutdown.wait_for(|s| *s) => return Ok(LineEvent::Shutdown),
+                    _ = shutdown.wait_for(|s| *s >= STOPPING) => return Ok(LineEvent::Shutdown),
                 }
             } else {
                 self.fill(io, timeout, max.max(MAX_AUTH_LINE)).await?;
@@ -616,11 +664,16 @@ impl Session {
             }
             self.buf.resize(want, 0);
         }
-        let n = match tokio::time::timeout(timeout, io.read(&mut self.buf[self.end..])).await {
-            Ok(Ok(0)) => return Err(Stop::Closed),
-            Ok(Ok(n)) => n,
-            Ok(Err(e)) => return Err(Stop::Io(e)),
-            Err(_) => return Err(Stop::Timeout),
+        let mut force = self.shutdown.clone();
+        let read = tokio::time::timeout(timeout, io.read(&mut self.buf[self.end..]));
+        let n = tokio::select! {
+            r = read => match r {
+                Ok(Ok(0)) => return Err(Stop::Closed),
+                Ok(Ok(n)) => n,
+                Ok(Err(e)) => return Err(Stop::Io(e)),
+                Err(_) => return Err(Stop::Timeout),
+            },
+            _ = force.wait_for(|s| *s >= FORCED) => return Err(Stop::Forced),
         };
         self.end += n;
         Ok(())
@@ -643,4 +696,9 @@ impl Session {
             self.buf.shrink_to_fit();
         }
     }
+}
+
+/// True for a line whose verb is BDAT (case-insensitive), whatever follows.
+fn is_bdat(line: &[u8]) -> bool {
+    line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"BDAT") && line.get(4).is_none_or(|&b| b == b' ')
 }
