@@ -399,3 +399,39 @@ fn dsn_parameters_cannot_carry_line_breaks() {
     assert_eq!(r.cmd("MAIL FROM:<a@b.example> ENVID=abc+2Bok").0, 250);
     assert_eq!(r.cmd("RCPT TO:<bob@test.example> ORCPT=rfc822;a@b+0D+0AX-Injected:+201").0, 501);
 }
+
+/// Messages in memory are bounded server-wide: past `max_buffered_bytes` a message is drained
+/// and answered 452 (try later), the session goes on, and the budget comes back afterwards.
+#[test]
+fn memory_budget_refuses_with_452_and_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = dir.path().join("Maildir");
+    let opts =
+        ServerOptions { max_buffered_bytes: 64 * 1024, delivery: Delivery::Maildir(md.clone()), ..options() };
+    let srv = TestServer::start(opts);
+    let mut r = Raw::greeted(srv.addr);
+    let line = format!("{}\r\n", "m".repeat(98));
+    // DATA of 200 KiB: over the budget.
+    r.cmd("MAIL FROM:<a@b.example>");
+    r.cmd("RCPT TO:<bob@test.example>");
+    assert_eq!(r.cmd("DATA").0, 354);
+    for _ in 0..2000 {
+        r.send(line.as_bytes());
+    }
+    r.send(b".\r\n");
+    assert_eq!(r.reply().0, 452);
+    // BDAT of 200 KiB: over the budget too, drained (the payload is not executed).
+    r.cmd("MAIL FROM:<a@b.example>");
+    r.cmd("RCPT TO:<bob@test.example>");
+    let mut bdat = b"BDAT 204800 LAST\r\n".to_vec();
+    bdat.extend(std::iter::repeat(b'x').take(204_800));
+    r.send(&bdat);
+    assert_eq!(r.reply().0, 452);
+    // A small message fits again.
+    r.cmd("MAIL FROM:<a@b.example>");
+    r.cmd("RCPT TO:<bob@test.example>");
+    assert_eq!(r.cmd("DATA").0, 354);
+    r.send(b"Subject: small\r\n\r\nok\r\n.\r\n");
+    assert_eq!(r.reply().0, 250);
+    assert_eq!(maildir_messages(&md).len(), 1);
+}

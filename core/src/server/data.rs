@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use super::budget::{insufficient_storage, Reservation};
 use super::hooks::Envelope;
 use super::io::Stream;
 use super::received::{new_queue_id, write_received, ReceivedInfo};
@@ -25,6 +26,9 @@ pub(super) struct BdatState {
     header_len: usize,
     size: u64,
     too_big: bool,
+    /// The memory budget could not hold it: drained, answered 452.
+    no_memory: bool,
+    reservation: Reservation,
 }
 
 impl Session {
@@ -51,7 +55,10 @@ impl Session {
         let queue_id = new_queue_id();
         let mut message = Vec::with_capacity(self.initial_capacity());
         self.stamp(&queue_id, &mut message);
-        let header_len = message.len();
+        let mut reservation = Reservation::new(&self.shared.budget);
+        let mut no_memory = !reservation.cover(message.capacity());
+        // Where content goes once the budget is exhausted: drained, never kept.
+        let mut sink = Vec::new();
         let o = &self.shared.opts;
         let limits = DataLimits {
             max_size: o.max_message_size,
@@ -63,7 +70,14 @@ impl Session {
         self.grow_for_data();
         loop {
             if !self.buffered().is_empty() {
-                let status = rx.feed(self.buffered(), &mut message);
+                let out = if no_memory { &mut sink } else { &mut message };
+                let status = rx.feed(self.buffered(), out);
+                sink.clear();
+                if !no_memory && !reservation.cover(message.capacity()) {
+                    no_memory = true;
+                    message = Vec::new();
+                    reservation.release();
+                }
                 match status {
                     DataStatus::NeedMore => {
                         let n = self.buffered().len();
@@ -99,6 +113,10 @@ impl Session {
                 Some(Reply::new(500, Some("5.5.6"), "Message line too long (RFC 5321 §4.5.3.1.6)"))
             }
             Some(v) => Some(Reply::new(554, Some("5.6.0"), &format!("Message refused: {v:?}"))),
+            None if no_memory => {
+                tracing::warn!(session = %self.info.id, "message refused: max_buffered_bytes exhausted");
+                Some(insufficient_storage())
+            }
             None => None,
         };
         if let Some(r) = reply {
@@ -107,8 +125,8 @@ impl Session {
             self.error_reply(r);
             return Ok(None);
         }
-        let _ = header_len;
         self.finish(queue_id, message).await;
+        drop(reservation);
         Ok(None)
     }
 
@@ -137,29 +155,45 @@ impl Session {
             let mut message = Vec::with_capacity(self.initial_capacity());
             self.stamp(&queue_id, &mut message);
             let header_len = message.len();
+            let mut reservation = Reservation::new(&self.shared.budget);
+            let no_memory = !reservation.cover(message.capacity());
             if let Some(tx) = self.tx.as_mut() {
-                tx.bdat = Some(BdatState { queue_id, message, header_len, size: 0, too_big: false });
+                tx.bdat = Some(BdatState {
+                    queue_id,
+                    message,
+                    header_len,
+                    size: 0,
+                    too_big: false,
+                    no_memory,
+                    reservation,
+                });
             }
         }
         let max = self.shared.opts.max_message_size;
         let Some(mut state) = self.tx.as_mut().and_then(|t| t.bdat.take()) else {
             return Ok(None);
         };
-        let already_failed = state.too_big;
+        let already_failed = state.too_big || state.no_memory;
         state.size = state.size.saturating_add(size);
         if max > 0 && state.size > max {
             state.too_big = true;
         }
-        if state.too_big {
+        let wanted = usize::try_from(state.size).unwrap_or(usize::MAX).saturating_add(state.header_len);
+        if !state.too_big && !state.no_memory && !state.reservation.cover(wanted) {
+            state.no_memory = true;
+        }
+        if state.too_big || state.no_memory {
             self.drain(io, size).await?;
-            state.message.truncate(state.header_len);
+            state.message = Vec::new();
+            state.reservation.release();
         } else {
             self.read_exact_into(io, size, &mut state.message).await?;
         }
         Counters::add(&self.shared.counters.bytes_received, size);
-        if state.too_big {
-            // Answer the chunk that crossed the limit with 552, later chunks with 503; the
-            // transaction is over either way.
+        if state.too_big || state.no_memory {
+            // Answer the chunk that crossed the limit with 552 (or 452 when memory ran out),
+            // later chunks with 503; the transaction is over either way.
+            let too_big = state.too_big;
             if last {
                 self.tx = None;
             } else if let Some(tx) = self.tx.as_mut() {
@@ -167,13 +201,16 @@ impl Session {
             }
             if already_failed {
                 self.error_reply(Reply::new(503, Some("5.5.1"), "BDAT after an earlier failure; send RSET"));
-            } else {
+            } else if too_big {
                 Counters::add(&self.shared.counters.messages_rejected, 1);
                 self.error_reply(Reply::new(
                     552,
                     Some("5.3.4"),
                     "Message size exceeds fixed maximum message size",
                 ));
+            } else {
+                Counters::add(&self.shared.counters.messages_rejected, 1);
+                self.reply(insufficient_storage());
             }
             return Ok(None);
         }
@@ -262,12 +299,11 @@ impl Session {
         );
     }
 
-    /// A starting capacity: the announced SIZE when sane, else a small buffer that grows.
+    /// A starting capacity: the announced SIZE, but never more than 64 KiB before the bytes
+    /// have arrived (an announcement costs the client nothing); the buffer grows as they do.
     fn initial_capacity(&self) -> usize {
         let announced = self.tx.as_ref().and_then(|t| t.mail_params.size).unwrap_or(0);
-        let max = self.shared.opts.max_message_size;
-        let cap = if max > 0 { announced.min(max) } else { announced.min(1 << 20) };
-        (cap as usize).clamp(4096, 32 << 20) + 512
+        (announced.min(64 * 1024) as usize).max(4096) + 512
     }
 
     /// Read exactly `n` octets (buffered first) into `out`.

@@ -17,6 +17,7 @@
 //! ```
 
 mod auth;
+mod budget;
 mod data;
 pub mod hooks;
 mod io;
@@ -55,6 +56,8 @@ pub(crate) struct Shared {
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     pub maildir: Option<Maildir>,
     pub counters: stats::Counters,
+    /// Message bytes in memory, server-wide (`max_buffered_bytes`).
+    pub budget: Arc<Semaphore>,
     pub resolver: Option<hickory_resolver::TokioAsyncResolver>,
 }
 
@@ -88,7 +91,9 @@ impl Server {
         let resolver = if opts.reverse_dns { rdns::system_resolver() } else { None };
         let policy = RelayPolicy::new(&opts.local_domains, &opts.relay_networks, opts.relay_authenticated);
         let sessions = Arc::new(Semaphore::new(opts.max_connections));
-        let shared = Shared { opts, policy, hooks, tls, maildir, counters: Default::default(), resolver };
+        let budget = budget::new_budget(opts.max_buffered_bytes);
+        let shared =
+            Shared { opts, policy, hooks, tls, maildir, counters: Default::default(), budget, resolver };
         Ok(Server {
             shared: Arc::new(shared),
             listeners: Mutex::new(Vec::new()),

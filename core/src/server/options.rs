@@ -131,6 +131,9 @@ pub struct ServerOptions {
     /// After `stop()`, how long transactions in flight may take before every session is told
     /// `421` and closed.
     pub shutdown_grace: Duration,
+    /// Message bytes all sessions together may hold in memory; past it a message is drained
+    /// and answered `452 4.3.1` (see `server::budget`).
+    pub max_buffered_bytes: u64,
 }
 
 impl std::fmt::Debug for ServerOptions {
@@ -171,6 +174,7 @@ impl Default for ServerOptions {
             reverse_dns: false,
             max_errors: 20,
             shutdown_grace: Duration::from_secs(30),
+            max_buffered_bytes: 512 * 1024 * 1024,
         }
     }
 }
