@@ -103,7 +103,6 @@ impl Session {
             self.flush(io).await?;
             self.fill(io, timeout, super::session::MAX_READ_BUF).await?;
         }
-        self.shrink_after_data();
         Counters::add(&self.shared.counters.bytes_received, rx.size());
         let reply = match rx.violation() {
             Some(DataViolation::TooBig) => {
@@ -236,9 +235,11 @@ impl Session {
             rcpt_params: tx.rcpt_params,
         };
         let data = Arc::new(message);
-        let info = self.info.clone();
-        let (env, d) = (envelope.clone(), Arc::clone(&data));
-        let accepted = match self.call_hook(move |h| h.on_message(info, env, d)).await {
+        let hooked = self.shared.hook_set.message;
+        let accepted = match self
+            .call_hook(hooked, |h| h.on_message(self.info.clone(), envelope.clone(), Arc::clone(&data)))
+            .await
+        {
             Ok(None) => None,
             Ok(Some(r)) if r.is_positive() => Some(r),
             Ok(Some(r)) | Err(r) => {
@@ -320,7 +321,6 @@ impl Session {
             self.consume(take);
             n -= take as u64;
         }
-        self.shrink_after_data();
         Ok(())
     }
 
@@ -337,7 +337,6 @@ impl Session {
             self.consume(take);
             n -= take as u64;
         }
-        self.shrink_after_data();
         Ok(())
     }
 }

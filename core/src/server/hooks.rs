@@ -55,8 +55,33 @@ pub struct Envelope {
 /// ESMTP parameters as handed to `on_mail_from`/`on_rcpt_to`: keyword (upper-case) → value.
 pub type HookParams = Vec<(String, Option<String>)>;
 
+/// Which hooks an implementation has; the server does not even build the arguments of the
+/// others (session snapshot, envelope copy) on its hot path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HookSet {
+    /// `on_connect` is set.
+    pub connect: bool,
+    /// `on_mail_from` is set.
+    pub mail_from: bool,
+    /// `on_rcpt_to` is set.
+    pub rcpt_to: bool,
+    /// `on_message` is set.
+    pub message: bool,
+}
+
+impl HookSet {
+    /// Every hook.
+    pub const ALL: HookSet = HookSet { connect: true, mail_from: true, rcpt_to: true, message: true };
+    /// No hook.
+    pub const NONE: HookSet = HookSet { connect: false, mail_from: false, rcpt_to: false, message: false };
+}
+
 /// The server's hooks. Every method is optional: the default returns `None` (accept, no call).
 pub trait Hooks: Send + Sync + 'static {
+    /// Which hooks are set. The default says all: a hook left out of the set is never called.
+    fn enabled(&self) -> HookSet {
+        HookSet::ALL
+    }
     /// After accept, before the banner. A refusal is sent instead of the banner, then the
     /// connection is closed.
     fn on_connect(&self, _session: SessionInfo) -> Option<HookFuture> {
@@ -89,7 +114,11 @@ pub trait Hooks: Send + Sync + 'static {
 /// No hooks at all.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoHooks;
-impl Hooks for NoHooks {}
+impl Hooks for NoHooks {
+    fn enabled(&self) -> HookSet {
+        HookSet::NONE
+    }
+}
 
 /// A pending credential check: `Ok(true)` accepts, `Ok(false)` refuses (535), `Err` is a failure
 /// of the checker (454 4.7.0).

@@ -37,8 +37,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 
 pub use hooks::{
-    AuthFuture, Authenticator, Envelope, HookFuture, HookParams, HookResult, Hooks, NoHooks, SessionInfo,
-    StaticCredentials,
+    AuthFuture, Authenticator, Envelope, HookFuture, HookParams, HookResult, HookSet, Hooks, NoHooks,
+    SessionInfo, StaticCredentials,
 };
 pub use maildir::Maildir;
 pub use options::{Delivery, ServerOptions, ServerTimeouts};
@@ -53,6 +53,8 @@ pub(crate) struct Shared {
     pub opts: ServerOptions,
     pub policy: RelayPolicy,
     pub hooks: Arc<dyn Hooks>,
+    /// `hooks.enabled()`, asked once.
+    pub hook_set: hooks::HookSet,
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     pub maildir: Option<Maildir>,
     pub counters: stats::Counters,
@@ -92,8 +94,17 @@ impl Server {
         let policy = RelayPolicy::new(&opts.local_domains, &opts.relay_networks, opts.relay_authenticated);
         let sessions = Arc::new(Semaphore::new(opts.max_connections));
         let budget = budget::new_budget(opts.max_buffered_bytes);
-        let shared =
-            Shared { opts, policy, hooks, tls, maildir, counters: Default::default(), budget, resolver };
+        let shared = Shared {
+            opts,
+            policy,
+            hook_set: hooks.enabled(),
+            hooks,
+            tls,
+            maildir,
+            counters: Default::default(),
+            budget,
+            resolver,
+        };
         Ok(Server {
             shared: Arc::new(shared),
             listeners: Mutex::new(Vec::new()),

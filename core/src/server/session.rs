@@ -81,7 +81,6 @@ pub(super) struct Session {
     pub rdns: Option<String>,
     buf: Vec<u8>,
     start: usize,
-    end: usize,
     /// After an over-long line: drop bytes up to the next LF.
     discarding: bool,
     pub out: Vec<u8>,
@@ -97,9 +96,8 @@ impl Session {
             shared,
             info,
             rdns: None,
-            buf: vec![0; INITIAL_READ_BUF],
+            buf: Vec::with_capacity(INITIAL_READ_BUF),
             start: 0,
-            end: 0,
             discarding: false,
             out: Vec::with_capacity(512),
             esmtp: false,
@@ -119,8 +117,7 @@ impl Session {
         }
         let mut io = Stream::Plain(tcp);
         // on_connect decides whether we greet at all.
-        let info = self.info.clone();
-        match self.call_hook(|h| h.on_connect(info)).await {
+        match self.call_hook(self.shared.hook_set.connect, |h| h.on_connect(self.info.clone())).await {
             Ok(None) => {
                 let banner = format!("{} ESMTP postwire", self.shared.opts.hostname);
                 self.reply(Reply::new(220, None, &banner));
@@ -352,10 +349,11 @@ impl Session {
             return self.error_reply(Reply::new(501, Some("5.1.7"), "Bad sender address syntax"));
         }
         let address = from.to_string();
-        let info = self.info.clone();
-        let hook_params = params.0.clone();
-        let addr = address.clone();
-        match self.call_hook(move |h| h.on_mail_from(info, addr, hook_params)).await {
+        let hooked = self.shared.hook_set.mail_from;
+        match self
+            .call_hook(hooked, |h| h.on_mail_from(self.info.clone(), address.clone(), params.0.clone()))
+            .await
+        {
             Ok(None) => {}
             Ok(Some(r)) if r.is_positive() => {
                 self.tx = Some(Transaction { mail_from: address, mail_params, ..Default::default() });
@@ -390,10 +388,11 @@ impl Session {
             return self.error_reply(r);
         }
         let address = to.to_string();
-        let info = self.info.clone();
-        let addr = address.clone();
-        let hook_params = params.0.clone();
-        let accepted = match self.call_hook(move |h| h.on_rcpt_to(info, addr, hook_params)).await {
+        let hooked = self.shared.hook_set.rcpt_to;
+        let accepted = match self
+            .call_hook(hooked, |h| h.on_rcpt_to(self.info.clone(), address.clone(), params.0.clone()))
+            .await
+        {
             Ok(None) => Reply::new(250, Some("2.1.5"), "Ok"),
             Ok(Some(r)) if r.is_positive() => r,
             Ok(Some(r)) | Err(r) => {
@@ -435,9 +434,8 @@ impl Session {
             return self.error_reply(r);
         }
         let address = path.to_string();
-        let info = self.info.clone();
-        let addr = address.clone();
-        match self.call_hook(move |h| h.on_rcpt_to(info, addr, Vec::new())).await {
+        let hooked = self.shared.hook_set.rcpt_to;
+        match self.call_hook(hooked, |h| h.on_rcpt_to(self.info.clone(), address.clone(), Vec::new())).await {
             Ok(None) => self.reply(Reply::new(250, Some("2.1.5"), &format!("<{address}>"))),
             Ok(Some(r)) if r.is_positive() => self.reply(r),
             Ok(Some(r)) | Err(r) => self.error_reply(r),
@@ -466,7 +464,7 @@ impl Session {
         // STARTTLS injection defence: anything the client pipelined after STARTTLS arrived in
         // plaintext and must never be executed as if it came over TLS.
         self.start = 0;
-        self.end = 0;
+        self.buf.clear();
         self.discarding = false;
         Ok(Some(Next::StartTls))
     }
@@ -533,11 +531,15 @@ impl Session {
 
     // ---- hooks ---------------------------------------------------------------------------
 
-    /// Call a hook; a panic, an error or an out-of-range reply code becomes `451 4.3.0`.
-    pub async fn call_hook<F>(&self, call: F) -> Result<Option<Reply>, Reply>
+    /// Call a hook (when `enabled`: the arguments are built only then); a panic, an error or an
+    /// out-of-range reply code becomes `451 4.3.0`.
+    pub async fn call_hook<F>(&self, enabled: bool, call: F) -> Result<Option<Reply>, Reply>
     where
         F: FnOnce(&dyn Hooks) -> Option<HookFuture>,
     {
+        if !enabled {
+            return Ok(None);
+        }
         let hooks: &dyn Hooks = &*self.shared.hooks;
         let fut = match std::panic::catch_unwind(AssertUnwindSafe(|| call(hooks))) {
             Ok(Some(f)) => f,
@@ -574,18 +576,18 @@ impl Session {
         let deadline = tokio::time::Instant::now() + self.shared.opts.timeouts.command;
         loop {
             if self.discarding {
-                match self.buf[self.start..self.end].iter().position(|&b| b == b'\n') {
+                match self.buf[self.start..].iter().position(|&b| b == b'\n') {
                     Some(i) => {
                         self.start += i + 1;
                         self.discarding = false;
                     }
                     None => {
-                        self.start = self.end;
+                        self.start = self.buf.len();
                     }
                 }
             }
             if !self.discarding {
-                match find_line(&self.buf[self.start..self.end], max, allow_bare_lf) {
+                match find_line(&self.buf[self.start..], max, allow_bare_lf) {
                     LineFind::Line { len, consumed } => {
                         let line = self.buf[self.start..self.start + len].to_vec();
                         self.start += consumed;
@@ -598,7 +600,7 @@ impl Session {
                         self.discarding = true;
                         return Ok(LineEvent::TooLong);
                     }
-                    LineFind::NeedMore if self.end - self.start >= max => {
+                    LineFind::NeedMore if self.buf.len() - self.start >= max => {
                         // A full buffer without a line ending is an over-long line too.
                         self.discarding = true;
                         return Ok(LineEvent::TooLong);
@@ -636,64 +638,55 @@ impl Session {
 
     /// Buffered input not yet consumed.
     pub fn buffered(&self) -> &[u8] {
-        &self.buf[self.start..self.end]
+        &self.buf[self.start..]
     }
 
     /// Mark `n` buffered bytes consumed.
     pub fn consume(&mut self, n: usize) {
         self.start += n;
-        debug_assert!(self.start <= self.end);
+        debug_assert!(self.start <= self.buf.len());
     }
 
     /// Read more bytes into the buffer (at most `cap` buffered in all). EOF is `Stop::Closed`.
+    ///
+    /// The buffer's length is the end of the valid bytes; reads go into its spare capacity
+    /// (`read_buf`), so no byte is zero-filled before the socket overwrites it.
     pub async fn fill(&mut self, io: &mut Stream, timeout: Duration, cap: usize) -> Result<(), Stop> {
-        if self.start == self.end {
+        if self.start == self.buf.len() {
+            self.buf.clear();
             self.start = 0;
-            self.end = 0;
-        } else if self.end == self.buf.len() && self.start > 0 {
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
+        } else if self.start > 0 && self.buf.len() == self.buf.capacity() {
+            self.buf.drain(..self.start);
             self.start = 0;
         }
-        if self.end == self.buf.len() {
-            let want = (self.buf.len() * 2).min(cap.max(INITIAL_READ_BUF));
-            if want <= self.buf.len() {
+        if self.buf.len() == self.buf.capacity() {
+            let want = (self.buf.capacity() * 2).min(cap.max(INITIAL_READ_BUF));
+            if want <= self.buf.capacity() {
                 // Full at the cap: the caller's line/limit logic decides; reading more is not
-                // allowed, so treat as a line that is too long.
+                // allowed.
                 return Ok(());
             }
-            self.buf.resize(want, 0);
+            self.buf.reserve_exact(want - self.buf.len());
         }
         let mut force = self.shutdown.clone();
-        let read = tokio::time::timeout(timeout, io.read(&mut self.buf[self.end..]));
-        let n = tokio::select! {
+        let read = tokio::time::timeout(timeout, io.read_buf(&mut self.buf));
+        tokio::select! {
             r = read => match r {
-                Ok(Ok(0)) => return Err(Stop::Closed),
-                Ok(Ok(n)) => n,
-                Ok(Err(e)) => return Err(Stop::Io(e)),
-                Err(_) => return Err(Stop::Timeout),
+                Ok(Ok(0)) => Err(Stop::Closed),
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(Stop::Io(e)),
+                Err(_) => Err(Stop::Timeout),
             },
-            _ = force.wait_for(|s| *s >= FORCED) => return Err(Stop::Forced),
-        };
-        self.end += n;
-        Ok(())
-    }
-
-    /// Grow the read buffer for streaming message content.
-    pub fn grow_for_data(&mut self) {
-        if self.buf.len() < MAX_READ_BUF {
-            self.buf.resize(MAX_READ_BUF, 0);
+            _ = force.wait_for(|s| *s >= FORCED) => Err(Stop::Forced),
         }
     }
 
-    /// Drop the streaming buffer back to its small size when idle again.
-    pub fn shrink_after_data(&mut self) {
-        if self.buf.len() > INITIAL_READ_BUF && self.end - self.start <= INITIAL_READ_BUF {
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-            self.buf.truncate(INITIAL_READ_BUF);
-            self.buf.shrink_to_fit();
+    /// Let the read buffer grow to one full socket read while message content streams in. It
+    /// stays that size for the rest of the session: shrinking and regrowing it per message costs
+    /// more than the memory.
+    pub fn grow_for_data(&mut self) {
+        if self.buf.capacity() < MAX_READ_BUF {
+            self.buf.reserve_exact(MAX_READ_BUF - self.buf.len());
         }
     }
 }
