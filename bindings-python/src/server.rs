@@ -218,7 +218,6 @@ impl PyServer {
     /// Serve until Ctrl-C (then stop gracefully and return) or `stop()` from another thread.
     fn serve_forever(&self, py: Python<'_>) -> PyResult<()> {
         self.start(py)?;
-        let rt = runtime::shared()?;
         loop {
             let finished = {
                 let g = self.task.lock().unwrap_or_else(|p| p.into_inner());
@@ -230,9 +229,11 @@ impl PyServer {
             if finished {
                 return self.wait(py);
             }
-            py.allow_threads(|| rt.block_on(tokio::time::sleep(Duration::from_millis(100))));
+            // Sleep in Python: it releases the GIL and runs the signal handlers (Ctrl-C raises
+            // KeyboardInterrupt here) exactly as a pure-Python serve loop would.
+            let slept = py.import("time").and_then(|t| t.call_method1("sleep", (0.1,))).map(|_| ());
             crate::logging::refresh(py);
-            if let Err(e) = py.check_signals() {
+            if let Err(e) = slept.and_then(|_| py.check_signals()) {
                 self.inner.stop();
                 self.wait(py)?;
                 if e.is_instance_of::<PyKeyboardInterrupt>(py) {
