@@ -109,7 +109,7 @@ def aiosmtpd_peer(tls_files):
 
             def authenticator(server, session, envelope, mechanism, auth_data):
                 ok = users.get(auth_data.login.decode()) == auth_data.password.decode()
-                return AuthResult(success=ok)
+                return AuthResult(success=ok, handled=False)
 
             kwargs["authenticator"] = authenticator
             kwargs["auth_require_tls"] = True
