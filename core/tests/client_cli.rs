@@ -15,15 +15,7 @@ fn send_prints_the_transcript() {
     let peer = aiosmtpd(&[]);
     let server = format!("127.0.0.1:{}", peer.port);
     let out = postwire()
-        .args([
-            "send",
-            "--server",
-            &server,
-            "--tls",
-            "none",
-            "--from",
-            "a@example.test",
-        ])
+        .args(["send", "--server", &server, "--tls", "none", "--from", "a@example.test"])
         .args([
             "--to",
             "b@example.test",
@@ -38,11 +30,7 @@ fn send_prints_the_transcript() {
         .output()
         .expect("run postwire");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "stdout: {stdout}\nstderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "stdout: {stdout}\nstderr: {}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains(" -> EHLO cli.test"), "{stdout}");
     assert!(stdout.contains("<-  250"), "{stdout}");
     let files = wait_for_files(peer.dir.path(), ".eml", 1);
@@ -51,10 +39,7 @@ fn send_prints_the_transcript() {
         stored.contains("Subject: cli\r\n") && stored.contains("\r\n\r\nhello from the cli\r\n"),
         "{stored}"
     );
-    assert!(
-        stored.contains("Message-ID: <") && stored.contains("Date: "),
-        "{stored}"
-    );
+    assert!(stored.contains("Message-ID: <") && stored.contains("Date: "), "{stored}");
 }
 
 #[test]
@@ -64,31 +49,13 @@ fn send_json_and_data_file() {
     let file = dir.path().join("msg.eml");
     std::fs::write(&file, b"Subject: file\r\n\r\n.body\r\n").expect("write");
     let out = postwire()
-        .args([
-            "send",
-            "--server",
-            &format!("127.0.0.1:{}", peer.port),
-            "--tls",
-            "none",
-            "--json",
-        ])
-        .args([
-            "--from",
-            "a@example.test",
-            "--to",
-            "b@example.test",
-            "--to",
-            "nobody@example.test",
-        ])
+        .args(["send", "--server", &format!("127.0.0.1:{}", peer.port), "--tls", "none", "--json"])
+        .args(["--from", "a@example.test", "--to", "b@example.test", "--to", "nobody@example.test"])
         .arg("--data")
         .arg(&file)
         .output()
         .expect("run postwire");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     assert_eq!(v["accepted"], serde_json::json!(["b@example.test"]));
     assert_eq!(v["rejected"][0]["rcpt"], "nobody@example.test");
@@ -97,10 +64,7 @@ fn send_json_and_data_file() {
     assert_eq!(v["queue_id"], "AIO000001");
     assert!(v["transcript"].as_array().is_some_and(|t| !t.is_empty()));
     let files = wait_for_files(peer.dir.path(), ".eml", 1);
-    assert_eq!(
-        std::fs::read(&files[0]).expect("read"),
-        b"Subject: file\r\n\r\n.body\r\n"
-    );
+    assert_eq!(std::fs::read(&files[0]).expect("read"), b"Subject: file\r\n\r\n.body\r\n");
 }
 
 #[test]
@@ -122,12 +86,7 @@ fn send_exit_codes() {
         ])
         .output()
         .expect("run");
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid_input"));
     // All recipients refused: exit 1, the error (with its reply) on stderr.
     let out = postwire()

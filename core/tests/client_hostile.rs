@@ -12,14 +12,8 @@ use postwire::client::{Client, ClientTimeouts, DsnOptions, SendOptions, TlsMode}
 use postwire::ErrorKind;
 use tokio::io::AsyncWriteExt;
 
-const CAPS: &[&str] = &[
-    "PIPELINING",
-    "8BITMIME",
-    "SIZE 1000000",
-    "DSN",
-    "AUTH PLAIN LOGIN",
-    "ENHANCEDSTATUSCODES",
-];
+const CAPS: &[&str] =
+    &["PIPELINING", "8BITMIME", "SIZE 1000000", "DSN", "AUTH PLAIN LOGIN", "ENHANCEDSTATUSCODES"];
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -31,55 +25,31 @@ async fn injection_in_envelope_writes_nothing_of_the_transaction() {
     let mut c = Client::connect(opts(port)).await.expect("connect");
     let one = |s: &str| vec![s.to_string()];
     let cases: Vec<(String, Vec<String>)> = vec![
-        (
-            "a@example.test\r\nRCPT TO:<x@evil.test>".into(),
-            one("b@example.test"),
-        ),
+        ("a@example.test\r\nRCPT TO:<x@evil.test>".into(), one("b@example.test")),
         ("a@example.test".into(), one("b@example.test\nDATA")),
         ("a@example.test".into(), one("b@exa\0mple.test")),
         ("a@exa\rmple.test".into(), one("b@example.test")),
-        (
-            "a@example.test".into(),
-            vec![
-                "ok@example.test".into(),
-                "x@y\r\n.\r\nMAIL FROM:<z@z>".into(),
-            ],
-        ),
+        ("a@example.test".into(), vec!["ok@example.test".into(), "x@y\r\n.\r\nMAIL FROM:<z@z>".into()]),
         ("not an address".into(), one("b@example.test")),
     ];
     for (from, to) in &cases {
-        let e = c
-            .send(from, to, b"Subject: x\r\n\r\nbody\r\n")
-            .await
-            .expect_err("must refuse");
+        let e = c.send(from, to, b"Subject: x\r\n\r\nbody\r\n").await.expect_err("must refuse");
         assert_eq!(e.kind(), ErrorKind::InvalidInput, "{from:?} {to:?}: {e}");
     }
     // ESMTP parameter (ENVID) with CR/LF.
     let env = SendOptions {
         mail_from: "a@example.test".into(),
         rcpt_to: vec!["b@example.test".into()],
-        dsn: Some(DsnOptions {
-            envid: Some("id\r\nRSET".into()),
-            ..Default::default()
-        }),
+        dsn: Some(DsnOptions { envid: Some("id\r\nRSET".into()), ..Default::default() }),
     };
-    let e = c
-        .send_with(&env, b"x\r\n")
-        .await
-        .expect_err("ENVID with CRLF");
+    let e = c.send_with(&env, b"x\r\n").await.expect_err("ENVID with CRLF");
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
     // VRFY argument.
-    assert_eq!(
-        c.verify("a@b\r\nQUIT").await.expect_err("vrfy").kind(),
-        ErrorKind::InvalidInput
-    );
+    assert_eq!(c.verify("a@b\r\nQUIT").await.expect_err("vrfy").kind(), ErrorKind::InvalidInput);
     assert!(!c.is_closed());
     c.quit().await.expect("quit");
     let seen = text(&seen.await.expect("server"));
-    assert_eq!(
-        seen, "EHLO client.test\r\nQUIT\r\n",
-        "only EHLO and QUIT reached the server"
-    );
+    assert_eq!(seen, "EHLO client.test\r\nQUIT\r\n", "only EHLO and QUIT reached the server");
 }
 
 #[tokio::test]
@@ -95,29 +65,16 @@ async fn injection_in_auth_data_writes_nothing() {
         ("user", "pw", Some("PLAIN\r\nQUIT")),
     ] {
         let e = c.login(user, secret, mech).await.expect_err("must refuse");
-        assert_eq!(
-            e.kind(),
-            ErrorKind::InvalidInput,
-            "{user:?} {secret:?} {mech:?}"
-        );
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{user:?} {secret:?} {mech:?}");
     }
     c.quit().await.expect("quit");
-    assert_eq!(
-        text(&seen.await.expect("server")),
-        "EHLO client.test\r\nQUIT\r\n"
-    );
+    assert_eq!(text(&seen.await.expect("server")), "EHLO client.test\r\nQUIT\r\n");
 }
 
 #[tokio::test]
 async fn injection_in_ehlo_name_never_connects() {
     let (port, seen) = scripted(b"220 scripted ESMTP\r\n", None, polite(&[])).await;
-    for bad in [
-        "client.test\r\nMAIL FROM:<a@b>",
-        "client\n",
-        "cli\0ent",
-        "two words",
-        "",
-    ] {
+    for bad in ["client.test\r\nMAIL FROM:<a@b>", "client\n", "cli\0ent", "two words", ""] {
         let mut o = opts(port);
         o.hello_name = Some(bad.into());
         let e = Client::connect(o).await.expect_err("must refuse");
@@ -126,10 +83,7 @@ async fn injection_in_ehlo_name_never_connects() {
     // The scripted server accepts one connection: this one must be the first it saw.
     let mut c = Client::connect(opts(port)).await.expect("connect");
     c.quit().await.expect("quit");
-    assert_eq!(
-        text(&seen.await.expect("server")),
-        "EHLO client.test\r\nQUIT\r\n"
-    );
+    assert_eq!(text(&seen.await.expect("server")), "EHLO client.test\r\nQUIT\r\n");
 }
 
 #[tokio::test]
@@ -139,10 +93,7 @@ async fn plaintext_auth_is_refused_without_permission() {
     let e = c.login("user", "secret", None).await.expect_err("no TLS");
     assert_eq!(e.kind(), ErrorKind::Auth);
     c.quit().await.expect("quit");
-    assert_eq!(
-        text(&seen.await.expect("server")),
-        "EHLO client.test\r\nQUIT\r\n"
-    );
+    assert_eq!(text(&seen.await.expect("server")), "EHLO client.test\r\nQUIT\r\n");
 }
 
 #[tokio::test]
@@ -161,19 +112,10 @@ async fn auth_secrets_are_masked_in_the_transcript() {
     let mut o = opts(port);
     o.allow_plaintext_auth = true;
     let mut c = Client::connect(o).await.expect("connect");
-    c.login("user", "s3cret-pw", Some("plain"))
-        .await
-        .expect("login");
-    assert!(
-        c.transcript().iter().any(|l| l == "C: AUTH PLAIN ****"),
-        "{:?}",
-        c.transcript()
-    );
+    c.login("user", "s3cret-pw", Some("plain")).await.expect("login");
+    assert!(c.transcript().iter().any(|l| l == "C: AUTH PLAIN ****"), "{:?}", c.transcript());
     let joined = c.transcript().join("\n");
-    assert!(
-        !joined.contains("s3cret") && !joined.contains("AHVzZXIAczNjcmV0LXB3"),
-        "{joined}"
-    );
+    assert!(!joined.contains("s3cret") && !joined.contains("AHVzZXIAczNjcmV0LXB3"), "{joined}");
     c.quit().await.expect("quit");
 }
 
@@ -181,32 +123,26 @@ async fn auth_secrets_are_masked_in_the_transcript() {
 async fn starttls_response_injection_is_discarded() {
     let p = pki();
     let mut tls_done = false;
-    let (port, _seen) = scripted(
-        b"220 scripted ESMTP\r\n",
-        Some(tls_acceptor(&p)),
-        move |line: &[u8]| {
-            let l = text(line).to_ascii_uppercase();
-            if l.starts_with("EHLO") {
-                if tls_done {
-                    Step::Reply(b"250-scripted.test\r\n250-X-REAL\r\n250 PIPELINING\r\n".to_vec())
-                } else {
-                    Step::Reply(
-                        b"250-scripted.test\r\n250-X-PLAIN-ONLY\r\n250 STARTTLS\r\n".to_vec(),
-                    )
-                }
-            } else if l.starts_with("STARTTLS") {
-                tls_done = true;
-                // The injected reply arrives in the same segment as the 220.
-                Step::StartTls(b"220 go\r\n250 injected\r\n".to_vec())
-            } else if l.starts_with("NOOP") {
-                Step::Reply(b"250 real noop\r\n".to_vec())
-            } else if l.starts_with("QUIT") {
-                Step::Close(b"221 bye\r\n".to_vec())
+    let (port, _seen) = scripted(b"220 scripted ESMTP\r\n", Some(tls_acceptor(&p)), move |line: &[u8]| {
+        let l = text(line).to_ascii_uppercase();
+        if l.starts_with("EHLO") {
+            if tls_done {
+                Step::Reply(b"250-scripted.test\r\n250-X-REAL\r\n250 PIPELINING\r\n".to_vec())
             } else {
-                Step::Reply(b"500 what\r\n".to_vec())
+                Step::Reply(b"250-scripted.test\r\n250-X-PLAIN-ONLY\r\n250 STARTTLS\r\n".to_vec())
             }
-        },
-    )
+        } else if l.starts_with("STARTTLS") {
+            tls_done = true;
+            // The injected reply arrives in the same segment as the 220.
+            Step::StartTls(b"220 go\r\n250 injected\r\n".to_vec())
+        } else if l.starts_with("NOOP") {
+            Step::Reply(b"250 real noop\r\n".to_vec())
+        } else if l.starts_with("QUIT") {
+            Step::Close(b"221 bye\r\n".to_vec())
+        } else {
+            Step::Reply(b"500 what\r\n".to_vec())
+        }
+    })
     .await;
     let mut o = opts(port);
     o.tls = TlsMode::StartTls;
@@ -214,17 +150,12 @@ async fn starttls_response_injection_is_discarded() {
     let mut c = Client::connect(o).await.expect("connect with STARTTLS");
     assert!(c.is_tls());
     assert!(c.capabilities().has("X-REAL"), "{:?}", c.capabilities());
-    assert!(
-        !c.capabilities().has("X-PLAIN-ONLY"),
-        "pre-TLS capabilities must be forgotten"
-    );
+    assert!(!c.capabilities().has("X-PLAIN-ONLY"), "pre-TLS capabilities must be forgotten");
     assert!(!c.capabilities().has("STARTTLS"));
     let noop = c.noop().await.expect("noop");
     assert_eq!(noop.lines, vec!["real noop".to_string()]);
     assert!(
-        !c.transcript()
-            .iter()
-            .any(|l| l.contains("injected") && l.starts_with("S:")),
+        !c.transcript().iter().any(|l| l.contains("injected") && l.starts_with("S:")),
         "{:?}",
         c.transcript()
     );
@@ -254,17 +185,11 @@ async fn opportunistic_without_starttls_stays_plain() {
 #[tokio::test]
 async fn refused_banners() {
     for (banner, kind, code) in [
-        (
-            &b"421 4.3.2 busy, try later\r\n"[..],
-            ErrorKind::Transient,
-            421,
-        ),
+        (&b"421 4.3.2 busy, try later\r\n"[..], ErrorKind::Transient, 421),
         (&b"554 5.7.1 go away\r\n"[..], ErrorKind::Rejected, 554),
     ] {
         let (port, _seen) = scripted(banner, None, polite(&[])).await;
-        let e = Client::connect(opts(port))
-            .await
-            .expect_err("refused banner");
+        let e = Client::connect(opts(port)).await.expect_err("refused banner");
         assert_eq!(e.kind(), kind);
         assert_eq!(e.reply().map(|r| r.code), Some(code));
     }
@@ -286,10 +211,7 @@ async fn helo_fallback_when_ehlo_is_unknown() {
     assert!(!c.is_esmtp());
     assert!(c.capabilities().0.is_empty());
     c.quit().await.expect("quit");
-    assert_eq!(
-        text(&seen.await.expect("server")),
-        "EHLO client.test\r\nHELO client.test\r\nQUIT\r\n"
-    );
+    assert_eq!(text(&seen.await.expect("server")), "EHLO client.test\r\nHELO client.test\r\nQUIT\r\n");
 }
 
 #[tokio::test]
@@ -312,23 +234,15 @@ async fn server_closing_mid_data() {
     .await;
     let mut c = Client::connect(opts(port)).await.expect("connect");
     let msg = "Subject: x\r\n\r\n".to_string() + &"line of text\r\n".repeat(1000);
-    let e = c
-        .send("a@example.test", &["b@example.test".into()], msg.as_bytes())
-        .await
-        .expect_err("closed");
+    let e = c.send("a@example.test", &["b@example.test".into()], msg.as_bytes()).await.expect_err("closed");
     assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
     assert!(c.is_closed());
-    assert_eq!(
-        c.noop().await.expect_err("closed").kind(),
-        ErrorKind::Protocol
-    );
+    assert_eq!(c.noop().await.expect_err("closed").kind(), ErrorKind::Protocol);
 }
 
 /// A raw server that writes `payload` after accepting, drip-feeding if `drip`.
 async fn raw_server(payload: Vec<u8>, drip: Option<Duration>, repeat: usize) -> u16 {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = l.local_addr().expect("addr").port();
     tokio::spawn(async move {
         let Ok((mut s, _)) = l.accept().await else {
@@ -360,15 +274,8 @@ async fn raw_server(payload: Vec<u8>, drip: Option<Duration>, repeat: usize) -> 
 
 #[tokio::test]
 async fn hostile_endless_continuation_lines() {
-    let port = raw_server(
-        b"220-hello hello hello hello hello hello\r\n".to_vec(),
-        None,
-        200_000,
-    )
-    .await;
-    let e = Client::connect(opts(port))
-        .await
-        .expect_err("endless reply");
+    let port = raw_server(b"220-hello hello hello hello hello hello\r\n".to_vec(), None, 200_000).await;
+    let e = Client::connect(opts(port)).await.expect_err("endless reply");
     assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
 }
 
@@ -398,21 +305,14 @@ async fn hostile_slow_drip_times_out() {
 
 #[tokio::test]
 async fn hostile_not_smtp() {
-    let port = raw_server(
-        b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n".to_vec(),
-        None,
-        1,
-    )
-    .await;
+    let port = raw_server(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n".to_vec(), None, 1).await;
     let e = Client::connect(opts(port)).await.expect_err("not SMTP");
     assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
 }
 
 #[tokio::test]
 async fn silent_server_times_out() {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = l.local_addr().expect("addr").port();
     let keep = tokio::spawn(async move {
         let accepted = l.accept().await;
@@ -459,49 +359,26 @@ fn unstuff(wire: &[u8]) -> Vec<u8> {
 #[test]
 fn wire_invariant_between_354_and_the_final_dot() {
     use proptest::prelude::*;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let store = Arc::new(Mutex::new(Vec::new()));
-    let (port, _seen) = rt.block_on(scripted(
-        b"220 scripted\r\n",
-        None,
-        capturing(store.clone()),
-    ));
-    let client =
-        std::cell::RefCell::new(rt.block_on(Client::connect(opts(port))).expect("connect"));
+    let (port, _seen) = rt.block_on(scripted(b"220 scripted\r\n", None, capturing(store.clone())));
+    let client = std::cell::RefCell::new(rt.block_on(Client::connect(opts(port))).expect("connect"));
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
         cases: 128,
         failure_persistence: None,
         ..ProptestConfig::default()
     });
     let strategy = proptest::collection::vec(
-        prop_oneof![
-            Just(b'\r'),
-            Just(b'\n'),
-            Just(b'.'),
-            Just(0u8),
-            Just(0xc3u8),
-            any::<u8>()
-        ],
+        prop_oneof![Just(b'\r'), Just(b'\n'), Just(b'.'), Just(0u8), Just(0xc3u8), any::<u8>()],
         0..200,
     );
     runner
         .run(&strategy, |message| {
             let before = store.lock().expect("lock").len();
-            let r = rt.block_on(client.borrow_mut().send(
-                "a@example.test",
-                &["b@example.test".into()],
-                &message,
-            ));
+            let r =
+                rt.block_on(client.borrow_mut().send("a@example.test", &["b@example.test".into()], &message));
             prop_assert!(r.is_ok(), "send failed: {:?}", r.err());
-            let wire = store
-                .lock()
-                .expect("lock")
-                .get(before)
-                .cloned()
-                .expect("captured message");
+            let wire = store.lock().expect("lock").get(before).cloned().expect("captured message");
             // No lone CR or LF.
             for (i, b) in wire.iter().enumerate() {
                 if *b == b'\r' {

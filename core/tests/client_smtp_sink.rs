@@ -15,14 +15,11 @@ fn rcpts(v: &[&str]) -> Vec<String> {
 /// smtp-sink dumps with LF line ends.
 fn lf(m: &[u8]) -> Vec<u8> {
     let n = client_support::normalized(m);
-    String::from_utf8_lossy(&n)
-        .replace("\r\n", "\n")
-        .into_bytes()
+    String::from_utf8_lossy(&n).replace("\r\n", "\n").into_bytes()
 }
 
 fn message(i: usize) -> Vec<u8> {
-    format!("From: a@example.test\r\nSubject: message {i}\r\n\r\n.line {i}\r\n..\r\nend\n")
-        .into_bytes()
+    format!("From: a@example.test\r\nSubject: message {i}\r\n\r\n.line {i}\r\n..\r\nend\n").into_bytes()
 }
 
 async fn many(extra: &[&str], pipelined: bool) {
@@ -31,21 +28,15 @@ async fn many(extra: &[&str], pipelined: bool) {
     assert_eq!(c.capabilities().has("PIPELINING"), pipelined);
     for i in 0..20 {
         let r = c
-            .send(
-                "a@example.test",
-                &rcpts(&["b@example.test", "c@example.test"]),
-                &message(i),
-            )
+            .send("a@example.test", &rcpts(&["b@example.test", "c@example.test"]), &message(i))
             .await
             .expect("send");
         assert_eq!(r.accepted.len(), 2);
     }
     c.quit().await.expect("quit");
     let files = wait_for_files(peer.dir.path(), "", 20);
-    let mut got: Vec<Vec<u8>> = files
-        .iter()
-        .map(|f| sink_message(&std::fs::read(f).expect("read")))
-        .collect();
+    let mut got: Vec<Vec<u8>> =
+        files.iter().map(|f| sink_message(&std::fs::read(f).expect("read"))).collect();
     let mut want: Vec<Vec<u8>> = (0..20).map(|i| lf(&message(i))).collect();
     got.sort();
     want.sort();
@@ -73,37 +64,24 @@ async fn dsn_parameters_when_offered() {
         dsn: Some(DsnOptions {
             ret: Some(Ret::Hdrs),
             envid: Some("id+1 x".into()),
-            notify: Some(Notify {
-                success: true,
-                failure: true,
-                ..Default::default()
-            }),
+            notify: Some(Notify { success: true, failure: true, ..Default::default() }),
             orcpt: true,
         }),
     };
-    c.send_with(&env, b"Subject: dsn\r\n\r\nx\r\n")
-        .await
-        .expect("send");
+    c.send_with(&env, b"Subject: dsn\r\n\r\nx\r\n").await.expect("send");
     c.quit().await.expect("quit");
     let files = wait_for_files(peer.dir.path(), "", 1);
     let dump = String::from_utf8_lossy(&std::fs::read(&files[0]).expect("read")).into_owned();
+    assert!(dump.contains("X-Mail-Args: <a@example.test> RET=HDRS ENVID=id+2B1+20x"), "{dump}");
     assert!(
-        dump.contains("X-Mail-Args: <a@example.test> RET=HDRS ENVID=id+2B1+20x"),
-        "{dump}"
-    );
-    assert!(
-        dump.contains(
-            "X-Rcpt-Args: <b@example.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;b@example.test"
-        ),
+        dump.contains("X-Rcpt-Args: <b@example.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;b@example.test"),
         "{dump}"
     );
 
     // Without DSN on offer (-N) the parameters are left out.
     let peer = smtp_sink(&["-N"]);
     let mut c = Client::connect(opts(peer.port)).await.expect("connect");
-    c.send_with(&env, b"Subject: dsn\r\n\r\nx\r\n")
-        .await
-        .expect("send");
+    c.send_with(&env, b"Subject: dsn\r\n\r\nx\r\n").await.expect("send");
     c.quit().await.expect("quit");
     let files = wait_for_files(peer.dir.path(), "", 1);
     let dump = String::from_utf8_lossy(&std::fs::read(&files[0]).expect("read")).into_owned();
@@ -115,11 +93,7 @@ async fn refused_recipients_soft_and_hard() {
     let peer = smtp_sink(&["-r", "RCPT"]);
     let mut c = Client::connect(opts(peer.port)).await.expect("connect");
     let e = c
-        .send(
-            "a@example.test",
-            &rcpts(&["b@example.test", "c@example.test"]),
-            b"x\r\n",
-        )
+        .send("a@example.test", &rcpts(&["b@example.test", "c@example.test"]), b"x\r\n")
         .await
         .expect_err("4xx");
     assert_eq!(e.kind(), ErrorKind::Transient);
@@ -129,20 +103,14 @@ async fn refused_recipients_soft_and_hard() {
 
     let peer = smtp_sink(&["-f", "RCPT"]);
     let mut c = Client::connect(opts(peer.port)).await.expect("connect");
-    let e = c
-        .send("a@example.test", &rcpts(&["b@example.test"]), b"x\r\n")
-        .await
-        .expect_err("5xx");
+    let e = c.send("a@example.test", &rcpts(&["b@example.test"]), b"x\r\n").await.expect_err("5xx");
     assert_eq!(e.kind(), ErrorKind::Rejected);
     assert_eq!(e.reply().map(|r| r.code), Some(500));
     c.quit().await.expect("quit");
 
     let peer = smtp_sink(&["-r", "MAIL"]);
     let mut c = Client::connect(opts(peer.port)).await.expect("connect");
-    let e = c
-        .send("a@example.test", &rcpts(&["b@example.test"]), b"x\r\n")
-        .await
-        .expect_err("MAIL 4xx");
+    let e = c.send("a@example.test", &rcpts(&["b@example.test"]), b"x\r\n").await.expect_err("MAIL 4xx");
     assert_eq!(e.kind(), ErrorKind::Transient);
     c.quit().await.expect("quit");
 }
@@ -151,10 +119,7 @@ async fn refused_recipients_soft_and_hard() {
 async fn server_hangs_up_after_data() {
     let peer = smtp_sink(&["-q", "DATA"]);
     let mut c = Client::connect(opts(peer.port)).await.expect("connect");
-    let e = c
-        .send("a@example.test", &rcpts(&["b@example.test"]), b"x\r\n")
-        .await
-        .expect_err("hang up");
+    let e = c.send("a@example.test", &rcpts(&["b@example.test"]), b"x\r\n").await.expect_err("hang up");
     assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
     assert!(c.is_closed());
 }

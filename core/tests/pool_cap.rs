@@ -46,7 +46,12 @@ async fn blast(pool: &Pool, dests: &[Destination], n: usize) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn per_destination_cap_holds_under_40_concurrent_sends() {
-    let rec = Recorder::start(Behavior { delay_final: Duration::from_millis(15), pipelining: true, ..Default::default() }).await;
+    let rec = Recorder::start(Behavior {
+        delay_final: Duration::from_millis(15),
+        pipelining: true,
+        ..Default::default()
+    })
+    .await;
     let p = pool(10, 3);
     let d = Destination::new(opts(rec.port));
     assert_eq!(blast(&p, &[d], 40).await, 40);

@@ -40,7 +40,11 @@ async fn idle_sessions_expire_and_the_next_send_reconnects() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_closed_idle_session_is_caught_by_the_health_check() {
     // The server drops sessions idle for 150 ms; the pool would keep them for a minute.
-    let rec = Recorder::start(Behavior { close_idle_after: Some(Duration::from_millis(150)), ..Default::default() }).await;
+    let rec = Recorder::start(Behavior {
+        close_idle_after: Some(Duration::from_millis(150)),
+        ..Default::default()
+    })
+    .await;
     let p = Pool::new(PoolOptions {
         idle_timeout: Duration::from_secs(60),
         health_check_after: Duration::ZERO,
@@ -49,7 +53,10 @@ async fn server_closed_idle_session_is_caught_by_the_health_check() {
     });
     let d = Destination::new(opts(rec.port));
     p.send(&d, "a@example.org", &rcpt(), &message(0)).await.expect("first send");
-    assert!(wait_until(10, || rec.counters.ended.load(Ordering::SeqCst) == 1).await, "server did not drop the session");
+    assert!(
+        wait_until(10, || rec.counters.ended.load(Ordering::SeqCst) == 1).await,
+        "server did not drop the session"
+    );
     // No retries allowed: only the health check can save this send.
     p.send(&d, "a@example.org", &rcpt(), &message(1)).await.expect("send after server-side close");
     assert_eq!(p.stats().created, 2, "{:?}", p.stats());
@@ -60,7 +67,11 @@ async fn server_closed_idle_session_is_caught_by_the_health_check() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_closed_idle_session_without_health_check_is_retried_once() {
-    let rec = Recorder::start(Behavior { close_idle_after: Some(Duration::from_millis(150)), ..Default::default() }).await;
+    let rec = Recorder::start(Behavior {
+        close_idle_after: Some(Duration::from_millis(150)),
+        ..Default::default()
+    })
+    .await;
     let p = Pool::new(PoolOptions {
         idle_timeout: Duration::from_secs(60),
         health_check_after: Duration::from_secs(60),
@@ -69,7 +80,10 @@ async fn server_closed_idle_session_without_health_check_is_retried_once() {
     });
     let d = Destination::new(opts(rec.port));
     p.send(&d, "a@example.org", &rcpt(), &message(0)).await.expect("first send");
-    assert!(wait_until(10, || rec.counters.ended.load(Ordering::SeqCst) == 1).await, "server did not drop the session");
+    assert!(
+        wait_until(10, || rec.counters.ended.load(Ordering::SeqCst) == 1).await,
+        "server did not drop the session"
+    );
     p.send(&d, "a@example.org", &rcpt(), &message(1)).await.expect("send after server-side close");
     assert_eq!(p.stats().created, 2, "{:?}", p.stats());
     assert_eq!(p.stats().retried, 1, "{:?}", p.stats());

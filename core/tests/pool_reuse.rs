@@ -16,7 +16,8 @@ async fn smtp_sink_sees_one_session_per_pooled_connection() {
         let (p, d) = (p.clone(), d.clone());
         tasks.push(tokio::spawn(async move {
             for i in 0..15 {
-                let r = p.send(&d, "a@example.org", &["b@example.net".to_string()], &message(t * 100 + i)).await;
+                let r =
+                    p.send(&d, "a@example.org", &["b@example.net".to_string()], &message(t * 100 + i)).await;
                 r.expect("send through smtp-sink");
             }
         }));

@@ -86,7 +86,11 @@ fn client_that_never_sends_newline_cannot_grow_memory() {
 fn message_over_size_is_552_and_nothing_is_stored() {
     let dir = tempfile::tempdir().unwrap();
     let md = dir.path().join("Maildir");
-    let srv = TestServer::start(ServerOptions { max_message_size: 10_000, delivery: Delivery::Maildir(md.clone()), ..options() });
+    let srv = TestServer::start(ServerOptions {
+        max_message_size: 10_000,
+        delivery: Delivery::Maildir(md.clone()),
+        ..options()
+    });
     let mut r = Raw::greeted(srv.addr);
     assert_eq!(r.cmd("MAIL FROM:<a@b.example> SIZE=20000").0, 552, "announced SIZE too large");
     assert_eq!(r.cmd("MAIL FROM:<a@b.example>").0, 250);
@@ -133,7 +137,15 @@ fn server_full_answers_421() {
 #[test]
 fn smtp_smuggling_sequences_are_refused_and_nothing_is_stored() {
     let seqs: [&[u8]; 9] = [
-        b"\n.\n", b"\r.\r", b"\r.\n", b"\n.\r", b"\n.\r\n", b"\r.\r\n", b"\r\n.\n", b"\r\n.\r", b"\r\n\x00.\r\n",
+        b"\n.\n",
+        b"\r.\r",
+        b"\r.\n",
+        b"\n.\r",
+        b"\n.\r\n",
+        b"\r.\r\n",
+        b"\r\n.\n",
+        b"\r\n.\r",
+        b"\r\n\x00.\r\n",
     ];
     let dir = tempfile::tempdir().unwrap();
     let md = dir.path().join("Maildir");
@@ -182,7 +194,8 @@ fn data_terminator_only_crlf_dot_crlf() {
 fn starttls_injection_is_discarded() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = test_cert(dir.path());
-    let srv = TestServer::start(ServerOptions { tls_cert: Some(cert.clone()), tls_key: Some(key), ..options() });
+    let srv =
+        TestServer::start(ServerOptions { tls_cert: Some(cert.clone()), tls_key: Some(key), ..options() });
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -211,11 +224,12 @@ fn starttls_injection_is_discarded() {
         for c in rustls_pemfile::certs(&mut pem.as_slice()) {
             roots.add(c.unwrap()).unwrap();
         }
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let config =
+            rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth();
         let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
         let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
         let tls = connector.connect(name, tcp).await.expect("TLS handshake");
@@ -244,9 +258,13 @@ fn starttls_injection_is_discarded() {
 
 #[test]
 fn silent_client_is_dropped_at_the_timeout() {
-    let srv = TestServer::start(ServerOptions { timeouts: ServerTimeouts::uniform(Duration::from_millis(300)), ..options() });
+    let srv = TestServer::start(ServerOptions {
+        timeouts: ServerTimeouts::uniform(Duration::from_millis(300)),
+        ..options()
+    });
     let mut r = Raw::connect(srv.addr);
     assert_eq!(r.reply().0, 220);
+    assert_eq!(r.reply().0, 421, "the client is told why");
     assert!(r.closed(), "the server must hang up on a silent client");
     // A slow drip in DATA is dropped as well.
     let mut r = Raw::greeted(srv.addr);
@@ -310,7 +328,11 @@ fn too_many_errors_closes_the_session() {
 fn bdat_chunks_are_stored_and_oversize_is_552() {
     let dir = tempfile::tempdir().unwrap();
     let md = dir.path().join("Maildir");
-    let srv = TestServer::start(ServerOptions { max_message_size: 100, delivery: Delivery::Maildir(md.clone()), ..options() });
+    let srv = TestServer::start(ServerOptions {
+        max_message_size: 100,
+        delivery: Delivery::Maildir(md.clone()),
+        ..options()
+    });
     let mut r = Raw::greeted(srv.addr);
     r.cmd("MAIL FROM:<a@b.example>");
     r.cmd("RCPT TO:<bob@test.example>");

@@ -122,7 +122,10 @@ fn relay_tricks_refused_on_the_wire_and_trusted_network_relays() {
     assert_eq!(r.cmd("RCPT TO:<victim@elsewhere.example@test.example>").0, 501);
     assert_eq!(r.cmd("DATA").0, 554, "no valid recipients");
 
-    let trusted = TestServer::start(ServerOptions { relay_networks: vec!["127.0.0.0/8".parse().unwrap()], ..options() });
+    let trusted = TestServer::start(ServerOptions {
+        relay_networks: vec!["127.0.0.0/8".parse().unwrap()],
+        ..options()
+    });
     let mut r = Raw::greeted(trusted.addr);
     r.cmd("MAIL FROM:<me@test.example>");
     assert_eq!(r.cmd("RCPT TO:<friend@elsewhere.example>").0, 250);

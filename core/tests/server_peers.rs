@@ -50,7 +50,10 @@ with smtplib.SMTP("127.0.0.1", port) as s:
     assert!(text.starts_with("Return-Path: <a@sender.example>\r\nDelivered-To: bob@test.example\r\nDelivered-To: dave@test.example\r\nReceived: from "), "{text}");
     assert!(text.contains("by mx.test.example with ESMTP id "), "{text}");
     assert!(!text.contains("for <"), "two recipients: no `for` clause: {text}");
-    assert_eq!(body_after_received(&stored[0]), b"From: a@sender.example\r\nTo: bob@test.example\r\nSubject: hi\r\n\r\nHello\r\n");
+    assert_eq!(
+        body_after_received(&stored[0]),
+        b"From: a@sender.example\r\nTo: bob@test.example\r\nSubject: hi\r\n\r\nHello\r\n"
+    );
     assert_eq!(srv.server.stats().messages_accepted, 1);
     assert_eq!(srv.server.stats().recipients_rejected, 1);
 }
@@ -71,7 +74,10 @@ with smtplib.SMTP("127.0.0.1", port) as s:
     );
     let stored = maildir_messages(&md);
     assert_eq!(stored.len(), 1);
-    assert_eq!(body_after_received(&stored[0]), b"Subject: dots\r\n\r\n.leading dot\r\n..two dots\r\n.\r\nnot the end\r\n. \r\nend\r\n");
+    assert_eq!(
+        body_after_received(&stored[0]),
+        b"Subject: dots\r\n\r\n.leading dot\r\n..two dots\r\n.\r\nnot the end\r\n. \r\nend\r\n"
+    );
     assert!(String::from_utf8_lossy(&stored[0]).contains("for <bob@test.example>"));
 }
 
@@ -106,7 +112,11 @@ print(len(msg), hashlib.sha256(msg).hexdigest())
 fn smtplib_size_over_limit_is_552() {
     let dir = tempfile::tempdir().unwrap();
     let md = dir.path().join("Maildir");
-    let srv = TestServer::start(ServerOptions { delivery: Delivery::Maildir(md.clone()), max_message_size: 1000, ..options() });
+    let srv = TestServer::start(ServerOptions {
+        delivery: Delivery::Maildir(md.clone()),
+        max_message_size: 1000,
+        ..options()
+    });
     let out = python(
         r#"
 import smtplib, sys
@@ -132,7 +142,14 @@ fn swaks_pipelined_delivery() {
     let dir = tempfile::tempdir().unwrap();
     let (srv, md) = maildir_server(dir.path());
     let out = std::process::Command::new(peer("swaks"))
-        .args(["--server", &srv.addr.to_string(), "--from", "alice@sender.example", "--to", "bob@test.example,carol@test.example"])
+        .args([
+            "--server",
+            &srv.addr.to_string(),
+            "--from",
+            "alice@sender.example",
+            "--to",
+            "bob@test.example,carol@test.example",
+        ])
         .args(["--pipeline", "--helo", "client.example", "--header", "Subject: swaks pipelined"])
         .output()
         .unwrap();

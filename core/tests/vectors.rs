@@ -12,10 +12,7 @@ fn load(name: &str) -> Vec<Value> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/").to_string() + name;
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let arr = v
-        .as_array()
-        .unwrap_or_else(|| panic!("{path}: not an array"))
-        .clone();
+    let arr = v.as_array().unwrap_or_else(|| panic!("{path}: not an array")).clone();
     assert!(!arr.is_empty(), "{path}: no vectors");
     arr
 }
@@ -61,20 +58,11 @@ fn command_value(c: &Command) -> Value {
         Command::Ehlo { domain } => ("EHLO", vec![("domain", json!(domain))]),
         Command::Mail { from: p, params } | Command::Rcpt { to: p, params } => {
             path_fields(p, &mut o);
-            let verb = if matches!(c, Command::Mail { .. }) {
-                "MAIL"
-            } else {
-                "RCPT"
-            };
-            (
-                verb,
-                vec![("path", json!(p.to_string())), ("params", json!(params.0))],
-            )
+            let verb = if matches!(c, Command::Mail { .. }) { "MAIL" } else { "RCPT" };
+            (verb, vec![("path", json!(p.to_string())), ("params", json!(params.0))])
         }
         Command::Data => ("DATA", vec![]),
-        Command::Bdat { size, last } => {
-            ("BDAT", vec![("size", json!(size)), ("last", json!(last))])
-        }
+        Command::Bdat { size, last } => ("BDAT", vec![("size", json!(size)), ("last", json!(last))]),
         Command::Rset => ("RSET", vec![]),
         Command::Vrfy { arg } => ("VRFY", vec![("arg", json!(arg))]),
         Command::Expn { arg } => ("EXPN", vec![("arg", json!(arg))]),
@@ -82,10 +70,9 @@ fn command_value(c: &Command) -> Value {
         Command::Noop => ("NOOP", vec![]),
         Command::Quit => ("QUIT", vec![]),
         Command::StartTls => ("STARTTLS", vec![]),
-        Command::Auth { mechanism, initial } => (
-            "AUTH",
-            vec![("mechanism", json!(mechanism)), ("initial", json!(initial))],
-        ),
+        Command::Auth { mechanism, initial } => {
+            ("AUTH", vec![("mechanism", json!(mechanism)), ("initial", json!(initial))])
+        }
         Command::Obsolete { verb } => (verb.as_str(), vec![("obsolete", json!(true))]),
     };
     o.insert("verb".into(), json!(verb));
@@ -97,9 +84,7 @@ fn command_value(c: &Command) -> Value {
 
 /// Each key of `expect` must be present in `actual` with the same value.
 fn check_subset(what: &str, expect: &Value, actual: &Value) -> Result<(), String> {
-    let exp = expect
-        .as_object()
-        .ok_or_else(|| format!("{what}: expect is not an object"))?;
+    let exp = expect.as_object().ok_or_else(|| format!("{what}: expect is not an object"))?;
     for (k, v) in exp {
         match actual.get(k) {
             Some(a) if a == v => {}
@@ -111,19 +96,11 @@ fn check_subset(what: &str, expect: &Value, actual: &Value) -> Result<(), String
 }
 
 fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
-        .collect()
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect()
 }
 
 fn report(kind: &str, total: usize, failures: Vec<String>) {
-    assert!(
-        failures.is_empty(),
-        "{kind}: {} of {total} failed:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{kind}: {} of {total} failed:\n{}", failures.len(), failures.join("\n"));
 }
 
 #[test]
@@ -136,21 +113,13 @@ fn command_vectors() {
             (None, Some(h)) => hex(h),
             _ => panic!("vector {i}: no line"),
         };
-        let what = format!(
-            "#{i} {:?} strict={}",
-            String::from_utf8_lossy(&line),
-            opts(v).strict
-        );
+        let what = format!("#{i} {:?} strict={}", String::from_utf8_lossy(&line), opts(v).strict);
         let got = parse_command(&line, &opts(v));
         let res = match (&got, v.get("expect"), v.get("error")) {
             (Ok(c), Some(exp), None) => check_subset(&what, exp, &command_value(c)),
             (Err(e), None, Some(err)) => {
                 let r = e.reply();
-                check_subset(
-                    &what,
-                    err,
-                    &json!({ "code": r.code, "enhanced": r.enhanced }),
-                )
+                check_subset(&what, err, &json!({ "code": r.code, "enhanced": r.enhanced }))
             }
             (Ok(c), _, Some(err)) => Err(format!("{what}: expected error {err}, parsed {c:?}")),
             (Err(e), Some(exp), _) => Err(format!("{what}: expected {exp}, got error {e:?}")),
@@ -172,16 +141,9 @@ fn reply_vectors() {
         let wire = v["wire"].as_str().expect("wire").as_bytes();
         if let Some(b) = v.get("build") {
             let code = b["code"].as_u64().expect("code") as u16;
-            let r = Reply::new(
-                code,
-                b["enhanced"].as_str(),
-                b["text"].as_str().expect("text"),
-            );
+            let r = Reply::new(code, b["enhanced"].as_str(), b["text"].as_str().expect("text"));
             if r.to_wire() != wire {
-                failures.push(format!(
-                    "{name}: built {:?}",
-                    String::from_utf8_lossy(&r.to_wire())
-                ));
+                failures.push(format!("{name}: built {:?}", String::from_utf8_lossy(&r.to_wire())));
             }
             match Reply::parse(wire, &ReplyLimits::default()) {
                 Ok(Some((p, n))) if p == r && n == wire.len() => {}
@@ -199,7 +161,8 @@ fn reply_vectors() {
         let res = match Reply::parse(wire, &limits) {
             Ok(Some((r, n))) => match v.get("expect") {
                 Some(exp) => {
-                    let actual = json!({ "code": r.code, "enhanced": r.enhanced, "lines": r.lines, "consumed": n });
+                    let actual =
+                        json!({ "code": r.code, "enhanced": r.enhanced, "lines": r.lines, "consumed": n });
                     check_subset(&name, exp, &actual)
                 }
                 None => Err(format!("{name}: parsed {r:?} but expected no reply")),
@@ -223,10 +186,7 @@ fn address_vectors() {
     for (i, v) in vectors.iter().enumerate() {
         let input = v["input"].as_str().expect("input");
         let o = opts(v);
-        let what = format!(
-            "#{i} {input:?} kind={} strict={} smtputf8={}",
-            v["kind"], o.strict, o.smtputf8
-        );
+        let what = format!("#{i} {input:?} kind={} strict={} smtputf8={}", v["kind"], o.strict, o.smtputf8);
         let actual: Result<Value, String> = match v["kind"].as_str() {
             Some("mailbox") => parse_mailbox(input).map_err(|e| e.0).map(|m| {
                 let mut o = Map::new();

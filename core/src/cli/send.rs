@@ -90,52 +90,13 @@ fn split_server(s: &str, default_port: u16) -> Result<(String, u16)> {
     }
 }
 
-/// RFC 2047 encoded word when `s` is not ASCII.
-fn header_text(s: &str) -> String {
-    use base64::Engine;
-    if s.is_ascii() {
-        s.to_string()
-    } else {
-        format!(
-            "=?UTF-8?B?{}?=",
-            base64::engine::general_purpose::STANDARD.encode(s)
-        )
-    }
-}
-
-/// The small message of `--subject`/`--body`.
-fn build_message(a: &SendArgs, hello: &str) -> Vec<u8> {
-    let id: u64 = rand::random();
-    let from = if a.from.is_empty() {
-        "<>".to_string()
-    } else {
-        format!("<{}>", a.from)
-    };
-    let to =
-        a.to.iter()
-            .map(|t| format!("<{t}>"))
-            .collect::<Vec<_>>()
-            .join(", ");
-    let mut m = String::new();
-    m.push_str(&format!("From: {from}\r\n"));
-    m.push_str(&format!("To: {to}\r\n"));
-    m.push_str(&format!("Subject: {}\r\n", header_text(&a.subject)));
-    m.push_str(&format!("Date: {}\r\n", chrono::Local::now().to_rfc2822()));
-    m.push_str(&format!("Message-ID: <{id:016x}.postwire@{hello}>\r\n"));
-    m.push_str("MIME-Version: 1.0\r\n");
-    if a.body.is_ascii() {
-        m.push_str("Content-Type: text/plain; charset=us-ascii\r\n");
-    } else {
-        m.push_str(
-            "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n",
-        );
-    }
-    m.push_str("\r\n");
-    m.push_str(&a.body);
-    if !a.body.ends_with('\n') {
-        m.push_str("\r\n");
-    }
-    m.into_bytes()
+/// The message of `--subject`/`--body`, built by [`crate::client::compose`] (Date, Message-ID,
+/// encoded words, MIME) so the CLI and the API write the same messages.
+fn build_message(a: &SendArgs, hello: &str) -> Result<Vec<u8>> {
+    // A null envelope sender still needs a From: header.
+    let from = if a.from.is_empty() { format!("MAILER-DAEMON@{hello}") } else { a.from.clone() };
+    let opts = crate::client::ComposeOptions::new(from, a.to.clone(), a.subject.clone(), a.body.clone());
+    crate::client::compose(&opts)
 }
 
 fn read_data(path: &str) -> Result<Vec<u8>> {
@@ -164,9 +125,7 @@ fn options(a: &SendArgs) -> Result<ClientOptions> {
     o.chunking = !a.no_chunking;
     if let Some(t) = a.timeout {
         if !(t.is_finite() && t > 0.0) {
-            return Err(Error::invalid_input(
-                "--timeout must be a positive number of seconds",
-            ));
+            return Err(Error::invalid_input("--timeout must be a positive number of seconds"));
         }
         o.timeouts = ClientTimeouts::uniform(Duration::from_secs_f64(t));
     }
@@ -193,7 +152,13 @@ async fn session(
     }
     let message = match message {
         Some(m) => m,
-        None => build_message(a, client.hello_name()),
+        None => match build_message(a, client.hello_name()) {
+            Ok(m) => m,
+            Err(e) => {
+                let _ = client.quit().await;
+                return (Some(client), Err(e));
+            }
+        },
     };
     let r = client.send(&a.from, &a.to, &message).await;
     if !client.is_closed() {
@@ -208,8 +173,7 @@ fn error_json(e: &Error) -> serde_json::Value {
 
 /// Run `postwire send`.
 pub fn run(args: SendArgs) -> i32 {
-    let prepared =
-        options(&args).and_then(|o| Ok((o, args.data.as_deref().map(read_data).transpose()?)));
+    let prepared = options(&args).and_then(|o| Ok((o, args.data.as_deref().map(read_data).transpose()?)));
     let (opts, message) = match prepared {
         Ok(p) => p,
         Err(e) => {
@@ -217,10 +181,7 @@ pub fn run(args: SendArgs) -> i32 {
             return 2;
         }
     };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("postwire send: cannot start the runtime: {e}");
@@ -241,11 +202,7 @@ pub fn run(args: SendArgs) -> i32 {
             }
             Err(e) => serde_json::json!({ "error": error_json(e), "transcript": transcript }),
         };
-        let _ = writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&v).unwrap_or_default()
-        );
+        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     } else {
         for line in transcript {
             let (side, text) = line.split_at(line.len().min(3));
@@ -262,11 +219,7 @@ pub fn run(args: SendArgs) -> i32 {
         Ok(r) => {
             if !args.json {
                 for rej in &r.rejected {
-                    eprintln!(
-                        "postwire send: recipient {} refused: {}",
-                        rej.rcpt,
-                        rej.reply.one_line()
-                    );
+                    eprintln!("postwire send: recipient {} refused: {}", rej.rcpt, rej.reply.one_line());
                 }
             }
             0
@@ -288,14 +241,8 @@ mod tests {
 
     #[test]
     fn server_argument() {
-        assert_eq!(
-            split_server("mx.example:2525", 25).unwrap(),
-            ("mx.example".into(), 2525)
-        );
-        assert_eq!(
-            split_server("mx.example", 25).unwrap(),
-            ("mx.example".into(), 25)
-        );
+        assert_eq!(split_server("mx.example:2525", 25).unwrap(), ("mx.example".into(), 2525));
+        assert_eq!(split_server("mx.example", 25).unwrap(), ("mx.example".into(), 25));
         assert_eq!(split_server("[::1]:26", 25).unwrap(), ("::1".into(), 26));
         assert_eq!(split_server("::1", 25).unwrap(), ("::1".into(), 25));
         assert!(split_server("mx:port", 25).is_err());

@@ -30,11 +30,8 @@ fn finish(reply: Reply) -> Result<Reply> {
     } else if reply.is_transient() {
         Err(Error::from_reply(reply))
     } else {
-        Err(Error::new(
-            ErrorKind::Auth,
-            format!("authentication failed: {}", reply.one_line()),
-        )
-        .with_reply(reply))
+        Err(Error::new(ErrorKind::Auth, format!("authentication failed: {}", reply.one_line()))
+            .with_reply(reply))
     }
 }
 
@@ -47,12 +44,7 @@ impl Client {
     /// `auth` when the session is not encrypted and `allow_plaintext_auth` is off, when the
     /// server offers no usable mechanism, or when it refuses the credentials (reply attached);
     /// `transient` for a 4xx (454 temporary failure).
-    pub async fn login(
-        &mut self,
-        user: &str,
-        secret: &str,
-        mechanism: Option<&str>,
-    ) -> Result<Reply> {
+    pub async fn login(&mut self, user: &str, secret: &str, mechanism: Option<&str>) -> Result<Reply> {
         validate::no_line_breaks("AUTH user name", user)?;
         validate::no_line_breaks("AUTH secret", secret)?;
         let chosen = match mechanism {
@@ -78,20 +70,14 @@ impl Client {
         }
         let offered = self.caps.auth_mechanisms();
         if offered.is_empty() {
-            return Err(Error::new(
-                ErrorKind::Auth,
-                "the server does not offer AUTH",
-            ));
+            return Err(Error::new(ErrorKind::Auth, "the server does not offer AUTH"));
         }
         let mech = match chosen {
             Some(m) if offered.contains(&m) => m,
             Some(m) => {
                 return Err(Error::new(
                     ErrorKind::Auth,
-                    format!(
-                        "the server does not offer AUTH {m} (it offers {})",
-                        offered.join(" ")
-                    ),
+                    format!("the server does not offer AUTH {m} (it offers {})", offered.join(" ")),
                 ))
             }
             None => match AUTO_ORDER.iter().find(|m| offered.iter().any(|o| o == *m)) {
@@ -121,50 +107,33 @@ impl Client {
     async fn auth_plain(&mut self, user: &str, secret: &str) -> Result<Reply> {
         let payload = B64.encode(format!("\0{user}\0{secret}"));
         let reply = self
-            .masked_line(
-                &format!("AUTH PLAIN {payload}"),
-                &format!("AUTH PLAIN {MASK}"),
-                "AUTH PLAIN",
-            )
+            .masked_line(&format!("AUTH PLAIN {payload}"), &format!("AUTH PLAIN {MASK}"), "AUTH PLAIN")
             .await?;
         if reply.code == 334 {
             // A server that wants more than PLAIN gives: cancel the exchange (RFC 4954 §4).
             let end = self.masked_line("*", "*", "AUTH PLAIN").await?;
-            return finish(end).and(Err(Error::new(
-                ErrorKind::Auth,
-                "AUTH PLAIN: unexpected challenge",
-            )));
+            return finish(end).and(Err(Error::new(ErrorKind::Auth, "AUTH PLAIN: unexpected challenge")));
         }
         finish(reply)
     }
 
     async fn auth_login(&mut self, user: &str, secret: &str) -> Result<Reply> {
-        let r = self
-            .masked_line("AUTH LOGIN", "AUTH LOGIN", "AUTH LOGIN")
-            .await?;
+        let r = self.masked_line("AUTH LOGIN", "AUTH LOGIN", "AUTH LOGIN").await?;
         if r.code != 334 {
             return finish(r);
         }
-        let r = self
-            .masked_line(&B64.encode(user), MASK, "AUTH LOGIN")
-            .await?;
+        let r = self.masked_line(&B64.encode(user), MASK, "AUTH LOGIN").await?;
         if r.code != 334 {
             return finish(r);
         }
-        let r = self
-            .masked_line(&B64.encode(secret), MASK, "AUTH LOGIN")
-            .await?;
+        let r = self.masked_line(&B64.encode(secret), MASK, "AUTH LOGIN").await?;
         finish(r)
     }
 
     async fn auth_xoauth2(&mut self, user: &str, token: &str) -> Result<Reply> {
         let payload = B64.encode(format!("user={user}\x01auth=Bearer {token}\x01\x01"));
         let r = self
-            .masked_line(
-                &format!("AUTH XOAUTH2 {payload}"),
-                &format!("AUTH XOAUTH2 {MASK}"),
-                "AUTH XOAUTH2",
-            )
+            .masked_line(&format!("AUTH XOAUTH2 {payload}"), &format!("AUTH XOAUTH2 {MASK}"), "AUTH XOAUTH2")
             .await?;
         if r.code == 334 {
             // The server's error details come as a challenge; an empty response ends it.

@@ -181,10 +181,9 @@ pub fn compose(opts: &ComposeOptions) -> Result<Vec<u8>> {
         let mut parts = Vec::with_capacity(opts.attachments.len() + 1);
         let text = MimePart::new("text/plain", opts.text.as_str());
         parts.push(match &opts.html {
-            Some(html) => MimePart::new(
-                "multipart/alternative",
-                vec![text, MimePart::new("text/html", html.as_str())],
-            ),
+            Some(html) => {
+                MimePart::new("multipart/alternative", vec![text, MimePart::new("text/html", html.as_str())])
+            }
             None => text,
         });
         for a in &opts.attachments {
@@ -249,8 +248,7 @@ fn parse_address(s: &str) -> Result<NamedAddress> {
             return Err(Error::invalid_input(format!("control character in display name {s:?}")));
         }
     }
-    parse_mailbox(addr)
-        .map_err(|e| Error::invalid_input(format!("bad address {addr:?}: {e}")))?;
+    parse_mailbox(addr).map_err(|e| Error::invalid_input(format!("bad address {addr:?}: {e}")))?;
     Ok(NamedAddress { name, addr: addr.to_string() })
 }
 
@@ -331,9 +329,7 @@ fn encoded_words(s: &str) -> String {
 
 fn check_header_value(what: &str, v: &str) -> Result<()> {
     if v.contains(['\r', '\n', '\0']) {
-        return Err(Error::invalid_input(format!(
-            "CR, LF or NUL in {what} (header injection refused)"
-        )));
+        return Err(Error::invalid_input(format!("CR, LF or NUL in {what} (header injection refused)")));
     }
     Ok(())
 }
@@ -353,8 +349,7 @@ fn check_header_name(name: &str) -> Result<()> {
 fn check_content_type(ct: &str) -> Result<()> {
     let ok = ct.split_once('/').is_some_and(|(t, s)| {
         let tok = |x: &str| {
-            !x.is_empty()
-                && x.bytes().all(|c| c.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&c))
+            !x.is_empty() && x.bytes().all(|c| c.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&c))
         };
         tok(t) && tok(s)
     });
@@ -429,9 +424,10 @@ mod tests {
         assert_eq!(m.content_type().map(|c| c.c_type.as_ref()), Some("text"));
         assert_eq!(m.content_type().and_then(|c| c.subtype()), Some("plain"));
         // Every line ends in CRLF.
-        assert!(!raw.windows(2).enumerate().any(|(i, w)| w[1] == b'\n'
-            && w[0] != b'\r'
-            && i + 1 < raw.len()));
+        assert!(!raw
+            .windows(2)
+            .enumerate()
+            .any(|(i, w)| w[1] == b'\n' && w[0] != b'\r' && i + 1 < raw.len()));
     }
 
     #[test]
@@ -453,10 +449,7 @@ mod tests {
         assert!(!text.contains("secret"), "{text}");
         assert!(!text.contains("bcc"), "{text}");
         assert!(parse(&raw).bcc().is_none());
-        assert_eq!(
-            o.recipients().unwrap(),
-            vec!["b@example.net", "c@example.com", "hidden@example.com"]
-        );
+        assert_eq!(o.recipients().unwrap(), vec!["b@example.net", "c@example.com", "hidden@example.com"]);
         // Bcc only: valid, no To header.
         let mut o2 = ComposeOptions::new("a@example.org", vec![], "s", "t");
         o2.bcc = vec!["hidden@example.com".into()];
@@ -506,12 +499,8 @@ mod tests {
     fn long_non_ascii_name_splits_into_short_words() {
         let name = "Ünïcödé ".repeat(20);
         let name = name.trim();
-        let o = ComposeOptions::new(
-            format!("{name} <u@example.org>"),
-            vec!["b@example.net".into()],
-            "s",
-            "t",
-        );
+        let o =
+            ComposeOptions::new(format!("{name} <u@example.org>"), vec!["b@example.net".into()], "s", "t");
         let raw = compose(&o).unwrap();
         let text = String::from_utf8_lossy(&raw);
         for w in text.split(|c: char| c.is_whitespace()).filter(|w| w.starts_with("=?")) {
@@ -576,12 +565,8 @@ mod tests {
             Box::new(|o| o.headers = vec![("X A".into(), "v".into())]),
             Box::new(|o| o.headers = vec![("X:A".into(), "v".into())]),
             Box::new(|o| o.message_id = Some("a@b>\r\nBcc: x@y.z".into())),
-            Box::new(|o| {
-                o.attachments = vec![Attachment::new("a\r\nb.txt", "text/plain", vec![])]
-            }),
-            Box::new(|o| {
-                o.attachments = vec![Attachment::new("a.txt", "text/plain\r\nX: y", vec![])]
-            }),
+            Box::new(|o| o.attachments = vec![Attachment::new("a\r\nb.txt", "text/plain", vec![])]),
+            Box::new(|o| o.attachments = vec![Attachment::new("a.txt", "text/plain\r\nX: y", vec![])]),
         ];
         for (i, f) in cases.iter().enumerate() {
             let mut o = base.clone();
@@ -608,10 +593,7 @@ mod tests {
     fn caller_message_id_and_custom_headers_are_kept() {
         let mut o = ComposeOptions::new("a@example.org", vec!["b@example.net".into()], "s", "t");
         o.message_id = Some("<fixed.1@example.org>".into());
-        o.headers = vec![
-            ("Reply-To".into(), "r@example.org".into()),
-            ("X-Mailer".into(), "postwire".into()),
-        ];
+        o.headers = vec![("Reply-To".into(), "r@example.org".into()), ("X-Mailer".into(), "postwire".into())];
         let raw = compose(&o).unwrap();
         let m = parse(&raw);
         assert_eq!(m.message_id(), Some("fixed.1@example.org"));

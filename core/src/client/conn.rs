@@ -30,11 +30,7 @@ enum Stream {
 }
 
 impl AsyncRead for Stream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
@@ -44,11 +40,7 @@ impl AsyncRead for Stream {
 }
 
 impl AsyncWrite for Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
@@ -80,10 +72,7 @@ pub(crate) struct Conn {
 }
 
 fn timeout_err(what: &str, t: Duration) -> Error {
-    Error::timeout(format!(
-        "{what}: no complete reply within {:.3}s",
-        t.as_secs_f64()
-    ))
+    Error::timeout(format!("{what}: no complete reply within {:.3}s", t.as_secs_f64()))
 }
 
 fn io_err(what: &str, e: io::Error) -> Error {
@@ -93,34 +82,17 @@ fn io_err(what: &str, e: io::Error) -> Error {
 
 impl Conn {
     /// Connect to `host:port` within `t`, TCP_NODELAY on.
-    pub(crate) async fn connect(
-        host: &str,
-        port: u16,
-        t: Duration,
-        limits: ReplyLimits,
-    ) -> Result<Conn> {
+    pub(crate) async fn connect(host: &str, port: u16, t: Duration, limits: ReplyLimits) -> Result<Conn> {
         let target = host.trim_start_matches('[').trim_end_matches(']');
         let stream = match tokio::time::timeout(t, TcpStream::connect((target, port))).await {
-            Err(_) => {
-                return Err(Error::timeout(format!(
-                    "connect to {host}:{port}: timed out"
-                )))
-            }
+            Err(_) => return Err(Error::timeout(format!("connect to {host}:{port}: timed out"))),
             Ok(Err(e)) => {
-                return Err(Error::new(
-                    ErrorKind::Connect,
-                    format!("connect to {host}:{port}: {e}"),
-                ))
+                return Err(Error::new(ErrorKind::Connect, format!("connect to {host}:{port}: {e}")))
             }
             Ok(Ok(s)) => s,
         };
         let _ = stream.set_nodelay(true);
-        Ok(Conn {
-            stream: Stream::Plain(stream),
-            rbuf: Vec::with_capacity(READ_CHUNK),
-            rpos: 0,
-            limits,
-        })
+        Ok(Conn { stream: Stream::Plain(stream), rbuf: Vec::with_capacity(READ_CHUNK), rpos: 0, limits })
     }
 
     /// Wrap the connection in TLS (implicit TLS or after a STARTTLS 220). Whatever is still in
@@ -200,20 +172,14 @@ impl Conn {
     }
 
     async fn read_reply_inner(&mut self, what: &str) -> Result<Reply> {
-        let cap = self
-            .limits
-            .max_line
-            .saturating_mul(self.limits.max_lines)
-            .max(READ_CHUNK);
+        let cap = self.limits.max_line.saturating_mul(self.limits.max_lines).max(READ_CHUNK);
         loop {
             if self.rpos > 0 {
                 self.rbuf.drain(..self.rpos);
                 self.rpos = 0;
             }
             if self.rbuf.len() >= cap {
-                return Err(Error::protocol(format!(
-                    "{what}: reply larger than {cap} bytes"
-                )));
+                return Err(Error::protocol(format!("{what}: reply larger than {cap} bytes")));
             }
             let want = READ_CHUNK.min(cap - self.rbuf.len());
             self.rbuf.reserve(want);
@@ -223,9 +189,7 @@ impl Conn {
                 .await
                 .map_err(|e| io_err(what, e))?;
             if n == 0 {
-                return Err(Error::protocol(format!(
-                    "{what}: connection closed by the server"
-                )));
+                return Err(Error::protocol(format!("{what}: connection closed by the server")));
             }
             if let Some(r) = self.try_parse()? {
                 return Ok(r);

@@ -20,10 +20,8 @@
 //! When is a retry safe? Only when the connection failed (connect, `protocol`, `io` or `timeout`
 //! error with no server reply) *before any message content was written*: while connecting, at
 //! MAIL, RCPT, or while waiting for the 354 to DATA. Once content is on the wire the server may
-//! have accepted the message even if its reply never arrived, so we never resend. The phase is
-//! read from the client's error message prefix (`"MAIL: …"`, `"RCPT: …"`, `"DATA: …"`; content
-//! phases are `"message data: …"`, `"end of data: …"`, `"BDAT: …"`), which the pool tests pin
-//! down; a typed phase on the client error would be better (noted for the client session).
+//! have accepted the message even if its reply never arrived, so we never resend. The session
+//! says which it was: [`Client::content_sent`].
 //!
 //! Pooled sessions do not record a transcript (a long-lived session's log would grow without
 //! bound): `record_transcript` is forced off. Sessions are keyed by (host lower-cased, port, TLS
@@ -195,15 +193,11 @@ impl Drop for WaiterGuard<'_> {
 }
 
 /// True when `e` is a connection failure (no server reply) that happened before any message
-/// content was written, so the message is certainly not delivered.
-fn failed_before_content(e: &Error) -> bool {
-    if e.reply().is_some()
-        || !matches!(e.kind(), ErrorKind::Protocol | ErrorKind::Io | ErrorKind::Timeout | ErrorKind::Connect)
-    {
-        return false;
-    }
-    let m = e.message();
-    ["MAIL:", "RCPT:", "DATA:"].iter().any(|p| m.starts_with(p))
+/// content was written (`content_sent` false), so the message is certainly not delivered.
+fn failed_before_content(e: &Error, content_sent: bool) -> bool {
+    !content_sent
+        && e.reply().is_none()
+        && matches!(e.kind(), ErrorKind::Protocol | ErrorKind::Io | ErrorKind::Timeout | ErrorKind::Connect)
 }
 
 /// True when a failure to open a session may go away on a fresh attempt.
@@ -298,7 +292,8 @@ impl Pool {
                 None => match self.connect_new(dest, permit.take()).await {
                     Ok(c) => c,
                     Err(e) => {
-                        if connect_retryable(&e) && attempt < self.inner.opts.max_retries && !self.is_closed() {
+                        if connect_retryable(&e) && attempt < self.inner.opts.max_retries && !self.is_closed()
+                        {
                             attempt += 1;
                             self.inner.retried.fetch_add(1, Ordering::SeqCst);
                             fresh_only = true;
@@ -316,7 +311,7 @@ impl Pool {
                 }
                 Err(e) => {
                     let retry = conn.client.is_closed()
-                        && failed_before_content(&e)
+                        && failed_before_content(&e, conn.client.content_sent())
                         && attempt < self.inner.opts.max_retries
                         && !self.is_closed();
                     if retry {
@@ -485,8 +480,8 @@ impl Pool {
             return;
         }
         let o = self.inner.opts;
-        let period = (o.idle_timeout.min(o.max_lifetime) / 4)
-            .clamp(Duration::from_millis(20), Duration::from_secs(1));
+        let period =
+            (o.idle_timeout.min(o.max_lifetime) / 4).clamp(Duration::from_millis(20), Duration::from_secs(1));
         let weak: Weak<Inner> = Arc::downgrade(&self.inner);
         tokio::spawn(async move {
             loop {
@@ -540,15 +535,11 @@ mod tests {
     #[test]
     fn retry_only_before_content() {
         let p = |m: &str| Error::protocol(m.to_string());
-        assert!(failed_before_content(&p("MAIL: connection closed by the server")));
-        assert!(failed_before_content(&p("RCPT: connection closed by the server")));
-        assert!(failed_before_content(&p("DATA: connection closed by the server")));
-        assert!(failed_before_content(&Error::timeout("MAIL: no complete reply within 1s")));
-        assert!(!failed_before_content(&p("end of data: connection closed by the server")));
-        assert!(!failed_before_content(&p("message data: broken pipe")));
-        assert!(!failed_before_content(&p("BDAT: connection closed by the server")));
-        assert!(!failed_before_content(&Error::invalid_input("MAIL: bad")));
+        assert!(failed_before_content(&p("connection closed by the server"), false));
+        assert!(failed_before_content(&Error::timeout("no complete reply within 1s"), false));
+        assert!(!failed_before_content(&p("connection closed by the server"), true), "content was written");
+        assert!(!failed_before_content(&Error::invalid_input("bad"), false));
         let r = crate::proto::Reply { code: 421, enhanced: None, lines: vec!["bye".into()] };
-        assert!(!failed_before_content(&p("MAIL: x").with_reply(r)));
+        assert!(!failed_before_content(&p("x").with_reply(r), false), "the server answered");
     }
 }

@@ -35,11 +35,7 @@ pub struct SendOptions {
 impl SendOptions {
     /// An envelope without DSN.
     pub fn new(mail_from: impl Into<String>, rcpt_to: Vec<String>) -> Self {
-        SendOptions {
-            mail_from: mail_from.into(),
-            rcpt_to,
-            dsn: None,
-        }
+        SendOptions { mail_from: mail_from.into(), rcpt_to, dsn: None }
     }
 }
 
@@ -113,16 +109,12 @@ pub fn parse_queue_id(reply: &Reply) -> Option<String> {
     let text = reply.lines.join(" ");
     let clean = |s: &str| -> Option<String> {
         let t = s.trim_matches(|c: char| {
-            matches!(
-                c,
-                '<' | '>' | '(' | ')' | '[' | ']' | ',' | ';' | '.' | ':' | '"'
-            )
+            matches!(c, '<' | '>' | '(' | ')' | '[' | ']' | ',' | ';' | '.' | ':' | '"')
         });
         let ok = !t.is_empty()
             && t.len() <= 128
             && t.chars().all(|c| {
-                c.is_ascii_alphanumeric()
-                    || matches!(c, '.' | '-' | '_' | '@' | '$' | '=' | '+' | '/')
+                c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@' | '$' | '=' | '+' | '/')
             });
         ok.then(|| t.to_string())
     };
@@ -142,9 +134,7 @@ pub fn parse_queue_id(reply: &Reply) -> Option<String> {
     let looks = id.len() >= 6
         && id.chars().any(|c| c.is_ascii_digit())
         && id.chars().any(|c| c.is_ascii_alphabetic())
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
     looks.then_some(id)
 }
 
@@ -153,33 +143,17 @@ mod tests {
     use super::*;
 
     fn r(text: &str) -> Reply {
-        Reply {
-            code: 250,
-            enhanced: Some("2.0.0".into()),
-            lines: vec![text.into()],
-        }
+        Reply { code: 250, enhanced: Some("2.0.0".into()), lines: vec![text.into()] }
     }
 
     #[test]
     fn queue_ids() {
-        assert_eq!(
-            parse_queue_id(&r("Ok: queued as 4Xyz12AbC")).as_deref(),
-            Some("4Xyz12AbC")
-        );
-        assert_eq!(
-            parse_queue_id(&r("OK id=1qAbCd-000Abc-5x")).as_deref(),
-            Some("1qAbCd-000Abc-5x")
-        );
+        assert_eq!(parse_queue_id(&r("Ok: queued as 4Xyz12AbC")).as_deref(), Some("4Xyz12AbC"));
+        assert_eq!(parse_queue_id(&r("OK id=1qAbCd-000Abc-5x")).as_deref(), Some("1qAbCd-000Abc-5x"));
         assert_eq!(parse_queue_id(&r("Message accepted for delivery")), None);
         assert_eq!(parse_queue_id(&r("OK 1700000000 a1si123.45 - gsmtp")), None);
         assert_eq!(parse_queue_id(&r("Ok")), None);
-        assert_eq!(
-            parse_queue_id(&r("OK: queued as <abc123@host>")).as_deref(),
-            Some("abc123@host")
-        );
-        assert_eq!(
-            parse_queue_id(&r("2.6.0 accepted 7f3a9b21c0")).as_deref(),
-            Some("7f3a9b21c0")
-        );
+        assert_eq!(parse_queue_id(&r("OK: queued as <abc123@host>")).as_deref(), Some("abc123@host"));
+        assert_eq!(parse_queue_id(&r("2.6.0 accepted 7f3a9b21c0")).as_deref(), Some("7f3a9b21c0"));
     }
 }

@@ -94,7 +94,10 @@ pub struct RecipientResult {
     pub error: Option<(ErrorKind, String)>,
 }
 
-fn ser_err<S: serde::Serializer>(e: &Option<(ErrorKind, String)>, s: S) -> std::result::Result<S::Ok, S::Error> {
+fn ser_err<S: serde::Serializer>(
+    e: &Option<(ErrorKind, String)>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
     use serde::ser::SerializeStruct;
     match e {
         None => s.serialize_none(),
@@ -122,7 +125,8 @@ pub async fn send_mail(
         return Err(Error::invalid_input("send_mail needs at least one recipient"));
     }
     if !mail_from.is_empty() {
-        parse_mailbox(mail_from).map_err(|e| Error::invalid_input(format!("bad sender {mail_from:?}: {e}")))?;
+        parse_mailbox(mail_from)
+            .map_err(|e| Error::invalid_input(format!("bad sender {mail_from:?}: {e}")))?;
     }
     for r in rcpt_to {
         parse_mailbox(r).map_err(|e| Error::invalid_input(format!("bad recipient {r:?}: {e}")))?;
@@ -141,7 +145,7 @@ pub async fn send_mail(
     co.accept_invalid_certs = opts.accept_invalid_certs;
     co.allow_plaintext_auth = opts.allow_plaintext_auth;
 
-    let outcome = deliver(co, opts.credentials.as_ref(), mail_from, rcpt_to, message).await;
+    let (outcome, refused) = deliver(co, opts.credentials.as_ref(), mail_from, rcpt_to, message).await;
     Ok(match outcome {
         Ok(res) => rcpt_to
             .iter()
@@ -155,16 +159,30 @@ pub async fn send_mail(
                         format!("recipient refused: {}", x.reply.one_line()),
                     )),
                 },
-                None => RecipientResult { rcpt: r.clone(), ok: true, reply: Some(res.reply.clone()), error: None },
+                None => {
+                    RecipientResult { rcpt: r.clone(), ok: true, reply: Some(res.reply.clone()), error: None }
+                }
             })
             .collect(),
         Err(e) => rcpt_to
             .iter()
-            .map(|r| RecipientResult {
-                rcpt: r.clone(),
-                ok: false,
-                reply: e.reply().cloned(),
-                error: Some((e.kind(), e.message().to_string())),
+            .map(|r| match refused.iter().find(|x| &x.rcpt == r) {
+                // Every recipient refused: each gets its own RCPT reply, not only the last one.
+                Some(x) => RecipientResult {
+                    rcpt: r.clone(),
+                    ok: false,
+                    reply: Some(x.reply.clone()),
+                    error: Some((
+                        if x.reply.is_transient() { ErrorKind::Transient } else { ErrorKind::Rejected },
+                        format!("recipient refused: {}", x.reply.one_line()),
+                    )),
+                },
+                None => RecipientResult {
+                    rcpt: r.clone(),
+                    ok: false,
+                    reply: e.reply().cloned(),
+                    error: Some((e.kind(), e.message().to_string())),
+                },
             })
             .collect(),
     })
@@ -176,17 +194,21 @@ async fn deliver(
     mail_from: &str,
     rcpt_to: &[String],
     message: &[u8],
-) -> Result<super::result::SendResult> {
-    let mut client = Client::connect(co).await?;
+) -> (Result<super::result::SendResult>, Vec<super::result::RejectedRecipient>) {
+    let mut client = match Client::connect(co).await {
+        Ok(c) => c,
+        Err(e) => return (Err(e), Vec::new()),
+    };
     if let Some((user, secret)) = credentials {
         if let Err(e) = client.login(user, secret, None).await {
             let _ = client.quit().await;
-            return Err(e);
+            return (Err(e), Vec::new());
         }
     }
     let res = client.send(mail_from, rcpt_to, message).await;
+    let refused = client.last_refused().to_vec();
     if !client.is_closed() {
         let _ = client.quit().await;
     }
-    res
+    (res, refused)
 }

@@ -33,6 +33,10 @@ pub struct Client {
     pub(super) wbuf: Vec<u8>,
     pub(super) authenticated: Option<String>,
     pub(super) started: Instant,
+    /// Whether the last `send` wrote any message content (see [`Client::content_sent`]).
+    pub(super) content_sent: bool,
+    /// Recipients refused in the last `send`, kept when every one was refused.
+    pub(super) last_refused: Vec<super::result::RejectedRecipient>,
 }
 
 impl std::fmt::Debug for Client {
@@ -99,26 +103,13 @@ impl Client {
         };
 
         let started = Instant::now();
-        let conn = Conn::connect(
-            &opts.host,
-            opts.port,
-            opts.timeouts.connect,
-            opts.reply_limits,
-        )
-        .await?;
-        let timings = Timings {
-            connect: Some(started.elapsed()),
-            ..Timings::default()
-        };
+        let conn = Conn::connect(&opts.host, opts.port, opts.timeouts.connect, opts.reply_limits).await?;
+        let timings = Timings { connect: Some(started.elapsed()), ..Timings::default() };
         let mut client = Client {
             conn,
             transcript: Transcript::new(opts.record_transcript),
             hello_name,
-            banner: Reply {
-                code: 0,
-                enhanced: None,
-                lines: Vec::new(),
-            },
+            banner: Reply { code: 0, enhanced: None, lines: Vec::new() },
             caps: Capabilities::default(),
             esmtp: false,
             closed: false,
@@ -126,6 +117,8 @@ impl Client {
             wbuf: Vec::with_capacity(4096),
             authenticated: None,
             started,
+            content_sent: false,
+            last_refused: Vec::new(),
             opts,
         };
 
@@ -169,9 +162,7 @@ impl Client {
                 }
             } else if client.opts.tls == TlsMode::StartTls {
                 client.quit_quietly().await;
-                return Err(Error::tls(
-                    "STARTTLS required but the server does not offer it",
-                ));
+                return Err(Error::tls("STARTTLS required but the server does not offer it"));
             }
         }
         client.timings.total = Some(client.started.elapsed());
@@ -186,30 +177,21 @@ impl Client {
         name: rustls::pki_types::ServerName<'static>,
     ) -> Result<()> {
         let t = Instant::now();
-        let reply = self
-            .command(&Command::StartTls, self.opts.timeouts.other, "STARTTLS")
-            .await?;
+        let reply = self.command(&Command::StartTls, self.opts.timeouts.other, "STARTTLS").await?;
         if reply.code != 220 {
             if self.opts.tls == TlsMode::StartTls {
                 self.quit_quietly().await;
-                return Err(
-                    Error::tls(format!("STARTTLS refused: {}", reply.one_line())).with_reply(reply),
-                );
+                return Err(Error::tls(format!("STARTTLS refused: {}", reply.one_line())).with_reply(reply));
             }
             // Opportunistic: carry on in plain text, as Postfix does.
-            self.transcript
-                .note("STARTTLS refused; continuing without TLS");
+            self.transcript.note("STARTTLS refused; continuing without TLS");
             return Ok(());
         }
-        let dropped = self
-            .conn
-            .upgrade(config, name, self.opts.timeouts.other)
-            .await
-            .map_err(|e| self.fail(e))?;
+        let dropped =
+            self.conn.upgrade(config, name, self.opts.timeouts.other).await.map_err(|e| self.fail(e))?;
         if dropped > 0 {
-            self.transcript.note(&format!(
-                "discarded {dropped} bytes the server sent after its STARTTLS 220"
-            ));
+            self.transcript
+                .note(&format!("discarded {dropped} bytes the server sent after its STARTTLS 220"));
         }
         self.timings.tls = Some(t.elapsed());
         self.caps = Capabilities::default();
@@ -226,24 +208,14 @@ impl Client {
     async fn hello(&mut self) -> Result<()> {
         let name = self.hello_name.clone();
         let t = self.opts.timeouts.ehlo;
-        let reply = self
-            .command(
-                &Command::Ehlo {
-                    domain: name.clone(),
-                },
-                t,
-                "EHLO",
-            )
-            .await?;
+        let reply = self.command(&Command::Ehlo { domain: name.clone() }, t, "EHLO").await?;
         if reply.code == 250 {
             self.caps = Capabilities::from_ehlo(&reply);
             self.esmtp = true;
             return Ok(());
         }
         if matches!(reply.code, 500 | 502) {
-            let helo = self
-                .command(&Command::Helo { domain: name }, t, "HELO")
-                .await?;
+            let helo = self.command(&Command::Helo { domain: name }, t, "HELO").await?;
             if helo.code == 250 {
                 self.caps = Capabilities::default();
                 self.esmtp = false;
@@ -289,12 +261,7 @@ impl Client {
     }
 
     /// Send one command (its inputs already validated) and read its reply.
-    pub(super) async fn command(
-        &mut self,
-        cmd: &Command,
-        t: Duration,
-        what: &str,
-    ) -> Result<Reply> {
+    pub(super) async fn command(&mut self, cmd: &Command, t: Duration, what: &str) -> Result<Reply> {
         self.ensure_open()?;
         self.wbuf.clear();
         cmd.write_to(&mut self.wbuf);
@@ -304,12 +271,7 @@ impl Client {
     }
 
     /// Send a line that the transcript shows as `shown` (AUTH secrets), and read the reply.
-    pub(super) async fn masked_line(
-        &mut self,
-        line: &str,
-        shown: &str,
-        what: &str,
-    ) -> Result<Reply> {
+    pub(super) async fn masked_line(&mut self, line: &str, shown: &str, what: &str) -> Result<Reply> {
         self.ensure_open()?;
         self.wbuf.clear();
         self.wbuf.extend_from_slice(line.as_bytes());
@@ -323,9 +285,7 @@ impl Client {
     /// RSET after a failed transaction; a failure here only closes the session.
     pub(super) async fn rset_quietly(&mut self) {
         if !self.closed {
-            let _ = self
-                .command(&Command::Rset, self.opts.timeouts.other, "RSET")
-                .await;
+            let _ = self.command(&Command::Rset, self.opts.timeouts.other, "RSET").await;
         }
     }
 
@@ -400,27 +360,13 @@ impl Client {
     /// smtplib); CR/LF/NUL in `addr` is `invalid_input`.
     pub async fn verify(&mut self, addr: &str) -> Result<Reply> {
         validate::no_line_breaks("VRFY argument", addr)?;
-        self.command(
-            &Command::Vrfy {
-                arg: addr.to_string(),
-            },
-            self.opts.timeouts.other,
-            "VRFY",
-        )
-        .await
+        self.command(&Command::Vrfy { arg: addr.to_string() }, self.opts.timeouts.other, "VRFY").await
     }
 
     /// EXPN `name`; any well-formed reply is `Ok`.
     pub async fn expand(&mut self, name: &str) -> Result<Reply> {
         validate::no_line_breaks("EXPN argument", name)?;
-        self.command(
-            &Command::Expn {
-                arg: name.to_string(),
-            },
-            self.opts.timeouts.other,
-            "EXPN",
-        )
-        .await
+        self.command(&Command::Expn { arg: name.to_string() }, self.opts.timeouts.other, "EXPN").await
     }
 
     /// HELP [`topic`]; any well-formed reply is `Ok`.
@@ -428,33 +374,25 @@ impl Client {
         if let Some(t) = topic {
             validate::no_line_breaks("HELP topic", t)?;
         }
-        let cmd = Command::Help {
-            topic: topic.map(str::to_string),
-        };
+        let cmd = Command::Help { topic: topic.map(str::to_string) };
         self.command(&cmd, self.opts.timeouts.other, "HELP").await
     }
 
     /// NOOP; any well-formed reply is `Ok`.
     pub async fn noop(&mut self) -> Result<Reply> {
-        self.command(&Command::Noop, self.opts.timeouts.other, "NOOP")
-            .await
+        self.command(&Command::Noop, self.opts.timeouts.other, "NOOP").await
     }
 
     /// RSET; any well-formed reply is `Ok`.
     pub async fn reset(&mut self) -> Result<Reply> {
-        self.command(&Command::Rset, self.opts.timeouts.other, "RSET")
-            .await
+        self.command(&Command::Rset, self.opts.timeouts.other, "RSET").await
     }
 
     /// QUIT and close the connection. The session is closed afterwards whatever happened.
     pub async fn quit(&mut self) -> Result<Reply> {
-        let r = self
-            .command(&Command::Quit, self.opts.timeouts.other, "QUIT")
-            .await;
+        let r = self.command(&Command::Quit, self.opts.timeouts.other, "QUIT").await;
         if !self.closed {
-            self.conn
-                .shutdown(self.opts.timeouts.other.min(POLITE_QUIT))
-                .await;
+            self.conn.shutdown(self.opts.timeouts.other.min(POLITE_QUIT)).await;
         }
         self.closed = true;
         r

@@ -17,8 +17,7 @@ use crate::error::{Error, Result};
 
 fn provider() -> Arc<CryptoProvider> {
     static P: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
-    P.get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
-        .clone()
+    P.get_or_init(|| Arc::new(rustls::crypto::ring::default_provider())).clone()
 }
 
 fn builder() -> Result<rustls::ConfigBuilder<ClientConfig, rustls::WantsVerifier>> {
@@ -28,16 +27,11 @@ fn builder() -> Result<rustls::ConfigBuilder<ClientConfig, rustls::WantsVerifier
 }
 
 fn webpki_store() -> RootCertStore {
-    RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    }
+    RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() }
 }
 
 /// The rustls configuration for a session: shared unless a CA file is given.
-pub(crate) fn client_config(
-    ca_file: Option<&Path>,
-    accept_invalid: bool,
-) -> Result<Arc<ClientConfig>> {
+pub(crate) fn client_config(ca_file: Option<&Path>, accept_invalid: bool) -> Result<Arc<ClientConfig>> {
     static VERIFIED: OnceLock<Arc<ClientConfig>> = OnceLock::new();
     static INSECURE: OnceLock<Arc<ClientConfig>> = OnceLock::new();
     if accept_invalid {
@@ -55,9 +49,7 @@ pub(crate) fn client_config(
             if let Some(c) = VERIFIED.get() {
                 return Ok(c.clone());
             }
-            let cfg = builder()?
-                .with_root_certificates(webpki_store())
-                .with_no_client_auth();
+            let cfg = builder()?.with_root_certificates(webpki_store()).with_no_client_auth();
             Ok(VERIFIED.get_or_init(|| Arc::new(cfg)).clone())
         }
         Some(path) => {
@@ -66,11 +58,8 @@ pub(crate) fn client_config(
                 .map_err(|e| Error::io(format!("CA file {}: {e}", path.display())))?;
             let mut n = 0;
             for cert in rustls_pemfile::certs(&mut BufReader::new(file)) {
-                let cert =
-                    cert.map_err(|e| Error::io(format!("CA file {}: {e}", path.display())))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| Error::tls(format!("CA file {}: {e}", path.display())))?;
+                let cert = cert.map_err(|e| Error::io(format!("CA file {}: {e}", path.display())))?;
+                roots.add(cert).map_err(|e| Error::tls(format!("CA file {}: {e}", path.display())))?;
                 n += 1;
             }
             if n == 0 {
@@ -79,11 +68,7 @@ pub(crate) fn client_config(
                     path.display()
                 )));
             }
-            Ok(Arc::new(
-                builder()?
-                    .with_root_certificates(roots)
-                    .with_no_client_auth(),
-            ))
+            Ok(Arc::new(builder()?.with_root_certificates(roots).with_no_client_auth()))
         }
     }
 }
@@ -118,12 +103,7 @@ impl ServerCertVerifier for AcceptAnyCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
     }
 
     fn verify_tls13_signature(
@@ -132,12 +112,7 @@ impl ServerCertVerifier for AcceptAnyCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

@@ -87,16 +87,8 @@ fn bdat_body(message: &[u8]) -> Vec<u8> {
 fn path_of(a: &Addr) -> Path {
     match a {
         Addr::Null => Path::default(),
-        Addr::Postmaster => Path {
-            mailbox: None,
-            source_route: Vec::new(),
-            postmaster: true,
-        },
-        Addr::Mailbox(m) => Path {
-            mailbox: Some(m.clone()),
-            source_route: Vec::new(),
-            postmaster: false,
-        },
+        Addr::Postmaster => Path { mailbox: None, source_route: Vec::new(), postmaster: true },
+        Addr::Mailbox(m) => Path { mailbox: Some(m.clone()), source_route: Vec::new(), postmaster: false },
     }
 }
 
@@ -111,19 +103,13 @@ fn mailbox_of(a: &Addr) -> Option<&Mailbox> {
 fn all_refused(rejected: &[RejectedRecipient]) -> Error {
     let any_permanent = rejected.iter().any(|r| !r.reply.is_transient());
     let last = rejected.last().map(|r| r.reply.clone());
-    let kind = if any_permanent {
-        ErrorKind::Rejected
-    } else {
-        ErrorKind::Transient
-    };
+    let kind = if any_permanent { ErrorKind::Rejected } else { ErrorKind::Transient };
     let mut e = Error::new(
         kind,
         format!(
             "all {} recipient(s) refused{}",
             rejected.len(),
-            last.as_ref()
-                .map(|r| format!(", last: {}", r.one_line()))
-                .unwrap_or_default()
+            last.as_ref().map(|r| format!(", last: {}", r.one_line())).unwrap_or_default()
         ),
     );
     if let Some(r) = last {
@@ -144,26 +130,26 @@ impl Client {
     /// Send `message` from `mail_from` (`""` = null sender) to every address in `rcpt_to`.
     /// See the module documentation for the rules; the result lists accepted and refused
     /// recipients, the final reply and the queue id when the server named one.
-    pub async fn send(
-        &mut self,
-        mail_from: &str,
-        rcpt_to: &[String],
-        message: &[u8],
-    ) -> Result<SendResult> {
-        let env = SendOptions {
-            mail_from: mail_from.to_string(),
-            rcpt_to: rcpt_to.to_vec(),
-            dsn: None,
-        };
+    pub async fn send(&mut self, mail_from: &str, rcpt_to: &[String], message: &[u8]) -> Result<SendResult> {
+        let env = SendOptions { mail_from: mail_from.to_string(), rcpt_to: rcpt_to.to_vec(), dsn: None };
         self.send_with(&env, message).await
     }
 
+    /// True when the last `send` wrote message content (after 354, or a BDAT chunk). After a
+    /// failed send without a server reply, the message may have been delivered only when this
+    /// is true: a send that failed with this false is safe to retry elsewhere (the pool does).
+    pub fn content_sent(&self) -> bool {
+        self.content_sent
+    }
+
+    /// The recipients refused (with their replies) in the last `send` — also after a send that
+    /// failed because every recipient was refused, where the error carries only the last reply.
+    pub fn last_refused(&self) -> &[RejectedRecipient] {
+        &self.last_refused
+    }
+
     /// [`Client::send`] with DSN options (sent only when the server offers DSN).
-    pub async fn send_with(
-        &mut self,
-        envelope: &SendOptions,
-        message: &[u8],
-    ) -> Result<SendResult> {
+    pub async fn send_with(&mut self, envelope: &SendOptions, message: &[u8]) -> Result<SendResult> {
         let plan = self.plan(envelope, message)?;
         self.ensure_open()?;
         self.run(envelope, &plan, message).await
@@ -234,10 +220,7 @@ impl Client {
                 mp.push(("ENVID".to_string(), Some(xtext_encode(envid))));
             }
         }
-        let mail = Command::Mail {
-            from: path_of(&from),
-            params: Params(mp),
-        };
+        let mail = Command::Mail { from: path_of(&from), params: Params(mp) };
 
         let notify = dsn.and_then(|d| d.notify).and_then(|n| {
             if n.never {
@@ -271,19 +254,14 @@ impl Client {
                         ));
                     }
                 }
-                Command::Rcpt {
-                    to: path_of(a),
-                    params: Params(rp),
-                }
+                Command::Rcpt { to: path_of(a), params: Params(rp) }
             })
             .collect();
 
         Ok(Plan {
             mail,
             rcpts,
-            chunking: self.opts.chunking
-                && caps.has("CHUNKING")
-                && size > CHUNKING_THRESHOLD as u64,
+            chunking: self.opts.chunking && caps.has("CHUNKING") && size > CHUNKING_THRESHOLD as u64,
             pipelining: self.opts.pipelining && caps.has("PIPELINING"),
         })
     }
@@ -295,6 +273,8 @@ impl Client {
     }
 
     async fn run(&mut self, env: &SendOptions, plan: &Plan, message: &[u8]) -> Result<SendResult> {
+        self.content_sent = false;
+        self.last_refused.clear();
         let to = self.opts.timeouts;
         let t0 = Instant::now();
         let mut timings = Timings::default();
@@ -334,10 +314,7 @@ impl Client {
                 if reply.is_positive() {
                     accepted.push(rcpt.clone());
                 } else {
-                    rejected.push(RejectedRecipient {
-                        rcpt: rcpt.clone(),
-                        reply,
-                    });
+                    rejected.push(RejectedRecipient { rcpt: rcpt.clone(), reply });
                 }
             }
         } else {
@@ -351,14 +328,12 @@ impl Client {
                 if reply.is_positive() {
                     accepted.push(rcpt.clone());
                 } else {
-                    rejected.push(RejectedRecipient {
-                        rcpt: rcpt.clone(),
-                        reply,
-                    });
+                    rejected.push(RejectedRecipient { rcpt: rcpt.clone(), reply });
                 }
             }
             timings.rcpt = Some(t0.elapsed() - timings.mail.unwrap_or_default());
         }
+        self.last_refused.clone_from(&rejected);
         if accepted.is_empty() {
             if data_reply.as_ref().is_some_and(|r| r.code == 354) {
                 self.end_unwanted_data().await?;
@@ -380,17 +355,14 @@ impl Client {
             }
             self.wbuf.clear();
             encode_data(message, &mut self.wbuf);
+            self.content_sent = true;
             let n = self.wbuf.len();
-            self.transcript
-                .client_text(&format!("<message: {n} bytes on the wire, dot-stuffed>"));
+            self.transcript.client_text(&format!("<message: {n} bytes on the wire, dot-stuffed>"));
             self.transcript.client_text(".");
             let mut off = 0;
             while off < n {
                 let end = (off + WRITE_PIECE).min(n);
-                let r = self
-                    .conn
-                    .write_all(&self.wbuf[off..end], to.data_block, "message data")
-                    .await;
+                let r = self.conn.write_all(&self.wbuf[off..end], to.data_block, "message data").await;
                 if let Err(e) = r {
                     return Err(self.fail(e));
                 }
@@ -421,10 +393,8 @@ impl Client {
         self.wbuf.clear();
         self.wbuf.extend_from_slice(b".\r\n");
         self.transcript.client_text(".");
-        self.flush_wbuf(self.opts.timeouts.data_block, "DATA")
-            .await?;
-        self.read(self.opts.timeouts.data_end, "end of data")
-            .await?;
+        self.flush_wbuf(self.opts.timeouts.data_block, "DATA").await?;
+        self.read(self.opts.timeouts.data_end, "end of data").await?;
         Ok(())
     }
 
@@ -434,33 +404,19 @@ impl Client {
         let to = self.opts.timeouts;
         let mut chunks = body.chunks(BDAT_CHUNK).peekable();
         if chunks.peek().is_none() {
-            return self
-                .command(
-                    &Command::Bdat {
-                        size: 0,
-                        last: true,
-                    },
-                    to.data_end,
-                    "BDAT",
-                )
-                .await;
+            self.content_sent = true;
+            return self.command(&Command::Bdat { size: 0, last: true }, to.data_end, "BDAT").await;
         }
         while let Some(chunk) = chunks.next() {
             let last = chunks.peek().is_none();
             self.wbuf.clear();
-            Command::Bdat {
-                size: chunk.len() as u64,
-                last,
-            }
-            .write_to(&mut self.wbuf);
+            Command::Bdat { size: chunk.len() as u64, last }.write_to(&mut self.wbuf);
             self.transcript.client_bytes(&self.wbuf);
-            self.transcript
-                .client_text(&format!("<message chunk: {} bytes>", chunk.len()));
+            self.transcript.client_text(&format!("<message chunk: {} bytes>", chunk.len()));
             self.wbuf.extend_from_slice(chunk);
+            self.content_sent = true;
             self.flush_wbuf(to.data_block, "BDAT").await?;
-            let reply = self
-                .read(if last { to.data_end } else { to.data_init }, "BDAT")
-                .await?;
+            let reply = self.read(if last { to.data_end } else { to.data_init }, "BDAT").await?;
             if last || !reply.is_positive() {
                 return Ok(reply);
             }

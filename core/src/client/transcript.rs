@@ -15,10 +15,7 @@ pub(crate) struct Transcript {
 
 impl Transcript {
     pub(crate) fn new(enabled: bool) -> Self {
-        Transcript {
-            enabled,
-            lines: Vec::new(),
-        }
+        Transcript { enabled, lines: Vec::new() }
     }
 
     pub(crate) fn lines(&self) -> &[String] {
@@ -35,8 +32,7 @@ impl Transcript {
             if line.is_empty() {
                 continue;
             }
-            self.lines
-                .push(format!("C: {}", String::from_utf8_lossy(line)));
+            self.lines.push(format!("C: {}", String::from_utf8_lossy(line)));
         }
     }
 

@@ -28,9 +28,7 @@ pub(crate) fn token(what: &str, value: &str) -> Result<()> {
         return Err(Error::invalid_input(format!("{what} is empty")));
     }
     if value.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(Error::invalid_input(format!(
-            "{what} {value:?} contains a space or control character"
-        )));
+        return Err(Error::invalid_input(format!("{what} {value:?} contains a space or control character")));
     }
     Ok(())
 }
@@ -44,18 +42,10 @@ pub(crate) enum Addr {
     Mailbox(Mailbox),
 }
 
-pub(crate) fn address(
-    what: &str,
-    raw: &str,
-    allow_null: bool,
-    allow_postmaster: bool,
-) -> Result<Addr> {
+pub(crate) fn address(what: &str, raw: &str, allow_null: bool, allow_postmaster: bool) -> Result<Addr> {
     no_line_breaks(what, raw)?;
     let s = raw.trim();
-    let s = s
-        .strip_prefix('<')
-        .and_then(|s| s.strip_suffix('>'))
-        .unwrap_or(s);
+    let s = s.strip_prefix('<').and_then(|s| s.strip_suffix('>')).unwrap_or(s);
     if s.is_empty() {
         return if allow_null {
             Ok(Addr::Null)
@@ -84,13 +74,7 @@ mod tests {
         }
         assert!(no_line_breaks("address", "a@b").is_ok());
         assert!(token("EHLO name", "client.example").is_ok());
-        assert_eq!(
-            token("EHLO name", "a b").unwrap_err().kind(),
-            ErrorKind::InvalidInput
-        );
-        assert_eq!(
-            token("EHLO name", "").unwrap_err().kind(),
-            ErrorKind::InvalidInput
-        );
+        assert_eq!(token("EHLO name", "a b").unwrap_err().kind(), ErrorKind::InvalidInput);
+        assert_eq!(token("EHLO name", "").unwrap_err().kind(), ErrorKind::InvalidInput);
     }
 }

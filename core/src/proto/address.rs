@@ -28,16 +28,9 @@ impl Domain {
             (Domain::Name(a), Domain::Name(b)) => {
                 a.eq_ignore_ascii_case(b) || (!a.is_ascii() && a.to_lowercase() == b.to_lowercase())
             }
-            (
-                Domain::General {
-                    tag: t1,
-                    content: c1,
-                },
-                Domain::General {
-                    tag: t2,
-                    content: c2,
-                },
-            ) => t1.eq_ignore_ascii_case(t2) && c1 == c2,
+            (Domain::General { tag: t1, content: c1 }, Domain::General { tag: t2, content: c2 }) => {
+                t1.eq_ignore_ascii_case(t2) && c1 == c2
+            }
             (a, b) => a == b,
         }
     }
@@ -162,14 +155,7 @@ pub fn parse_path<'a>(s: &'a str, opts: &ParseOptions) -> Result<(Path, &'a str)
             return Err(err("missing address"));
         }
         if token.eq_ignore_ascii_case("postmaster") {
-            return Ok((
-                Path {
-                    mailbox: None,
-                    source_route: Vec::new(),
-                    postmaster: true,
-                },
-                &s[end..],
-            ));
+            return Ok((Path { mailbox: None, source_route: Vec::new(), postmaster: true }, &s[end..]));
         }
         if token == "<>" {
             return Ok((Path::default(), &s[end..]));
@@ -178,14 +164,7 @@ pub fn parse_path<'a>(s: &'a str, opts: &ParseOptions) -> Result<(Path, &'a str)
         if used != token.len() {
             return Err(trailing_error(token.as_bytes()[used]));
         }
-        return Ok((
-            Path {
-                mailbox: Some(mailbox),
-                source_route: Vec::new(),
-                postmaster: false,
-            },
-            &s[end..],
-        ));
+        return Ok((Path { mailbox: Some(mailbox), source_route: Vec::new(), postmaster: false }, &s[end..]));
     }
     let close = |pos: usize| -> Result<usize, AddressError> {
         match b.get(pos) {
@@ -199,14 +178,7 @@ pub fn parse_path<'a>(s: &'a str, opts: &ParseOptions) -> Result<(Path, &'a str)
         return Ok((Path::default(), &s[2..]));
     }
     if b.len() >= 12 && b[1..11].eq_ignore_ascii_case(b"postmaster") && b[11] == b'>' {
-        return Ok((
-            Path {
-                mailbox: None,
-                source_route: Vec::new(),
-                postmaster: true,
-            },
-            &s[12..],
-        ));
+        return Ok((Path { mailbox: None, source_route: Vec::new(), postmaster: true }, &s[12..]));
     }
     let mut pos = 1;
     let mut source_route = Vec::new();
@@ -229,14 +201,7 @@ pub fn parse_path<'a>(s: &'a str, opts: &ParseOptions) -> Result<(Path, &'a str)
     }
     let (mailbox, end) = parse_mailbox_at(s, pos, utf8, true)?;
     let end = close(end)?;
-    Ok((
-        Path {
-            mailbox: Some(mailbox),
-            source_route,
-            postmaster: false,
-        },
-        &s[end..],
-    ))
+    Ok((Path { mailbox: Some(mailbox), source_route, postmaster: false }, &s[end..]))
 }
 
 /// Longest path, punctuation included (RFC 5321 §4.5.3.1.3).
@@ -269,9 +234,7 @@ fn is_atext(c: char, utf8: bool) -> bool {
 
 /// True when `s` can be written without quotes: `atom *("." atom)`.
 fn is_dot_string(s: &str) -> bool {
-    !s.is_empty()
-        && s.split('.')
-            .all(|a| !a.is_empty() && a.chars().all(|c| is_atext(c, true)))
+    !s.is_empty() && s.split('.').all(|a| !a.is_empty() && a.chars().all(|c| is_atext(c, true)))
 }
 
 /// Parse `local@domain` starting at byte `pos` of `s`; returns the mailbox and the byte index
@@ -301,8 +264,7 @@ fn parse_mailbox_at(
                     let Some(q) = s[pos + 1..].chars().next() else {
                         return Err(err("unterminated quoted local part"));
                     };
-                    let allowed =
-                        (' '..='~').contains(&q) || (utf8 && !q.is_ascii() && !q.is_control());
+                    let allowed = (' '..='~').contains(&q) || (utf8 && !q.is_ascii() && !q.is_control());
                     if !allowed {
                         return Err(err("bad quoted character in local part"));
                     }
@@ -363,13 +325,7 @@ fn parse_mailbox_at(
         None => return Err(err("missing @domain")),
     }
     let (domain, end) = parse_domain_at(s, pos, utf8, bracketed)?;
-    Ok((
-        Mailbox {
-            local_part: local,
-            domain,
-        },
-        end,
-    ))
+    Ok((Mailbox { local_part: local, domain }, end))
 }
 
 /// Parse a domain name or address literal at `pos`.
@@ -381,10 +337,8 @@ fn parse_domain_at(
 ) -> Result<(Domain, usize), AddressError> {
     let b = s.as_bytes();
     if b.get(pos) == Some(&b'[') {
-        let close = b[pos..]
-            .iter()
-            .position(|&c| c == b']')
-            .ok_or_else(|| err("unterminated address literal"))?;
+        let close =
+            b[pos..].iter().position(|&c| c == b']').ok_or_else(|| err("unterminated address literal"))?;
         let inner = &s[pos + 1..pos + close];
         let end = pos + close + 1;
         if end - pos > MAX_DOMAIN {
@@ -402,8 +356,7 @@ fn scan_domain_name(b: &[u8], pos: usize, utf8: bool, _route: bool) -> Result<us
     let mut i = pos;
     loop {
         let label_start = i;
-        while i < b.len()
-            && (b[i].is_ascii_alphanumeric() || b[i] == b'-' || b[i] == b'_' || (b[i] >= 0x80))
+        while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'-' || b[i] == b'_' || (b[i] >= 0x80))
         {
             if b[i] >= 0x80 && !utf8 {
                 return Err(err("non-ASCII address without SMTPUTF8"));
@@ -452,22 +405,14 @@ fn parse_literal(inner: &str) -> Result<Domain, AddressError> {
             && !tag.ends_with('-')
             && tag.as_bytes()[0].is_ascii_alphanumeric();
         // dcontent = %d33-90 / %d94-126
-        let content_ok = !content.is_empty()
-            && content
-                .bytes()
-                .all(|c| (33..=90).contains(&c) || (94..=126).contains(&c));
+        let content_ok =
+            !content.is_empty() && content.bytes().all(|c| (33..=90).contains(&c) || (94..=126).contains(&c));
         if !tag_ok || !content_ok {
             return Err(err("bad general address literal"));
         }
-        return Ok(Domain::General {
-            tag: tag.to_string(),
-            content: content.to_string(),
-        });
+        return Ok(Domain::General { tag: tag.to_string(), content: content.to_string() });
     }
-    inner
-        .parse::<Ipv4Addr>()
-        .map(Domain::Ipv4)
-        .map_err(|_| err("bad IPv4 address literal"))
+    inner.parse::<Ipv4Addr>().map(Domain::Ipv4).map_err(|_| err("bad IPv4 address literal"))
 }
 
 /// Parse a bare mailbox `local@domain` (no brackets, nothing after it), as a client validates a
@@ -488,18 +433,9 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const LENIENT: ParseOptions = ParseOptions {
-        strict: false,
-        smtputf8: false,
-    };
-    const STRICT: ParseOptions = ParseOptions {
-        strict: true,
-        smtputf8: false,
-    };
-    const UTF8: ParseOptions = ParseOptions {
-        strict: true,
-        smtputf8: true,
-    };
+    const LENIENT: ParseOptions = ParseOptions { strict: false, smtputf8: false };
+    const STRICT: ParseOptions = ParseOptions { strict: true, smtputf8: false };
+    const UTF8: ParseOptions = ParseOptions { strict: true, smtputf8: true };
 
     fn path(s: &str, o: &ParseOptions) -> Result<Path, AddressError> {
         let (p, rest) = parse_path(s, o)?;
@@ -557,19 +493,10 @@ mod tests {
         assert!(path(&format!("<a@a{label}.b>"), &STRICT).is_err());
         let d255 = format!("{label}.{label}.{label}.{}", "b".repeat(63));
         assert_eq!(d255.len(), 255);
-        assert!(
-            parse_mailbox(&format!("a@{d255}")).is_err(),
-            "over 254 total"
-        );
+        assert!(parse_mailbox(&format!("a@{d255}")).is_err(), "over 254 total");
         // A 255-octet domain cannot fit in a 256-octet path: the path limit speaks first.
-        assert!(path(&format!("<a@{d255}>"), &STRICT)
-            .unwrap_err()
-            .0
-            .contains("256"));
-        assert!(path(&format!("<a@{d255}.x>"), &STRICT)
-            .unwrap_err()
-            .0
-            .contains("255"));
+        assert!(path(&format!("<a@{d255}>"), &STRICT).unwrap_err().0.contains("256"));
+        assert!(path(&format!("<a@{d255}.x>"), &STRICT).unwrap_err().0.contains("255"));
         // Path over 256 octets including brackets.
         let d250 = format!("{label}.{label}.{label}.{}", "b".repeat(58));
         assert!(path(&format!("<abc@{d250}>"), &STRICT).is_ok());
@@ -628,10 +555,7 @@ mod tests {
         assert_eq!(m.to_string(), "plain@x");
         let m = path(r#"<""@x>"#, &STRICT).unwrap().mailbox.unwrap();
         assert_eq!(m.to_string(), r#"""@x"#);
-        let m = path(r#"<"user@remote"@local>"#, &STRICT)
-            .unwrap()
-            .mailbox
-            .unwrap();
+        let m = path(r#"<"user@remote"@local>"#, &STRICT).unwrap().mailbox.unwrap();
         assert!(m.has_routing_chars());
         assert_eq!(m.to_string(), r#""user@remote"@local"#);
     }
@@ -645,11 +569,7 @@ mod tests {
         ] {
             assert_eq!(path(s, &STRICT).unwrap().to_string(), shown);
         }
-        let d = path("<a@[192.0.2.1]>", &STRICT)
-            .unwrap()
-            .mailbox
-            .unwrap()
-            .domain;
+        let d = path("<a@[192.0.2.1]>", &STRICT).unwrap().mailbox.unwrap().domain;
         assert!(d.is_literal());
         assert_eq!(d.to_lowercase_string(), "[192.0.2.1]");
         assert!(path("<a@[01.2.3.4]>", &STRICT).is_err());
@@ -670,10 +590,7 @@ mod tests {
     #[test]
     fn utf8() {
         assert!(path("<δοκιμή@παράδειγμα.δοκιμή>", &STRICT).is_err());
-        let m = path("<δοκιμή@παράδειγμα.δοκιμή>", &UTF8)
-            .unwrap()
-            .mailbox
-            .unwrap();
+        let m = path("<δοκιμή@παράδειγμα.δοκιμή>", &UTF8).unwrap().mailbox.unwrap();
         assert!(m.is_utf8());
         assert_eq!(m.to_string(), "δοκιμή@παράδειγμα.δοκιμή");
         assert!(path("<\"δ x\"@a>", &STRICT).is_err());
@@ -684,10 +601,7 @@ mod tests {
     #[test]
     fn parse_mailbox_bare() {
         let m = parse_mailbox("bob@example.org").unwrap();
-        assert_eq!(
-            (m.local_part.as_str(), m.domain.to_string().as_str()),
-            ("bob", "example.org")
-        );
+        assert_eq!((m.local_part.as_str(), m.domain.to_string().as_str()), ("bob", "example.org"));
         assert!(parse_mailbox("jöran@bücher.example").is_ok());
         for bad in [
             "<bob@example.org>",
@@ -719,10 +633,7 @@ mod tests {
             any::<[u16; 8]>().prop_map(|s| Domain::Ipv6(s.into())),
             "[a-z][a-z0-9]{0,4}"
                 .prop_filter("not ipv6", |t| !t.eq_ignore_ascii_case("ipv6"))
-                .prop_map(|tag| Domain::General {
-                    tag,
-                    content: "c0ntent".into()
-                }),
+                .prop_map(|tag| Domain::General { tag, content: "c0ntent".into() }),
         ]
     }
 

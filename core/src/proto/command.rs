@@ -78,10 +78,7 @@ pub enum Command {
     /// `STARTTLS`
     StartTls,
     /// `AUTH mechanism [initial-response]`
-    Auth {
-        mechanism: String,
-        initial: Option<String>,
-    },
+    Auth { mechanism: String, initial: Option<String> },
     /// `SEND`, `SOML`, `SAML`, `TURN` (obsolete; answered 502). `verb` is upper-cased.
     Obsolete { verb: String },
 }
@@ -93,11 +90,7 @@ pub enum CommandError {
     Unknown { verb: String },
     /// Known verb, bad arguments: `code` is 501 (syntax), 553 (mailbox syntax) or 555 (bad
     /// MAIL/RCPT parameter), with an enhanced code and a message.
-    Syntax {
-        code: u16,
-        enhanced: &'static str,
-        message: String,
-    },
+    Syntax { code: u16, enhanced: &'static str, message: String },
 }
 
 impl CommandError {
@@ -105,11 +98,7 @@ impl CommandError {
     pub fn reply(&self) -> Reply {
         match self {
             CommandError::Unknown { .. } => Reply::new(500, Some("5.5.2"), "Command unrecognized"),
-            CommandError::Syntax {
-                code,
-                enhanced,
-                message,
-            } => Reply::new(*code, Some(enhanced), message),
+            CommandError::Syntax { code, enhanced, message } => Reply::new(*code, Some(enhanced), message),
         }
     }
 }
@@ -142,15 +131,11 @@ pub fn parse_command(line: &[u8], opts: &ParseOptions) -> Result<Command, Comman
         b"STARTTLS" => Verb::StartTls,
         b"AUTH" => Verb::Auth,
         b"SEND" | b"SOML" | b"SAML" | b"TURN" => {
-            return Ok(Command::Obsolete {
-                verb: String::from_utf8_lossy(verb).into_owned(),
-            })
+            return Ok(Command::Obsolete { verb: String::from_utf8_lossy(verb).into_owned() })
         }
         _ => {
             let shown: Vec<u8> = verb_bytes.iter().take(32).copied().collect();
-            return Err(CommandError::Unknown {
-                verb: String::from_utf8_lossy(&shown).into_owned(),
-            });
+            return Err(CommandError::Unknown { verb: String::from_utf8_lossy(&shown).into_owned() });
         }
     };
     // The argument text: after the verb and its one space.
@@ -174,11 +159,7 @@ pub fn parse_command(line: &[u8], opts: &ParseOptions) -> Result<Command, Comman
         });
     }
     // Lenient: trailing spaces are ignored. Strict: they count as (empty) arguments.
-    let args = if opts.strict {
-        raw
-    } else {
-        raw.trim_end_matches(' ')
-    };
+    let args = if opts.strict { raw } else { raw.trim_end_matches(' ') };
     let usage = || syntax(format!("Syntax: {}", kind.usage()));
     let no_args = |cmd: Command| {
         if args.is_empty() {
@@ -193,11 +174,7 @@ pub fn parse_command(line: &[u8], opts: &ParseOptions) -> Result<Command, Comman
                 return Err(usage());
             }
             let domain = args.to_string();
-            Ok(if kind == Verb::Helo {
-                Command::Helo { domain }
-            } else {
-                Command::Ehlo { domain }
-            })
+            Ok(if kind == Verb::Helo { Command::Helo { domain } } else { Command::Ehlo { domain } })
         }
         Verb::Mail => {
             let rest = strip_prefix_ci(args, "FROM:").ok_or_else(usage)?;
@@ -242,17 +219,11 @@ pub fn parse_command(line: &[u8], opts: &ParseOptions) -> Result<Command, Comman
                 return Err(usage());
             }
             let arg = arg.to_string();
-            Ok(if kind == Verb::Vrfy {
-                Command::Vrfy { arg }
-            } else {
-                Command::Expn { arg }
-            })
+            Ok(if kind == Verb::Vrfy { Command::Vrfy { arg } } else { Command::Expn { arg } })
         }
         Verb::Help => {
             let t = args.trim();
-            Ok(Command::Help {
-                topic: (!t.is_empty()).then(|| t.to_string()),
-            })
+            Ok(Command::Help { topic: (!t.is_empty()).then(|| t.to_string()) })
         }
         Verb::Noop => Ok(Command::Noop),
         Verb::Auth => {
@@ -261,16 +232,11 @@ pub fn parse_command(line: &[u8], opts: &ParseOptions) -> Result<Command, Comman
             let initial = it.next();
             let mech_ok = !mech.is_empty()
                 && mech.len() <= 20
-                && mech
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                && mech.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             if !mech_ok || it.next().is_some() || initial == Some("") {
                 return Err(usage());
             }
-            Ok(Command::Auth {
-                mechanism: mech.to_ascii_uppercase(),
-                initial: initial.map(str::to_string),
-            })
+            Ok(Command::Auth { mechanism: mech.to_ascii_uppercase(), initial: initial.map(str::to_string) })
         }
     }
 }
@@ -316,35 +282,23 @@ impl Verb {
 }
 
 fn syntax(message: String) -> CommandError {
-    CommandError::Syntax {
-        code: 501,
-        enhanced: "5.5.4",
-        message,
-    }
+    CommandError::Syntax { code: 501, enhanced: "5.5.4", message }
 }
 
 fn bad_address(sender: bool, why: &str) -> CommandError {
     let who = if sender { "sender" } else { "recipient" };
-    CommandError::Syntax {
-        code: 501,
-        enhanced: "5.1.3",
-        message: format!("Bad {who} address syntax: {why}"),
-    }
+    CommandError::Syntax { code: 501, enhanced: "5.1.3", message: format!("Bad {who} address syntax: {why}") }
 }
 
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| &s[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
 }
 
 /// HELO/EHLO argument in strict mode: a domain name or an address literal.
 fn is_helo_domain(s: &str) -> bool {
     let probe = format!("<x@{s}>");
-    let opts = ParseOptions {
-        strict: true,
-        smtputf8: true,
-    };
+    let opts = ParseOptions { strict: true, smtputf8: true };
     matches!(parse_path(&probe, &opts), Ok((_, rest)) if rest.is_empty())
 }
 
@@ -359,16 +313,11 @@ fn parse_path_and_params(
     sender: bool,
 ) -> Result<(Path, Params), CommandError> {
     let rest = match rest.strip_prefix(' ') {
-        Some(_) if opts.strict => {
-            return Err(bad_address(sender, "no space allowed after the colon"))
-        }
+        Some(_) if opts.strict => return Err(bad_address(sender, "no space allowed after the colon")),
         Some(r) => r.trim_start_matches(' '),
         None => rest,
     };
-    let wide = ParseOptions {
-        strict: opts.strict,
-        smtputf8: true,
-    };
+    let wide = ParseOptions { strict: opts.strict, smtputf8: true };
     let (path, after) = parse_path(rest, &wide).map_err(|e| bad_address(sender, &e.0))?;
     if !after.is_empty() && !after.starts_with(' ') {
         return Err(bad_address(sender, "unexpected text after the address"));
@@ -385,11 +334,7 @@ fn parse_path_and_params(
                 message: "Non-ASCII address requires SMTPUTF8".into(),
             });
         }
-        if params
-            .0
-            .iter()
-            .any(|(_, v)| v.as_deref().is_some_and(|v| !v.is_ascii()))
-        {
+        if params.0.iter().any(|(_, v)| v.as_deref().is_some_and(|v| !v.is_ascii())) {
             return Err(syntax("Non-ASCII parameter value requires SMTPUTF8".into()));
         }
     }
@@ -469,14 +414,8 @@ mod tests {
     use super::*;
     use crate::proto::address::{Domain, Mailbox};
 
-    const LENIENT: ParseOptions = ParseOptions {
-        strict: false,
-        smtputf8: false,
-    };
-    const STRICT: ParseOptions = ParseOptions {
-        strict: true,
-        smtputf8: false,
-    };
+    const LENIENT: ParseOptions = ParseOptions { strict: false, smtputf8: false };
+    const STRICT: ParseOptions = ParseOptions { strict: true, smtputf8: false };
 
     fn ok(line: &str) -> Command {
         parse_command(line.as_bytes(), &LENIENT).unwrap_or_else(|e| panic!("{line:?}: {e:?}"))
@@ -491,32 +430,14 @@ mod tests {
         }
     }
     fn mailbox(local: &str, domain: &str) -> Option<Mailbox> {
-        Some(Mailbox {
-            local_part: local.into(),
-            domain: Domain::Name(domain.into()),
-        })
+        Some(Mailbox { local_part: local.into(), domain: Domain::Name(domain.into()) })
     }
 
     #[test]
     fn every_verb_case_insensitive() {
-        assert_eq!(
-            ok("HELO a.example"),
-            Command::Helo {
-                domain: "a.example".into()
-            }
-        );
-        assert_eq!(
-            ok("helo a.example"),
-            Command::Helo {
-                domain: "a.example".into()
-            }
-        );
-        assert_eq!(
-            ok("EhLo [192.0.2.1]"),
-            Command::Ehlo {
-                domain: "[192.0.2.1]".into()
-            }
-        );
+        assert_eq!(ok("HELO a.example"), Command::Helo { domain: "a.example".into() });
+        assert_eq!(ok("helo a.example"), Command::Helo { domain: "a.example".into() });
+        assert_eq!(ok("EhLo [192.0.2.1]"), Command::Ehlo { domain: "[192.0.2.1]".into() });
         assert_eq!(ok("data"), Command::Data);
         assert_eq!(ok("Rset"), Command::Rset);
         assert_eq!(ok("quit"), Command::Quit);
@@ -524,66 +445,22 @@ mod tests {
         assert_eq!(ok("noop"), Command::Noop);
         assert_eq!(ok("NOOP anything at all"), Command::Noop);
         assert_eq!(ok("help"), Command::Help { topic: None });
-        assert_eq!(
-            ok("HELP mail"),
-            Command::Help {
-                topic: Some("mail".into())
-            }
-        );
-        assert_eq!(
-            ok("vrfy postmaster"),
-            Command::Vrfy {
-                arg: "postmaster".into()
-            }
-        );
-        assert_eq!(
-            ok("EXPN staff list"),
-            Command::Expn {
-                arg: "staff list".into()
-            }
-        );
-        assert_eq!(
-            ok("bdat 100 last"),
-            Command::Bdat {
-                size: 100,
-                last: true
-            }
-        );
-        assert_eq!(
-            ok("BDAT 0"),
-            Command::Bdat {
-                size: 0,
-                last: false
-            }
-        );
-        assert_eq!(
-            ok("auth plain"),
-            Command::Auth {
-                mechanism: "PLAIN".into(),
-                initial: None
-            }
-        );
+        assert_eq!(ok("HELP mail"), Command::Help { topic: Some("mail".into()) });
+        assert_eq!(ok("vrfy postmaster"), Command::Vrfy { arg: "postmaster".into() });
+        assert_eq!(ok("EXPN staff list"), Command::Expn { arg: "staff list".into() });
+        assert_eq!(ok("bdat 100 last"), Command::Bdat { size: 100, last: true });
+        assert_eq!(ok("BDAT 0"), Command::Bdat { size: 0, last: false });
+        assert_eq!(ok("auth plain"), Command::Auth { mechanism: "PLAIN".into(), initial: None });
         assert_eq!(
             ok("AUTH PLAIN AHVzZXIAcGFzcw=="),
-            Command::Auth {
-                mechanism: "PLAIN".into(),
-                initial: Some("AHVzZXIAcGFzcw==".into())
-            }
+            Command::Auth { mechanism: "PLAIN".into(), initial: Some("AHVzZXIAcGFzcw==".into()) }
         );
         assert_eq!(
             ok("AUTH PLAIN ="),
-            Command::Auth {
-                mechanism: "PLAIN".into(),
-                initial: Some("=".into())
-            }
+            Command::Auth { mechanism: "PLAIN".into(), initial: Some("=".into()) }
         );
         for v in ["SEND", "soml", "Saml", "TURN"] {
-            assert_eq!(
-                ok(&format!("{v} FROM:<a@b>")),
-                Command::Obsolete {
-                    verb: v.to_ascii_uppercase()
-                }
-            );
+            assert_eq!(ok(&format!("{v} FROM:<a@b>")), Command::Obsolete { verb: v.to_ascii_uppercase() });
         }
         match ok("mail from:<a@b.example>") {
             Command::Mail { from, params } => {
@@ -602,15 +479,7 @@ mod tests {
 
     #[test]
     fn unknown_verbs() {
-        for l in [
-            &b"FOO"[..],
-            b"",
-            b"MAILFROM:<a@b>",
-            b"X-VERB arg",
-            b"\xff\xfe",
-            b"HELOO x",
-            b" HELO x",
-        ] {
+        for l in [&b"FOO"[..], b"", b"MAILFROM:<a@b>", b"X-VERB arg", b"\xff\xfe", b"HELOO x", b" HELO x"] {
             let e = parse_command(l, &LENIENT).unwrap_err();
             assert!(matches!(e, CommandError::Unknown { .. }), "{l:?}");
             assert_eq!(e.reply().code, 500);
@@ -655,12 +524,7 @@ mod tests {
     fn trailing_spaces() {
         assert_eq!(ok("DATA  "), Command::Data);
         assert_eq!(ok("QUIT "), Command::Quit);
-        assert_eq!(
-            ok("HELO a.example "),
-            Command::Helo {
-                domain: "a.example".into()
-            }
-        );
+        assert_eq!(ok("HELO a.example "), Command::Helo { domain: "a.example".into() });
         for l in ["DATA ", "QUIT  ", "RSET ", "STARTTLS ", "HELO a.example "] {
             assert_eq!(code(l.as_bytes(), &STRICT), 501, "{l:?}");
         }
@@ -669,36 +533,17 @@ mod tests {
 
     #[test]
     fn strict_helo_wants_a_domain() {
-        assert_eq!(
-            ok("HELO my_host!"),
-            Command::Helo {
-                domain: "my_host!".into()
-            }
-        );
+        assert_eq!(ok("HELO my_host!"), Command::Helo { domain: "my_host!".into() });
         assert_eq!(code(b"HELO my host", &STRICT), 501);
         assert_eq!(code(b"HELO bad!name", &STRICT), 501);
         assert_eq!(code(b"EHLO [1.2.3]", &STRICT), 501);
-        assert_eq!(
-            ok_strict("EHLO [IPv6:::1]"),
-            Command::Ehlo {
-                domain: "[IPv6:::1]".into()
-            }
-        );
-        assert_eq!(
-            ok_strict("EHLO mx-1.example.org"),
-            Command::Ehlo {
-                domain: "mx-1.example.org".into()
-            }
-        );
+        assert_eq!(ok_strict("EHLO [IPv6:::1]"), Command::Ehlo { domain: "[IPv6:::1]".into() });
+        assert_eq!(ok_strict("EHLO mx-1.example.org"), Command::Ehlo { domain: "mx-1.example.org".into() });
     }
 
     #[test]
     fn mail_from_space_and_bare_address() {
-        for l in [
-            "MAIL FROM: <a@b.example>",
-            "MAIL FROM:a@b.example",
-            "MAIL FROM:  a@b.example",
-        ] {
+        for l in ["MAIL FROM: <a@b.example>", "MAIL FROM:a@b.example", "MAIL FROM:  a@b.example"] {
             match ok(l) {
                 Command::Mail { from, .. } => {
                     assert_eq!(from.mailbox, mailbox("a", "b.example"), "{l}")
@@ -731,10 +576,7 @@ mod tests {
             c => panic!("{c:?}"),
         }
         let e = parse_command(b"RCPT TO:<>", &LENIENT).unwrap_err();
-        assert_eq!(
-            (e.reply().code, e.reply().enhanced.as_deref()),
-            (501, Some("5.1.3"))
-        );
+        assert_eq!((e.reply().code, e.reply().enhanced.as_deref()), (501, Some("5.1.3")));
         assert_eq!(code(b"MAIL FROM:<Postmaster>", &LENIENT), 501);
     }
 
@@ -756,11 +598,7 @@ mod tests {
             "RCPT TO:a@b@c",
         ] {
             let e = parse_command(l.as_bytes(), &LENIENT).unwrap_err();
-            assert_eq!(
-                (e.reply().code, e.reply().enhanced.as_deref()),
-                (501, Some("5.1.3")),
-                "{l}"
-            );
+            assert_eq!((e.reply().code, e.reply().enhanced.as_deref()), (501, Some("5.1.3")), "{l}");
         }
         let long_local = format!("RCPT TO:<{}@b.example>", "a".repeat(65));
         assert_eq!(code(long_local.as_bytes(), &LENIENT), 501);
@@ -823,24 +661,12 @@ mod tests {
             Command::Rcpt { to, .. } => to.mailbox.unwrap().domain,
             c => panic!("{c:?}"),
         };
-        assert_eq!(
-            rcpt("RCPT TO:<a@[192.0.2.1]>"),
-            Domain::Ipv4("192.0.2.1".parse().unwrap())
-        );
-        assert_eq!(
-            rcpt("RCPT TO:<a@[IPv6:::1]>"),
-            Domain::Ipv6("::1".parse().unwrap())
-        );
-        assert_eq!(
-            rcpt("RCPT TO:<a@[ipv6:2001:db8::1]>"),
-            Domain::Ipv6("2001:db8::1".parse().unwrap())
-        );
+        assert_eq!(rcpt("RCPT TO:<a@[192.0.2.1]>"), Domain::Ipv4("192.0.2.1".parse().unwrap()));
+        assert_eq!(rcpt("RCPT TO:<a@[IPv6:::1]>"), Domain::Ipv6("::1".parse().unwrap()));
+        assert_eq!(rcpt("RCPT TO:<a@[ipv6:2001:db8::1]>"), Domain::Ipv6("2001:db8::1".parse().unwrap()));
         assert_eq!(
             rcpt("RCPT TO:<a@[x-tag:stuff]>"),
-            Domain::General {
-                tag: "x-tag".into(),
-                content: "stuff".into()
-            }
+            Domain::General { tag: "x-tag".into(), content: "stuff".into() }
         );
         for bad in [
             "RCPT TO:<a@[1.2.3]>",
@@ -858,16 +684,10 @@ mod tests {
 
     #[test]
     fn utf8_addresses_need_smtputf8() {
-        let utf8 = ParseOptions {
-            strict: true,
-            smtputf8: true,
-        };
+        let utf8 = ParseOptions { strict: true, smtputf8: true };
         let line = "RCPT TO:<jöran@bücher.example>".as_bytes();
         let e = parse_command(line, &STRICT).unwrap_err();
-        assert_eq!(
-            (e.reply().code, e.reply().enhanced.as_deref()),
-            (553, Some("5.6.7"))
-        );
+        assert_eq!((e.reply().code, e.reply().enhanced.as_deref()), (553, Some("5.6.7")));
         match parse_command(line, &utf8).unwrap() {
             Command::Rcpt { to, .. } => {
                 let m = to.mailbox.unwrap();
@@ -877,15 +697,8 @@ mod tests {
             c => panic!("{c:?}"),
         }
         // MAIL: the SMTPUTF8 parameter on the same line allows it.
-        assert!(parse_command(
-            "MAIL FROM:<jöran@bücher.example> SMTPUTF8".as_bytes(),
-            &STRICT
-        )
-        .is_ok());
-        assert_eq!(
-            code("MAIL FROM:<jöran@bücher.example>".as_bytes(), &STRICT),
-            553
-        );
+        assert!(parse_command("MAIL FROM:<jöran@bücher.example> SMTPUTF8".as_bytes(), &STRICT).is_ok());
+        assert_eq!(code("MAIL FROM:<jöran@bücher.example>".as_bytes(), &STRICT), 553);
         assert_eq!(code("MAIL FROM:<a@b> ENVID=ö".as_bytes(), &LENIENT), 501);
         // Non-UTF-8 bytes are refused even with SMTPUTF8.
         assert_eq!(code(b"RCPT TO:<j\xf6ran@b.example>", &utf8), 501);
@@ -893,9 +706,7 @@ mod tests {
 
     #[test]
     fn params() {
-        match ok_strict(
-            "MAIL FROM:<a@b> SIZE=1000 BODY=8BITMIME SMTPUTF8 RET=HDRS ENVID=QQ+2B1 AUTH=<>",
-        ) {
+        match ok_strict("MAIL FROM:<a@b> SIZE=1000 BODY=8BITMIME SMTPUTF8 RET=HDRS ENVID=QQ+2B1 AUTH=<>") {
             Command::Mail { params, .. } => {
                 let m = MailParams::from_params(&params, true).unwrap();
                 assert_eq!(m.size, Some(1000));
@@ -920,10 +731,7 @@ mod tests {
         match ok("MAIL FROM:<a@b> X-FOO=bar XBAZ") {
             Command::Mail { params, .. } => {
                 let m = MailParams::from_params(&params, false).unwrap();
-                assert_eq!(
-                    m.other,
-                    vec![("X-FOO".into(), Some("bar".into())), ("XBAZ".into(), None)]
-                );
+                assert_eq!(m.other, vec![("X-FOO".into(), Some("bar".into())), ("XBAZ".into(), None)]);
             }
             c => panic!("{c:?}"),
         }
@@ -954,10 +762,7 @@ mod tests {
         assert_eq!(code(long_envid.as_bytes(), &LENIENT), 501);
         match ok("MAIL FROM:<a@b> SIZE=99999999999999999999999") {
             Command::Mail { params, .. } => {
-                assert_eq!(
-                    MailParams::from_params(&params, false).unwrap().size,
-                    Some(u64::MAX)
-                )
+                assert_eq!(MailParams::from_params(&params, false).unwrap().size, Some(u64::MAX))
             }
             c => panic!("{c:?}"),
         }
@@ -971,32 +776,14 @@ mod tests {
             String::from_utf8(v).unwrap()
         };
         let mail = ok("MAIL FROM:<a@b.example> SIZE=10 BODY=8BITMIME");
-        assert_eq!(
-            w(mail.clone()),
-            "MAIL FROM:<a@b.example> SIZE=10 BODY=8BITMIME\r\n"
-        );
+        assert_eq!(w(mail.clone()), "MAIL FROM:<a@b.example> SIZE=10 BODY=8BITMIME\r\n");
         assert_eq!(w(ok("RCPT TO:<Postmaster>")), "RCPT TO:<postmaster>\r\n");
         assert_eq!(w(ok("MAIL FROM:<>")), "MAIL FROM:<>\r\n");
-        assert_eq!(
-            w(Command::Bdat {
-                size: 100,
-                last: true
-            }),
-            "BDAT 100 LAST\r\n"
-        );
-        assert_eq!(
-            w(Command::Bdat {
-                size: 7,
-                last: false
-            }),
-            "BDAT 7\r\n"
-        );
+        assert_eq!(w(Command::Bdat { size: 100, last: true }), "BDAT 100 LAST\r\n");
+        assert_eq!(w(Command::Bdat { size: 7, last: false }), "BDAT 7\r\n");
         assert_eq!(w(Command::Help { topic: None }), "HELP\r\n");
         assert_eq!(
-            w(Command::Auth {
-                mechanism: "PLAIN".into(),
-                initial: Some("=".into())
-            }),
+            w(Command::Auth { mechanism: "PLAIN".into(), initial: Some("=".into()) }),
             "AUTH PLAIN =\r\n"
         );
         assert_eq!(w(Command::StartTls), "STARTTLS\r\n");

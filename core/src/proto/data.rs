@@ -32,11 +32,7 @@ pub struct DataLimits {
 
 impl Default for DataLimits {
     fn default() -> Self {
-        DataLimits {
-            max_size: 0,
-            max_line: 1000,
-            policy: BareLinePolicy::Reject,
-        }
+        DataLimits { max_size: 0, max_line: 1000, policy: BareLinePolicy::Reject }
     }
 }
 
@@ -107,13 +103,7 @@ enum State {
 impl DataReceiver {
     /// A receiver for one message.
     pub fn new(limits: DataLimits) -> Self {
-        DataReceiver {
-            limits,
-            size: 0,
-            violation: None,
-            state: State::LineStart,
-            line_len: 0,
-        }
+        DataReceiver { limits, size: 0, violation: None, state: State::LineStart, line_len: 0 }
     }
 
     /// Consume bytes. Returns [`DataStatus::Done`] once `CRLF.CRLF` (or `.CRLF` at the very
@@ -126,10 +116,8 @@ impl DataReceiver {
             match self.state {
                 State::Mid => {
                     let rest = &input[i..];
-                    let run = rest
-                        .iter()
-                        .position(|&b| b == b'\r' || b == b'\n' || b == 0)
-                        .unwrap_or(rest.len());
+                    let run =
+                        rest.iter().position(|&b| b == b'\r' || b == b'\n' || b == 0).unwrap_or(rest.len());
                     if run > 0 {
                         self.content(&rest[..run], out);
                         i += run;
@@ -272,11 +260,7 @@ pub fn encode_data(message: &[u8], out: &mut Vec<u8>) {
         match message[i] {
             b'\r' => {
                 out.extend_from_slice(b"\r\n");
-                i += if message.get(i + 1) == Some(&b'\n') {
-                    2
-                } else {
-                    1
-                };
+                i += if message.get(i + 1) == Some(&b'\n') { 2 } else { 1 };
                 line_start = true;
             }
             b'\n' => {
@@ -290,10 +274,7 @@ pub fn encode_data(message: &[u8], out: &mut Vec<u8>) {
                     out.push(b'.');
                 }
                 let rest = &message[i..];
-                let run = rest
-                    .iter()
-                    .position(|&c| c == b'\r' || c == b'\n' || c == 0)
-                    .unwrap_or(rest.len());
+                let run = rest.iter().position(|&c| c == b'\r' || c == b'\n' || c == 0).unwrap_or(rest.len());
                 out.extend_from_slice(&rest[..run]);
                 i += run;
                 line_start = false;
@@ -318,19 +299,12 @@ pub fn normalize_crlf(message: &[u8]) -> Vec<u8> {
     let mut i = 0;
     while i < message.len() {
         let rest = &message[i..];
-        let run = rest
-            .iter()
-            .position(|&c| c == b'\r' || c == b'\n')
-            .unwrap_or(rest.len());
+        let run = rest.iter().position(|&c| c == b'\r' || c == b'\n').unwrap_or(rest.len());
         out.extend_from_slice(&rest[..run]);
         i += run;
         if i < message.len() {
             out.extend_from_slice(b"\r\n");
-            i += if message[i] == b'\r' && message.get(i + 1) == Some(&b'\n') {
-                2
-            } else {
-                1
-            };
+            i += if message[i] == b'\r' && message.get(i + 1) == Some(&b'\n') { 2 } else { 1 };
         }
     }
     out
@@ -342,11 +316,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn limits(policy: BareLinePolicy) -> DataLimits {
-        DataLimits {
-            max_size: 0,
-            max_line: 0,
-            policy,
-        }
+        DataLimits { max_size: 0, max_line: 0, policy }
     }
 
     /// Feed `input` in the given chunk sizes (cycled); returns status, stored bytes, consumed total.
@@ -357,23 +327,13 @@ mod tests {
         let mut k = 0;
         let mut status = DataStatus::NeedMore;
         while pos < input.len() {
-            let n = chunks
-                .get(k % chunks.len().max(1))
-                .copied()
-                .unwrap_or(input.len())
-                .max(1);
+            let n = chunks.get(k % chunks.len().max(1)).copied().unwrap_or(input.len()).max(1);
             k += 1;
             let end = (pos + n).min(input.len());
             status = r.feed(&input[pos..end], &mut out);
             match status {
                 DataStatus::Done { consumed } => {
-                    return (
-                        DataStatus::Done {
-                            consumed: pos + consumed,
-                        },
-                        out,
-                        pos + consumed,
-                    )
+                    return (DataStatus::Done { consumed: pos + consumed }, out, pos + consumed)
                 }
                 DataStatus::Abort(_) => return (status, out, 0),
                 DataStatus::NeedMore => pos = end,
@@ -390,12 +350,7 @@ mod tests {
     fn simple_message_and_pipelined_rest() {
         let input = b"Subject: x\r\n\r\nhello\r\n.\r\nQUIT\r\n";
         let (st, out, consumed) = whole(DataLimits::default(), input);
-        assert_eq!(
-            st,
-            DataStatus::Done {
-                consumed: input.len() - 6
-            }
-        );
+        assert_eq!(st, DataStatus::Done { consumed: input.len() - 6 });
         assert_eq!(consumed, input.len() - 6);
         assert_eq!(out, b"Subject: x\r\n\r\nhello\r\n");
     }
@@ -433,9 +388,7 @@ mod tests {
             let (consumed, st) = match first {
                 DataStatus::Done { consumed } => (consumed, first),
                 DataStatus::NeedMore => match r.feed(&input[split..], &mut out) {
-                    DataStatus::Done { consumed } => {
-                        (split + consumed, DataStatus::Done { consumed })
-                    }
+                    DataStatus::Done { consumed } => (split + consumed, DataStatus::Done { consumed }),
                     other => panic!("split {split}: {other:?}"),
                 },
                 other => panic!("split {split}: {other:?}"),
@@ -454,10 +407,7 @@ mod tests {
         let mut r = DataReceiver::new(DataLimits::default());
         let mut out = Vec::new();
         assert_eq!(r.feed(b".\r\n", &mut out), DataStatus::Done { consumed: 3 });
-        assert_eq!(
-            r.feed(b"MAIL\r\n", &mut out),
-            DataStatus::Done { consumed: 0 }
-        );
+        assert_eq!(r.feed(b"MAIL\r\n", &mut out), DataStatus::Done { consumed: 0 });
         assert!(out.is_empty());
     }
 
@@ -486,11 +436,7 @@ mod tests {
             let input = smuggled(seq);
             for chunks in [&[usize::MAX][..], &[1], &[2, 3], &[7]] {
                 let (st, _, _) = run(DataLimits::default(), &input, chunks);
-                let want = if seq.contains(&0) {
-                    DataViolation::Nul
-                } else {
-                    DataViolation::BareLineEnding
-                };
+                let want = if seq.contains(&0) { DataViolation::Nul } else { DataViolation::BareLineEnding };
                 assert_eq!(st, DataStatus::Abort(want), "{seq:?} {chunks:?}");
             }
         }
@@ -503,13 +449,7 @@ mod tests {
             for chunks in [&[usize::MAX][..], &[1], &[2, 3], &[5]] {
                 let (st, out, consumed) = run(limits(BareLinePolicy::Normalize), &input, chunks);
                 // The only end is the real CRLF.CRLF at the very end of the input.
-                assert_eq!(
-                    st,
-                    DataStatus::Done {
-                        consumed: input.len()
-                    },
-                    "{seq:?} {chunks:?}"
-                );
+                assert_eq!(st, DataStatus::Done { consumed: input.len() }, "{seq:?} {chunks:?}");
                 assert_eq!(consumed, input.len(), "{seq:?} {chunks:?}");
                 assert!(out.windows(7).any(|w| w == b"forged\r"), "{seq:?}");
                 assert_no_lone_cr_lf(&out);
@@ -537,18 +477,12 @@ mod tests {
         assert_eq!(st, DataStatus::Abort(DataViolation::Nul));
         let mut r = DataReceiver::new(DataLimits::default());
         let mut out = Vec::new();
-        assert_eq!(
-            r.feed(b"x\ny", &mut out),
-            DataStatus::Abort(DataViolation::BareLineEnding)
-        );
+        assert_eq!(r.feed(b"x\ny", &mut out), DataStatus::Abort(DataViolation::BareLineEnding));
         assert_eq!(r.violation(), Some(DataViolation::BareLineEnding));
         assert!(DataViolation::BareLineEnding.is_fatal() && DataViolation::Nul.is_fatal());
         assert!(!DataViolation::TooBig.is_fatal() && !DataViolation::LineTooLong.is_fatal());
         // Aborted stays aborted.
-        assert_eq!(
-            r.feed(b"\r\n.\r\n", &mut out),
-            DataStatus::Abort(DataViolation::BareLineEnding)
-        );
+        assert_eq!(r.feed(b"\r\n.\r\n", &mut out), DataStatus::Abort(DataViolation::BareLineEnding));
     }
 
     #[test]
@@ -561,11 +495,7 @@ mod tests {
 
     #[test]
     fn size_limit_drains_without_growing_output() {
-        let l = DataLimits {
-            max_size: 10,
-            max_line: 0,
-            policy: BareLinePolicy::Reject,
-        };
+        let l = DataLimits { max_size: 10, max_line: 0, policy: BareLinePolicy::Reject };
         let body = b"0123456789abcdef\r\nmore lines here\r\n.\r\nQUIT\r\n";
         for chunks in [&[usize::MAX][..], &[1], &[3]] {
             let mut r = DataReceiver::new(l);
@@ -591,11 +521,7 @@ mod tests {
 
     #[test]
     fn size_exactly_at_limit_is_fine() {
-        let l = DataLimits {
-            max_size: 7,
-            max_line: 0,
-            policy: BareLinePolicy::Reject,
-        };
+        let l = DataLimits { max_size: 7, max_line: 0, policy: BareLinePolicy::Reject };
         let (st, out, _) = whole(l, b"hello\r\n.\r\n");
         assert!(matches!(st, DataStatus::Done { .. }));
         assert_eq!(out, b"hello\r\n");
@@ -603,40 +529,24 @@ mod tests {
 
     #[test]
     fn line_limit() {
-        let l = DataLimits {
-            max_size: 0,
-            max_line: 10,
-            policy: BareLinePolicy::Reject,
-        };
+        let l = DataLimits { max_size: 0, max_line: 10, policy: BareLinePolicy::Reject };
         let mut r = DataReceiver::new(l);
         let mut out = Vec::new();
-        assert!(matches!(
-            r.feed(b"12345678\r\n.\r\n", &mut out),
-            DataStatus::Done { .. }
-        ));
+        assert!(matches!(r.feed(b"12345678\r\n.\r\n", &mut out), DataStatus::Done { .. }));
         assert_eq!(r.violation(), None);
         let mut r = DataReceiver::new(l);
         let mut out = Vec::new();
-        assert!(matches!(
-            r.feed(b"123456789\r\nok\r\n.\r\n", &mut out),
-            DataStatus::Done { .. }
-        ));
+        assert!(matches!(r.feed(b"123456789\r\nok\r\n.\r\n", &mut out), DataStatus::Done { .. }));
         assert_eq!(r.violation(), Some(DataViolation::LineTooLong));
         // The default is RFC 5321's 1000 octets including CRLF.
         let mut long = vec![b'a'; 998];
         long.extend_from_slice(b"\r\n.\r\n");
         let mut r = DataReceiver::new(DataLimits::default());
-        assert!(matches!(
-            r.feed(&long, &mut Vec::new()),
-            DataStatus::Done { .. }
-        ));
+        assert!(matches!(r.feed(&long, &mut Vec::new()), DataStatus::Done { .. }));
         assert_eq!(r.violation(), None);
         long.insert(0, b'a');
         let mut r = DataReceiver::new(DataLimits::default());
-        assert!(matches!(
-            r.feed(&long, &mut Vec::new()),
-            DataStatus::Done { .. }
-        ));
+        assert!(matches!(r.feed(&long, &mut Vec::new()), DataStatus::Done { .. }));
         assert_eq!(r.violation(), Some(DataViolation::LineTooLong));
     }
 

@@ -22,8 +22,7 @@ impl Capabilities {
             if key.is_empty() {
                 continue;
             }
-            map.entry(key.to_ascii_uppercase())
-                .or_insert_with(|| params.to_string());
+            map.entry(key.to_ascii_uppercase()).or_insert_with(|| params.to_string());
         }
         Capabilities(map)
     }
@@ -33,15 +32,11 @@ impl Capabilities {
     }
     /// The parameters of `keyword`.
     pub fn get(&self, keyword: &str) -> Option<&str> {
-        self.0
-            .get(&keyword.to_ascii_uppercase())
-            .map(|s| s.as_str())
+        self.0.get(&keyword.to_ascii_uppercase()).map(|s| s.as_str())
     }
     /// SIZE limit, when advertised with a non-zero number.
     pub fn size(&self) -> Option<u64> {
-        self.get("SIZE")
-            .and_then(|s| s.trim().parse().ok())
-            .filter(|n| *n > 0)
+        self.get("SIZE").and_then(|s| s.trim().parse().ok()).filter(|n| *n > 0)
     }
     /// AUTH mechanisms (upper-cased), also from the old `AUTH=` form.
     pub fn auth_mechanisms(&self) -> Vec<String> {
@@ -90,14 +85,7 @@ mod tests {
         assert_eq!(c.size(), None);
         assert!(c.has("size"));
         assert_eq!(c.auth_mechanisms(), vec!["PLAIN"]);
-        assert_eq!(
-            Capabilities::from_ehlo(&Reply::new(250, None, "hi\nSIZE 0")).size(),
-            None
-        );
-        assert!(
-            Capabilities::from_ehlo(&Reply::new(250, None, "only greeting"))
-                .0
-                .is_empty()
-        );
+        assert_eq!(Capabilities::from_ehlo(&Reply::new(250, None, "hi\nSIZE 0")).size(), None);
+        assert!(Capabilities::from_ehlo(&Reply::new(250, None, "only greeting")).0.is_empty());
     }
 }

@@ -16,10 +16,7 @@ pub struct Params(pub Vec<(String, Option<String>)>);
 impl Params {
     /// The value of `keyword` (case-insensitive); `Some(None)` for a keyword without value.
     pub fn get(&self, keyword: &str) -> Option<Option<&str>> {
-        self.0
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(keyword))
-            .map(|(_, v)| v.as_deref())
+        self.0.iter().find(|(k, _)| k.eq_ignore_ascii_case(keyword)).map(|(_, v)| v.as_deref())
     }
     /// True when there are none.
     pub fn is_empty(&self) -> bool {
@@ -45,8 +42,7 @@ impl Params {
                 // esmtp-value = 1*(%d33-60 / %d62-126), plus UTF-8 under SMTPUTF8 (RFC 6531).
                 let ok = !v.is_empty()
                     && v.chars().all(|c| {
-                        (c.is_ascii_graphic() && c != '=')
-                            || (smtputf8 && !c.is_ascii() && !c.is_control())
+                        (c.is_ascii_graphic() && c != '=') || (smtputf8 && !c.is_ascii() && !c.is_control())
                     });
                 if !ok {
                     return Err(syntax(format!("Bad value for parameter {}", shown(key))));
@@ -169,19 +165,11 @@ impl MailParams {
 }
 
 fn syntax(message: String) -> CommandError {
-    CommandError::Syntax {
-        code: 501,
-        enhanced: "5.5.4",
-        message,
-    }
+    CommandError::Syntax { code: 501, enhanced: "5.5.4", message }
 }
 
 fn unsupported(message: String) -> CommandError {
-    CommandError::Syntax {
-        code: 555,
-        enhanced: "5.5.4",
-        message,
-    }
+    CommandError::Syntax { code: 555, enhanced: "5.5.4", message }
 }
 
 /// A keyword for an error message: at most 32 characters.
@@ -259,10 +247,8 @@ impl RcptParams {
                     let (ty, addr) = v
                         .and_then(|v| v.split_once(';'))
                         .ok_or_else(|| syntax("Bad ORCPT parameter".into()))?;
-                    let ty_ok = !ty.is_empty()
-                        && ty.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-');
-                    let addr =
-                        xtext_decode(addr).filter(|a| ty_ok && !a.is_empty() && a.len() <= 500);
+                    let ty_ok = !ty.is_empty() && ty.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-');
+                    let addr = xtext_decode(addr).filter(|a| ty_ok && !a.is_empty() && a.len() <= 500);
                     let addr = addr.ok_or_else(|| syntax("Bad ORCPT parameter".into()))?;
                     r.orcpt = Some((ty.to_string(), addr));
                 }
@@ -282,9 +268,7 @@ pub fn xtext_decode(s: &str) -> Option<String> {
         match b[i] {
             b'+' => {
                 let hex = b.get(i + 1..i + 3)?;
-                let v = std::str::from_utf8(hex)
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())?;
+                let v = std::str::from_utf8(hex).ok().and_then(|h| u8::from_str_radix(h, 16).ok())?;
                 if !hex.iter().all(u8::is_ascii_hexdigit) {
                     return None;
                 }
@@ -341,25 +325,13 @@ mod tests {
         let mut out = Vec::new();
         p.write_to(&mut out);
         assert_eq!(out, b" SIZE=10 BODY=8bitmime SMTPUTF8");
-        assert_eq!(
-            Params::parse("AUTH=<>", false).unwrap().get("auth"),
-            Some(Some("<>"))
-        );
+        assert_eq!(Params::parse("AUTH=<>", false).unwrap().get("auth"), Some(Some("<>")));
     }
 
     #[test]
     fn parse_errors() {
-        for bad in [
-            "SIZE=1 SIZE=2",
-            "SIZE=1 size=2",
-            "=1",
-            "-X=1",
-            "K_Y",
-            "K=",
-            "K=a=b",
-            "K=\u{7f}",
-            "K=é",
-        ] {
+        for bad in ["SIZE=1 SIZE=2", "SIZE=1 size=2", "=1", "-X=1", "K_Y", "K=", "K=a=b", "K=\u{7f}", "K=é"]
+        {
             assert_eq!(code(Params::parse(bad, false).unwrap_err()), 501, "{bad}");
         }
         assert!(Params::parse("K=é", true).is_ok());
@@ -389,38 +361,18 @@ mod tests {
     fn rcpt_params() {
         let p = Params::parse("NOTIFY=never ORCPT=rfc822;bob+40example.org", false).unwrap();
         let r = RcptParams::from_params(&p, true).unwrap();
-        assert_eq!(
-            r.notify,
-            Some(Notify {
-                never: true,
-                ..Notify::default()
-            })
-        );
+        assert_eq!(r.notify, Some(Notify { never: true, ..Notify::default() }));
         assert_eq!(r.orcpt, Some(("rfc822".into(), "bob@example.org".into())));
         let p = Params::parse("NOTIFY=DELAY", false).unwrap();
-        assert!(
-            RcptParams::from_params(&p, true)
-                .unwrap()
-                .notify
-                .unwrap()
-                .delay
-        );
-        for bad in [
-            "NOTIFY=NEVER,SUCCESS",
-            "NOTIFY=SUCCESS,,FAILURE",
-            "NOTIFY",
-            "ORCPT=rfc822;a+4",
-            "ORCPT=rfc 822",
-        ] {
+        assert!(RcptParams::from_params(&p, true).unwrap().notify.unwrap().delay);
+        for bad in
+            ["NOTIFY=NEVER,SUCCESS", "NOTIFY=SUCCESS,,FAILURE", "NOTIFY", "ORCPT=rfc822;a+4", "ORCPT=rfc 822"]
+        {
             let p = Params::parse(bad, false).unwrap_or_default();
             if p.is_empty() {
                 continue;
             }
-            assert_eq!(
-                code(RcptParams::from_params(&p, true).unwrap_err()),
-                501,
-                "{bad}"
-            );
+            assert_eq!(code(RcptParams::from_params(&p, true).unwrap_err()), 501, "{bad}");
         }
         let p = Params::parse("SIZE=10", false).unwrap();
         assert_eq!(code(RcptParams::from_params(&p, true).unwrap_err()), 555);

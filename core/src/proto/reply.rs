@@ -28,25 +28,15 @@ pub struct ReplyLimits {
 
 impl Default for ReplyLimits {
     fn default() -> Self {
-        ReplyLimits {
-            max_line: 4096,
-            max_lines: 128,
-        }
+        ReplyLimits { max_line: 4096, max_lines: 128 }
     }
 }
 
 impl Reply {
     /// A reply with `text` split on `\n` into lines. `enhanced` is e.g. `Some("5.7.1")`.
     pub fn new(code: u16, enhanced: Option<&str>, text: &str) -> Reply {
-        let lines = text
-            .split('\n')
-            .map(|l| l.strip_suffix('\r').unwrap_or(l).to_string())
-            .collect();
-        Reply {
-            code,
-            enhanced: enhanced.map(str::to_string),
-            lines,
-        }
+        let lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l).to_string()).collect();
+        Reply { code, enhanced: enhanced.map(str::to_string), lines }
     }
 
     /// The lines joined by `\n` (the API's `text`).
@@ -139,10 +129,7 @@ impl Reply {
             let lf = match window.iter().position(|&b| b == b'\n') {
                 Some(i) => i,
                 None if rest.len() >= limits.max_line => {
-                    return Err(Error::protocol(format!(
-                        "reply line longer than {} bytes",
-                        limits.max_line
-                    )))
+                    return Err(Error::protocol(format!("reply line longer than {} bytes", limits.max_line)))
                 }
                 None => return Ok(None),
             };
@@ -160,10 +147,7 @@ impl Reply {
                 Some(_) => {}
             }
             if texts.len() >= limits.max_lines {
-                return Err(Error::protocol(format!(
-                    "reply has more than {} lines",
-                    limits.max_lines
-                )));
+                return Err(Error::protocol(format!("reply has more than {} lines", limits.max_lines)));
             }
             texts.push(text);
             if last {
@@ -186,14 +170,7 @@ impl Reply {
             })
             .collect();
         let enhanced = enhanced.map(str::to_string);
-        Ok(Some((
-            Reply {
-                code,
-                enhanced,
-                lines,
-            },
-            pos,
-        )))
+        Ok(Some((Reply { code, enhanced, lines }, pos)))
     }
 }
 
@@ -203,15 +180,10 @@ fn split_reply_line(line: &[u8]) -> Result<(u16, bool, &[u8]), Error> {
         let shown = String::from_utf8_lossy(&line[..line.len().min(40)]).into_owned();
         Error::protocol(format!("not an SMTP reply line: {shown:?}"))
     };
-    if line.len() < 3
-        || !line[..3].iter().all(u8::is_ascii_digit)
-        || !(b'1'..=b'5').contains(&line[0])
-    {
+    if line.len() < 3 || !line[..3].iter().all(u8::is_ascii_digit) || !(b'1'..=b'5').contains(&line[0]) {
         return Err(bad());
     }
-    let code = u16::from(line[0] - b'0') * 100
-        + u16::from(line[1] - b'0') * 10
-        + u16::from(line[2] - b'0');
+    let code = u16::from(line[0] - b'0') * 100 + u16::from(line[1] - b'0') * 10 + u16::from(line[2] - b'0');
     match line.get(3) {
         None => Ok((code, true, &[])),
         Some(b' ') => Ok((code, true, &line[4..])),
@@ -260,22 +232,11 @@ mod tests {
         assert_eq!(r.to_wire(), b"354 End data with <CR><LF>.<CR><LF>\r\n");
         assert!(r.is_intermediate() && !r.is_positive());
         assert_eq!(Reply::new(220, None, "").to_wire(), b"220\r\n");
-        assert_eq!(
-            Reply::new(250, Some("2.0.0"), "").to_wire(),
-            b"250 2.0.0\r\n"
-        );
-        let empty = Reply {
-            code: 250,
-            enhanced: None,
-            lines: vec![],
-        };
+        assert_eq!(Reply::new(250, Some("2.0.0"), "").to_wire(), b"250 2.0.0\r\n");
+        let empty = Reply { code: 250, enhanced: None, lines: vec![] };
         assert_eq!(empty.to_wire(), b"250\r\n");
         // CR inside a line cannot forge another reply line.
-        let forged = Reply {
-            code: 250,
-            enhanced: None,
-            lines: vec!["a\r\n354 go".into()],
-        };
+        let forged = Reply { code: 250, enhanced: None, lines: vec!["a\r\n354 go".into()] };
         assert_eq!(forged.to_wire(), b"250 a354 go\r\n");
         assert!(Reply::new(421, None, "x").is_transient());
         assert!(Reply::new(554, None, "x").is_permanent());
@@ -296,10 +257,7 @@ mod tests {
         assert_eq!(n, wire.len() - 4);
         assert_eq!(r.code, 250);
         assert_eq!(r.enhanced, None);
-        assert_eq!(
-            r.lines,
-            vec!["mx.example Hello", "SIZE 1000", "8BITMIME", "STARTTLS"]
-        );
+        assert_eq!(r.lines, vec!["mx.example Hello", "SIZE 1000", "8BITMIME", "STARTTLS"]);
     }
 
     #[test]
@@ -332,24 +290,14 @@ mod tests {
         assert_eq!(r.enhanced, None);
         assert_eq!(r.lines, vec!["2.0.0 a", "b"]);
         let (r, _) = parse(b"451 4.3.0\r\n").unwrap().unwrap();
-        assert_eq!(
-            (r.enhanced.as_deref(), r.lines),
-            (Some("4.3.0"), vec![String::new()])
-        );
+        assert_eq!((r.enhanced.as_deref(), r.lines), (Some("4.3.0"), vec![String::new()]));
         let (r, _) = parse(b"250 2.0.00000 x\r\n").unwrap().unwrap();
         assert_eq!(r.enhanced, None);
     }
 
     #[test]
     fn protocol_errors() {
-        for bad in [
-            &b"hello\r\n"[..],
-            b"25\r\n",
-            b"2a0 x\r\n",
-            b"250x\r\n",
-            b"650 x\r\n",
-            b"\r\n",
-        ] {
+        for bad in [&b"hello\r\n"[..], b"25\r\n", b"2a0 x\r\n", b"250x\r\n", b"650 x\r\n", b"\r\n"] {
             let e = parse(bad).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::Protocol, "{bad:?}");
         }
@@ -360,10 +308,7 @@ mod tests {
 
     #[test]
     fn line_too_long_even_without_crlf() {
-        let limits = ReplyLimits {
-            max_line: 512,
-            max_lines: 10,
-        };
+        let limits = ReplyLimits { max_line: 512, max_lines: 10 };
         let mut big = b"250 ".to_vec();
         big.resize(1 << 20, b'a');
         assert!(Reply::parse(&big, &limits).is_err());
@@ -380,13 +325,8 @@ mod tests {
 
     #[test]
     fn too_many_lines() {
-        let limits = ReplyLimits {
-            max_line: 100,
-            max_lines: 3,
-        };
-        assert!(Reply::parse(b"250-a\r\n250-b\r\n250 c\r\n", &limits)
-            .unwrap()
-            .is_some());
+        let limits = ReplyLimits { max_line: 100, max_lines: 3 };
+        assert!(Reply::parse(b"250-a\r\n250-b\r\n250 c\r\n", &limits).unwrap().is_some());
         assert!(Reply::parse(b"250-a\r\n250-b\r\n250-c\r\n250 d\r\n", &limits).is_err());
         // Detected before the last line arrives.
         assert!(Reply::parse(b"250-a\r\n250-b\r\n250-c\r\n250-d\r\n", &limits).is_err());

@@ -10,7 +10,12 @@ use crate::proto::Reply;
 
 impl Session {
     /// `AUTH mechanism [initial-response]`.
-    pub(super) async fn auth(&mut self, io: &mut Stream, mechanism: String, initial: Option<String>) -> Result<(), Stop> {
+    pub(super) async fn auth(
+        &mut self,
+        io: &mut Stream,
+        mechanism: String,
+        initial: Option<String>,
+    ) -> Result<(), Stop> {
         let Some(checker) = self.shared.opts.auth.clone() else {
             self.error_reply(Reply::new(502, Some("5.5.1"), "AUTH not available"));
             return Ok(());
@@ -28,7 +33,11 @@ impl Session {
             return Ok(());
         }
         if !self.info.tls && !self.shared.opts.allow_insecure_auth {
-            self.error_reply(Reply::new(538, Some("5.7.11"), "Encryption required for requested authentication mechanism"));
+            self.error_reply(Reply::new(
+                538,
+                Some("5.7.11"),
+                "Encryption required for requested authentication mechanism",
+            ));
             return Ok(());
         }
         let creds = match mechanism.to_ascii_uppercase().as_str() {
@@ -65,7 +74,11 @@ impl Session {
     }
 
     /// RFC 4616: `[authzid] NUL authcid NUL passwd`.
-    async fn plain(&mut self, io: &mut Stream, initial: Option<String>) -> Result<Result<(String, String), Reply>, Stop> {
+    async fn plain(
+        &mut self,
+        io: &mut Stream,
+        initial: Option<String>,
+    ) -> Result<Result<(String, String), Reply>, Stop> {
         let response = match initial {
             Some(s) => s,
             None => {
@@ -81,7 +94,9 @@ impl Session {
             Err(r) => return Ok(Err(r)),
         };
         let mut parts = raw.split(|&b| b == 0);
-        let (Some(authz), Some(user), Some(pass), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some(authz), Some(user), Some(pass), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Ok(Err(Reply::new(501, Some("5.5.2"), "Malformed PLAIN response")));
         };
         if !authz.is_empty() && authz != user {
@@ -91,7 +106,11 @@ impl Session {
     }
 
     /// The LOGIN mechanism: `Username:` and `Password:` challenges.
-    async fn login(&mut self, io: &mut Stream, initial: Option<String>) -> Result<Result<(String, String), Reply>, Stop> {
+    async fn login(
+        &mut self,
+        io: &mut Stream,
+        initial: Option<String>,
+    ) -> Result<Result<(String, String), Reply>, Stop> {
         let user_b64 = match initial {
             Some(s) => s,
             None => {

@@ -53,7 +53,11 @@ impl Session {
         self.stamp(&queue_id, &mut message);
         let header_len = message.len();
         let o = &self.shared.opts;
-        let limits = DataLimits { max_size: o.max_message_size, max_line: o.max_line_length, policy: o.bare_line_policy };
+        let limits = DataLimits {
+            max_size: o.max_message_size,
+            max_line: o.max_line_length,
+            policy: o.bare_line_policy,
+        };
         let mut rx = DataReceiver::new(limits);
         let timeout = o.timeouts.data;
         self.grow_for_data();
@@ -88,8 +92,12 @@ impl Session {
         self.shrink_after_data();
         Counters::add(&self.shared.counters.bytes_received, rx.size());
         let reply = match rx.violation() {
-            Some(DataViolation::TooBig) => Some(Reply::new(552, Some("5.3.4"), "Message size exceeds fixed maximum message size")),
-            Some(DataViolation::LineTooLong) => Some(Reply::new(500, Some("5.5.6"), "Message line too long (RFC 5321 §4.5.3.1.6)")),
+            Some(DataViolation::TooBig) => {
+                Some(Reply::new(552, Some("5.3.4"), "Message size exceeds fixed maximum message size"))
+            }
+            Some(DataViolation::LineTooLong) => {
+                Some(Reply::new(500, Some("5.5.6"), "Message line too long (RFC 5321 §4.5.3.1.6)"))
+            }
             Some(v) => Some(Reply::new(554, Some("5.6.0"), &format!("Message refused: {v:?}"))),
             None => None,
         };
@@ -105,7 +113,12 @@ impl Session {
     }
 
     /// `BDAT size [LAST]`: read exactly `size` octets; the last chunk finishes the transaction.
-    pub(super) async fn bdat(&mut self, io: &mut Stream, size: u64, last: bool) -> Result<Option<Next>, Stop> {
+    pub(super) async fn bdat(
+        &mut self,
+        io: &mut Stream,
+        size: u64,
+        last: bool,
+    ) -> Result<Option<Next>, Stop> {
         // Whatever we answer, the chunk's octets must be read off the wire first: executing them
         // as commands would be a smuggling hole.
         let usable = self.tx.as_ref().is_some_and(|t| !t.rcpt_to.is_empty());
@@ -156,7 +169,11 @@ impl Session {
                 self.error_reply(Reply::new(503, Some("5.5.1"), "BDAT after an earlier failure; send RSET"));
             } else {
                 Counters::add(&self.shared.counters.messages_rejected, 1);
-                self.error_reply(Reply::new(552, Some("5.3.4"), "Message size exceeds fixed maximum message size"));
+                self.error_reply(Reply::new(
+                    552,
+                    Some("5.3.4"),
+                    "Message size exceeds fixed maximum message size",
+                ));
             }
             return Ok(None);
         }
@@ -175,7 +192,12 @@ impl Session {
     /// End of a transaction with a complete message: hook, delivery, reply.
     async fn finish(&mut self, queue_id: String, message: Vec<u8>) {
         let Some(tx) = self.tx.take() else { return };
-        let envelope = Envelope { mail_from: tx.mail_from, rcpt_to: tx.rcpt_to, mail_params: tx.mail_params, rcpt_params: tx.rcpt_params };
+        let envelope = Envelope {
+            mail_from: tx.mail_from,
+            rcpt_to: tx.rcpt_to,
+            mail_params: tx.mail_params,
+            rcpt_params: tx.rcpt_params,
+        };
         let data = Arc::new(message);
         let info = self.info.clone();
         let (env, d) = (envelope.clone(), Arc::clone(&data));
@@ -191,8 +213,10 @@ impl Session {
         if let Delivery::Maildir(_) = &self.shared.opts.delivery {
             if let Some(md) = self.shared.maildir.clone() {
                 let (qid, host) = (queue_id.clone(), self.shared.opts.hostname.clone());
-                let (from, rcpts, d) = (envelope.mail_from.clone(), envelope.rcpt_to.clone(), Arc::clone(&data));
-                let stored = tokio::task::spawn_blocking(move || md.deliver(&qid, &host, &from, &rcpts, &d)).await;
+                let (from, rcpts, d) =
+                    (envelope.mail_from.clone(), envelope.rcpt_to.clone(), Arc::clone(&data));
+                let stored =
+                    tokio::task::spawn_blocking(move || md.deliver(&qid, &host, &from, &rcpts, &d)).await;
                 let failure = match stored {
                     Ok(Ok(_)) => None,
                     Ok(Err(e)) => Some(e.to_string()),
@@ -201,7 +225,11 @@ impl Session {
                 if let Some(why) = failure {
                     tracing::error!(session = %self.info.id, id = %queue_id, "{why}");
                     Counters::add(&self.shared.counters.messages_rejected, 1);
-                    return self.reply(Reply::new(451, Some("4.3.0"), "Local error in processing; message not stored, try again later"));
+                    return self.reply(Reply::new(
+                        451,
+                        Some("4.3.0"),
+                        "Local error in processing; message not stored, try again later",
+                    ));
                 }
             }
         }
@@ -210,7 +238,8 @@ impl Session {
             session = %self.info.id, id = %queue_id, from = %envelope.mail_from,
             rcpts = envelope.rcpt_to.len(), size = data.len(), "message accepted"
         );
-        let reply = accepted.unwrap_or_else(|| Reply::new(250, Some("2.0.0"), &format!("Ok: queued as {queue_id}")));
+        let reply =
+            accepted.unwrap_or_else(|| Reply::new(250, Some("2.0.0"), &format!("Ok: queued as {queue_id}")));
         self.reply(reply);
     }
 

@@ -63,7 +63,12 @@ pub trait Hooks: Send + Sync + 'static {
         None
     }
     /// On MAIL, after syntax checks. `address` is `""` for `<>`.
-    fn on_mail_from(&self, _session: SessionInfo, _address: String, _params: HookParams) -> Option<HookFuture> {
+    fn on_mail_from(
+        &self,
+        _session: SessionInfo,
+        _address: String,
+        _params: HookParams,
+    ) -> Option<HookFuture> {
         None
     }
     /// On RCPT, after the relay policy accepted the recipient.
@@ -71,7 +76,12 @@ pub trait Hooks: Send + Sync + 'static {
         None
     }
     /// After end of data, before the reply; `data` has our Received line on top.
-    fn on_message(&self, _session: SessionInfo, _envelope: Envelope, _data: Arc<Vec<u8>>) -> Option<HookFuture> {
+    fn on_message(
+        &self,
+        _session: SessionInfo,
+        _envelope: Envelope,
+        _data: Arc<Vec<u8>>,
+    ) -> Option<HookFuture> {
         None
     }
 }

@@ -40,11 +40,25 @@ impl Maildir {
 
     /// Store one message durably; returns its path in `new/`. Blocking: call from a blocking
     /// thread.
-    pub fn deliver(&self, queue_id: &str, hostname: &str, mail_from: &str, rcpt_to: &[String], data: &[u8]) -> Result<PathBuf> {
+    pub fn deliver(
+        &self,
+        queue_id: &str,
+        hostname: &str,
+        mail_from: &str,
+        rcpt_to: &[String],
+        data: &[u8],
+    ) -> Result<PathBuf> {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
         // '/' and ':' are not allowed in Maildir names; the host name is ours, but be safe.
         let host: String = hostname.chars().map(|c| if c == '/' || c == ':' { '_' } else { c }).collect();
-        let name = format!("{}.M{}P{}Q{}.{}", now.as_secs(), now.subsec_micros(), std::process::id(), queue_id, host);
+        let name = format!(
+            "{}.M{}P{}Q{}.{}",
+            now.as_secs(),
+            now.subsec_micros(),
+            std::process::id(),
+            queue_id,
+            host
+        );
         let tmp = self.root.join("tmp").join(&name);
         let new = self.root.join("new").join(&name);
         let result = write_durably(&tmp, mail_from, rcpt_to, data).and_then(|()| {
@@ -86,7 +100,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let md = Maildir::open(&dir.path().join("md")).unwrap();
         let p = md
-            .deliver("Q1", "mx.test", "a@b.example", &["c@d.example".into(), "e@d.example".into()], b"Subject: x\r\n\r\nhi\r\n")
+            .deliver(
+                "Q1",
+                "mx.test",
+                "a@b.example",
+                &["c@d.example".into(), "e@d.example".into()],
+                b"Subject: x\r\n\r\nhi\r\n",
+            )
             .unwrap();
         assert!(p.starts_with(dir.path().join("md/new")));
         let body = fs::read(&p).unwrap();

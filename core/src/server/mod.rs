@@ -167,7 +167,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-async fn accept_loop(l: TcpListener, shared: Arc<Shared>, sessions: Arc<Semaphore>, mut shutdown: watch::Receiver<bool>) {
+async fn accept_loop(
+    l: TcpListener,
+    shared: Arc<Shared>,
+    sessions: Arc<Semaphore>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     static SESSION_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     loop {
         let accepted = tokio::select! {

@@ -171,7 +171,10 @@ impl ServerOptions {
     /// Check the options for contradictions before a socket is opened.
     pub fn validate(&self) -> Result<()> {
         if self.hostname.is_empty() || self.hostname.bytes().any(|b| b <= b' ' || b >= 0x7f) {
-            return Err(Error::invalid_input(format!("hostname {:?} is not a valid host name", self.hostname)));
+            return Err(Error::invalid_input(format!(
+                "hostname {:?} is not a valid host name",
+                self.hostname
+            )));
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err(Error::invalid_input("tls_cert and tls_key must be given together"));
@@ -180,7 +183,9 @@ impl ServerOptions {
             return Err(Error::invalid_input("max_command_line must be at least 512 (RFC 5321 §4.5.3.1.4)"));
         }
         if self.max_line_length != 0 && self.max_line_length < 1000 {
-            return Err(Error::invalid_input("max_line_length must be 0 or at least 1000 (RFC 5321 §4.5.3.1.6)"));
+            return Err(Error::invalid_input(
+                "max_line_length must be 0 or at least 1000 (RFC 5321 §4.5.3.1.6)",
+            ));
         }
         if self.max_connections == 0 || self.max_recipients == 0 {
             return Err(Error::invalid_input("max_connections and max_recipients must be positive"));

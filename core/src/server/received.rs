@@ -114,7 +114,15 @@ mod tests {
         let mut out = Vec::new();
         let ip: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
         write_received(
-            &ReceivedInfo { helo: "evil\r\nX-Injected: 1 (x)", rdns: Some("a b"), ip, by: "mx", with: "SMTP", id: "1", for_rcpt: None },
+            &ReceivedInfo {
+                helo: "evil\r\nX-Injected: 1 (x)",
+                rdns: Some("a b"),
+                ip,
+                by: "mx",
+                with: "SMTP",
+                id: "1",
+                for_rcpt: None,
+            },
             &mut out,
         );
         let s = String::from_utf8(out).unwrap();

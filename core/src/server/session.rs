@@ -129,7 +129,9 @@ impl Session {
                 Ok(Next::StartTls) => {
                     let Some(acceptor) = self.shared.tls.clone() else { break };
                     let Stream::Plain(tcp) = io else { break };
-                    let handshake = tokio::time::timeout(self.shared.opts.timeouts.tls_handshake, acceptor.accept(tcp)).await;
+                    let handshake =
+                        tokio::time::timeout(self.shared.opts.timeouts.tls_handshake, acceptor.accept(tcp))
+                            .await;
                     match handshake {
                         Ok(Ok(tls)) => {
                             io = Stream::Tls(Box::new(tls));
@@ -144,6 +146,19 @@ impl Session {
                             return;
                         }
                     }
+                }
+                Err(Stop::Timeout) => {
+                    // RFC 5321 §4.5.3.2: tell the client why before closing (best effort: it may
+                    // not be reading either, so the write gets a short bound of its own).
+                    tracing::info!(session = %id, "timeout: closing");
+                    self.out.clear();
+                    self.reply(Reply::new(421, Some("4.4.2"), "Timeout exceeded, closing connection"));
+                    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+                        let _ = io.write_all(&self.out).await;
+                        let _ = io.flush().await;
+                    })
+                    .await;
+                    break;
                 }
                 Err(stop) => {
                     tracing::debug!(session = %id, "session ended: {stop:?}");
@@ -173,21 +188,33 @@ impl Session {
                 LineEvent::TooLong => {
                     self.error_reply(Reply::new(500, Some("5.5.6"), "Line too long"));
                     if self.too_many_errors() {
-                        return self.close_with(io, Reply::new(421, Some("4.7.0"), "Too many errors, closing")).await;
+                        return self
+                            .close_with(io, Reply::new(421, Some("4.7.0"), "Too many errors, closing"))
+                            .await;
                     }
                     continue;
                 }
                 LineEvent::Shutdown => {
-                    return self.close_with(io, Reply::new(421, Some("4.3.2"), "Server shutting down, try again later")).await;
+                    return self
+                        .close_with(
+                            io,
+                            Reply::new(421, Some("4.3.2"), "Server shutting down, try again later"),
+                        )
+                        .await;
                 }
             };
-            let opts = ParseOptions { strict: self.shared.opts.strict, smtputf8: self.tx.as_ref().is_some_and(|t| t.mail_params.smtputf8) };
+            let opts = ParseOptions {
+                strict: self.shared.opts.strict,
+                smtputf8: self.tx.as_ref().is_some_and(|t| t.mail_params.smtputf8),
+            };
             let cmd = match parse_command(&line, &opts) {
                 Ok(c) => c,
                 Err(e) => {
                     self.error_reply(e.reply());
                     if self.too_many_errors() {
-                        return self.close_with(io, Reply::new(421, Some("4.7.0"), "Too many errors, closing")).await;
+                        return self
+                            .close_with(io, Reply::new(421, Some("4.7.0"), "Too many errors, closing"))
+                            .await;
                     }
                     continue;
                 }
@@ -196,7 +223,9 @@ impl Session {
                 Some(next) => return Ok(next),
                 None => {
                     if self.too_many_errors() {
-                        return self.close_with(io, Reply::new(421, Some("4.7.0"), "Too many errors, closing")).await;
+                        return self
+                            .close_with(io, Reply::new(421, Some("4.7.0"), "Too many errors, closing"))
+                            .await;
                     }
                 }
             }
@@ -231,7 +260,9 @@ impl Session {
             Command::Expn { arg } => self.verify(arg, true).await,
             Command::StartTls => return self.starttls(io).await,
             Command::Auth { mechanism, initial } => self.auth(io, mechanism, initial).await?,
-            Command::Obsolete { .. } => self.error_reply(Reply::new(502, Some("5.5.1"), "Command not implemented")),
+            Command::Obsolete { .. } => {
+                self.error_reply(Reply::new(502, Some("5.5.1"), "Command not implemented"))
+            }
         }
         Ok(None)
     }
@@ -247,7 +278,11 @@ impl Session {
         }
         let mut lines = vec![format!("{} Hello {}", o.hostname, self.info.helo.as_deref().unwrap_or(""))];
         lines.push("PIPELINING".into());
-        lines.push(if o.max_message_size > 0 { format!("SIZE {}", o.max_message_size) } else { "SIZE".into() });
+        lines.push(if o.max_message_size > 0 {
+            format!("SIZE {}", o.max_message_size)
+        } else {
+            "SIZE".into()
+        });
         lines.extend(["8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES", "DSN", "CHUNKING"].map(String::from));
         if self.shared.tls.is_some() && !self.info.tls {
             lines.push("STARTTLS".into());
@@ -275,7 +310,11 @@ impl Session {
         };
         let max = self.shared.opts.max_message_size;
         if max > 0 && mail_params.size.is_some_and(|s| s > max) {
-            return self.error_reply(Reply::new(552, Some("5.3.4"), "Message size exceeds fixed maximum message size"));
+            return self.error_reply(Reply::new(
+                552,
+                Some("5.3.4"),
+                "Message size exceeds fixed maximum message size",
+            ));
         }
         if from.postmaster {
             return self.error_reply(Reply::new(501, Some("5.1.7"), "Bad sender address syntax"));
@@ -345,7 +384,11 @@ impl Session {
             return self.error_reply(Reply::new(502, Some("5.5.1"), "EXPN not available"));
         }
         if !expn && !o.allow_vrfy {
-            return self.reply(Reply::new(252, Some("2.5.2"), "Cannot VRFY user, but will accept message and attempt delivery"));
+            return self.reply(Reply::new(
+                252,
+                Some("2.5.2"),
+                "Cannot VRFY user, but will accept message and attempt delivery",
+            ));
         }
         let text = arg.trim();
         let bracketed = if text.starts_with('<') { text.to_string() } else { format!("<{text}>") };
@@ -354,7 +397,9 @@ impl Session {
             Ok((p, rest)) if rest.trim().is_empty() && !p.is_null() => p,
             _ => return self.error_reply(Reply::new(501, Some("5.1.3"), "Bad address syntax")),
         };
-        if let Err(r) = self.shared.policy.check(&path, self.info.peer.ip(), self.info.authenticated_user.is_some()) {
+        if let Err(r) =
+            self.shared.policy.check(&path, self.info.peer.ip(), self.info.authenticated_user.is_some())
+        {
             return self.error_reply(r);
         }
         let address = path.to_string();
@@ -377,7 +422,11 @@ impl Session {
             return Ok(None);
         }
         if self.tx.is_some() {
-            self.error_reply(Reply::new(503, Some("5.5.1"), "STARTTLS not allowed during a mail transaction"));
+            self.error_reply(Reply::new(
+                503,
+                Some("5.5.1"),
+                "STARTTLS not allowed during a mail transaction",
+            ));
             return Ok(None);
         }
         self.reply(Reply::new(220, Some("2.0.0"), "Ready to start TLS"));

@@ -71,12 +71,8 @@ impl Drop for Peer {
 
 /// Start `cmd` (stdin and stdout piped) and wait up to 30 s for its `READY <port>` line.
 fn spawn_ready(mut cmd: Command, dir: TempDir, what: &str) -> Peer {
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {what}: {e} — run `make deps`"));
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {what}: {e} — run `make deps`"));
     let stdout = child.stdout.take().expect("piped stdout");
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -91,14 +87,10 @@ fn spawn_ready(mut cmd: Command, dir: TempDir, what: &str) -> Peer {
             panic!("{what} did not print READY within 30 s");
         }
     };
-    let port = line
-        .trim()
-        .strip_prefix("READY ")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| {
-            let _ = child.kill();
-            panic!("{what} did not start (said {line:?}) — run `make deps`")
-        });
+    let port = line.trim().strip_prefix("READY ").and_then(|p| p.parse().ok()).unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("{what} did not start (said {line:?}) — run `make deps`")
+    });
     Peer { child, port, dir }
 }
 
@@ -112,11 +104,7 @@ pub fn python() -> PathBuf {
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
-    assert!(
-        ok,
-        "aiosmtpd is not installed in {} — run `make deps`",
-        py.display()
-    );
+    assert!(ok, "aiosmtpd is not installed in {} — run `make deps`", py.display());
     py
 }
 
@@ -124,10 +112,7 @@ pub fn python() -> PathBuf {
 pub fn aiosmtpd(args: &[&str]) -> Peer {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cmd = Command::new(python());
-    cmd.arg(repo_root().join("tests/peers/python/aiosmtpd_peer.py"))
-        .arg("--dir")
-        .arg(dir.path())
-        .args(args);
+    cmd.arg(repo_root().join("tests/peers/python/aiosmtpd_peer.py")).arg("--dir").arg(dir.path()).args(args);
     spawn_ready(cmd, dir, "aiosmtpd")
 }
 
@@ -151,25 +136,16 @@ pub fn node_peer(args: &[&str]) -> Peer {
 
 /// A free loopback port (bound, then released).
 pub fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    StdListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
 }
 
 /// Postfix's smtp-sink dumping every message into `peer.dir` (one file per message).
 pub fn smtp_sink(extra: &[&str]) -> Peer {
     let sink = Path::new("/usr/sbin/smtp-sink");
-    assert!(
-        sink.exists(),
-        "Postfix smtp-sink is missing (/usr/sbin/smtp-sink) — run `make deps`"
-    );
+    assert!(sink.exists(), "Postfix smtp-sink is missing (/usr/sbin/smtp-sink) — run `make deps`");
     let dir = tempfile::tempdir().expect("tempdir");
     // smtp-sink drops privileges (-u) when run as root; the dump directory must be writable then.
-    let _ = std::fs::set_permissions(
-        dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o777),
-    );
+    let _ = std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777));
     // SAFETY: geteuid has no preconditions.
     let is_root = unsafe { libc::geteuid() } == 0;
     for _attempt in 0..5 {
@@ -213,12 +189,7 @@ pub fn wait_for_files(dir: &Path, ext: &str, n: usize) -> Vec<PathBuf> {
         files.retain(|p| p.to_string_lossy().ends_with(ext));
         files.sort();
         if files.len() >= n || Instant::now() > deadline {
-            assert_eq!(
-                files.len(),
-                n,
-                "expected {n} {ext} files in {}",
-                dir.display()
-            );
+            assert_eq!(files.len(), n, "expected {n} {ext} files in {}", dir.display());
             return files;
         }
         std::thread::sleep(Duration::from_millis(25));
@@ -274,32 +245,21 @@ pub struct Pki {
 /// Make a fresh test PKI.
 pub fn pki() -> Pki {
     use rcgen::{
-        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-        KeyUsagePurpose,
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose,
     };
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "postwire test CA");
-    ca_params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
+    ca_params.distinguished_name.push(DnType::CommonName, "postwire test CA");
+    ca_params.key_usages =
+        vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
     let ca_key = KeyPair::generate().expect("ca key");
     let ca_cert = ca_params.self_signed(&ca_key).expect("ca cert");
     let mut leaf_params =
-        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-            .expect("leaf params");
-    leaf_params
-        .distinguished_name
-        .push(DnType::CommonName, "localhost");
+        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).expect("leaf params");
+    leaf_params.distinguished_name.push(DnType::CommonName, "localhost");
     leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     let leaf_key = KeyPair::generate().expect("leaf key");
-    let leaf = leaf_params
-        .signed_by(&leaf_key, &ca_cert, &ca_key)
-        .expect("leaf cert");
+    let leaf = leaf_params.signed_by(&leaf_key, &ca_cert, &ca_key).expect("leaf cert");
     let dir = tempfile::tempdir().expect("tempdir");
     let ca = dir.path().join("ca.pem");
     let cert = dir.path().join("cert.pem");
@@ -309,25 +269,16 @@ pub fn pki() -> Pki {
     std::fs::write(&ca, ca_cert.pem()).expect("write ca");
     std::fs::write(&cert, &cert_pem).expect("write cert");
     std::fs::write(&key, &key_pem).expect("write key");
-    Pki {
-        dir,
-        ca,
-        cert,
-        key,
-        cert_pem,
-        key_pem,
-    }
+    Pki { dir, ca, cert, key, cert_pem, key_pem }
 }
 
 /// A server-side rustls acceptor for the test PKI (for the scripted server).
 pub fn tls_acceptor(p: &Pki) -> tokio_rustls::TlsAcceptor {
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut p.cert_pem.as_bytes())
-        .collect::<Result<_, _>>()
-        .expect("certs");
-    let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut p.key_pem.as_bytes())
-        .expect("key")
-        .expect("a key");
+    let certs: Vec<CertificateDer<'static>> =
+        rustls_pemfile::certs(&mut p.cert_pem.as_bytes()).collect::<Result<_, _>>().expect("certs");
+    let key: PrivateKeyDer<'static> =
+        rustls_pemfile::private_key(&mut p.key_pem.as_bytes()).expect("key").expect("a key");
     let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -362,9 +313,7 @@ pub async fn scripted<F>(
 where
     F: FnMut(&[u8]) -> Step + Send + 'static,
 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let banner = banner.to_vec();
     let handle = tokio::spawn(async move {

@@ -46,7 +46,9 @@ pub async fn wait_until(secs: u64, mut f: impl FnMut() -> bool) -> bool {
 pub fn message(n: usize) -> Vec<u8> {
     let mut m = format!("From: a@example.org\r\nTo: b@example.net\r\nSubject: test {n}\r\n\r\n").into_bytes();
     for i in 0..12 {
-        m.extend_from_slice(format!("line {i} of message {n}: the quick brown fox jumps over\r\n").as_bytes());
+        m.extend_from_slice(
+            format!("line {i} of message {n}: the quick brown fox jumps over\r\n").as_bytes(),
+        );
     }
     m
 }
@@ -165,7 +167,11 @@ async fn session(
         let verb = upper.split_whitespace().next().unwrap_or("").to_string();
         match verb.as_str() {
             "EHLO" => {
-                let caps = if b.pipelining { "250-rec.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n" } else { "250-rec.test\r\n250 8BITMIME\r\n" };
+                let caps = if b.pipelining {
+                    "250-rec.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n"
+                } else {
+                    "250-rec.test\r\n250 8BITMIME\r\n"
+                };
                 w.write_all(caps.as_bytes()).await?;
             }
             "HELO" | "RSET" | "NOOP" | "RCPT" => w.write_all(b"250 2.0.0 Ok\r\n").await?,
@@ -253,7 +259,10 @@ impl Peer {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// Postfix's smtp-sink with `-c` (session/QUIT/message counters on stdout) and `extra` flags.

@@ -44,7 +44,8 @@ impl TestServer {
         let addr = server.listen("127.0.0.1:0".parse().unwrap()).expect("listen");
         let s = Arc::clone(&server);
         let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            let rt =
+                tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
             rt.block_on(s.serve()).expect("serve");
         });
         TestServer { server, addr, thread: Some(thread) }
@@ -152,8 +153,12 @@ pub fn maildir_messages(root: &Path) -> Vec<Vec<u8>> {
 
 /// A self-signed certificate for `localhost`/127.0.0.1, written as PEM into `dir`.
 pub fn test_cert(dir: &Path) -> (PathBuf, PathBuf) {
-    let ck = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into(), "mx.test.example".into()])
-        .expect("rcgen");
+    let ck = rcgen::generate_simple_self_signed(vec![
+        "localhost".into(),
+        "127.0.0.1".into(),
+        "mx.test.example".into(),
+    ])
+    .expect("rcgen");
     let cert = dir.join("cert.pem");
     let key = dir.join("key.pem");
     std::fs::write(&cert, ck.cert.pem()).unwrap();
@@ -170,6 +175,11 @@ pub fn python(script: &str, args: &[&str]) -> String {
         .args(args)
         .output()
         .expect("python3 is missing: run `make deps`");
-    assert!(out.status.success(), "python failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "python failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -1,0 +1,50 @@
+# postwire: one entry point for building, testing, the demo and the benchmarks.
+# `make help` lists the targets. Every target works on a fresh machine: `make test` installs
+# the peers it talks to first (scripts/install-deps.sh).
+
+SHELL := /bin/bash
+CARGO ?= cargo
+
+.DEFAULT_GOAL := help
+.PHONY: help deps build fmt fmt-check test test-rust demo bench bench-server bench-client clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*## "} {printf "  make %-13s %s\n", $$1, $$2}'
+
+deps: ## Install the test peers: Postfix smtp-source/smtp-sink, swaks, .venv, Node peers
+	@bash scripts/install-deps.sh
+
+build: ## Build every crate of the workspace (debug)
+	$(CARGO) build --workspace
+
+fmt: ## Format the Rust code (cargo fmt)
+	$(CARGO) fmt --all
+
+fmt-check: ## Check the Rust code is formatted (skipped when rustfmt is absent)
+	@if $(CARGO) fmt --version >/dev/null 2>&1; then \
+	  $(CARGO) fmt --all --check || { echo "run \`make fmt\`"; exit 1; }; \
+	else echo "fmt-check: rustfmt not installed, skipped"; fi
+
+# Later suites (Python, Node, C bindings) are added here as `test-python test-node test-c`.
+test: deps test-rust fmt-check ## Install peers, then run every test suite
+	@echo "make test: all suites passed"
+
+test-rust: ## Rust unit and integration tests (debug build, real peers on loopback)
+	$(CARGO) test --workspace
+
+demo: ## Start `postwire serve` on loopback, deliver a message, show a relay refused, stop
+	@bash scripts/demo.sh
+
+bench: bench-server bench-client ## Run the server and client benchmarks (release build)
+
+bench-server: ## Server benchmark: smtp-source against postwire, smtp-sink, aiosmtpd, smtp-server
+	@bash bench/server_bench.sh
+
+bench-client: ## Client benchmark (when bench/client_bench.sh exists)
+	@if [ -f bench/client_bench.sh ]; then bash bench/client_bench.sh; \
+	else echo "bench-client: bench/client_bench.sh not there yet, skipped"; fi
+
+clean: ## Remove build output, the venv, Node modules and bench results
+	$(CARGO) clean
+	rm -rf .venv tests/peers/node/node_modules bench/results

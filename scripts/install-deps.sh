@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Installs every peer that postwire's tests, demo and benchmarks talk to, so that a fresh machine
+# needs nothing done by hand: `make deps` (and so `make test`) runs this.
+#
+#   Debian packages  postfix (for smtp-source/smtp-sink only; no daemon is configured or started),
+#                    swaks, time (GNU /usr/bin/time)
+#   Python           <repo>/.venv from tests/peers/requirements.txt (aiosmtpd, aiosmtplib, pytest)
+#   Node             tests/peers/node/node_modules from its package-lock.json (smtp-server, nodemailer)
+#
+# Idempotent and quick when everything is already there: apt is only touched when a tool is missing,
+# and the venv / node_modules are only rebuilt when their pinned requirement files change (a hash
+# stamp is kept beside them). Runs unattended (no stdin, CI=true) as root, or through sudo.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+started=$(date +%s)
+did=()
+
+say() { printf 'install-deps: %s\n' "$*"; }
+die() { printf 'install-deps: ERROR: %s\n' "$*" >&2; exit 1; }
+
+if [ "$(id -u)" -eq 0 ]; then
+  as_root=()
+elif command -v sudo >/dev/null 2>&1; then
+  as_root=(sudo -n)
+else
+  as_root=()
+fi
+
+# --- Debian packages -------------------------------------------------------------------------
+missing=()
+command -v smtp-source >/dev/null 2>&1 || [ -x /usr/sbin/smtp-source ] || missing+=(postfix)
+command -v swaks >/dev/null 2>&1 || missing+=(swaks)
+[ -x /usr/bin/time ] || missing+=(time)
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ] && [ ${#as_root[@]} -eq 0 ]; then
+    die "missing Debian packages (${missing[*]}) and not root: run this script as root"
+  fi
+  command -v apt-get >/dev/null 2>&1 || die "missing ${missing[*]} and no apt-get on this machine"
+  say "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # Postfix is wanted for its test tools only: preseed "No configuration" so no main.cf is written
+  # and no MTA is set up, and forbid service starts for the duration of the install.
+  echo "postfix postfix/main_mailer_type select No configuration" | "${as_root[@]}" debconf-set-selections
+  policy=/usr/sbin/policy-rc.d
+  policy_added=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | "${as_root[@]}" tee "$policy" >/dev/null
+    "${as_root[@]}" chmod 755 "$policy"
+    policy_added=1
+  fi
+  restore_policy() { if [ "$policy_added" = 1 ]; then "${as_root[@]}" rm -f "$policy"; policy_added=0; fi; }
+  trap restore_policy EXIT
+  "${as_root[@]}" apt-get update -qq </dev/null
+  "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/dev/null
+  restore_policy
+  trap - EXIT
+  did+=("apt: ${missing[*]}")
+fi
+
+# Whatever installed Postfix, its daemon must not be left holding port 25 (tests and benches need a
+# quiet machine, and nothing here should accept real mail).
+if command -v postfix >/dev/null 2>&1 && "${as_root[@]}" postfix status >/dev/null 2>&1; then
+  say "stopping a running Postfix daemon"
+  "${as_root[@]}" postfix stop >/dev/null 2>&1 || true
+  did+=("stopped postfix daemon")
+fi
+
+# --- Python peers ----------------------------------------------------------------------------
+req="$repo/tests/peers/requirements.txt"
+venv="$repo/.venv"
+req_hash=$(sha256sum "$req" | cut -d' ' -f1)
+if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.postwire-requirements" 2>/dev/null)" != "$req_hash" ]; then
+  py=$(command -v python3) || die "python3 not found"
+  say "creating $venv from $(basename "$req") with $("$py" --version 2>&1)"
+  [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
+  echo "$req_hash" >"$venv/.postwire-requirements"
+  did+=("python venv: $(grep -Ev '^\s*(#|$)' "$req" | tr '\n' ' ')")
+fi
+
+# --- Node peers ------------------------------------------------------------------------------
+nodedir="$repo/tests/peers/node"
+command -v node >/dev/null 2>&1 || die "node not found (Node.js 20 or later is needed for the Node peers)"
+command -v npm >/dev/null 2>&1 || die "npm not found"
+lock_hash=$(cat "$nodedir/package.json" "$nodedir/package-lock.json" | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$nodedir/node_modules/.postwire-lock" 2>/dev/null)" != "$lock_hash" ]; then
+  say "installing Node peers in tests/peers/node (npm ci)"
+  (cd "$nodedir" && npm ci --no-audit --no-fund --loglevel=error </dev/null)
+  echo "$lock_hash" >"$nodedir/node_modules/.postwire-lock"
+  did+=("npm ci: smtp-server nodemailer")
+fi
+
+# --- Verify ----------------------------------------------------------------------------------
+fail=0
+check() {
+  local what=$1; shift
+  if "$@" >/dev/null 2>&1; then say "ok: $what"; else say "MISSING: $what"; fail=1; fi
+}
+check "smtp-source" test -x "$(command -v smtp-source || echo /usr/sbin/smtp-source)"
+check "smtp-sink" test -x "$(command -v smtp-sink || echo /usr/sbin/smtp-sink)"
+check "swaks" swaks --version
+check "/usr/bin/time" test -x /usr/bin/time
+check "python aiosmtpd, aiosmtplib, pytest" "$venv/bin/python" -c "import aiosmtpd, aiosmtplib, pytest"
+check "node smtp-server, nodemailer" node -e "require('$nodedir/node_modules/smtp-server'); require('$nodedir/node_modules/nodemailer')"
+if (exec 3<>/dev/tcp/127.0.0.1/25) 2>/dev/null; then
+  say "WARNING: something is listening on 127.0.0.1:25 (not started by this script)"
+fi
+
+if [ ${#did[@]} -eq 0 ]; then
+  say "nothing to do, everything already installed ($(($(date +%s) - started))s)"
+else
+  for d in "${did[@]}"; do say "did: $d"; done
+  say "done in $(($(date +%s) - started))s"
+fi
+[ "$fail" -eq 0 ] || die "some peers are missing (see above)"
