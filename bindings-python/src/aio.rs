@@ -33,8 +33,11 @@ impl AioClient {
     fn call<'py, T, F>(&self, py: Python<'py>, f: F) -> PyResult<Bound<'py, PyAny>>
     where
         T: for<'a> IntoPyObject<'a> + Send + 'static,
-        F: for<'c> FnOnce(&'c mut Client) -> std::pin::Pin<Box<dyn std::future::Future<Output = postwire::Result<T>> + Send + 'c>>
-            + Send
+        F: for<'c> FnOnce(
+                &'c mut Client,
+            ) -> std::pin::Pin<
+                Box<dyn std::future::Future<Output = postwire::Result<T>> + Send + 'c>,
+            > + Send
             + 'static,
     {
         let inner = Arc::clone(&self.inner);
@@ -77,8 +80,18 @@ impl AioClient {
     ) -> PyResult<Bound<'py, PyAny>> {
         crate::logging::refresh(py);
         let opts = client_options(
-            host, port, tls, hello_name, timeout, ca_file, accept_invalid_certs, allow_plaintext_auth,
-            pipelining, chunking, tls_server_name, record_transcript,
+            host,
+            port,
+            tls,
+            hello_name,
+            timeout,
+            ca_file,
+            accept_invalid_certs,
+            allow_plaintext_auth,
+            pipelining,
+            chunking,
+            tls_server_name,
+            record_transcript,
         )?;
         future_into_py(py, async move {
             let c = Client::connect(opts).await.py_err()?;
@@ -119,15 +132,31 @@ impl AioClient {
 
     /// AUTH; awaitable of `Reply`.
     #[pyo3(signature = (user, password, mechanism = None))]
-    fn login<'py>(&self, py: Python<'py>, user: String, password: String, mechanism: Option<String>) -> PyResult<Bound<'py, PyAny>> {
-        self.call(py, move |c| Box::pin(async move { c.login(&user, &password, mechanism.as_deref()).await.map(reply) }))
+    fn login<'py>(
+        &self,
+        py: Python<'py>,
+        user: String,
+        password: String,
+        mechanism: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.call(py, move |c| {
+            Box::pin(async move { c.login(&user, &password, mechanism.as_deref()).await.map(reply) })
+        })
     }
 
     /// One transaction; awaitable of `SendResult`.
-    fn send<'py>(&self, py: Python<'py>, mail_from: String, rcpt_to: &Bound<'py, PyAny>, message: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    fn send<'py>(
+        &self,
+        py: Python<'py>,
+        mail_from: String,
+        rcpt_to: &Bound<'py, PyAny>,
+        message: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let rcpts = recipients(rcpt_to)?;
         let msg = message_bytes(message)?.into_owned();
-        self.call(py, move |c| Box::pin(async move { c.send(&mail_from, &rcpts, &msg).await.map(PySendResult::from) }))
+        self.call(py, move |c| {
+            Box::pin(async move { c.send(&mail_from, &rcpts, &msg).await.map(PySendResult::from) })
+        })
     }
 
     /// VRFY; awaitable of `Reply`.
@@ -175,7 +204,12 @@ impl AioClient {
 
     fn __repr__(&self) -> String {
         match self.inner.try_lock() {
-            Ok(c) => format!("<postwire.aio.Client {}:{}{}>", c.options().host, c.options().port, if c.is_closed() { " closed" } else { "" }),
+            Ok(c) => format!(
+                "<postwire.aio.Client {}:{}{}>",
+                c.options().host,
+                c.options().port,
+                if c.is_closed() { " closed" } else { "" }
+            ),
             Err(_) => "<postwire.aio.Client (busy)>".into(),
         }
     }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use postwire::client::{Client, ClientOptions, ClientTimeouts, TlsMode};
 use postwire::Reply;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyByteArray, PyString, PyTuple, PyType};
+use pyo3::types::{PyByteArray, PyBytes, PyString, PyTuple, PyType};
 
 use crate::error::{invalid_input, ResultExt};
 use crate::runtime;
@@ -136,8 +136,18 @@ impl PyClient {
     ) -> PyResult<Self> {
         crate::logging::refresh(py);
         let opts = client_options(
-            host, port, tls, hello_name, timeout, ca_file, accept_invalid_certs, allow_plaintext_auth,
-            pipelining, chunking, tls_server_name, record_transcript,
+            host,
+            port,
+            tls,
+            hello_name,
+            timeout,
+            ca_file,
+            accept_invalid_certs,
+            allow_plaintext_auth,
+            pipelining,
+            chunking,
+            tls_server_name,
+            record_transcript,
         )?;
         let rt = runtime::local()?;
         let c = py.allow_threads(|| rt.block_on(Client::connect(opts))).py_err()?;
@@ -182,13 +192,24 @@ impl PyClient {
 
     /// AUTH (PLAIN, LOGIN or XOAUTH2; `mechanism=None` picks PLAIN or LOGIN as offered).
     #[pyo3(signature = (user, password, mechanism = None))]
-    fn login(&self, py: Python<'_>, user: String, password: String, mechanism: Option<String>) -> PyResult<PyReply> {
-        self.run(py, |c, rt| rt.block_on(c.login(&user, &password, mechanism.as_deref())))
-            .map(reply)
+    fn login(
+        &self,
+        py: Python<'_>,
+        user: String,
+        password: String,
+        mechanism: Option<String>,
+    ) -> PyResult<PyReply> {
+        self.run(py, |c, rt| rt.block_on(c.login(&user, &password, mechanism.as_deref()))).map(reply)
     }
 
     /// One transaction: MAIL, RCPT per recipient, DATA/BDAT. `message` is bytes or str.
-    fn send(&self, py: Python<'_>, mail_from: String, rcpt_to: &Bound<'_, PyAny>, message: &Bound<'_, PyAny>) -> PyResult<PySendResult> {
+    fn send(
+        &self,
+        py: Python<'_>,
+        mail_from: String,
+        rcpt_to: &Bound<'_, PyAny>,
+        message: &Bound<'_, PyAny>,
+    ) -> PyResult<PySendResult> {
         let rcpts = recipients(rcpt_to)?;
         let msg = message_bytes(message)?;
         let msg: &[u8] = &msg;

@@ -33,11 +33,17 @@ fn attachment(v: &Bound<'_, PyAny>) -> PyResult<Attachment> {
             Some(c) => c.extract()?,
             None => "application/octet-stream".to_string(),
         };
-        return Ok(Attachment::new(get("filename")?.extract::<String>()?, content_type, data(&get("data")?)?));
+        return Ok(Attachment::new(
+            get("filename")?.extract::<String>()?,
+            content_type,
+            data(&get("data")?)?,
+        ));
     }
-    let (filename, content_type, d): (String, String, Bound<'_, PyAny>) = v
-        .extract()
-        .map_err(|_| invalid_input("an attachment is (filename, content_type, data) or a dict with filename, content_type, data"))?;
+    let (filename, content_type, d): (String, String, Bound<'_, PyAny>) = v.extract().map_err(|_| {
+        invalid_input(
+            "an attachment is (filename, content_type, data) or a dict with filename, content_type, data",
+        )
+    })?;
     Ok(Attachment::new(filename, content_type, data(&d)?))
 }
 
@@ -69,7 +75,9 @@ pub fn compose<'py>(
         None => Vec::new(),
         Some(h) => match h.downcast::<PyDict>() {
             Ok(d) => d.iter().map(|(k, v)| Ok((k.extract()?, v.extract()?))).collect::<PyResult<_>>()?,
-            Err(_) => h.extract().map_err(|_| invalid_input("headers must be a dict or a list of (name, value) pairs"))?,
+            Err(_) => h
+                .extract()
+                .map_err(|_| invalid_input("headers must be a dict or a list of (name, value) pairs"))?,
         },
     };
     o.attachments = attachments.unwrap_or_default().iter().map(attachment).collect::<PyResult<_>>()?;

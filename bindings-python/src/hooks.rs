@@ -133,7 +133,9 @@ type Convert<T> = fn(&Bound<'_, PyAny>) -> Result<T, String>;
 fn is_awaitable(v: &Bound<'_, PyAny>) -> bool {
     static ISCOROUTINE: GILOnceCell<Py<PyAny>> = GILOnceCell::new();
     let py = v.py();
-    let f = ISCOROUTINE.get_or_try_init(py, || -> PyResult<_> { Ok(py.import("asyncio")?.getattr("iscoroutine")?.unbind()) });
+    let f = ISCOROUTINE.get_or_try_init(py, || -> PyResult<_> {
+        Ok(py.import("asyncio")?.getattr("iscoroutine")?.unbind())
+    });
     match f {
         Ok(f) => f.bind(py).call1((v,)).and_then(|r| r.is_truthy()).unwrap_or(false),
         Err(_) => false,
@@ -187,12 +189,13 @@ fn call<T: Send + 'static>(
         let scheduled = (|| -> PyResult<()> {
             let lp = r2.event_loop(py)?;
             let fut = py.import("asyncio")?.call_method1("run_coroutine_threadsafe", (&v, lp))?;
-            let send: Box<dyn FnOnce(Python<'_>, PyResult<Bound<'_, PyAny>>) + Send> = Box::new(move |_py, r| {
-                let _ = tx.send(match r {
-                    Ok(v) => convert(&v),
-                    Err(e) => Err(format!("{what} raised {e}")),
+            let send: Box<dyn FnOnce(Python<'_>, PyResult<Bound<'_, PyAny>>) + Send> =
+                Box::new(move |_py, r| {
+                    let _ = tx.send(match r {
+                        Ok(v) => convert(&v),
+                        Err(e) => Err(format!("{what} raised {e}")),
+                    });
                 });
-            });
             let done = Done { what, convert_and_send: Mutex::new(Some(send)) };
             fut.call_method1("add_done_callback", (Py::new(py, done)?,))?;
             Ok(())
@@ -250,7 +253,14 @@ fn params_dict<'py>(py: Python<'py>, params: &HookParams) -> PyResult<Bound<'py,
 }
 
 impl PyHooks {
-    fn address_hook(&self, f: &Option<Arc<Py<PyAny>>>, what: &'static str, s: SessionInfo, a: String, p: HookParams) -> Option<HookFuture> {
+    fn address_hook(
+        &self,
+        f: &Option<Arc<Py<PyAny>>>,
+        what: &'static str,
+        s: SessionInfo,
+        a: String,
+        p: HookParams,
+    ) -> Option<HookFuture> {
         let f = Arc::clone(f.as_ref()?);
         let rx = call(
             &self.runner,
@@ -259,7 +269,10 @@ impl PyHooks {
             move |py| {
                 let session = Py::new(py, PySession { inner: s })?;
                 let params = params_dict(py, &p)?;
-                PyTuple::new(py, [session.into_any().into_bound(py), a.into_pyobject(py)?.into_any(), params.into_any()])
+                PyTuple::new(
+                    py,
+                    [session.into_any().into_bound(py), a.into_pyobject(py)?.into_any(), params.into_any()],
+                )
             },
             to_reply,
         );
@@ -314,7 +327,13 @@ pub struct PyAuthenticator {
 
 impl Authenticator for PyAuthenticator {
     fn authenticate(&self, user: String, password: String) -> AuthFuture {
-        let rx = call(&self.runner, "auth", Arc::clone(&self.func), move |py| PyTuple::new(py, [user, password]), to_bool);
+        let rx = call(
+            &self.runner,
+            "auth",
+            Arc::clone(&self.func),
+            move |py| PyTuple::new(py, [user, password]),
+            to_bool,
+        );
         Box::pin(async move { rx.await.unwrap_or_else(|_| Err("auth callable was not run".into())) })
     }
 }

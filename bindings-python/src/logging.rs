@@ -72,7 +72,9 @@ fn set_rank(r: u8) {
 
 /// Re-read the `postwire` logger's effective level.
 pub fn refresh(py: Python<'_>) {
-    if let Ok(level) = logger(py).and_then(|l| l.call_method0("getEffectiveLevel")).and_then(|v| v.extract::<i32>()) {
+    if let Ok(level) =
+        logger(py).and_then(|l| l.call_method0("getEffectiveLevel")).and_then(|v| v.extract::<i32>())
+    {
         set_rank(rank_of_python(level));
     }
 }

@@ -25,7 +25,12 @@ pub fn parse_reply(wire: &[u8], max_line: usize, max_lines: usize) -> PyResult<O
 /// `tests/vectors/README.md`), or the `Reply` the server would answer instead.
 #[pyfunction]
 #[pyo3(signature = (line, strict = false, smtputf8 = false))]
-pub fn parse_command<'py>(py: Python<'py>, line: &[u8], strict: bool, smtputf8: bool) -> PyResult<Bound<'py, PyAny>> {
+pub fn parse_command<'py>(
+    py: Python<'py>,
+    line: &[u8],
+    strict: bool,
+    smtputf8: bool,
+) -> PyResult<Bound<'py, PyAny>> {
     match describe_command(line, &ParseOptions { strict, smtputf8 }) {
         Ok(v) => json_to_py(py, &v),
         Err(r) => Ok(Bound::new(py, PyReply::from(r))?.into_any()),
@@ -36,7 +41,13 @@ pub fn parse_command<'py>(py: Python<'py>, line: &[u8], strict: bool, smtputf8: 
 /// `InvalidInputError` when refused.
 #[pyfunction]
 #[pyo3(signature = (text, kind = "path", strict = false, smtputf8 = false))]
-pub fn parse_address<'py>(py: Python<'py>, text: &str, kind: &str, strict: bool, smtputf8: bool) -> PyResult<Bound<'py, PyAny>> {
+pub fn parse_address<'py>(
+    py: Python<'py>,
+    text: &str,
+    kind: &str,
+    strict: bool,
+    smtputf8: bool,
+) -> PyResult<Bound<'py, PyAny>> {
     let v = describe_address(text, kind, &ParseOptions { strict, smtputf8 }).py_err()?;
     json_to_py(py, &v)
 }

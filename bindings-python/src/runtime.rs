@@ -99,9 +99,7 @@ impl ContextExt for BindingRuntime {
     }
 
     fn get_task_locals() -> Option<TaskLocals> {
-        TASK_LOCALS
-            .try_with(|c| c.get().map(|l| Python::with_gil(|py| l.clone_ref(py))))
-            .unwrap_or_default()
+        TASK_LOCALS.try_with(|c| c.get().map(|l| Python::with_gil(|py| l.clone_ref(py)))).unwrap_or_default()
     }
 }
 

@@ -57,6 +57,7 @@ pub fn send_mail(
         accept_invalid_certs,
         allow_plaintext_auth,
     };
-    let results = runtime::block_on(py, async { core_send_mail(&mail_from, &rcpts, msg, &opts).await })?.py_err()?;
+    let results =
+        runtime::block_on(py, async { core_send_mail(&mail_from, &rcpts, msg, &opts).await })?.py_err()?;
     results.into_iter().map(|r| PyRecipientResult::new(py, r)).collect()
 }

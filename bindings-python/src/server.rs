@@ -77,7 +77,9 @@ impl PyServer {
             self.runner.shutdown(py);
             match r {
                 Ok(r) => r.py_err()?,
-                Err(e) => return Err(pyo3::exceptions::PyRuntimeError::new_err(format!("server task failed: {e}"))),
+                Err(e) => {
+                    return Err(pyo3::exceptions::PyRuntimeError::new_err(format!("server task failed: {e}")))
+                }
             }
         }
         Ok(())
@@ -132,7 +134,9 @@ impl PyServer {
             .map(|n| {
                 n.parse::<ipnet::IpNet>()
                     .or_else(|_| n.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                    .map_err(|_| invalid_input(format!("relay network {n:?} is not a CIDR (e.g. \"192.0.2.0/24\")")))
+                    .map_err(|_| {
+                        invalid_input(format!("relay network {n:?} is not a CIDR (e.g. \"192.0.2.0/24\")"))
+                    })
             })
             .collect::<PyResult<_>>()?;
         opts.relay_authenticated = relay_authenticated;
@@ -151,7 +155,11 @@ impl PyServer {
             Some(a) if a.is_callable() => {
                 Some(Arc::new(PyAuthenticator { func: Arc::new(a.unbind()), runner: Arc::clone(&runner) }))
             }
-            Some(_) => return Err(invalid_input("auth must be a callable(user, password) -> bool or a {user: password} dict")),
+            Some(_) => {
+                return Err(invalid_input(
+                    "auth must be a callable(user, password) -> bool or a {user: password} dict",
+                ))
+            }
         };
         opts.allow_vrfy = allow_vrfy;
         opts.allow_expn = allow_expn;
@@ -294,7 +302,12 @@ impl PyServer {
 
     fn __repr__(&self) -> String {
         let addrs: Vec<String> = self.inner.local_addrs().iter().map(|a| a.to_string()).collect();
-        format!("<postwire.Server {} on [{}]{}>", self.inner.options().hostname, addrs.join(", "), if self.running() { " running" } else { "" })
+        format!(
+            "<postwire.Server {} on [{}]{}>",
+            self.inner.options().hostname,
+            addrs.join(", "),
+            if self.running() { " running" } else { "" }
+        )
     }
 }
 
