@@ -142,11 +142,14 @@ fn is_awaitable(v: &Bound<'_, PyAny>) -> bool {
     }
 }
 
+/// Sends a finished coroutine's result back to the waiting session.
+type SendResult = Box<dyn FnOnce(Python<'_>, PyResult<Bound<'_, PyAny>>) + Send>;
+
 /// Called by asyncio when an `async def` hook's coroutine is done.
 #[pyclass]
 struct Done {
     what: &'static str,
-    convert_and_send: Mutex<Option<Box<dyn FnOnce(Python<'_>, PyResult<Bound<'_, PyAny>>) + Send>>>,
+    convert_and_send: Mutex<Option<SendResult>>,
 }
 
 #[pymethods]
@@ -189,13 +192,12 @@ fn call<T: Send + 'static>(
         let scheduled = (|| -> PyResult<()> {
             let lp = r2.event_loop(py)?;
             let fut = py.import("asyncio")?.call_method1("run_coroutine_threadsafe", (&v, lp))?;
-            let send: Box<dyn FnOnce(Python<'_>, PyResult<Bound<'_, PyAny>>) + Send> =
-                Box::new(move |_py, r| {
-                    let _ = tx.send(match r {
-                        Ok(v) => convert(&v),
-                        Err(e) => Err(format!("{what} raised {e}")),
-                    });
+            let send: SendResult = Box::new(move |_py, r| {
+                let _ = tx.send(match r {
+                    Ok(v) => convert(&v),
+                    Err(e) => Err(format!("{what} raised {e}")),
                 });
+            });
             let done = Done { what, convert_and_send: Mutex::new(Some(send)) };
             fut.call_method1("add_done_callback", (Py::new(py, done)?,))?;
             Ok(())
