@@ -6,7 +6,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 
 .DEFAULT_GOAL := help
-.PHONY: help deps build fmt fmt-check test test-rust demo bench bench-server bench-client clean
+.PHONY: help deps build fmt fmt-check test test-rust test-python demo bench bench-server bench-client bench-python clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -26,17 +26,20 @@ fmt-check: ## Check the Rust code is formatted (skipped when rustfmt is absent)
 	  $(CARGO) fmt --all --check || { echo "run \`make fmt\`"; exit 1; }; \
 	else echo "fmt-check: rustfmt not installed, skipped"; fi
 
-# Later suites (Python, Node, C bindings) are added here as `test-python test-node test-c`.
-test: deps test-rust fmt-check ## Install peers, then run every test suite
+# Later suites (Node, C bindings) are added here as `test-node test-c`.
+test: deps test-rust test-python fmt-check ## Install peers, then run every test suite
 	@echo "make test: all suites passed"
 
 test-rust: ## Rust unit and integration tests (debug build, real peers on loopback)
 	$(CARGO) test --workspace
 
+test-python: ## Python binding: `pip install .` into a fresh venv, pytest tests/python, wheel smoke test
+	@bash scripts/test-python.sh
+
 demo: ## Start `postwire serve` on loopback, deliver a message, show a relay refused, stop
 	@bash scripts/demo.sh
 
-bench: bench-server bench-client ## Run the server and client benchmarks (release build)
+bench: bench-server bench-client bench-python ## Run the server and client benchmarks (release build)
 
 bench-server: ## Server benchmark: smtp-source against postwire, smtp-sink, aiosmtpd, smtp-server
 	@bash bench/server_bench.sh
@@ -45,6 +48,9 @@ bench-client: ## Client benchmark (when bench/client_bench.sh exists)
 	@if [ -f bench/client_bench.sh ]; then bash bench/client_bench.sh; \
 	else echo "bench-client: bench/client_bench.sh not there yet, skipped"; fi
 
+bench-python: ## Python binding benchmark: Server with a Python hook, Client, aio.Client (release wheel)
+	@bash bench/python_bench.sh
+
 clean: ## Remove build output, the venv, Node modules and bench results
 	$(CARGO) clean
-	rm -rf .venv tests/peers/node/node_modules bench/results
+	rm -rf .venv .work tests/peers/node/node_modules bench/results

@@ -12,10 +12,12 @@
 //!   client-side DATA encoder (dot-stuffing, CRLF normalisation).
 //! - [`line`]: finding command lines in a buffer under a length limit.
 //! - [`ehlo`]: EHLO capability parsing for the client.
+//! - [`describe`]: parsed values as the JSON fields of the shared vectors (for the bindings).
 
 pub mod address;
 pub mod command;
 pub mod data;
+pub mod describe;
 pub mod ehlo;
 pub mod line;
 pub mod params;

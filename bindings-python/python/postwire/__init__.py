@@ -1,0 +1,81 @@
+"""postwire: SMTP client and server from one Rust core.
+
+Send::
+
+    with postwire.Client.connect("mx.example.test", 25) as c:
+        c.send("me@example.org", ["you@example.test"], message)
+
+Receive::
+
+    server = postwire.Server(hostname="mx.example.test", local_domains=["example.test"],
+                             on_message=lambda session, envelope, data: None)
+    server.listen("127.0.0.1", 2525)
+    server.serve_forever()
+
+The core's log events go to ``logging.getLogger("postwire")``.
+"""
+
+from __future__ import annotations
+
+import atexit as _atexit
+
+from . import errors
+from ._postwire import (
+    Client,
+    Envelope,
+    RecipientResult,
+    RejectedRecipient,
+    Reply,
+    SendResult,
+    Server,
+    Session,
+    __version__,
+    compose,
+    send_mail,
+    set_log_level,
+)
+from .errors import (
+    AuthError,
+    ConnectError,
+    DnsError,
+    Error,
+    InvalidInputError,
+    IoError,
+    ProtocolError,
+    RejectedError,
+    TimeoutError,
+    TlsError,
+    TransientError,
+)
+from . import aio
+from . import _postwire as _ext
+
+_atexit.register(_ext._shutdown)
+
+__all__ = [
+    "Client",
+    "Server",
+    "Reply",
+    "SendResult",
+    "RejectedRecipient",
+    "RecipientResult",
+    "Envelope",
+    "Session",
+    "compose",
+    "send_mail",
+    "set_log_level",
+    "aio",
+    "errors",
+    "Error",
+    "ConnectError",
+    "TimeoutError",
+    "TlsError",
+    "AuthError",
+    "ProtocolError",
+    "RejectedError",
+    "TransientError",
+    "DnsError",
+    "InvalidInputError",
+    "IoError",
+    "__version__",
+]

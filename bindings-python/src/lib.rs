@@ -1,0 +1,60 @@
+//! `postwire._postwire`: the Python extension module over the postwire core.
+//!
+//! One file per core module, mirroring the core tree: `server.rs` + `hooks.rs` wrap
+//! `core/src/server/`, `client.rs` + `aio.rs` + `compose.rs` + `send_mail.rs` wrap
+//! `core/src/client/`, `proto.rs` the protocol core (vector helpers), `cli.rs` the CLI,
+//! `error.rs` the error type, `values.rs` the API's values. `runtime.rs` owns the tokio runtimes
+//! and `logging.rs` forwards `tracing` to Python's `logging`. The pure-Python part of the package
+//! (`bindings-python/python/postwire/`) holds the exception classes, `postwire.aio` and the stub.
+//!
+//! The binding stays thin: convert arguments, call the core, convert the result or the error.
+
+mod aio;
+mod cli;
+mod client;
+mod compose;
+mod error;
+mod hooks;
+mod logging;
+mod proto;
+mod runtime;
+mod send_mail;
+mod server;
+mod values;
+
+use std::sync::atomic::Ordering;
+
+use pyo3::prelude::*;
+
+/// Called by `atexit`: no more calls into Python from the binding's threads.
+#[pyfunction]
+fn _shutdown() {
+    hooks::PYTHON_ALIVE.store(false, Ordering::Relaxed);
+}
+
+/// The extension module.
+#[pymodule]
+fn _postwire(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<values::PyReply>()?;
+    m.add_class::<values::PySendResult>()?;
+    m.add_class::<values::PyRejected>()?;
+    m.add_class::<values::PyRecipientResult>()?;
+    m.add_class::<values::PyEnvelope>()?;
+    m.add_class::<values::PySession>()?;
+    m.add_class::<server::PyServer>()?;
+    m.add_class::<client::PyClient>()?;
+    // Named `Client` in `postwire.aio`; here under another attribute so it does not shadow the
+    // sync `Client`.
+    m.add("AioClient", m.py().get_type::<aio::AioClient>())?;
+    m.add_function(wrap_pyfunction!(compose::compose, m)?)?;
+    m.add_function(wrap_pyfunction!(send_mail::send_mail, m)?)?;
+    m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;
+    m.add_function(wrap_pyfunction!(logging::set_log_level, m)?)?;
+    m.add_function(wrap_pyfunction!(proto::parse_reply, m)?)?;
+    m.add_function(wrap_pyfunction!(proto::parse_command, m)?)?;
+    m.add_function(wrap_pyfunction!(proto::parse_address, m)?)?;
+    m.add_function(wrap_pyfunction!(_shutdown, m)?)?;
+    logging::install(m.py());
+    Ok(())
+}

@@ -1,0 +1,257 @@
+"""postwire.Client and postwire.aio.Client against aiosmtpd (and our own Server) on loopback;
+every error kind raised as the right class."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+
+import pytest
+
+import postwire
+import postwire.aio
+from conftest import Recorder, free_port, message
+
+
+def test_plain_send_byte_exact(aiosmtpd_peer):
+    handler, port = aiosmtpd_peer()
+    msg = message(body=".dot first\r\nline two\r\n")
+    with postwire.Client.connect("127.0.0.1", port, tls="none", hello_name="client.example") as c:
+        assert "PIPELINING" in c.capabilities or "SIZE" in c.capabilities
+        assert c.banner.code == 220
+        r = c.send("a@example.org", ["b@example.test"], msg)
+        assert c.noop().code == 250
+        assert c.reset().code == 250
+    assert isinstance(r, postwire.SendResult)
+    assert r.accepted == ["b@example.test"] and r.rejected == []
+    assert r.reply.code == 250 and r.queue_id == "TEST42"
+    assert r.to_dict()["reply"]["code"] == 250
+    assert "SendResult(accepted=['b@example.test']" in repr(r)
+    assert handler.messages == [("a@example.org", ["b@example.test"], msg)]
+    assert c.closed
+    assert any(line.startswith("C: EHLO client.example") for line in c.transcript)
+
+
+def test_str_message_and_single_recipient_string(aiosmtpd_peer):
+    handler, port = aiosmtpd_peer()
+    with postwire.Client.connect("127.0.0.1", port, tls="none") as c:
+        c.send("a@example.org", "b@example.test", "Subject: s\n\nbare LF body\n")
+    assert handler.messages[0][2] == b"Subject: s\r\n\r\nbare LF body\r\n"
+
+
+def test_one_recipient_refused_among_three(aiosmtpd_peer):
+    handler, port = aiosmtpd_peer(Recorder(refuse=["nobody@example.test"]))
+    with postwire.Client.connect("127.0.0.1", port, tls="none") as c:
+        r = c.send("a@example.org", ["x@example.test", "nobody@example.test", "y@example.test"], message())
+    assert r.accepted == ["x@example.test", "y@example.test"]
+    assert len(r.rejected) == 1
+    rej = r.rejected[0]
+    assert rej.rcpt == "nobody@example.test"
+    assert rej.reply.code == 550 and rej.reply.text == "No such user here"
+    assert handler.messages[0][1] == ["x@example.test", "y@example.test"]
+
+
+def test_all_refused_raises_rejected(aiosmtpd_peer):
+    handler, port = aiosmtpd_peer(Recorder(refuse=["nobody@example.test"]))
+    with postwire.Client.connect("127.0.0.1", port, tls="none") as c:
+        with pytest.raises(postwire.RejectedError) as e:
+            c.send("a@example.org", ["nobody@example.test"], message())
+    assert e.value.kind == "rejected"
+    assert isinstance(e.value, postwire.Error)
+    assert e.value.reply.code == 550
+
+
+def test_4xx_raises_transient(aiosmtpd_peer):
+    handler, port = aiosmtpd_peer(Recorder(data_reply="451 4.3.0 Try again later"))
+    with postwire.Client.connect("127.0.0.1", port, tls="none") as c:
+        with pytest.raises(postwire.TransientError) as e:
+            c.send("a@example.org", ["b@example.test"], message())
+    assert e.value.reply.code == 451 and e.value.kind == "transient"
+
+
+def test_starttls_with_test_ca(aiosmtpd_peer, tls_files):
+    ca, _, _ = tls_files
+    handler, port = aiosmtpd_peer(tls=True)
+    with postwire.Client.connect("127.0.0.1", port, tls="starttls", ca_file=str(ca)) as c:
+        assert c.tls
+        c.send("a@example.org", ["b@example.test"], message())
+    assert len(handler.messages) == 1
+
+
+def test_starttls_untrusted_certificate_is_tls_error(aiosmtpd_peer):
+    handler, port = aiosmtpd_peer(tls=True)
+    with pytest.raises(postwire.TlsError) as e:
+        postwire.Client.connect("127.0.0.1", port, tls="starttls")
+    assert e.value.kind == "tls"
+
+
+def test_starttls_required_but_not_offered(aiosmtpd_peer):
+    handler, port = aiosmtpd_peer()
+    with pytest.raises(postwire.TlsError):
+        postwire.Client.connect("127.0.0.1", port, tls="starttls")
+
+
+def test_auth_over_starttls(aiosmtpd_peer, tls_files):
+    ca, _, _ = tls_files
+    handler, port = aiosmtpd_peer(tls=True, auth={"alice": "s3cret"})
+    with postwire.Client.connect("127.0.0.1", port, tls="starttls", ca_file=ca) as c:
+        with pytest.raises(postwire.AuthError) as e:
+            c.login("alice", "wrong")
+        assert e.value.reply is not None and e.value.reply.code == 535
+    with postwire.Client.connect("127.0.0.1", port, tls="starttls", ca_file=ca) as c:
+        assert c.login("alice", "s3cret").code == 235
+        assert c.authenticated_user == "alice"
+        c.send("alice@example.org", ["b@example.test"], message())
+        assert not any("s3cret" in line for line in c.transcript)
+    assert len(handler.messages) == 1
+
+
+def test_connect_refused_is_connect_error():
+    port = free_port()
+    with pytest.raises(postwire.ConnectError) as e:
+        postwire.Client.connect("127.0.0.1", port, timeout=5)
+    assert e.value.kind == "connect" and e.value.reply is None
+
+
+def test_crlf_in_address_is_invalid_input_and_value_error(aiosmtpd_peer):
+    handler, port = aiosmtpd_peer()
+    with postwire.Client.connect("127.0.0.1", port, tls="none") as c:
+        with pytest.raises(postwire.InvalidInputError):
+            c.send("a@example.org\r\nRCPT TO:<evil@example.test>", ["b@example.test"], message())
+        with pytest.raises(ValueError):
+            c.send("a@example.org", ["b@example.test\r\nDATA"], message())
+        c.send("a@example.org", ["b@example.test"], message())  # the session is still usable
+    assert [m[1] for m in handler.messages] == [["b@example.test"]]
+    with pytest.raises(ValueError):
+        postwire.Client.connect("127.0.0.1", port, tls="bogus")
+
+
+def test_timeout_is_builtin_timeout_error(silent_server):
+    with pytest.raises(TimeoutError) as e:
+        postwire.Client.connect("127.0.0.1", silent_server, timeout=0.5)
+    assert isinstance(e.value, postwire.TimeoutError) and e.value.kind == "timeout"
+
+
+def test_protocol_error_when_server_hangs_up():
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port = srv.getsockname()[1]
+    import threading
+
+    def serve_once():
+        conn, _ = srv.accept()
+        conn.sendall(b"220 hello\r\n")
+        conn.recv(100)
+        conn.close()
+
+    t = threading.Thread(target=serve_once, daemon=True)
+    t.start()
+    with pytest.raises(postwire.ProtocolError):
+        postwire.Client.connect("127.0.0.1", port, timeout=5)
+    t.join(5)
+    srv.close()
+
+
+def test_vrfy_help_against_our_server(serve):
+    server, port = serve(allow_vrfy=False)
+    with postwire.Client.connect("127.0.0.1", port, tls="none") as c:
+        assert c.verify("someone@example.test").code == 252
+        assert c.help().code == 214
+        assert c.expand("list").code == 502  # EXPN off: the reply is returned, not raised
+        q = c.quit()
+    assert q.code == 221
+    with pytest.raises(postwire.ProtocolError):
+        c.noop()
+
+
+def test_compose_and_send_mail_through_smarthost(aiosmtpd_peer):
+    handler, port = aiosmtpd_peer(Recorder(refuse=["nobody@example.test"]))
+    msg = postwire.compose(
+        "Alice <a@example.org>",
+        ["b@example.test"],
+        "Grüße",
+        "Hello\n",
+        bcc=["hidden@example.test", "nobody@example.test"],
+        headers={"X-Test": "1"},
+        attachments=[("a.txt", "text/plain", b"attached"), {"filename": "b.bin", "data": b"\x00\x01"}],
+    )
+    assert b"hidden@example.test" not in msg and b"X-Test: 1" in msg and b"Message-ID:" in msg
+    results = postwire.send_mail(
+        "a@example.org", ["b@example.test", "hidden@example.test", "nobody@example.test"], msg,
+        smarthost="127.0.0.1", port=port, tls="none",
+    )
+    assert [r.ok for r in results] == [True, True, False]
+    assert isinstance(results[2].error, postwire.RejectedError)
+    assert results[2].reply.code == 550
+    assert results[2].to_dict()["error"]["kind"] == "rejected"
+    assert handler.messages[0][1] == ["b@example.test", "hidden@example.test"]
+    with pytest.raises(ValueError):
+        postwire.compose("not an address", ["b@example.test"], "s", "t")
+
+
+def test_aio_client(aiosmtpd_peer, tls_files):
+    ca, _, _ = tls_files
+    handler, port = aiosmtpd_peer(Recorder(refuse=["nobody@example.test"]), tls=True)
+
+    async def one(i):
+        async with await postwire.aio.Client.connect("127.0.0.1", port, tls="starttls", ca_file=ca) as c:
+            assert c.tls
+            r = await c.send(f"s{i}@example.org", [f"r{i}@example.test", "nobody@example.test"], message(subject=str(i)))
+            assert r.accepted == [f"r{i}@example.test"] and r.rejected[0].reply.code == 550
+            assert (await c.noop()).code == 250
+            return r
+
+    async def main():
+        results = await asyncio.gather(*(one(i) for i in range(10)))
+        with pytest.raises(postwire.RejectedError):
+            c = await postwire.aio.Client.connect("127.0.0.1", port, tls="none")
+            try:
+                await c.send("a@example.org", ["nobody@example.test"], message())
+            finally:
+                await c.quit()
+        with pytest.raises(postwire.ConnectError):
+            await postwire.aio.Client.connect("127.0.0.1", free_port(), timeout=5)
+        return results
+
+    results = asyncio.run(main())
+    assert len(results) == 10 and len(handler.messages) == 10
+
+
+def test_aio_timeout(silent_server):
+    async def main():
+        await postwire.aio.Client.connect("127.0.0.1", silent_server, timeout=0.5)
+
+    with pytest.raises(TimeoutError):
+        asyncio.run(main())
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX-only")
+def test_client_and_runtime_work_after_fork(aiosmtpd_peer):
+    handler, port = aiosmtpd_peer()
+    # Use the shared runtime and a sync client in the parent first.
+    with postwire.Client.connect("127.0.0.1", port, tls="none") as c:
+        c.send("parent@example.org", ["b@example.test"], message())
+
+    async def aio_send():
+        c = await postwire.aio.Client.connect("127.0.0.1", port, tls="none")
+        await c.send("aio@example.org", ["b@example.test"], message())
+        await c.quit()
+
+    asyncio.run(aio_send())
+    pid = os.fork()
+    if pid == 0:  # child: must not touch pytest machinery; report through the exit code
+        code = 1
+        try:
+            with postwire.Client.connect("127.0.0.1", port, tls="none", timeout=10) as c:
+                c.send("child@example.org", ["b@example.test"], message())
+            asyncio.run(aio_send())
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    senders = [m[0] for m in handler.messages]
+    assert senders.count("child@example.org") == 1 and senders.count("aio@example.org") == 2
