@@ -24,10 +24,21 @@
 //! says which it was: [`Client::content_sent`].
 //!
 //! Pooled sessions do not record a transcript (a long-lived session's log would grow without
-//! bound): `record_transcript` is forced off. Sessions are keyed by (host lower-cased, port, TLS
-//! mode, user); other `ClientOptions` of the first send to a key are the ones its sessions use.
+//! bound): `record_transcript` is forced off.
+//!
+//! A session is only reused for a send whose [`Destination`] would have opened the same session:
+//! the key holds the host (lower-cased), port, TLS mode, CA file, `accept_invalid_certs`,
+//! `tls_server_name`, `allow_plaintext_auth`, hello name, PIPELINING/CHUNKING switches, timeouts,
+//! reply limits and the AUTH user — and a hash of the AUTH secret, keyed with a random per-pool
+//! [`RandomState`] (the secret itself is never kept in the key). So a caller that verifies
+//! certificates never gets a session opened without verification, and a caller with a wrong
+//! password never gets a session someone else authenticated: it connects and fails `auth` itself.
+//! (`record_transcript` is the one option left out: it is always off here.)
 
+use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -36,7 +47,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::{Error, ErrorKind, Result};
 
-use super::options::{ClientOptions, TlsMode};
+use super::options::{ClientOptions, ClientTimeouts, TlsMode};
 use super::result::SendResult;
 use super::session::Client;
 
@@ -118,21 +129,46 @@ pub struct PoolStats {
     pub retried: u64,
 }
 
+/// Which sessions a send may reuse: every option that shapes the session or its security, and
+/// the AUTH identity (see the module documentation).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
     host: String,
     port: u16,
     tls: TlsMode,
+    ca_file: Option<PathBuf>,
+    accept_invalid_certs: bool,
+    tls_server_name: Option<String>,
+    allow_plaintext_auth: bool,
+    hello_name: Option<String>,
+    pipelining: bool,
+    chunking: bool,
+    timeouts: ClientTimeouts,
+    /// `ReplyLimits` (max_line, max_lines).
+    reply_limits: (usize, usize),
     user: Option<String>,
+    /// Keyed hash of (user, secret); never the secret itself.
+    secret_hash: Option<u64>,
 }
 
 impl Key {
-    fn of(d: &Destination) -> Key {
+    fn of(d: &Destination, hasher: &RandomState) -> Key {
+        let o = &d.options;
         Key {
-            host: d.options.host.to_ascii_lowercase(),
-            port: d.options.port,
-            tls: d.options.tls,
+            host: o.host.to_ascii_lowercase(),
+            port: o.port,
+            tls: o.tls,
+            ca_file: o.ca_file.clone(),
+            accept_invalid_certs: o.accept_invalid_certs,
+            tls_server_name: o.tls_server_name.clone(),
+            allow_plaintext_auth: o.allow_plaintext_auth,
+            hello_name: o.hello_name.clone(),
+            pipelining: o.pipelining,
+            chunking: o.chunking,
+            timeouts: o.timeouts,
+            reply_limits: (o.reply_limits.max_line, o.reply_limits.max_lines),
             user: d.credentials.as_ref().map(|(u, _)| u.clone()),
+            secret_hash: d.credentials.as_ref().map(|(u, s)| hasher.hash_one((u, s))),
         }
     }
 }
@@ -170,6 +206,8 @@ struct Inner {
     retried: AtomicU64,
     closed: AtomicBool,
     reaper_started: AtomicBool,
+    /// Keys the secret hash in [`Key`]: random per pool, so the hash says nothing outside it.
+    secret_hasher: RandomState,
 }
 
 /// A pool of SMTP sessions shared by clones (an `Arc` inside). See the module documentation.
@@ -224,6 +262,7 @@ impl Pool {
                 retried: AtomicU64::new(0),
                 closed: AtomicBool::new(false),
                 reaper_started: AtomicBool::new(false),
+                secret_hasher: RandomState::new(),
             }),
         }
     }
@@ -265,7 +304,7 @@ impl Pool {
     ) -> Result<SendResult> {
         self.check_open()?;
         self.start_reaper();
-        let key = Key::of(dest);
+        let key = Key::of(dest, &self.inner.secret_hasher);
         let slots = {
             let mut d = self.lock();
             d.entry(key.clone())
