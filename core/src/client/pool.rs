@@ -18,10 +18,12 @@
 //!   the caller.
 //!
 //! When is a retry safe? Only when the connection failed (connect, `protocol`, `io` or `timeout`
-//! error with no server reply) *before any message content was written*: while connecting, at
-//! MAIL, RCPT, or while waiting for the 354 to DATA. Once content is on the wire the server may
-//! have accepted the message even if its reply never arrived, so we never resend. The session
-//! says which it was: [`Client::content_sent`].
+//! error with no server reply, or a `421` reply — the server is closing the session, RFC 5321
+//! §3.8, e.g. a stale idle-timeout 421 read as the reply to MAIL) *before any message content
+//! was written*: while connecting, at MAIL, RCPT, or while waiting for the 354 to DATA. Once
+//! content is on the wire the server may have accepted the message even if its reply never
+//! arrived, so we never resend. The session says which it was: [`Client::content_sent`]. Every
+//! retry counts against `max_retries`.
 //!
 //! Pooled sessions do not record a transcript (a long-lived session's log would grow without
 //! bound): `record_transcript` is forced off.
@@ -230,12 +232,19 @@ impl Drop for WaiterGuard<'_> {
     }
 }
 
-/// True when `e` is a connection failure (no server reply) that happened before any message
-/// content was written (`content_sent` false), so the message is certainly not delivered.
+/// True when `e` is a connection failure (no server reply) or a `421` (the server closes the
+/// session) that happened before any message content was written (`content_sent` false), so the
+/// message is certainly not delivered and a fresh connection may do better.
 fn failed_before_content(e: &Error, content_sent: bool) -> bool {
-    !content_sent
-        && e.reply().is_none()
-        && matches!(e.kind(), ErrorKind::Protocol | ErrorKind::Io | ErrorKind::Timeout | ErrorKind::Connect)
+    if content_sent {
+        return false;
+    }
+    match e.reply() {
+        Some(r) => r.code == 421,
+        None => {
+            matches!(e.kind(), ErrorKind::Protocol | ErrorKind::Io | ErrorKind::Timeout | ErrorKind::Connect)
+        }
+    }
 }
 
 /// True when a failure to open a session may go away on a fresh attempt.
@@ -578,7 +587,10 @@ mod tests {
         assert!(failed_before_content(&Error::timeout("no complete reply within 1s"), false));
         assert!(!failed_before_content(&p("connection closed by the server"), true), "content was written");
         assert!(!failed_before_content(&Error::invalid_input("bad"), false));
-        let r = crate::proto::Reply { code: 421, enhanced: None, lines: vec!["bye".into()] };
-        assert!(!failed_before_content(&p("x").with_reply(r), false), "the server answered");
+        let r = crate::proto::Reply { code: 450, enhanced: None, lines: vec!["busy".into()] };
+        assert!(!failed_before_content(&Error::from_reply(r), false), "the server answered");
+        let r = crate::proto::Reply { code: 421, enhanced: None, lines: vec!["idle timeout".into()] };
+        assert!(failed_before_content(&Error::from_reply(r.clone()), false), "421: the server closes");
+        assert!(!failed_before_content(&Error::from_reply(r), true), "421 after content was written");
     }
 }
