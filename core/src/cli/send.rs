@@ -124,12 +124,22 @@ fn options(a: &SendArgs) -> Result<ClientOptions> {
     o.pipelining = !a.no_pipelining;
     o.chunking = !a.no_chunking;
     if let Some(t) = a.timeout {
-        if !(t.is_finite() && t > 0.0) {
-            return Err(Error::invalid_input("--timeout must be a positive number of seconds"));
-        }
-        o.timeouts = ClientTimeouts::uniform(Duration::from_secs_f64(t));
+        o.timeouts = ClientTimeouts::uniform(timeout_arg(t)?);
     }
     Ok(o)
+}
+
+/// `--timeout` seconds as a `Duration`: a positive, finite number that fits a `Duration` and is
+/// at least a nanosecond; anything else (NaN, infinity, negative, zero, 1e30) is `invalid_input`.
+fn timeout_arg(t: f64) -> Result<Duration> {
+    let bad = || Error::invalid_input(format!("--timeout {t}: expected a positive number of seconds"));
+    if !(t.is_finite() && t > 0.0) {
+        return Err(bad());
+    }
+    match Duration::try_from_secs_f64(t) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => Err(bad()),
+    }
 }
 
 /// Connect, authenticate, send, quit. The client comes back whenever it exists, for its
@@ -237,7 +247,17 @@ pub fn run(args: SendArgs) -> i32 {
 
 #[cfg(test)]
 mod tests {
-    use super::split_server;
+    use super::{split_server, timeout_arg};
+    use std::time::Duration;
+
+    #[test]
+    fn timeout_argument() {
+        assert_eq!(timeout_arg(1.5).unwrap(), Duration::from_millis(1500));
+        for t in [1e30, f64::MAX, f64::NAN, f64::INFINITY, -1.0, 0.0, -0.0, 1e-12] {
+            let e = timeout_arg(t).expect_err("unusable timeout");
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidInput, "{t}: {e}");
+        }
+    }
 
     #[test]
     fn server_argument() {
