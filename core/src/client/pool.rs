@@ -254,11 +254,13 @@ fn connect_retryable(e: &Error) -> bool {
 }
 
 impl Pool {
-    /// A new, empty pool. Zero caps are raised to 1.
+    /// A new, empty pool. Zero caps are raised to 1; caps above `Semaphore::MAX_PERMITS`
+    /// (`usize::MAX >> 3`, unreachable in practice — "no limit" from a binding) are lowered to
+    /// it, since the caps are tokio semaphores. [`Pool::options`] shows the caps in force.
     pub fn new(opts: PoolOptions) -> Pool {
         let mut opts = opts;
-        opts.max_connections = opts.max_connections.max(1);
-        opts.max_per_destination = opts.max_per_destination.max(1);
+        opts.max_connections = opts.max_connections.clamp(1, Semaphore::MAX_PERMITS);
+        opts.max_per_destination = opts.max_per_destination.clamp(1, Semaphore::MAX_PERMITS);
         Pool {
             inner: Arc::new(Inner {
                 opts,
@@ -579,6 +581,19 @@ async fn quit_conn(mut conn: Conn) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn huge_caps_are_clamped_not_a_panic() {
+        let p = Pool::new(PoolOptions {
+            max_connections: usize::MAX,
+            max_per_destination: usize::MAX,
+            ..Default::default()
+        });
+        assert_eq!(p.options().max_connections, Semaphore::MAX_PERMITS);
+        assert_eq!(p.options().max_per_destination, Semaphore::MAX_PERMITS);
+        let p = Pool::new(PoolOptions { max_connections: 0, max_per_destination: 0, ..Default::default() });
+        assert_eq!((p.options().max_connections, p.options().max_per_destination), (1, 1));
+    }
 
     #[test]
     fn retry_only_before_content() {
