@@ -94,13 +94,24 @@ impl Default for PoolOptions {
     }
 }
 
-/// Where a pooled send goes: the session options and optional AUTH credentials.
-#[derive(Debug, Clone)]
+/// Where a pooled send goes: the session options and optional AUTH credentials. `Debug` shows
+/// the secret as `****`.
+#[derive(Clone)]
 pub struct Destination {
     /// How to open a session (host, port, TLS, timeouts, …).
     pub options: ClientOptions,
     /// `(user, secret)` for AUTH after connecting; `None` = no AUTH.
     pub credentials: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Destination { options, credentials } = self;
+        f.debug_struct("Destination")
+            .field("options", options)
+            .field("credentials", &super::transcript::masked_credentials(credentials))
+            .finish()
+    }
 }
 
 impl Destination {
@@ -581,6 +592,15 @@ async fn quit_conn(mut conn: Conn) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn destination_debug_hides_the_secret() {
+        let d = Destination::new(ClientOptions::new("mx.example", 25)).with_credentials("alice", "s3cr3t-pw");
+        let shown = format!("{d:?}");
+        assert!(!shown.contains("s3cr3t-pw"), "{shown}");
+        assert!(shown.contains("\"alice\"") && shown.contains("****"), "{shown}");
+        assert!(shown.contains("mx.example"), "{shown}");
+    }
 
     #[test]
     fn huge_caps_are_clamped_not_a_panic() {
