@@ -126,3 +126,22 @@ fn send_exit_codes() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn send_rejects_unusable_timeouts() {
+    // Too large for a Duration (used to panic in Duration::from_secs_f64), not a number,
+    // negative, zero, or rounding to zero: exit 2 with a message naming --timeout, before any
+    // connection is tried.
+    let port = client_support::free_port();
+    let server = format!("127.0.0.1:{port}");
+    for t in ["1e30", "NaN", "inf", "-1", "0", "1e-12"] {
+        let out = postwire()
+            .args(["send", "--server", &server, "--tls", "none", "--from", "a@example.test"])
+            .args(["--to", "b@example.test", &format!("--timeout={t}")])
+            .output()
+            .expect("run postwire");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "--timeout={t}: {stderr}");
+        assert!(stderr.contains("--timeout") && !stderr.contains("panicked"), "--timeout={t}: {stderr}");
+    }
+}

@@ -397,3 +397,35 @@ fn wire_invariant_between_354_and_the_final_dot() {
         .expect("property");
     rt.block_on(client.borrow_mut().quit()).expect("quit");
 }
+
+#[tokio::test]
+async fn a_421_reply_closes_the_session() {
+    // RFC 5321 §3.8: a server that says 421 closes the connection. This one says 421 to every
+    // command after EHLO but leaves the socket open: the client must still treat the session as
+    // closed (no RSET, no reuse), with the 421 in a `transient` error.
+    for caps in [CAPS, &[][..]] {
+        let (port, seen) = scripted(b"220 scripted ESMTP\r\n", None, {
+            let mut inner = polite(caps);
+            move |line: &[u8]| {
+                if line.starts_with(b"EHLO") {
+                    inner(line)
+                } else {
+                    Step::Reply(b"421 4.3.2 shutting down\r\n".to_vec())
+                }
+            }
+        })
+        .await;
+        let mut c = Client::connect(opts(port)).await.expect("connect");
+        let e = c.send("a@example.org", &["b@example.net".to_string()], b"Subject: x\r\n\r\nhi\r\n").await;
+        let e = e.expect_err("421 to MAIL");
+        assert_eq!(e.kind(), ErrorKind::Transient, "{e}");
+        assert_eq!(e.reply().map(|r| r.code), Some(421), "{e}");
+        assert!(c.is_closed(), "a session that got 421 must be closed (caps {caps:?})");
+        assert!(!c.content_sent());
+        let again = c.noop().await.expect_err("closed session");
+        assert_eq!(again.kind(), ErrorKind::Protocol, "{again}");
+        drop(c);
+        let seen = text(&seen.await.expect("server"));
+        assert!(!seen.contains("RSET") && !seen.contains("NOOP"), "wrote after the 421: {seen:?}");
+    }
+}

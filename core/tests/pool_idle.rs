@@ -112,3 +112,62 @@ async fn lifetime_and_message_limits_rotate_sessions() {
     p.close().await;
     p2.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_421_on_idle_session_is_retried_on_a_fresh_connection() {
+    // The server says `421 4.4.2 idle timeout` to a session idle for 150 ms, then closes it
+    // (RFC 5321 §3.8). With no health check, the next send reads that stale 421 as the reply to
+    // MAIL: the session is gone, nothing was sent, so the pool must retry on a new connection.
+    for pipelining in [false, true] {
+        let rec = Recorder::start(Behavior {
+            close_idle_after: Some(Duration::from_millis(150)),
+            idle_421: true,
+            pipelining,
+            ..Default::default()
+        })
+        .await;
+        let p = Pool::new(PoolOptions {
+            idle_timeout: Duration::from_secs(60),
+            health_check_after: Duration::from_secs(60),
+            max_retries: 1,
+            ..Default::default()
+        });
+        let d = Destination::new(opts(rec.port));
+        p.send(&d, "a@example.org", &rcpt(), &message(0)).await.expect("first send");
+        assert!(
+            wait_until(10, || rec.counters.idle_421s.load(Ordering::SeqCst) == 1).await,
+            "server did not say 421"
+        );
+        let r = p.send(&d, "a@example.org", &rcpt(), &message(1)).await;
+        r.unwrap_or_else(|e| panic!("send after the server's 421 (pipelining={pipelining}): {e}"));
+        assert_eq!(p.stats().created, 2, "pipelining={pipelining}: {:?}", p.stats());
+        assert_eq!(p.stats().retried, 1, "pipelining={pipelining}: {:?}", p.stats());
+        assert_eq!(rec.message_count(), 2);
+        p.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_421_without_retries_is_reported_and_the_session_dropped() {
+    let rec = Recorder::start(Behavior {
+        close_idle_after: Some(Duration::from_millis(150)),
+        idle_421: true,
+        ..Default::default()
+    })
+    .await;
+    let p = Pool::new(PoolOptions {
+        idle_timeout: Duration::from_secs(60),
+        health_check_after: Duration::from_secs(60),
+        max_retries: 0,
+        ..Default::default()
+    });
+    let d = Destination::new(opts(rec.port));
+    p.send(&d, "a@example.org", &rcpt(), &message(0)).await.expect("first send");
+    assert!(wait_until(10, || rec.counters.idle_421s.load(Ordering::SeqCst) == 1).await);
+    let e = p.send(&d, "a@example.org", &rcpt(), &message(1)).await.expect_err("no retry allowed");
+    assert_eq!(e.kind(), postwire::ErrorKind::Transient, "{e}");
+    assert_eq!(e.reply().map(|r| r.code), Some(421), "{e}");
+    assert_eq!(p.stats().idle, 0, "a session that got 421 must not go back idle: {:?}", p.stats());
+    assert!(wait_until(10, || p.stats().open == 0).await, "{:?}", p.stats());
+    p.close().await;
+}

@@ -11,8 +11,8 @@ use std::time::Duration;
 use crate::client::{Client, ClientOptions, ClientTimeouts, SendResult, TlsMode};
 use crate::error::{Error, ErrorKind, Result};
 
-/// Arguments of `postwire send`.
-#[derive(Debug, clap::Args)]
+/// Arguments of `postwire send`. `Debug` shows the password of `--auth` as `****`.
+#[derive(clap::Args)]
 pub struct SendArgs {
     /// Server as HOST:PORT (`[::1]:2525`); the port defaults to 25 (465 with --tls implicit).
     #[arg(long, short = 's')]
@@ -71,6 +71,55 @@ pub struct SendArgs {
     pub json: bool,
 }
 
+impl std::fmt::Debug for SendArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Destructured so that a new field cannot be forgotten here.
+        let SendArgs {
+            server,
+            from,
+            to,
+            tls,
+            auth,
+            auth_mechanism,
+            allow_plaintext_auth,
+            data,
+            subject,
+            body,
+            hello,
+            ca_file,
+            tls_server_name,
+            insecure,
+            timeout,
+            no_pipelining,
+            no_chunking,
+            json,
+        } = self;
+        // USER:PASSWORD, split at the first colon as `session` does.
+        let auth =
+            auth.as_ref().map(|a| format!("{}:****", a.split_once(':').map_or(a.as_str(), |(u, _)| u)));
+        f.debug_struct("SendArgs")
+            .field("server", server)
+            .field("from", from)
+            .field("to", to)
+            .field("tls", tls)
+            .field("auth", &auth)
+            .field("auth_mechanism", auth_mechanism)
+            .field("allow_plaintext_auth", allow_plaintext_auth)
+            .field("data", data)
+            .field("subject", subject)
+            .field("body", body)
+            .field("hello", hello)
+            .field("ca_file", ca_file)
+            .field("tls_server_name", tls_server_name)
+            .field("insecure", insecure)
+            .field("timeout", timeout)
+            .field("no_pipelining", no_pipelining)
+            .field("no_chunking", no_chunking)
+            .field("json", json)
+            .finish()
+    }
+}
+
 /// `host:port` / `[v6]:port` / `host`.
 fn split_server(s: &str, default_port: u16) -> Result<(String, u16)> {
     let bad = || Error::invalid_input(format!("--server {s:?}: expected HOST:PORT"));
@@ -124,12 +173,22 @@ fn options(a: &SendArgs) -> Result<ClientOptions> {
     o.pipelining = !a.no_pipelining;
     o.chunking = !a.no_chunking;
     if let Some(t) = a.timeout {
-        if !(t.is_finite() && t > 0.0) {
-            return Err(Error::invalid_input("--timeout must be a positive number of seconds"));
-        }
-        o.timeouts = ClientTimeouts::uniform(Duration::from_secs_f64(t));
+        o.timeouts = ClientTimeouts::uniform(timeout_arg(t)?);
     }
     Ok(o)
+}
+
+/// `--timeout` seconds as a `Duration`: a positive, finite number that fits a `Duration` and is
+/// at least a nanosecond; anything else (NaN, infinity, negative, zero, 1e30) is `invalid_input`.
+fn timeout_arg(t: f64) -> Result<Duration> {
+    let bad = || Error::invalid_input(format!("--timeout {t}: expected a positive number of seconds"));
+    if !(t.is_finite() && t > 0.0) {
+        return Err(bad());
+    }
+    match Duration::try_from_secs_f64(t) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => Err(bad()),
+    }
 }
 
 /// Connect, authenticate, send, quit. The client comes back whenever it exists, for its
@@ -237,7 +296,42 @@ pub fn run(args: SendArgs) -> i32 {
 
 #[cfg(test)]
 mod tests {
-    use super::split_server;
+    use super::{split_server, timeout_arg, SendArgs};
+    use clap::Parser;
+    use std::time::Duration;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: SendArgs,
+    }
+
+    #[test]
+    fn debug_hides_the_auth_password() {
+        let cli = Cli::parse_from([
+            "send",
+            "--server",
+            "mx.example:25",
+            "--from",
+            "a@example.org",
+            "--to",
+            "b@example.org",
+            "--auth",
+            "alice:s3cr3t:pw",
+        ]);
+        let shown = format!("{:?}", cli.args);
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(shown.contains("\"alice:****\"") && shown.contains("mx.example:25"), "{shown}");
+    }
+
+    #[test]
+    fn timeout_argument() {
+        assert_eq!(timeout_arg(1.5).unwrap(), Duration::from_millis(1500));
+        for t in [1e30, f64::MAX, f64::NAN, f64::INFINITY, -1.0, 0.0, -0.0, 1e-12] {
+            let e = timeout_arg(t).expect_err("unusable timeout");
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidInput, "{t}: {e}");
+        }
+    }
 
     #[test]
     fn server_argument() {

@@ -14,6 +14,8 @@
 //! - message over the advertised SIZE, 8-bit message without 8BITMIME, non-ASCII address
 //!   without SMTPUTF8: `rejected` with no reply (nothing of the transaction written).
 //! - any call on a closed session: `protocol`.
+//! - a `421` reply to anything closes the session (RFC 5321 §3.8: the server closes after it);
+//!   the call that got it fails `transient` with the reply attached.
 
 mod auth;
 mod conn;

@@ -64,7 +64,7 @@ impl FromStr for TlsMode {
 ///
 /// Each bounds the whole wait for one reply (or one write), so a server that drips a reply one
 /// byte at a time still fails within it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ClientTimeouts {
     /// TCP connect (and the implicit-TLS handshake).
     pub connect: Duration,

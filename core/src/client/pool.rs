@@ -18,16 +18,29 @@
 //!   the caller.
 //!
 //! When is a retry safe? Only when the connection failed (connect, `protocol`, `io` or `timeout`
-//! error with no server reply) *before any message content was written*: while connecting, at
-//! MAIL, RCPT, or while waiting for the 354 to DATA. Once content is on the wire the server may
-//! have accepted the message even if its reply never arrived, so we never resend. The session
-//! says which it was: [`Client::content_sent`].
+//! error with no server reply, or a `421` reply — the server is closing the session, RFC 5321
+//! §3.8, e.g. a stale idle-timeout 421 read as the reply to MAIL) *before any message content
+//! was written*: while connecting, at MAIL, RCPT, or while waiting for the 354 to DATA. Once
+//! content is on the wire the server may have accepted the message even if its reply never
+//! arrived, so we never resend. The session says which it was: [`Client::content_sent`]. Every
+//! retry counts against `max_retries`.
 //!
 //! Pooled sessions do not record a transcript (a long-lived session's log would grow without
-//! bound): `record_transcript` is forced off. Sessions are keyed by (host lower-cased, port, TLS
-//! mode, user); other `ClientOptions` of the first send to a key are the ones its sessions use.
+//! bound): `record_transcript` is forced off.
+//!
+//! A session is only reused for a send whose [`Destination`] would have opened the same session:
+//! the key holds the host (lower-cased), port, TLS mode, CA file, `accept_invalid_certs`,
+//! `tls_server_name`, `allow_plaintext_auth`, hello name, PIPELINING/CHUNKING switches, timeouts,
+//! reply limits and the AUTH user — and a hash of the AUTH secret, keyed with a random per-pool
+//! [`RandomState`] (the secret itself is never kept in the key). So a caller that verifies
+//! certificates never gets a session opened without verification, and a caller with a wrong
+//! password never gets a session someone else authenticated: it connects and fails `auth` itself.
+//! (`record_transcript` is the one option left out: it is always off here.)
 
+use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -36,7 +49,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::{Error, ErrorKind, Result};
 
-use super::options::{ClientOptions, TlsMode};
+use super::options::{ClientOptions, ClientTimeouts, TlsMode};
 use super::result::SendResult;
 use super::session::Client;
 
@@ -81,13 +94,24 @@ impl Default for PoolOptions {
     }
 }
 
-/// Where a pooled send goes: the session options and optional AUTH credentials.
-#[derive(Debug, Clone)]
+/// Where a pooled send goes: the session options and optional AUTH credentials. `Debug` shows
+/// the secret as `****`.
+#[derive(Clone)]
 pub struct Destination {
     /// How to open a session (host, port, TLS, timeouts, …).
     pub options: ClientOptions,
     /// `(user, secret)` for AUTH after connecting; `None` = no AUTH.
     pub credentials: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Destination { options, credentials } = self;
+        f.debug_struct("Destination")
+            .field("options", options)
+            .field("credentials", &super::transcript::masked_credentials(credentials))
+            .finish()
+    }
 }
 
 impl Destination {
@@ -118,21 +142,46 @@ pub struct PoolStats {
     pub retried: u64,
 }
 
+/// Which sessions a send may reuse: every option that shapes the session or its security, and
+/// the AUTH identity (see the module documentation).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
     host: String,
     port: u16,
     tls: TlsMode,
+    ca_file: Option<PathBuf>,
+    accept_invalid_certs: bool,
+    tls_server_name: Option<String>,
+    allow_plaintext_auth: bool,
+    hello_name: Option<String>,
+    pipelining: bool,
+    chunking: bool,
+    timeouts: ClientTimeouts,
+    /// `ReplyLimits` (max_line, max_lines).
+    reply_limits: (usize, usize),
     user: Option<String>,
+    /// Keyed hash of (user, secret); never the secret itself.
+    secret_hash: Option<u64>,
 }
 
 impl Key {
-    fn of(d: &Destination) -> Key {
+    fn of(d: &Destination, hasher: &RandomState) -> Key {
+        let o = &d.options;
         Key {
-            host: d.options.host.to_ascii_lowercase(),
-            port: d.options.port,
-            tls: d.options.tls,
+            host: o.host.to_ascii_lowercase(),
+            port: o.port,
+            tls: o.tls,
+            ca_file: o.ca_file.clone(),
+            accept_invalid_certs: o.accept_invalid_certs,
+            tls_server_name: o.tls_server_name.clone(),
+            allow_plaintext_auth: o.allow_plaintext_auth,
+            hello_name: o.hello_name.clone(),
+            pipelining: o.pipelining,
+            chunking: o.chunking,
+            timeouts: o.timeouts,
+            reply_limits: (o.reply_limits.max_line, o.reply_limits.max_lines),
             user: d.credentials.as_ref().map(|(u, _)| u.clone()),
+            secret_hash: d.credentials.as_ref().map(|(u, s)| hasher.hash_one((u, s))),
         }
     }
 }
@@ -170,6 +219,8 @@ struct Inner {
     retried: AtomicU64,
     closed: AtomicBool,
     reaper_started: AtomicBool,
+    /// Keys the secret hash in [`Key`]: random per pool, so the hash says nothing outside it.
+    secret_hasher: RandomState,
 }
 
 /// A pool of SMTP sessions shared by clones (an `Arc` inside). See the module documentation.
@@ -192,12 +243,19 @@ impl Drop for WaiterGuard<'_> {
     }
 }
 
-/// True when `e` is a connection failure (no server reply) that happened before any message
-/// content was written (`content_sent` false), so the message is certainly not delivered.
+/// True when `e` is a connection failure (no server reply) or a `421` (the server closes the
+/// session) that happened before any message content was written (`content_sent` false), so the
+/// message is certainly not delivered and a fresh connection may do better.
 fn failed_before_content(e: &Error, content_sent: bool) -> bool {
-    !content_sent
-        && e.reply().is_none()
-        && matches!(e.kind(), ErrorKind::Protocol | ErrorKind::Io | ErrorKind::Timeout | ErrorKind::Connect)
+    if content_sent {
+        return false;
+    }
+    match e.reply() {
+        Some(r) => r.code == 421,
+        None => {
+            matches!(e.kind(), ErrorKind::Protocol | ErrorKind::Io | ErrorKind::Timeout | ErrorKind::Connect)
+        }
+    }
 }
 
 /// True when a failure to open a session may go away on a fresh attempt.
@@ -207,11 +265,13 @@ fn connect_retryable(e: &Error) -> bool {
 }
 
 impl Pool {
-    /// A new, empty pool. Zero caps are raised to 1.
+    /// A new, empty pool. Zero caps are raised to 1; caps above `Semaphore::MAX_PERMITS`
+    /// (`usize::MAX >> 3`, unreachable in practice — "no limit" from a binding) are lowered to
+    /// it, since the caps are tokio semaphores. [`Pool::options`] shows the caps in force.
     pub fn new(opts: PoolOptions) -> Pool {
         let mut opts = opts;
-        opts.max_connections = opts.max_connections.max(1);
-        opts.max_per_destination = opts.max_per_destination.max(1);
+        opts.max_connections = opts.max_connections.clamp(1, Semaphore::MAX_PERMITS);
+        opts.max_per_destination = opts.max_per_destination.clamp(1, Semaphore::MAX_PERMITS);
         Pool {
             inner: Arc::new(Inner {
                 opts,
@@ -224,6 +284,7 @@ impl Pool {
                 retried: AtomicU64::new(0),
                 closed: AtomicBool::new(false),
                 reaper_started: AtomicBool::new(false),
+                secret_hasher: RandomState::new(),
             }),
         }
     }
@@ -265,7 +326,7 @@ impl Pool {
     ) -> Result<SendResult> {
         self.check_open()?;
         self.start_reaper();
-        let key = Key::of(dest);
+        let key = Key::of(dest, &self.inner.secret_hasher);
         let slots = {
             let mut d = self.lock();
             d.entry(key.clone())
@@ -533,13 +594,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn destination_debug_hides_the_secret() {
+        let d = Destination::new(ClientOptions::new("mx.example", 25)).with_credentials("alice", "s3cr3t-pw");
+        let shown = format!("{d:?}");
+        assert!(!shown.contains("s3cr3t-pw"), "{shown}");
+        assert!(shown.contains("\"alice\"") && shown.contains("****"), "{shown}");
+        assert!(shown.contains("mx.example"), "{shown}");
+    }
+
+    #[test]
+    fn huge_caps_are_clamped_not_a_panic() {
+        let p = Pool::new(PoolOptions {
+            max_connections: usize::MAX,
+            max_per_destination: usize::MAX,
+            ..Default::default()
+        });
+        assert_eq!(p.options().max_connections, Semaphore::MAX_PERMITS);
+        assert_eq!(p.options().max_per_destination, Semaphore::MAX_PERMITS);
+        let p = Pool::new(PoolOptions { max_connections: 0, max_per_destination: 0, ..Default::default() });
+        assert_eq!((p.options().max_connections, p.options().max_per_destination), (1, 1));
+    }
+
+    #[test]
     fn retry_only_before_content() {
         let p = |m: &str| Error::protocol(m.to_string());
         assert!(failed_before_content(&p("connection closed by the server"), false));
         assert!(failed_before_content(&Error::timeout("no complete reply within 1s"), false));
         assert!(!failed_before_content(&p("connection closed by the server"), true), "content was written");
         assert!(!failed_before_content(&Error::invalid_input("bad"), false));
-        let r = crate::proto::Reply { code: 421, enhanced: None, lines: vec!["bye".into()] };
-        assert!(!failed_before_content(&p("x").with_reply(r), false), "the server answered");
+        let r = crate::proto::Reply { code: 450, enhanced: None, lines: vec!["busy".into()] };
+        assert!(!failed_before_content(&Error::from_reply(r), false), "the server answered");
+        let r = crate::proto::Reply { code: 421, enhanced: None, lines: vec!["idle timeout".into()] };
+        assert!(failed_before_content(&Error::from_reply(r.clone()), false), "421: the server closes");
+        assert!(!failed_before_content(&Error::from_reply(r), true), "421 after content was written");
     }
 }

@@ -26,8 +26,8 @@ use crate::proto::Reply;
 use super::options::{ClientOptions, ClientTimeouts, TlsMode};
 use super::session::Client;
 
-/// How [`send_mail`] delivers.
-#[derive(Debug, Clone)]
+/// How [`send_mail`] delivers. `Debug` shows the AUTH secret as `****`.
+#[derive(Clone)]
 pub struct SendMailOptions {
     /// Relay everything through this host. Required until MX routing lands.
     pub smarthost: Option<String>,
@@ -69,6 +69,38 @@ impl Default for SendMailOptions {
             accept_invalid_certs: false,
             allow_plaintext_auth: false,
         }
+    }
+}
+
+impl std::fmt::Debug for SendMailOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Destructured so that a new field cannot be forgotten here.
+        let SendMailOptions {
+            smarthost,
+            port,
+            tls,
+            credentials,
+            timeouts,
+            hello_name,
+            nameservers,
+            allow_loopback,
+            ca_file,
+            accept_invalid_certs,
+            allow_plaintext_auth,
+        } = self;
+        f.debug_struct("SendMailOptions")
+            .field("smarthost", smarthost)
+            .field("port", port)
+            .field("tls", tls)
+            .field("credentials", &super::transcript::masked_credentials(credentials))
+            .field("timeouts", timeouts)
+            .field("hello_name", hello_name)
+            .field("nameservers", nameservers)
+            .field("allow_loopback", allow_loopback)
+            .field("ca_file", ca_file)
+            .field("accept_invalid_certs", accept_invalid_certs)
+            .field("allow_plaintext_auth", allow_plaintext_auth)
+            .finish()
     }
 }
 
@@ -211,4 +243,19 @@ async fn deliver(
         let _ = client.quit().await;
     }
     (res, refused)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SendMailOptions;
+
+    #[test]
+    fn debug_hides_the_secret() {
+        let mut o = SendMailOptions::smarthost("relay.example", 587);
+        o.credentials = Some(("alice".into(), "s3cr3t-pw".into()));
+        let shown = format!("{o:?}");
+        assert!(!shown.contains("s3cr3t-pw"), "{shown}");
+        assert!(shown.contains("\"alice\"") && shown.contains("****"), "{shown}");
+        assert!(shown.contains("relay.example") && shown.contains("587"), "{shown}");
+    }
 }

@@ -249,11 +249,16 @@ impl Client {
         }
     }
 
-    /// Read one reply and record it.
+    /// Read one reply and record it. A `421` closes the session: RFC 5321 §3.8 says the server
+    /// closes the connection after it (idle timeout, shutdown), so nothing more may be sent on it
+    /// — not even RSET — and a pool must not keep it.
     pub(super) async fn read(&mut self, t: Duration, what: &str) -> Result<Reply> {
         match self.conn.read_reply(t, what).await {
             Ok(r) => {
                 self.transcript.server(&r);
+                if r.code == 421 {
+                    self.closed = true;
+                }
                 Ok(r)
             }
             Err(e) => Err(self.fail(e)),

@@ -296,13 +296,25 @@ impl Client {
             self.flush_wbuf(to.mail, "MAIL").await?;
             let mail = self.read(to.mail, "MAIL").await?;
             timings.mail = Some(t0.elapsed());
+            // After a 421 the server is closing: its reply is the error, read nothing more.
+            if self.closed {
+                return Err(Error::from_reply(mail));
+            }
             let mut rcpt_replies = Vec::with_capacity(plan.rcpts.len());
             for _ in &plan.rcpts {
-                rcpt_replies.push(self.read(to.rcpt, "RCPT").await?);
+                let reply = self.read(to.rcpt, "RCPT").await?;
+                if self.closed {
+                    return Err(Error::from_reply(reply));
+                }
+                rcpt_replies.push(reply);
             }
             timings.rcpt = Some(t0.elapsed() - timings.mail.unwrap_or_default());
             if !plan.chunking {
-                data_reply = Some(self.read(to.data_init, "DATA").await?);
+                let reply = self.read(to.data_init, "DATA").await?;
+                if self.closed {
+                    return Err(Error::from_reply(reply));
+                }
+                data_reply = Some(reply);
             }
             if !mail.is_positive() {
                 if data_reply.as_ref().is_some_and(|r| r.code == 354) {
@@ -325,6 +337,9 @@ impl Client {
             }
             for (rcpt, cmd) in env.rcpt_to.iter().zip(&plan.rcpts) {
                 let reply = self.command(cmd, to.rcpt, "RCPT").await?;
+                if self.closed {
+                    return Err(Error::from_reply(reply));
+                }
                 if reply.is_positive() {
                     accepted.push(rcpt.clone());
                 } else {

@@ -6,6 +6,12 @@ use crate::proto::Reply;
 /// What stands in for a secret in the transcript.
 pub(crate) const MASK: &str = "****";
 
+/// `(user, secret)` credentials as `Debug` should show them: the user, and [`MASK`] for the
+/// secret (for the manual `Debug` impls of the option types that carry credentials).
+pub(crate) fn masked_credentials(c: &Option<(String, String)>) -> Option<(&str, &'static str)> {
+    c.as_ref().map(|(user, _)| (user.as_str(), MASK))
+}
+
 /// The `C:`/`S:` lines of one session.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Transcript {

@@ -13,7 +13,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use postwire::client::{ClientOptions, ClientTimeouts, TlsMode};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader as TokioBufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader as TokioBufReader};
 use tokio::net::TcpListener;
 
 /// The repository root.
@@ -68,6 +68,8 @@ pub struct Counters {
     pub quits: AtomicUsize,
     /// Connections ended (QUIT, EOF, or dropped by us).
     pub ended: AtomicUsize,
+    /// `421` idle-timeout replies sent (`Behavior::idle_421`).
+    pub idle_421s: AtomicUsize,
 }
 
 /// How the recorder misbehaves.
@@ -81,6 +83,9 @@ pub struct Behavior {
     pub close_after_dot: usize,
     /// Close a session idle (no command) for this long, like a server's own idle timeout.
     pub close_idle_after: Option<Duration>,
+    /// With `close_idle_after`: say `421 4.4.2 … idle timeout` first, half-close, and read (and
+    /// ignore) whatever the client still sends until it closes, as RFC 5321 §3.8 servers do.
+    pub idle_421: bool,
     /// Advertise PIPELINING (default false here; set true for the pipelined path).
     pub pipelining: bool,
 }
@@ -160,6 +165,14 @@ async fn session(
     for _ in 0..100_000 {
         let mut line = Vec::new();
         match tokio::time::timeout(idle, r.read_until(b'\n', &mut line)).await {
+            Err(_) if b.idle_421 => {
+                w.write_all(b"421 4.4.2 rec.test idle timeout\r\n").await?;
+                c.idle_421s.fetch_add(1, Ordering::SeqCst);
+                w.shutdown().await?;
+                let mut sink = Vec::new();
+                let _ = tokio::time::timeout(Duration::from_secs(10), r.read_to_end(&mut sink)).await;
+                return Ok(());
+            }
             Err(_) | Ok(Ok(0)) | Ok(Err(_)) => return Ok(()),
             Ok(Ok(_)) => {}
         }
