@@ -2,9 +2,11 @@
 //! addresses) against the sans-IO protocol core. The Python, Node and C suites read the same
 //! files; the format is described in `tests/vectors/README.md`.
 
-use postwire::proto::address::{parse_mailbox, parse_path, Domain, Mailbox, Path};
+use postwire::proto::address::{parse_mailbox, parse_path};
 use postwire::proto::command::parse_command;
-use postwire::proto::{Command, ParseOptions, Reply, ReplyLimits};
+// The JSON view of parsed values lives in the core, so every binding compares the same fields.
+use postwire::proto::describe::{command_value, mailbox_fields, path_fields};
+use postwire::proto::{ParseOptions, Reply, ReplyLimits};
 use postwire::ErrorKind;
 use serde_json::{json, Map, Value};
 
@@ -22,64 +24,6 @@ fn opts(v: &Value) -> ParseOptions {
         strict: v["strict"].as_bool().unwrap_or(false),
         smtputf8: v["smtputf8"].as_bool().unwrap_or(false),
     }
-}
-
-fn domain_kind(d: &Domain) -> &'static str {
-    match d {
-        Domain::Name(_) => "name",
-        Domain::Ipv4(_) => "ipv4",
-        Domain::Ipv6(_) => "ipv6",
-        Domain::General { .. } => "general",
-    }
-}
-
-fn mailbox_fields(m: &Mailbox, o: &mut Map<String, Value>) {
-    o.insert("local_part".into(), json!(m.local_part));
-    o.insert("domain".into(), json!(m.domain.to_string()));
-    o.insert("domain_kind".into(), json!(domain_kind(&m.domain)));
-    o.insert("routing_chars".into(), json!(m.has_routing_chars()));
-    o.insert("utf8".into(), json!(m.is_utf8()));
-}
-
-fn path_fields(p: &Path, o: &mut Map<String, Value>) {
-    o.insert("null".into(), json!(p.is_null()));
-    o.insert("postmaster".into(), json!(p.postmaster));
-    o.insert("source_route".into(), json!(p.source_route));
-    if let Some(m) = &p.mailbox {
-        mailbox_fields(m, o);
-    }
-}
-
-/// Every field a vector may check, for one parsed command.
-fn command_value(c: &Command) -> Value {
-    let mut o = Map::new();
-    let (verb, fields): (&str, Vec<(&str, Value)>) = match c {
-        Command::Helo { domain } => ("HELO", vec![("domain", json!(domain))]),
-        Command::Ehlo { domain } => ("EHLO", vec![("domain", json!(domain))]),
-        Command::Mail { from: p, params } | Command::Rcpt { to: p, params } => {
-            path_fields(p, &mut o);
-            let verb = if matches!(c, Command::Mail { .. }) { "MAIL" } else { "RCPT" };
-            (verb, vec![("path", json!(p.to_string())), ("params", json!(params.0))])
-        }
-        Command::Data => ("DATA", vec![]),
-        Command::Bdat { size, last } => ("BDAT", vec![("size", json!(size)), ("last", json!(last))]),
-        Command::Rset => ("RSET", vec![]),
-        Command::Vrfy { arg } => ("VRFY", vec![("arg", json!(arg))]),
-        Command::Expn { arg } => ("EXPN", vec![("arg", json!(arg))]),
-        Command::Help { topic } => ("HELP", vec![("topic", json!(topic))]),
-        Command::Noop => ("NOOP", vec![]),
-        Command::Quit => ("QUIT", vec![]),
-        Command::StartTls => ("STARTTLS", vec![]),
-        Command::Auth { mechanism, initial } => {
-            ("AUTH", vec![("mechanism", json!(mechanism)), ("initial", json!(initial))])
-        }
-        Command::Obsolete { verb } => (verb.as_str(), vec![("obsolete", json!(true))]),
-    };
-    o.insert("verb".into(), json!(verb));
-    for (k, v) in fields {
-        o.insert(k.into(), v);
-    }
-    Value::Object(o)
 }
 
 /// Each key of `expect` must be present in `actual` with the same value.
