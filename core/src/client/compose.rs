@@ -550,7 +550,8 @@ mod tests {
     #[test]
     fn header_injection_is_refused() {
         let base = ComposeOptions::new("a@example.org", vec!["b@example.net".into()], "s", "t");
-        let cases: Vec<Box<dyn Fn(&mut ComposeOptions)>> = vec![
+        type Mutation = Box<dyn Fn(&mut ComposeOptions)>;
+        let cases: Vec<Mutation> = vec![
             Box::new(|o| o.subject = "hi\r\nBcc: victim@example.com".into()),
             Box::new(|o| o.subject = "hi\nX: y".into()),
             Box::new(|o| o.subject = "hi\0".into()),

@@ -51,7 +51,7 @@ impl RelayPolicy {
     /// True when `domain` is one of ours.
     pub fn is_local_domain(&self, domain: &Domain) -> bool {
         let d = normalise(&domain.to_lowercase_string());
-        self.local_domains.iter().any(|l| *l == d)
+        self.local_domains.contains(&d)
     }
 
     /// May a client at `ip` (authenticated or not) relay?
