@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
-use postwire::server::{AuthFuture, Authenticator, Envelope, HookFuture, HookParams, Hooks, SessionInfo};
+use postwire::server::{AuthFuture, Authenticator, Envelope, HookFuture, HookParams, HookSet, Hooks, SessionInfo};
 use postwire::Reply;
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
@@ -283,6 +283,15 @@ impl PyHooks {
 }
 
 impl Hooks for PyHooks {
+    fn enabled(&self) -> HookSet {
+        HookSet {
+            connect: self.on_connect.is_some(),
+            mail_from: self.on_mail_from.is_some(),
+            rcpt_to: self.on_rcpt_to.is_some(),
+            message: self.on_message.is_some(),
+        }
+    }
+
     fn on_connect(&self, session: SessionInfo) -> Option<HookFuture> {
         let f = Arc::clone(self.on_connect.as_ref()?);
         let rx = call(
