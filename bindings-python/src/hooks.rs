@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
-use postwire::server::{AuthFuture, Authenticator, Envelope, HookFuture, HookParams, HookSet, Hooks, SessionInfo};
+use postwire::server::{
+    AuthFuture, Authenticator, Envelope, HookFuture, HookParams, HookSet, Hooks, SessionInfo,
+};
 use postwire::Reply;
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;

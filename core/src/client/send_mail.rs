@@ -182,15 +182,7 @@ pub async fn send_mail(
         Ok(res) => rcpt_to
             .iter()
             .map(|r| match res.rejected.iter().find(|x| &x.rcpt == r) {
-                Some(x) => RecipientResult {
-                    rcpt: r.clone(),
-                    ok: false,
-                    reply: Some(x.reply.clone()),
-                    error: Some((
-                        if x.reply.is_transient() { ErrorKind::Transient } else { ErrorKind::Rejected },
-                        format!("recipient refused: {}", x.reply.one_line()),
-                    )),
-                },
+                Some(x) => refused_at_rcpt(x),
                 None => {
                     RecipientResult { rcpt: r.clone(), ok: true, reply: Some(res.reply.clone()), error: None }
                 }
@@ -200,15 +192,7 @@ pub async fn send_mail(
             .iter()
             .map(|r| match refused.iter().find(|x| &x.rcpt == r) {
                 // Every recipient refused: each gets its own RCPT reply, not only the last one.
-                Some(x) => RecipientResult {
-                    rcpt: r.clone(),
-                    ok: false,
-                    reply: Some(x.reply.clone()),
-                    error: Some((
-                        if x.reply.is_transient() { ErrorKind::Transient } else { ErrorKind::Rejected },
-                        format!("recipient refused: {}", x.reply.one_line()),
-                    )),
-                },
+                Some(x) => refused_at_rcpt(x),
                 None => RecipientResult {
                     rcpt: r.clone(),
                     ok: false,
@@ -218,6 +202,19 @@ pub async fn send_mail(
             })
             .collect(),
     })
+}
+
+/// The result of a recipient the server refused at RCPT.
+fn refused_at_rcpt(x: &super::result::RejectedRecipient) -> RecipientResult {
+    RecipientResult {
+        rcpt: x.rcpt.clone(),
+        ok: false,
+        reply: Some(x.reply.clone()),
+        error: Some((
+            if x.reply.is_transient() { ErrorKind::Transient } else { ErrorKind::Rejected },
+            format!("recipient refused: {}", x.reply.one_line()),
+        )),
+    }
 }
 
 async fn deliver(

@@ -308,24 +308,22 @@ impl Session {
     }
 
     /// Read exactly `n` octets (buffered first) into `out`.
-    async fn read_exact_into(&mut self, io: &mut Stream, mut n: u64, out: &mut Vec<u8>) -> Result<(), Stop> {
-        self.grow_for_data();
-        let timeout = self.shared.opts.timeouts.data;
-        while n > 0 {
-            if self.buffered().is_empty() {
-                self.flush(io).await?;
-                self.fill(io, timeout, super::session::MAX_READ_BUF).await?;
-            }
-            let take = (self.buffered().len() as u64).min(n) as usize;
-            out.extend_from_slice(&self.buffered()[..take]);
-            self.consume(take);
-            n -= take as u64;
-        }
-        Ok(())
+    async fn read_exact_into(&mut self, io: &mut Stream, n: u64, out: &mut Vec<u8>) -> Result<(), Stop> {
+        self.take_octets(io, n, Some(out)).await
     }
 
     /// Read and discard exactly `n` octets.
-    async fn drain(&mut self, io: &mut Stream, mut n: u64) -> Result<(), Stop> {
+    async fn drain(&mut self, io: &mut Stream, n: u64) -> Result<(), Stop> {
+        self.take_octets(io, n, None).await
+    }
+
+    /// Consume exactly `n` octets off the wire, appending them to `out` when given.
+    async fn take_octets(
+        &mut self,
+        io: &mut Stream,
+        mut n: u64,
+        mut out: Option<&mut Vec<u8>>,
+    ) -> Result<(), Stop> {
         self.grow_for_data();
         let timeout = self.shared.opts.timeouts.data;
         while n > 0 {
@@ -334,6 +332,9 @@ impl Session {
                 self.fill(io, timeout, super::session::MAX_READ_BUF).await?;
             }
             let take = (self.buffered().len() as u64).min(n) as usize;
+            if let Some(out) = out.as_deref_mut() {
+                out.extend_from_slice(&self.buffered()[..take]);
+            }
             self.consume(take);
             n -= take as u64;
         }
