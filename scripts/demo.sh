@@ -4,6 +4,7 @@
 #   3. deliver a message (swaks, or Python's smtplib when swaks is absent) and show the stored
 #   file with our Received line; 4. show a relay attempt refused with 550 5.7.1;
 #   5. stop the server with SIGTERM (graceful stop).
+# DEMO_CLIENT=smtplib uses Python's smtplib even when swaks is there.
 # Exits 0 only when every step behaved as expected. Everything lives in a temporary directory
 # that is removed at exit, together with the server if it is still running.
 set -euo pipefail
@@ -46,12 +47,14 @@ echo "\$ ${cmd[*]}"
 "${cmd[@]}" >"$log" 2>&1 &
 server_pid=$!
 
-# Ready when it prints its listening line or the port accepts a connection (bounded: 10 s).
+# Ready when it prints its listening line or the kernel shows the port listening (read from
+# /proc, so no session is opened just to look). Bounded: 10 s.
+port_hex=$(printf '%04X' "$port")
 ready=0
 for _ in $(seq 1 100); do
   kill -0 "$server_pid" 2>/dev/null || fail "postwire serve exited before listening"
   if grep -q "listening on 127.0.0.1:$port" "$log" 2>/dev/null ||
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    grep -qE "^ *[0-9]+: 0100007F:$port_hex 00000000:0000 0A " /proc/net/tcp; then
     ready=1
     break
   fi
@@ -65,13 +68,13 @@ shown=$(wc -l <"$log")
 # and returns the client's verdict (0 = accepted).
 send() {
   local to=$1
-  if command -v swaks >/dev/null 2>&1; then
+  if [ "${DEMO_CLIENT:-swaks}" = swaks ] && command -v swaks >/dev/null 2>&1; then
     echo "\$ swaks --server 127.0.0.1:$port --from alice@example.org --to $to"
     swaks --server "127.0.0.1:$port" --from alice@example.org --to "$to" \
       --helo client.example.org --header "Subject: postwire demo" \
       --body "Hello Bob, this message went through postwire." </dev/null
   else
-    echo "(swaks not installed: using Python's smtplib)"
+    echo "(using Python's smtplib)"
     python3 - "$port" "$to" <<'PY'
 import smtplib, sys
 port, to = int(sys.argv[1]), sys.argv[2]
