@@ -233,6 +233,8 @@ done
   echo "Command: \`bench/server_bench.sh\` (BENCH_MSGS_1K=$msgs_1k BENCH_MSGS_100K=$msgs_100k BENCH_TIMEOUT=$time_limit);"
   echo "smtp-source -c -s SESSIONS -m MESSAGES -l SIZE [-d] -M client.bench.test -f sender@client.bench.test -t rcpt@bench.test 127.0.0.1:PORT."
   echo "CPU is user+system time of the server process at ${clk_tck} Hz tick resolution."
+  echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine moves the"
+  echo "latency-bound rows, 1 session above all, by tens of percent from run to run)."
 } >>"$table"
 cp "$table" "$out_dir/server.md"
 cat "$table"
