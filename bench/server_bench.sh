@@ -18,7 +18,8 @@
 # Output: a markdown table on stdout and in bench/results/server.md (not committed).
 #
 # Knobs: BENCH_SERVERS="postwire smtp-sink aiosmtpd smtp-server" (which ones, in that order),
-# BENCH_SIZES="1024 102400", BENCH_SESSIONS="1 10 100", BENCH_MODES="new reuse".
+# BENCH_SIZES="1024 102400", BENCH_SESSIONS="1 10 100", BENCH_MODES="new reuse",
+# POSTWIRE_ARGS="--threads 1" (extra arguments for `postwire serve`).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -91,7 +92,7 @@ start_server() {
   local name=$1 port=$2 cmd
   case "$name" in
     postwire) cmd=("$postwire_bin" serve --listen "127.0.0.1:$port" --hostname mx.bench.test
-      --local-domain bench.test --discard --quiet --max-connections 1000) ;;
+      --local-domain bench.test --discard --quiet --max-connections 1000 ${POSTWIRE_ARGS:-}) ;;
     smtp-sink)
       cmd=("$smtp_sink")
       [ "$(id -u)" -eq 0 ] && cmd+=(-u nobody)  # required when run as root

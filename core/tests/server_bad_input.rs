@@ -264,6 +264,7 @@ fn silent_client_is_dropped_at_the_timeout() {
     });
     let mut r = Raw::connect(srv.addr);
     assert_eq!(r.reply().0, 220);
+    assert_eq!(r.reply().0, 421, "the client is told why");
     assert!(r.closed(), "the server must hang up on a silent client");
     // A slow drip in DATA is dropped as well.
     let mut r = Raw::greeted(srv.addr);

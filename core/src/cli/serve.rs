@@ -74,6 +74,10 @@ pub struct ServeArgs {
     /// Log only warnings and errors.
     #[arg(long)]
     quiet: bool,
+    /// Worker threads: 1 runs every session on one thread (least overhead, like smtp-sink's
+    /// single process); 0 means one per CPU core.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
 }
 
 /// Run `postwire serve`.
@@ -142,7 +146,12 @@ pub fn run(a: ServeArgs) -> i32 {
     }
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let built = match a.threads {
+        1 => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+        0 => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
+        n => tokio::runtime::Builder::new_multi_thread().worker_threads(n).enable_all().build(),
+    };
+    let rt = match built {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("postwire serve: cannot start runtime: {e}");
@@ -191,6 +200,7 @@ pub(crate) fn init_logging(json: bool, quiet: bool) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     use std::io::IsTerminal;
     let ansi = std::io::stderr().is_terminal();
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr);
+    let builder =
+        tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr);
     let _ = if json { builder.json().try_init() } else { builder.try_init() };
 }

@@ -147,6 +147,19 @@ impl Session {
                         }
                     }
                 }
+                Err(Stop::Timeout) => {
+                    // RFC 5321 §4.5.3.2: tell the client why before closing (best effort: it may
+                    // not be reading either, so the write gets a short bound of its own).
+                    tracing::info!(session = %id, "timeout: closing");
+                    self.out.clear();
+                    self.reply(Reply::new(421, Some("4.4.2"), "Timeout exceeded, closing connection"));
+                    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+                        let _ = io.write_all(&self.out).await;
+                        let _ = io.flush().await;
+                    })
+                    .await;
+                    break;
+                }
                 Err(stop) => {
                     tracing::debug!(session = %id, "session ended: {stop:?}");
                     break;

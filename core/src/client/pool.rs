@@ -1,0 +1,545 @@
+//! A connection pool over [`Client`] sessions: reuse sessions across sends, with a hard cap on
+//! open connections, idle timeout, lifetime limit, a NOOP health check before reusing a session
+//! that sat idle, and a bounded retry on a fresh connection when a connection drops before the
+//! message went out.
+//!
+//! nodemailer's pooled transport and lettre's pool are the bar; their known bugs are what this
+//! pool is built not to have:
+//! - **hang after idle periods**: a session the server closed while it sat idle is found out
+//!   (health check, or the first read failing) and replaced; a background reaper closes
+//!   sessions idle past `idle_timeout` so none lingers half-dead.
+//! - **caps not enforced**: every open connection — busy, idle or being closed — holds one permit
+//!   of a `tokio::sync::Semaphore` sized `max_connections` until its socket is closed, and the
+//!   per-destination cap is a second semaphore of send slots (a new connection is made only by a
+//!   slot holder that found no idle one, so connections per destination never exceed slots).
+//!   tokio semaphores are FIFO, so waiters are served in arrival order.
+//! - **unbounded requeue**: a failed send is retried at most `max_retries` times, and only when
+//!   the failure left the message certainly undelivered (see below); otherwise the error goes to
+//!   the caller.
+//!
+//! When is a retry safe? Only when the connection failed (connect, `protocol`, `io` or `timeout`
+//! error with no server reply) *before any message content was written*: while connecting, at
+//! MAIL, RCPT, or while waiting for the 354 to DATA. Once content is on the wire the server may
+//! have accepted the message even if its reply never arrived, so we never resend. The session
+//! says which it was: [`Client::content_sent`].
+//!
+//! Pooled sessions do not record a transcript (a long-lived session's log would grow without
+//! bound): `record_transcript` is forced off. Sessions are keyed by (host lower-cased, port, TLS
+//! mode, user); other `ClientOptions` of the first send to a key are the ones its sessions use.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::error::{Error, ErrorKind, Result};
+
+use super::options::{ClientOptions, TlsMode};
+use super::result::SendResult;
+use super::session::Client;
+
+/// How long a QUIT may take when the pool closes a session.
+const QUIT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Upper bound of the NOOP health check (the session's own `other` timeout if shorter).
+const HEALTH_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Limits and timers of a [`Pool`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolOptions {
+    /// Hard cap on open connections across all destinations (busy, idle or closing).
+    pub max_connections: usize,
+    /// Cap on open connections (and concurrent sends) to one destination.
+    pub max_per_destination: usize,
+    /// An idle session older than this is closed (QUIT) instead of reused.
+    pub idle_timeout: Duration,
+    /// A session older than this is closed after its current send.
+    pub max_lifetime: Duration,
+    /// How many times a send is retried on a fresh connection after the connection dropped
+    /// before any message content was written.
+    pub max_retries: u32,
+    /// A session idle longer than this is checked with NOOP before it is reused.
+    pub health_check_after: Duration,
+    /// A session is closed after this many messages (0 = no limit); nodemailer's `maxMessages`.
+    pub max_messages_per_connection: u32,
+}
+
+impl Default for PoolOptions {
+    /// 10 connections, 5 per destination, 60 s idle, 10 min lifetime, 2 retries, health check
+    /// after 10 s idle, 1000 messages per connection.
+    fn default() -> Self {
+        PoolOptions {
+            max_connections: 10,
+            max_per_destination: 5,
+            idle_timeout: Duration::from_secs(60),
+            max_lifetime: Duration::from_secs(600),
+            max_retries: 2,
+            health_check_after: Duration::from_secs(10),
+            max_messages_per_connection: 1000,
+        }
+    }
+}
+
+/// Where a pooled send goes: the session options and optional AUTH credentials.
+#[derive(Debug, Clone)]
+pub struct Destination {
+    /// How to open a session (host, port, TLS, timeouts, …).
+    pub options: ClientOptions,
+    /// `(user, secret)` for AUTH after connecting; `None` = no AUTH.
+    pub credentials: Option<(String, String)>,
+}
+
+impl Destination {
+    /// A destination without AUTH.
+    pub fn new(options: ClientOptions) -> Self {
+        Destination { options, credentials: None }
+    }
+
+    /// The same destination, authenticating as `user` with `secret`.
+    pub fn with_credentials(mut self, user: impl Into<String>, secret: impl Into<String>) -> Self {
+        self.credentials = Some((user.into(), secret.into()));
+        self
+    }
+}
+
+/// Counters of a [`Pool`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PoolStats {
+    /// Connections open now (busy, idle or closing).
+    pub open: usize,
+    /// Connections idle now.
+    pub idle: usize,
+    /// Connections opened since the pool was made.
+    pub created: u64,
+    /// Sends that reused an idle connection.
+    pub reused: u64,
+    /// Sends retried on a fresh connection after a dropped connection.
+    pub retried: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    host: String,
+    port: u16,
+    tls: TlsMode,
+    user: Option<String>,
+}
+
+impl Key {
+    fn of(d: &Destination) -> Key {
+        Key {
+            host: d.options.host.to_ascii_lowercase(),
+            port: d.options.port,
+            tls: d.options.tls,
+            user: d.credentials.as_ref().map(|(u, _)| u.clone()),
+        }
+    }
+}
+
+/// One open session with the global permit it holds until it is dropped.
+struct Conn {
+    client: Client,
+    permit: Option<OwnedSemaphorePermit>,
+    created: Instant,
+    last_used: Instant,
+    messages: u32,
+    open: Arc<AtomicUsize>,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.open.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+struct Dest {
+    slots: Arc<Semaphore>,
+    /// Most recently used last: reuse takes from the end, so cold sessions age out.
+    idle: Vec<Conn>,
+}
+
+struct Inner {
+    opts: PoolOptions,
+    global: Arc<Semaphore>,
+    global_waiters: AtomicUsize,
+    dests: Mutex<HashMap<Key, Dest>>,
+    open: Arc<AtomicUsize>,
+    created: AtomicU64,
+    reused: AtomicU64,
+    retried: AtomicU64,
+    closed: AtomicBool,
+    reaper_started: AtomicBool,
+}
+
+/// A pool of SMTP sessions shared by clones (an `Arc` inside). See the module documentation.
+#[derive(Clone)]
+pub struct Pool {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool").field("opts", &self.inner.opts).field("stats", &self.stats()).finish()
+    }
+}
+
+/// Decrements the global waiter count even when the waiting future is dropped.
+struct WaiterGuard<'a>(&'a AtomicUsize);
+impl Drop for WaiterGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// True when `e` is a connection failure (no server reply) that happened before any message
+/// content was written (`content_sent` false), so the message is certainly not delivered.
+fn failed_before_content(e: &Error, content_sent: bool) -> bool {
+    !content_sent
+        && e.reply().is_none()
+        && matches!(e.kind(), ErrorKind::Protocol | ErrorKind::Io | ErrorKind::Timeout | ErrorKind::Connect)
+}
+
+/// True when a failure to open a session may go away on a fresh attempt.
+fn connect_retryable(e: &Error) -> bool {
+    e.reply().is_none()
+        && matches!(e.kind(), ErrorKind::Protocol | ErrorKind::Io | ErrorKind::Timeout | ErrorKind::Connect)
+}
+
+impl Pool {
+    /// A new, empty pool. Zero caps are raised to 1.
+    pub fn new(opts: PoolOptions) -> Pool {
+        let mut opts = opts;
+        opts.max_connections = opts.max_connections.max(1);
+        opts.max_per_destination = opts.max_per_destination.max(1);
+        Pool {
+            inner: Arc::new(Inner {
+                opts,
+                global: Arc::new(Semaphore::new(opts.max_connections)),
+                global_waiters: AtomicUsize::new(0),
+                dests: Mutex::new(HashMap::new()),
+                open: Arc::new(AtomicUsize::new(0)),
+                created: AtomicU64::new(0),
+                reused: AtomicU64::new(0),
+                retried: AtomicU64::new(0),
+                closed: AtomicBool::new(false),
+                reaper_started: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// The options the pool runs with.
+    pub fn options(&self) -> &PoolOptions {
+        &self.inner.opts
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> PoolStats {
+        let idle = self.lock().values().map(|d| d.idle.len()).sum();
+        PoolStats {
+            open: self.inner.open.load(Ordering::SeqCst),
+            idle,
+            created: self.inner.created.load(Ordering::SeqCst),
+            reused: self.inner.reused.load(Ordering::SeqCst),
+            retried: self.inner.retried.load(Ordering::SeqCst),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Dest>> {
+        // A panic while holding the lock leaves only plain data behind; keep going.
+        self.inner.dests.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Send one message through a pooled session to `dest` (same rules and result as
+    /// [`Client::send`]). Waits (FIFO) while the caps are reached. Retries on a fresh connection
+    /// at most `max_retries` times when the connection dropped before any content was written.
+    ///
+    /// Errors: those of [`Client::connect`], [`Client::login`] and [`Client::send`];
+    /// `invalid_input` after [`Pool::close`].
+    pub async fn send(
+        &self,
+        dest: &Destination,
+        mail_from: &str,
+        rcpt_to: &[String],
+        message: &[u8],
+    ) -> Result<SendResult> {
+        self.check_open()?;
+        self.start_reaper();
+        let key = Key::of(dest);
+        let slots = {
+            let mut d = self.lock();
+            d.entry(key.clone())
+                .or_insert_with(|| Dest {
+                    slots: Arc::new(Semaphore::new(self.inner.opts.max_per_destination)),
+                    idle: Vec::new(),
+                })
+                .slots
+                .clone()
+        };
+        let _slot = slots
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::protocol("the pool's destination slots were closed"))?;
+        self.check_open()?;
+
+        let mut attempt: u32 = 0;
+        let mut fresh_only = false;
+        let mut permit: Option<OwnedSemaphorePermit> = None;
+        loop {
+            let idle = if fresh_only { None } else { self.checkout_idle(&key).await };
+            let mut conn = match idle {
+                Some(c) => c,
+                None => match self.connect_new(dest, permit.take()).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        if connect_retryable(&e) && attempt < self.inner.opts.max_retries && !self.is_closed()
+                        {
+                            attempt += 1;
+                            self.inner.retried.fetch_add(1, Ordering::SeqCst);
+                            fresh_only = true;
+                            continue;
+                        }
+                        return Err(e);
+                    }
+                },
+            };
+            match conn.client.send(mail_from, rcpt_to, message).await {
+                Ok(r) => {
+                    conn.messages = conn.messages.saturating_add(1);
+                    self.checkin(&key, conn);
+                    return Ok(r);
+                }
+                Err(e) => {
+                    let retry = conn.client.is_closed()
+                        && failed_before_content(&e, conn.client.content_sent())
+                        && attempt < self.inner.opts.max_retries
+                        && !self.is_closed();
+                    if retry {
+                        // Keep our place under the global cap for the fresh connection.
+                        permit = conn.permit.take();
+                        drop(conn);
+                        attempt += 1;
+                        self.inner.retried.fetch_add(1, Ordering::SeqCst);
+                        fresh_only = true;
+                        continue;
+                    }
+                    self.checkin(&key, conn);
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// QUIT every idle session and refuse further sends; sends in flight finish and their
+    /// sessions are closed afterwards.
+    pub async fn close(&self) {
+        self.inner.closed.store(true, Ordering::SeqCst);
+        let conns: Vec<Conn> = {
+            let mut d = self.lock();
+            d.values_mut().flat_map(|dest| dest.idle.drain(..)).collect()
+        };
+        futures::future::join_all(conns.into_iter().map(quit_conn)).await;
+    }
+
+    /// True after [`Pool::close`].
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::SeqCst)
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.is_closed() {
+            return Err(Error::invalid_input("the pool is closed"));
+        }
+        Ok(())
+    }
+
+    /// Take an idle session for `key` that is still fit: not expired (else closed), and answered
+    /// NOOP when it sat idle longer than `health_check_after` (else dropped). Bounded by the
+    /// number of idle sessions, each looked at once.
+    async fn checkout_idle(&self, key: &Key) -> Option<Conn> {
+        let o = self.inner.opts;
+        loop {
+            let conn = self.lock().get_mut(key).and_then(|d| d.idle.pop())?;
+            let now = Instant::now();
+            if conn.client.is_closed() {
+                continue;
+            }
+            if now - conn.last_used >= o.idle_timeout || now - conn.created >= o.max_lifetime {
+                tokio::spawn(quit_conn(conn));
+                continue;
+            }
+            let mut conn = conn;
+            if now - conn.last_used >= o.health_check_after {
+                let t = HEALTH_CHECK_TIMEOUT.min(conn.client.options().timeouts.other);
+                let ok = matches!(
+                    tokio::time::timeout(t, conn.client.noop()).await,
+                    Ok(Ok(ref r)) if r.is_positive()
+                );
+                if !ok {
+                    continue;
+                }
+            }
+            self.inner.reused.fetch_add(1, Ordering::SeqCst);
+            return Some(conn);
+        }
+    }
+
+    /// Open a new session under the global cap: use `permit` if the caller kept one, else take
+    /// a free one, else evict the least recently used idle session of any destination, else
+    /// wait in line for one.
+    async fn connect_new(&self, dest: &Destination, permit: Option<OwnedSemaphorePermit>) -> Result<Conn> {
+        let permit = match permit {
+            Some(p) => p,
+            None => self.global_permit().await?,
+        };
+        let mut opts = dest.options.clone();
+        opts.record_transcript = false;
+        let mut client = Client::connect(opts).await?;
+        if let Some((user, secret)) = &dest.credentials {
+            if let Err(e) = client.login(user, secret, None).await {
+                let _ = tokio::time::timeout(QUIT_TIMEOUT, client.quit()).await;
+                return Err(e);
+            }
+        }
+        self.inner.open.fetch_add(1, Ordering::SeqCst);
+        self.inner.created.fetch_add(1, Ordering::SeqCst);
+        let now = Instant::now();
+        Ok(Conn {
+            client,
+            permit: Some(permit),
+            created: now,
+            last_used: now,
+            messages: 0,
+            open: self.inner.open.clone(),
+        })
+    }
+
+    async fn global_permit(&self) -> Result<OwnedSemaphorePermit> {
+        if let Ok(p) = self.inner.global.clone().try_acquire_owned() {
+            return Ok(p);
+        }
+        // Full: close the least recently used idle session anywhere; its permit is released
+        // when its socket is closed, and goes to the first waiter in line. We count ourselves as
+        // a waiter under the same lock `checkin` reads the count under, so a session coming back
+        // concurrently is either found here or closed there — never left idle while we wait.
+        let victim = {
+            let mut d = self.lock();
+            self.inner.global_waiters.fetch_add(1, Ordering::SeqCst);
+            let mut best: Option<(Key, usize, Instant)> = None;
+            for (k, dest) in d.iter() {
+                for (i, c) in dest.idle.iter().enumerate() {
+                    if best.as_ref().map_or(true, |b| c.last_used < b.2) {
+                        best = Some((k.clone(), i, c.last_used));
+                    }
+                }
+            }
+            best.and_then(|(k, i, _)| d.get_mut(&k).map(|dest| dest.idle.remove(i)))
+        };
+        let _guard = WaiterGuard(&self.inner.global_waiters);
+        if let Some(v) = victim {
+            tokio::spawn(quit_conn(v));
+        }
+        self.inner
+            .global
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::protocol("the pool's connection permits were closed"))
+    }
+
+    /// Return a session after a send: keep it idle, or close it when it is broken, too old,
+    /// used up, the pool is closing, or someone waits for a connection permit.
+    fn checkin(&self, key: &Key, mut conn: Conn) {
+        if conn.client.is_closed() {
+            return;
+        }
+        let o = self.inner.opts;
+        let now = Instant::now();
+        let used_up = o.max_messages_per_connection > 0 && conn.messages >= o.max_messages_per_connection;
+        if self.is_closed() || used_up || now - conn.created >= o.max_lifetime {
+            tokio::spawn(quit_conn(conn));
+            return;
+        }
+        conn.last_used = now;
+        let mut d = self.lock();
+        // Read under the lock: see `global_permit`.
+        let someone_waits = self.inner.global_waiters.load(Ordering::SeqCst) > 0;
+        match d.get_mut(key) {
+            Some(dest) if !someone_waits => dest.idle.push(conn),
+            _ => {
+                drop(d);
+                tokio::spawn(quit_conn(conn));
+            }
+        }
+    }
+
+    /// Start the background task that closes sessions idle past `idle_timeout` or older than
+    /// `max_lifetime`. It holds only a weak reference and ends with the pool.
+    fn start_reaper(&self) {
+        if self.inner.reaper_started.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let o = self.inner.opts;
+        let period =
+            (o.idle_timeout.min(o.max_lifetime) / 4).clamp(Duration::from_millis(20), Duration::from_secs(1));
+        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(period).await;
+                let Some(inner) = weak.upgrade() else { break };
+                if inner.closed.load(Ordering::SeqCst) {
+                    break;
+                }
+                let pool = Pool { inner };
+                let now = Instant::now();
+                let expired: Vec<Conn> = {
+                    let mut d = pool.lock();
+                    let mut out = Vec::new();
+                    for dest in d.values_mut() {
+                        let mut i = 0;
+                        while i < dest.idle.len() {
+                            let c = &dest.idle[i];
+                            if c.client.is_closed()
+                                || now - c.last_used >= o.idle_timeout
+                                || now - c.created >= o.max_lifetime
+                            {
+                                out.push(dest.idle.swap_remove(i));
+                            } else {
+                                i += 1;
+                            }
+                        }
+                    }
+                    out
+                };
+                drop(pool);
+                for c in expired {
+                    tokio::spawn(quit_conn(c));
+                }
+            }
+        });
+    }
+}
+
+/// QUIT (bounded) and drop: the socket closes and the permit returns to the pool.
+async fn quit_conn(mut conn: Conn) {
+    if !conn.client.is_closed() {
+        let _ = tokio::time::timeout(QUIT_TIMEOUT, conn.client.quit()).await;
+    }
+    drop(conn);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_only_before_content() {
+        let p = |m: &str| Error::protocol(m.to_string());
+        assert!(failed_before_content(&p("connection closed by the server"), false));
+        assert!(failed_before_content(&Error::timeout("no complete reply within 1s"), false));
+        assert!(!failed_before_content(&p("connection closed by the server"), true), "content was written");
+        assert!(!failed_before_content(&Error::invalid_input("bad"), false));
+        let r = crate::proto::Reply { code: 421, enhanced: None, lines: vec!["bye".into()] };
+        assert!(!failed_before_content(&p("x").with_reply(r), false), "the server answered");
+    }
+}

@@ -1,0 +1,214 @@
+//! `send_mail(...)` of `shared/API.md`: deliver one message without holding a session object,
+//! with one result per recipient.
+//!
+//! Only the smarthost path exists so far: one session to `smarthost:port`, AUTH when credentials
+//! are given, one transaction. MX routing per recipient domain comes with the routing issue;
+//! until then a call without `smarthost` is refused with `invalid_input` (rather than pretending
+//! to route). `nameservers` and `allow_loopback` are accepted now so callers can be written
+//! against the final shape; they only matter for MX routing.
+//!
+//! Loopback guard: the API skips an *MX* that resolves to a loopback address unless
+//! `allow_loopback` is set (loop and SSRF guard). A smarthost is different — the caller named it
+//! explicitly — so a loopback smarthost is always allowed.
+//!
+//! Result shape: every recipient gets one [`RecipientResult`]. Recipients refused at RCPT carry
+//! that reply; when the whole transaction fails (connect error, MAIL or DATA refused, all
+//! recipients refused) every recipient not already refused carries the error and, when the
+//! server answered, its reply. Invalid arguments (bad address, CR/LF) are an `Err` instead:
+//! nothing was attempted.
+
+use std::path::PathBuf;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::proto::address::parse_mailbox;
+use crate::proto::Reply;
+
+use super::options::{ClientOptions, ClientTimeouts, TlsMode};
+use super::session::Client;
+
+/// How [`send_mail`] delivers.
+#[derive(Debug, Clone)]
+pub struct SendMailOptions {
+    /// Relay everything through this host. Required until MX routing lands.
+    pub smarthost: Option<String>,
+    /// Port of the smarthost (default 25).
+    pub port: u16,
+    /// TLS mode (default opportunistic).
+    pub tls: TlsMode,
+    /// `(user, secret)` for AUTH at the smarthost.
+    pub credentials: Option<(String, String)>,
+    /// Session timeouts.
+    pub timeouts: ClientTimeouts,
+    /// EHLO name (default: this host's name).
+    pub hello_name: Option<String>,
+    /// DNS servers (`"ip:port"`) for MX routing (unused with a smarthost).
+    pub nameservers: Option<Vec<String>>,
+    /// Allow MX hosts that resolve to loopback (unused with a smarthost, which may always be
+    /// loopback).
+    pub allow_loopback: bool,
+    /// Extra CA certificates (PEM) to trust.
+    pub ca_file: Option<PathBuf>,
+    /// Skip certificate verification (tests only).
+    pub accept_invalid_certs: bool,
+    /// Allow AUTH without TLS.
+    pub allow_plaintext_auth: bool,
+}
+
+impl Default for SendMailOptions {
+    fn default() -> Self {
+        SendMailOptions {
+            smarthost: None,
+            port: 25,
+            tls: TlsMode::Opportunistic,
+            credentials: None,
+            timeouts: ClientTimeouts::default(),
+            hello_name: None,
+            nameservers: None,
+            allow_loopback: false,
+            ca_file: None,
+            accept_invalid_certs: false,
+            allow_plaintext_auth: false,
+        }
+    }
+}
+
+impl SendMailOptions {
+    /// Options relaying through `host:port`.
+    pub fn smarthost(host: impl Into<String>, port: u16) -> Self {
+        SendMailOptions { smarthost: Some(host.into()), port, ..Default::default() }
+    }
+}
+
+/// What happened to one recipient.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RecipientResult {
+    /// The recipient as given.
+    pub rcpt: String,
+    /// True when the server accepted the message for this recipient.
+    pub ok: bool,
+    /// The reply that decided it: the final reply when accepted, the RCPT refusal, or the reply
+    /// attached to a transaction error.
+    pub reply: Option<Reply>,
+    /// Why it failed: error kind and message (`None` when `ok`).
+    #[serde(serialize_with = "ser_err")]
+    pub error: Option<(ErrorKind, String)>,
+}
+
+fn ser_err<S: serde::Serializer>(
+    e: &Option<(ErrorKind, String)>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    use serde::ser::SerializeStruct;
+    match e {
+        None => s.serialize_none(),
+        Some((k, m)) => {
+            let mut st = s.serialize_struct("Error", 2)?;
+            st.serialize_field("kind", k.as_str())?;
+            st.serialize_field("message", m)?;
+            st.end()
+        }
+    }
+}
+
+/// Deliver `message` from `mail_from` to every recipient in `rcpt_to` through the smarthost of
+/// `opts`, returning one [`RecipientResult`] per recipient, in order.
+///
+/// `Err` only when nothing was attempted: `invalid_input` for no recipients, a malformed
+/// address, or no `smarthost` (MX routing is not available yet).
+pub async fn send_mail(
+    mail_from: &str,
+    rcpt_to: &[String],
+    message: &[u8],
+    opts: &SendMailOptions,
+) -> Result<Vec<RecipientResult>> {
+    if rcpt_to.is_empty() {
+        return Err(Error::invalid_input("send_mail needs at least one recipient"));
+    }
+    if !mail_from.is_empty() {
+        parse_mailbox(mail_from)
+            .map_err(|e| Error::invalid_input(format!("bad sender {mail_from:?}: {e}")))?;
+    }
+    for r in rcpt_to {
+        parse_mailbox(r).map_err(|e| Error::invalid_input(format!("bad recipient {r:?}: {e}")))?;
+    }
+    let Some(host) = opts.smarthost.as_deref() else {
+        return Err(Error::invalid_input(
+            "send_mail needs smarthost until MX routing lands (the routing issue)",
+        ));
+    };
+
+    let mut co = ClientOptions::new(host, opts.port);
+    co.tls = opts.tls;
+    co.hello_name = opts.hello_name.clone();
+    co.timeouts = opts.timeouts;
+    co.ca_file = opts.ca_file.clone();
+    co.accept_invalid_certs = opts.accept_invalid_certs;
+    co.allow_plaintext_auth = opts.allow_plaintext_auth;
+
+    let (outcome, refused) = deliver(co, opts.credentials.as_ref(), mail_from, rcpt_to, message).await;
+    Ok(match outcome {
+        Ok(res) => rcpt_to
+            .iter()
+            .map(|r| match res.rejected.iter().find(|x| &x.rcpt == r) {
+                Some(x) => RecipientResult {
+                    rcpt: r.clone(),
+                    ok: false,
+                    reply: Some(x.reply.clone()),
+                    error: Some((
+                        if x.reply.is_transient() { ErrorKind::Transient } else { ErrorKind::Rejected },
+                        format!("recipient refused: {}", x.reply.one_line()),
+                    )),
+                },
+                None => {
+                    RecipientResult { rcpt: r.clone(), ok: true, reply: Some(res.reply.clone()), error: None }
+                }
+            })
+            .collect(),
+        Err(e) => rcpt_to
+            .iter()
+            .map(|r| match refused.iter().find(|x| &x.rcpt == r) {
+                // Every recipient refused: each gets its own RCPT reply, not only the last one.
+                Some(x) => RecipientResult {
+                    rcpt: r.clone(),
+                    ok: false,
+                    reply: Some(x.reply.clone()),
+                    error: Some((
+                        if x.reply.is_transient() { ErrorKind::Transient } else { ErrorKind::Rejected },
+                        format!("recipient refused: {}", x.reply.one_line()),
+                    )),
+                },
+                None => RecipientResult {
+                    rcpt: r.clone(),
+                    ok: false,
+                    reply: e.reply().cloned(),
+                    error: Some((e.kind(), e.message().to_string())),
+                },
+            })
+            .collect(),
+    })
+}
+
+async fn deliver(
+    co: ClientOptions,
+    credentials: Option<&(String, String)>,
+    mail_from: &str,
+    rcpt_to: &[String],
+    message: &[u8],
+) -> (Result<super::result::SendResult>, Vec<super::result::RejectedRecipient>) {
+    let mut client = match Client::connect(co).await {
+        Ok(c) => c,
+        Err(e) => return (Err(e), Vec::new()),
+    };
+    if let Some((user, secret)) = credentials {
+        if let Err(e) = client.login(user, secret, None).await {
+            let _ = client.quit().await;
+            return (Err(e), Vec::new());
+        }
+    }
+    let res = client.send(mail_from, rcpt_to, message).await;
+    let refused = client.last_refused().to_vec();
+    if !client.is_closed() {
+        let _ = client.quit().await;
+    }
+    (res, refused)
+}

@@ -1,0 +1,400 @@
+//! The client session: connect, banner, EHLO (HELO fallback), STARTTLS / implicit TLS, the simple
+//! commands (VRFY, EXPN, HELP, NOOP, RSET, QUIT) and the plumbing every command shares — write,
+//! read one reply, record the transcript, and mark the session closed when the connection can no
+//! longer be trusted (timeout, I/O error, protocol violation).
+//!
+//! AUTH lives in `auth.rs`, the mail transaction in `transaction.rs`.
+
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::proto::{Capabilities, Command, Reply};
+
+use super::conn::Conn;
+use super::options::{ClientOptions, TlsMode};
+use super::result::Timings;
+use super::tls;
+use super::transcript::Transcript;
+use super::validate;
+
+/// An open SMTP session. Create with [`Client::connect`]; every method leaves the session usable
+/// after a refused command (the server's reply is returned or attached to the error) and marks
+/// it closed ([`Client::is_closed`]) when the connection itself failed.
+pub struct Client {
+    pub(super) conn: Conn,
+    pub(super) opts: ClientOptions,
+    pub(super) hello_name: String,
+    pub(super) banner: Reply,
+    pub(super) caps: Capabilities,
+    pub(super) esmtp: bool,
+    pub(super) closed: bool,
+    pub(super) transcript: Transcript,
+    pub(super) timings: Timings,
+    pub(super) wbuf: Vec<u8>,
+    pub(super) authenticated: Option<String>,
+    pub(super) started: Instant,
+    /// Whether the last `send` wrote any message content (see [`Client::content_sent`]).
+    pub(super) content_sent: bool,
+    /// Recipients refused in the last `send`, kept when every one was refused.
+    pub(super) last_refused: Vec<super::result::RejectedRecipient>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("host", &self.opts.host)
+            .field("port", &self.opts.port)
+            .field("tls", &self.conn.is_tls())
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
+}
+
+/// This machine's host name for EHLO, or `localhost` when it has none usable.
+fn default_hello_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for `buf.len()` bytes; gethostname NUL-terminates on success
+    // (and we stop at the buffer end if it did not).
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc == 0 {
+        let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+        if let Ok(name) = std::str::from_utf8(&buf[..end]) {
+            if validate::token("host name", name).is_ok() && name.is_ascii() {
+                return name.to_string();
+            }
+        }
+    }
+    "localhost".to_string()
+}
+
+/// How long the best-effort QUIT after a refused banner may take.
+const POLITE_QUIT: Duration = Duration::from_secs(2);
+
+impl Client {
+    /// Open a session: TCP connect, implicit TLS if asked, banner, EHLO (HELO when EHLO is
+    /// refused with 500/502), then STARTTLS per `opts.tls` and EHLO again over TLS.
+    ///
+    /// Errors: `invalid_input` for a bad hello name (before connecting), `connect`, `timeout`,
+    /// `tls` (handshake failure; STARTTLS not offered or refused in `StartTls` mode),
+    /// `transient`/`rejected` for a 4xx/5xx banner or EHLO (reply attached), `protocol`.
+    pub async fn connect(opts: ClientOptions) -> Result<Client> {
+        if opts.host.is_empty() {
+            return Err(Error::invalid_input("server host is empty"));
+        }
+        validate::token("server host", &opts.host)?;
+        let hello_name = match &opts.hello_name {
+            Some(h) => {
+                validate::token("EHLO name", h)?;
+                h.clone()
+            }
+            None => default_hello_name(),
+        };
+        // Build the TLS configuration and check the name before connecting: a bad CA file is a
+        // local error, not the server's.
+        let tls_setup = match opts.tls {
+            TlsMode::None => None,
+            _ => {
+                let name = opts.tls_server_name.as_deref().unwrap_or(&opts.host);
+                Some((
+                    tls::client_config(opts.ca_file.as_deref(), opts.accept_invalid_certs)?,
+                    tls::server_name(name)?,
+                ))
+            }
+        };
+
+        let started = Instant::now();
+        let conn = Conn::connect(&opts.host, opts.port, opts.timeouts.connect, opts.reply_limits).await?;
+        let timings = Timings { connect: Some(started.elapsed()), ..Timings::default() };
+        let mut client = Client {
+            conn,
+            transcript: Transcript::new(opts.record_transcript),
+            hello_name,
+            banner: Reply { code: 0, enhanced: None, lines: Vec::new() },
+            caps: Capabilities::default(),
+            esmtp: false,
+            closed: false,
+            timings,
+            wbuf: Vec::with_capacity(4096),
+            authenticated: None,
+            started,
+            content_sent: false,
+            last_refused: Vec::new(),
+            opts,
+        };
+
+        if client.opts.tls == TlsMode::Implicit {
+            let t = Instant::now();
+            if let Some((config, name)) = tls_setup.clone() {
+                client
+                    .conn
+                    .upgrade(config, name, client.opts.timeouts.connect)
+                    .await
+                    .map_err(|e| client.fail(e))?;
+            }
+            client.timings.tls = Some(t.elapsed());
+        }
+
+        let t = Instant::now();
+        let banner = client.read(client.opts.timeouts.greeting, "banner").await?;
+        client.timings.banner = Some(t.elapsed());
+        if banner.code != 220 {
+            let err = if banner.is_transient() || banner.is_permanent() {
+                Error::from_reply(banner.clone())
+            } else {
+                Error::protocol(format!("banner is not 220: {}", banner.one_line()))
+                    .with_reply(banner.clone())
+            };
+            client.banner = banner;
+            client.quit_quietly().await;
+            return Err(err);
+        }
+        client.banner = banner;
+
+        let t = Instant::now();
+        client.hello().await?;
+        client.timings.ehlo = Some(t.elapsed());
+
+        let want_starttls = matches!(client.opts.tls, TlsMode::Opportunistic | TlsMode::StartTls);
+        if want_starttls && !client.conn.is_tls() {
+            if client.caps.has("STARTTLS") {
+                if let Some((config, name)) = tls_setup {
+                    client.starttls(config, name).await?;
+                }
+            } else if client.opts.tls == TlsMode::StartTls {
+                client.quit_quietly().await;
+                return Err(Error::tls("STARTTLS required but the server does not offer it"));
+            }
+        }
+        client.timings.total = Some(client.started.elapsed());
+        Ok(client)
+    }
+
+    /// STARTTLS, the handshake, and EHLO again. Anything the server sent after its 220 is
+    /// dropped unread; pre-TLS capabilities are forgotten.
+    async fn starttls(
+        &mut self,
+        config: std::sync::Arc<rustls::ClientConfig>,
+        name: rustls::pki_types::ServerName<'static>,
+    ) -> Result<()> {
+        let t = Instant::now();
+        let reply = self.command(&Command::StartTls, self.opts.timeouts.other, "STARTTLS").await?;
+        if reply.code != 220 {
+            if self.opts.tls == TlsMode::StartTls {
+                self.quit_quietly().await;
+                return Err(Error::tls(format!("STARTTLS refused: {}", reply.one_line())).with_reply(reply));
+            }
+            // Opportunistic: carry on in plain text, as Postfix does.
+            self.transcript.note("STARTTLS refused; continuing without TLS");
+            return Ok(());
+        }
+        let dropped =
+            self.conn.upgrade(config, name, self.opts.timeouts.other).await.map_err(|e| self.fail(e))?;
+        if dropped > 0 {
+            self.transcript
+                .note(&format!("discarded {dropped} bytes the server sent after its STARTTLS 220"));
+        }
+        self.timings.tls = Some(t.elapsed());
+        self.caps = Capabilities::default();
+        self.esmtp = false;
+        let t = Instant::now();
+        self.hello().await?;
+        if let Some(e) = self.timings.ehlo.as_mut() {
+            *e += t.elapsed();
+        }
+        Ok(())
+    }
+
+    /// EHLO, or HELO when EHLO is refused as unknown (500/502/504/550 from very old servers).
+    async fn hello(&mut self) -> Result<()> {
+        let name = self.hello_name.clone();
+        let t = self.opts.timeouts.ehlo;
+        let reply = self.command(&Command::Ehlo { domain: name.clone() }, t, "EHLO").await?;
+        if reply.code == 250 {
+            self.caps = Capabilities::from_ehlo(&reply);
+            self.esmtp = true;
+            return Ok(());
+        }
+        if matches!(reply.code, 500 | 502) {
+            let helo = self.command(&Command::Helo { domain: name }, t, "HELO").await?;
+            if helo.code == 250 {
+                self.caps = Capabilities::default();
+                self.esmtp = false;
+                return Ok(());
+            }
+            return Err(Error::from_reply(helo));
+        }
+        Err(Error::from_reply(reply))
+    }
+
+    // ---- plumbing -------------------------------------------------------------------------
+
+    /// Record that the connection is unusable and pass the error on.
+    pub(super) fn fail(&mut self, e: Error) -> Error {
+        self.closed = true;
+        e
+    }
+
+    pub(super) fn ensure_open(&self) -> Result<()> {
+        if self.closed {
+            return Err(Error::new(ErrorKind::Protocol, "the session is closed"));
+        }
+        Ok(())
+    }
+
+    /// Write `self.wbuf` (already recorded in the transcript by the caller).
+    pub(super) async fn flush_wbuf(&mut self, t: Duration, what: &str) -> Result<()> {
+        match self.conn.write_all(&self.wbuf, t, what).await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    /// Read one reply and record it.
+    pub(super) async fn read(&mut self, t: Duration, what: &str) -> Result<Reply> {
+        match self.conn.read_reply(t, what).await {
+            Ok(r) => {
+                self.transcript.server(&r);
+                Ok(r)
+            }
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    /// Send one command (its inputs already validated) and read its reply.
+    pub(super) async fn command(&mut self, cmd: &Command, t: Duration, what: &str) -> Result<Reply> {
+        self.ensure_open()?;
+        self.wbuf.clear();
+        cmd.write_to(&mut self.wbuf);
+        self.transcript.client_bytes(&self.wbuf);
+        self.flush_wbuf(t, what).await?;
+        self.read(t, what).await
+    }
+
+    /// Send a line that the transcript shows as `shown` (AUTH secrets), and read the reply.
+    pub(super) async fn masked_line(&mut self, line: &str, shown: &str, what: &str) -> Result<Reply> {
+        self.ensure_open()?;
+        self.wbuf.clear();
+        self.wbuf.extend_from_slice(line.as_bytes());
+        self.wbuf.extend_from_slice(b"\r\n");
+        self.transcript.client_text(shown);
+        let t = self.opts.timeouts.other;
+        self.flush_wbuf(t, what).await?;
+        self.read(t, what).await
+    }
+
+    /// RSET after a failed transaction; a failure here only closes the session.
+    pub(super) async fn rset_quietly(&mut self) {
+        if !self.closed {
+            let _ = self.command(&Command::Rset, self.opts.timeouts.other, "RSET").await;
+        }
+    }
+
+    /// QUIT without caring for the answer (refused banner, refused STARTTLS), then close.
+    async fn quit_quietly(&mut self) {
+        if !self.closed {
+            let t = self.opts.timeouts.other.min(POLITE_QUIT);
+            let _ = self.command(&Command::Quit, t, "QUIT").await;
+            self.conn.shutdown(t).await;
+        }
+        self.closed = true;
+    }
+
+    // ---- accessors ------------------------------------------------------------------------
+
+    /// The server's EHLO capabilities (empty after a HELO fallback); after STARTTLS only the
+    /// ones advertised over TLS.
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.caps
+    }
+
+    /// The 220 banner.
+    pub fn banner(&self) -> &Reply {
+        &self.banner
+    }
+
+    /// True when the session runs over TLS (implicit or after STARTTLS).
+    pub fn is_tls(&self) -> bool {
+        self.conn.is_tls()
+    }
+
+    /// True when the server answered EHLO (false after a HELO fallback).
+    pub fn is_esmtp(&self) -> bool {
+        self.esmtp
+    }
+
+    /// The name sent in EHLO/HELO.
+    pub fn hello_name(&self) -> &str {
+        &self.hello_name
+    }
+
+    /// The user of a successful [`Client::login`].
+    pub fn authenticated_user(&self) -> Option<&str> {
+        self.authenticated.as_deref()
+    }
+
+    /// The options the session was opened with.
+    pub fn options(&self) -> &ClientOptions {
+        &self.opts
+    }
+
+    /// The wire log: `"C: EHLO x"`, `"S: 250-…"`, AUTH secrets as `****`, message data as one
+    /// summary line; `*: …` lines are the client's notes. Empty when `record_transcript` is off.
+    pub fn transcript(&self) -> &[String] {
+        self.transcript.lines()
+    }
+
+    /// Session phases: connect, banner, TLS, EHLO, AUTH (transaction phases are in each
+    /// [`super::SendResult`]).
+    pub fn timings(&self) -> &Timings {
+        &self.timings
+    }
+
+    /// True once the connection is gone (QUIT, or an error that left it unusable).
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    // ---- simple commands ------------------------------------------------------------------
+
+    /// VRFY `addr`. Any well-formed reply is returned as `Ok` (252 and 502 included, like
+    /// smtplib); CR/LF/NUL in `addr` is `invalid_input`.
+    pub async fn verify(&mut self, addr: &str) -> Result<Reply> {
+        validate::no_line_breaks("VRFY argument", addr)?;
+        self.command(&Command::Vrfy { arg: addr.to_string() }, self.opts.timeouts.other, "VRFY").await
+    }
+
+    /// EXPN `name`; any well-formed reply is `Ok`.
+    pub async fn expand(&mut self, name: &str) -> Result<Reply> {
+        validate::no_line_breaks("EXPN argument", name)?;
+        self.command(&Command::Expn { arg: name.to_string() }, self.opts.timeouts.other, "EXPN").await
+    }
+
+    /// HELP [`topic`]; any well-formed reply is `Ok`.
+    pub async fn help(&mut self, topic: Option<&str>) -> Result<Reply> {
+        if let Some(t) = topic {
+            validate::no_line_breaks("HELP topic", t)?;
+        }
+        let cmd = Command::Help { topic: topic.map(str::to_string) };
+        self.command(&cmd, self.opts.timeouts.other, "HELP").await
+    }
+
+    /// NOOP; any well-formed reply is `Ok`.
+    pub async fn noop(&mut self) -> Result<Reply> {
+        self.command(&Command::Noop, self.opts.timeouts.other, "NOOP").await
+    }
+
+    /// RSET; any well-formed reply is `Ok`.
+    pub async fn reset(&mut self) -> Result<Reply> {
+        self.command(&Command::Rset, self.opts.timeouts.other, "RSET").await
+    }
+
+    /// QUIT and close the connection. The session is closed afterwards whatever happened.
+    pub async fn quit(&mut self) -> Result<Reply> {
+        let r = self.command(&Command::Quit, self.opts.timeouts.other, "QUIT").await;
+        if !self.closed {
+            self.conn.shutdown(self.opts.timeouts.other.min(POLITE_QUIT)).await;
+        }
+        self.closed = true;
+        r
+    }
+}

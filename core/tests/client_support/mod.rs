@@ -1,0 +1,426 @@
+//! Shared helpers of the client tests: starting the real peers (aiosmtpd, Node's smtp-server,
+//! Postfix's smtp-sink) on loopback, a test PKI made with rcgen, a scripted tokio SMTP server for
+//! the hostile and injection cases, and the expected-bytes normalisation.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener as StdListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use postwire::client::{ClientOptions, ClientTimeouts, TlsMode};
+use tempfile::TempDir;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+/// Client options for a loopback test peer: no TLS, 10 s timeouts, a fixed EHLO name.
+pub fn opts(port: u16) -> ClientOptions {
+    let mut o = ClientOptions::new("127.0.0.1", port);
+    o.tls = TlsMode::None;
+    o.hello_name = Some("client.test".into());
+    o.timeouts = ClientTimeouts::uniform(Duration::from_secs(10));
+    o
+}
+
+/// What a conforming server stores for `message`: bare CR / bare LF as CRLF, NUL bytes dropped
+/// (the client's encoder drops them), a final CRLF (an empty message is one empty line).
+pub fn normalized(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len() + 2);
+    let mut i = 0;
+    while i < message.len() {
+        match message[i] {
+            b'\r' => {
+                out.extend_from_slice(b"\r\n");
+                if message.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+            }
+            b'\n' => out.extend_from_slice(b"\r\n"),
+            0 => {}
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    if !out.ends_with(b"\r\n") {
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// A peer process, killed (by its own pid) when dropped.
+pub struct Peer {
+    child: Child,
+    /// The port it listens on.
+    pub port: u16,
+    /// Where it writes what it received.
+    pub dir: TempDir,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start `cmd` (stdin and stdout piped) and wait up to 30 s for its `READY <port>` line.
+fn spawn_ready(mut cmd: Command, dir: TempDir, what: &str) -> Peer {
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {what}: {e} — run `make deps`"));
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(l) => l,
+        Err(_) => {
+            let _ = child.kill();
+            panic!("{what} did not print READY within 30 s");
+        }
+    };
+    let port = line.trim().strip_prefix("READY ").and_then(|p| p.parse().ok()).unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("{what} did not start (said {line:?}) — run `make deps`")
+    });
+    Peer { child, port, dir }
+}
+
+/// The project's Python (`.venv/bin/python`) with aiosmtpd importable.
+pub fn python() -> PathBuf {
+    let py = repo_root().join(".venv/bin/python");
+    let ok = Command::new(&py)
+        .args(["-c", "import aiosmtpd"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "aiosmtpd is not installed in {} — run `make deps`", py.display());
+    py
+}
+
+/// aiosmtpd with `tests/peers/python/aiosmtpd_peer.py` and `args`; messages land in `peer.dir`.
+pub fn aiosmtpd(args: &[&str]) -> Peer {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = Command::new(python());
+    cmd.arg(repo_root().join("tests/peers/python/aiosmtpd_peer.py")).arg("--dir").arg(dir.path()).args(args);
+    spawn_ready(cmd, dir, "aiosmtpd")
+}
+
+/// Node's smtp-server with `tests/peers/node/smtp_server_peer.js` and `args`.
+pub fn node_peer(args: &[&str]) -> Peer {
+    let node_dir = repo_root().join("tests/peers/node");
+    assert!(
+        node_dir.join("node_modules/smtp-server").is_dir(),
+        "smtp-server is not installed in {} — run `make deps`",
+        node_dir.display()
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = Command::new("node");
+    cmd.current_dir(&node_dir)
+        .arg(node_dir.join("smtp_server_peer.js"))
+        .arg("--dir")
+        .arg(dir.path())
+        .args(args);
+    spawn_ready(cmd, dir, "node smtp-server")
+}
+
+/// A free loopback port (bound, then released).
+pub fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+/// Postfix's smtp-sink dumping every message into `peer.dir` (one file per message).
+pub fn smtp_sink(extra: &[&str]) -> Peer {
+    let sink = Path::new("/usr/sbin/smtp-sink");
+    assert!(sink.exists(), "Postfix smtp-sink is missing (/usr/sbin/smtp-sink) — run `make deps`");
+    let dir = tempfile::tempdir().expect("tempdir");
+    // smtp-sink drops privileges (-u) when run as root; the dump directory must be writable then.
+    let _ = std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777));
+    // SAFETY: geteuid has no preconditions.
+    let is_root = unsafe { libc::geteuid() } == 0;
+    for _attempt in 0..5 {
+        let port = free_port();
+        let mut cmd = Command::new(sink);
+        if is_root {
+            cmd.args(["-u", "nobody"]);
+        }
+        cmd.arg("-d")
+            .arg(format!("{}/%H%M%S.", dir.path().display()))
+            .args(extra)
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("100")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        let mut child = cmd.spawn().expect("start smtp-sink");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                break; // port taken or bad flags: try again with another port
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Peer { child, port, dir };
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("smtp-sink did not start");
+}
+
+/// Wait (up to 20 s) until `dir` holds `n` files ending in `ext`; return them sorted.
+pub fn wait_for_files(dir: &Path, ext: &str, n: usize) -> Vec<PathBuf> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        files.retain(|p| p.to_string_lossy().ends_with(ext));
+        files.sort();
+        if files.len() >= n || Instant::now() > deadline {
+            assert_eq!(files.len(), n, "expected {n} {ext} files in {}", dir.display());
+            return files;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// The message part of an smtp-sink dump file: after its X- headers and its own Received
+/// header, without the trailing empty line, LF line ends (smtp-sink writes lines with LF).
+pub fn sink_message(dump: &[u8]) -> Vec<u8> {
+    let text = dump;
+    let mut lines: Vec<&[u8]> = text.split(|b| *b == b'\n').collect();
+    // split leaves one empty element after the final LF, and the dump adds an empty line.
+    if lines.last() == Some(&&b""[..]) {
+        lines.pop();
+    }
+    if lines.last() == Some(&&b""[..]) {
+        lines.pop();
+    }
+    let mut i = 0;
+    while i < lines.len() && lines[i].starts_with(b"X-") {
+        i += 1;
+    }
+    if i < lines.len() && lines[i].starts_with(b"Received:") {
+        i += 1;
+        while i < lines.len() && lines[i].starts_with(b"\t") {
+            i += 1;
+        }
+    }
+    let mut out = Vec::new();
+    for l in &lines[i..] {
+        out.extend_from_slice(l);
+        out.push(b'\n');
+    }
+    out
+}
+
+/// Test certificates: a CA made with rcgen and a leaf for `localhost` / `127.0.0.1` signed by it.
+pub struct Pki {
+    /// Keeps the files alive.
+    pub dir: TempDir,
+    /// CA certificate (PEM file).
+    pub ca: PathBuf,
+    /// Leaf certificate (PEM file).
+    pub cert: PathBuf,
+    /// Leaf private key (PEM file).
+    pub key: PathBuf,
+    /// Leaf certificate PEM.
+    pub cert_pem: String,
+    /// Leaf key PEM.
+    pub key_pem: String,
+}
+
+/// Make a fresh test PKI.
+pub fn pki() -> Pki {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose,
+    };
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(DnType::CommonName, "postwire test CA");
+    ca_params.key_usages =
+        vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    let ca_key = KeyPair::generate().expect("ca key");
+    let ca_cert = ca_params.self_signed(&ca_key).expect("ca cert");
+    let mut leaf_params =
+        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).expect("leaf params");
+    leaf_params.distinguished_name.push(DnType::CommonName, "localhost");
+    leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let leaf_key = KeyPair::generate().expect("leaf key");
+    let leaf = leaf_params.signed_by(&leaf_key, &ca_cert, &ca_key).expect("leaf cert");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = dir.path().join("ca.pem");
+    let cert = dir.path().join("cert.pem");
+    let key = dir.path().join("key.pem");
+    let cert_pem = leaf.pem();
+    let key_pem = leaf_key.serialize_pem();
+    std::fs::write(&ca, ca_cert.pem()).expect("write ca");
+    std::fs::write(&cert, &cert_pem).expect("write cert");
+    std::fs::write(&key, &key_pem).expect("write key");
+    Pki { dir, ca, cert, key, cert_pem, key_pem }
+}
+
+/// A server-side rustls acceptor for the test PKI (for the scripted server).
+pub fn tls_acceptor(p: &Pki) -> tokio_rustls::TlsAcceptor {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> =
+        rustls_pemfile::certs(&mut p.cert_pem.as_bytes()).collect::<Result<_, _>>().expect("certs");
+    let key: PrivateKeyDer<'static> =
+        rustls_pemfile::private_key(&mut p.key_pem.as_bytes()).expect("key").expect("a key");
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .expect("server config");
+    tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config))
+}
+
+/// What the scripted server does after a line.
+pub enum Step {
+    /// Write these bytes and keep reading.
+    Reply(Vec<u8>),
+    /// Write these bytes, then run a TLS handshake and continue over TLS.
+    StartTls(Vec<u8>),
+    /// Write these bytes (maybe none) and close.
+    Close(Vec<u8>),
+    /// Say nothing and keep reading.
+    Silent,
+}
+
+/// A one-connection scripted SMTP server: it sends `banner`, then hands every CRLF-terminated
+/// line it receives to `respond`. The join handle yields every byte it received (including
+/// those after STARTTLS, decrypted). Bounded: it gives up after 20 s.
+pub async fn scripted<F>(
+    banner: &[u8],
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    mut respond: F,
+) -> (u16, tokio::task::JoinHandle<Vec<u8>>)
+where
+    F: FnMut(&[u8]) -> Step + Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let banner = banner.to_vec();
+    let handle = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        let work = async {
+            let (mut tcp, _) = listener.accept().await.expect("accept");
+            tcp.write_all(&banner).await.ok()?;
+            let mut pending = Vec::new();
+            let mut buf = [0u8; 4096];
+            loop {
+                while let Some(i) = pending.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = pending.drain(..=i).collect();
+                    let step = respond(&line);
+                    let (bytes, then) = match step {
+                        Step::Reply(b) => (b, 0),
+                        Step::StartTls(b) => (b, 1),
+                        Step::Close(b) => (b, 2),
+                        Step::Silent => (Vec::new(), 0),
+                    };
+                    if !bytes.is_empty() {
+                        tcp.write_all(&bytes).await.ok()?;
+                    }
+                    if then == 2 {
+                        return Some(());
+                    }
+                    if then == 1 {
+                        let acceptor = tls.clone().expect("StartTls step needs an acceptor");
+                        pending.clear();
+                        let s = acceptor.accept(tcp).await.ok()?;
+                        return serve_tls(s, &mut respond, &mut seen).await;
+                    }
+                }
+                let n = tcp.read(&mut buf).await.ok()?;
+                if n == 0 {
+                    return Some(());
+                }
+                seen.extend_from_slice(&buf[..n]);
+                pending.extend_from_slice(&buf[..n]);
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(20), work).await;
+        seen
+    });
+    (port, handle)
+}
+
+async fn serve_tls<F>(
+    mut s: tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+    respond: &mut F,
+    seen: &mut Vec<u8>,
+) -> Option<()>
+where
+    F: FnMut(&[u8]) -> Step,
+{
+    let mut pending = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        while let Some(i) = pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=i).collect();
+            match respond(&line) {
+                Step::Reply(b) | Step::StartTls(b) => s.write_all(&b).await.ok()?,
+                Step::Close(b) => {
+                    let _ = s.write_all(&b).await;
+                    return Some(());
+                }
+                Step::Silent => {}
+            }
+        }
+        let n = s.read(&mut buf).await.ok()?;
+        if n == 0 {
+            return Some(());
+        }
+        seen.extend_from_slice(&buf[..n]);
+        pending.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// A simple well-behaved responder for the scripted server: EHLO with `caps`, 250 to
+/// MAIL/RCPT/RSET/NOOP, 354 to DATA then 250 after the dot, 221 and close on QUIT.
+pub fn polite(caps: &'static [&'static str]) -> impl FnMut(&[u8]) -> Step + Send + 'static {
+    let mut in_data = false;
+    move |line: &[u8]| {
+        if in_data {
+            if line == b".\r\n" {
+                in_data = false;
+                return Step::Reply(b"250 2.0.0 Ok: queued as SCRIPT1\r\n".to_vec());
+            }
+            return Step::Silent;
+        }
+        let upper = String::from_utf8_lossy(line).to_ascii_uppercase();
+        if upper.starts_with("EHLO") {
+            let mut r = String::from("250-scripted.test\r\n");
+            for (i, c) in caps.iter().enumerate() {
+                let sep = if i + 1 == caps.len() { ' ' } else { '-' };
+                r.push_str(&format!("250{sep}{c}\r\n"));
+            }
+            if caps.is_empty() {
+                r = "250 scripted.test\r\n".into();
+            }
+            Step::Reply(r.into_bytes())
+        } else if upper.starts_with("DATA") {
+            in_data = true;
+            Step::Reply(b"354 go ahead\r\n".to_vec())
+        } else if upper.starts_with("QUIT") {
+            Step::Close(b"221 bye\r\n".to_vec())
+        } else {
+            Step::Reply(b"250 ok\r\n".to_vec())
+        }
+    }
+}
