@@ -11,6 +11,8 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 target_dir=${CARGO_TARGET_DIR:-$repo/target}
 bin="$target_dir/debug/postwire"
 
@@ -40,21 +42,18 @@ cargo build -p postwire --bin postwire
 [ -x "$bin" ] || fail "no binary at $bin"
 
 step "2. start postwire serve on loopback"
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 cmd=("$bin" serve --listen "127.0.0.1:$port" --hostname mx.demo.test --local-domain demo.test
   --maildir "$maildir")
 echo "\$ ${cmd[*]}"
 "${cmd[@]}" >"$log" 2>&1 &
 server_pid=$!
 
-# Ready when it prints its listening line or the kernel shows the port listening (read from
-# /proc, so no session is opened just to look). Bounded: 10 s.
-port_hex=$(printf '%04X' "$port")
+# Ready when it prints its listening line or the kernel shows the port listening. Bounded: 10 s.
 ready=0
 for _ in $(seq 1 100); do
   kill -0 "$server_pid" 2>/dev/null || fail "postwire serve exited before listening"
-  if grep -q "listening on 127.0.0.1:$port" "$log" 2>/dev/null ||
-    grep -qE "^ *[0-9]+: 0100007F:$port_hex 00000000:0000 0A " /proc/net/tcp; then
+  if grep -q "listening on 127.0.0.1:$port" "$log" 2>/dev/null || port_listening "$port"; then
     ready=1
     break
   fi
@@ -120,12 +119,7 @@ mapfile -t stored_after < <(find "$maildir" -path '*/new/*' -type f 2>/dev/null)
 
 step "5. stop the server (SIGTERM, graceful)"
 kill -TERM "$server_pid"
-stopped=0
-for _ in $(seq 1 100); do
-  if ! kill -0 "$server_pid" 2>/dev/null; then stopped=1; break; fi
-  sleep 0.1
-done
-[ "$stopped" = 1 ] || fail "postwire serve still running 10 s after SIGTERM"
+wait_gone "$server_pid" 100 || fail "postwire serve still running 10 s after SIGTERM"
 set +e
 wait "$server_pid"
 status=$?
