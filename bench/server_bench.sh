@@ -24,6 +24,8 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
 servers=${BENCH_SERVERS:-postwire smtp-sink aiosmtpd smtp-server}
 sizes=${BENCH_SIZES:-1024 102400}
@@ -76,17 +78,6 @@ for s in $servers; do
 done
 [ ${#available[@]} -gt 0 ] || die "no server to measure"
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# True once something listens on 127.0.0.1:$1 (read from /proc, so no session is opened).
-listening() {
-  local hex
-  hex=$(printf '%04X' "$1")
-  grep -qE "^ *[0-9]+: 0100007F:$hex 00000000:0000 0A " /proc/net/tcp
-}
-
 # start_server NAME PORT: starts it in the background (server_pid), waits until it listens.
 start_server() {
   local name=$1 port=$2 cmd
@@ -108,7 +99,7 @@ start_server() {
       say "$name exited at start: $(tail -n 3 "$work/$name.log" | tr '\n' ' ')"
       return 1
     fi
-    listening "$port" && return 0
+    port_listening "$port" && return 0
     sleep 0.05
   done
   say "$name did not listen on 127.0.0.1:$port within 10 s"
@@ -118,8 +109,7 @@ start_server() {
 stop_server() {
   [ -n "$server_pid" ] || return 0
   kill -TERM "$server_pid" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.05; done
-  kill -KILL "$server_pid" 2>/dev/null || true
+  wait_gone "$server_pid" 50 || kill -KILL "$server_pid" 2>/dev/null || true
   wait "$server_pid" 2>/dev/null || true
   server_pid=
 }
@@ -234,6 +224,8 @@ done
   echo "Command: \`bench/server_bench.sh\` (BENCH_MSGS_1K=$msgs_1k BENCH_MSGS_100K=$msgs_100k BENCH_TIMEOUT=$time_limit);"
   echo "smtp-source -c -s SESSIONS -m MESSAGES -l SIZE [-d] -M client.bench.test -f sender@client.bench.test -t rcpt@bench.test 127.0.0.1:PORT."
   echo "CPU is user+system time of the server process at ${clk_tck} Hz tick resolution."
+  echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine moves the"
+  echo "latency-bound rows, 1 session above all, by tens of percent from run to run)."
 } >>"$table"
 cp "$table" "$out_dir/server.md"
 cat "$table"

@@ -4,12 +4,15 @@
 #   3. deliver a message (swaks, or Python's smtplib when swaks is absent) and show the stored
 #   file with our Received line; 4. show a relay attempt refused with 550 5.7.1;
 #   5. stop the server with SIGTERM (graceful stop).
+# DEMO_CLIENT=smtplib uses Python's smtplib even when swaks is there.
 # Exits 0 only when every step behaved as expected. Everything lives in a temporary directory
 # that is removed at exit, together with the server if it is still running.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 target_dir=${CARGO_TARGET_DIR:-$repo/target}
 bin="$target_dir/debug/postwire"
 
@@ -39,19 +42,18 @@ cargo build -p postwire --bin postwire
 [ -x "$bin" ] || fail "no binary at $bin"
 
 step "2. start postwire serve on loopback"
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 cmd=("$bin" serve --listen "127.0.0.1:$port" --hostname mx.demo.test --local-domain demo.test
   --maildir "$maildir")
 echo "\$ ${cmd[*]}"
 "${cmd[@]}" >"$log" 2>&1 &
 server_pid=$!
 
-# Ready when it prints its listening line or the port accepts a connection (bounded: 10 s).
+# Ready when it prints its listening line or the kernel shows the port listening. Bounded: 10 s.
 ready=0
 for _ in $(seq 1 100); do
   kill -0 "$server_pid" 2>/dev/null || fail "postwire serve exited before listening"
-  if grep -q "listening on 127.0.0.1:$port" "$log" 2>/dev/null ||
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+  if grep -q "listening on 127.0.0.1:$port" "$log" 2>/dev/null || port_listening "$port"; then
     ready=1
     break
   fi
@@ -65,13 +67,13 @@ shown=$(wc -l <"$log")
 # and returns the client's verdict (0 = accepted).
 send() {
   local to=$1
-  if command -v swaks >/dev/null 2>&1; then
+  if [ "${DEMO_CLIENT:-swaks}" = swaks ] && command -v swaks >/dev/null 2>&1; then
     echo "\$ swaks --server 127.0.0.1:$port --from alice@example.org --to $to"
     swaks --server "127.0.0.1:$port" --from alice@example.org --to "$to" \
       --helo client.example.org --header "Subject: postwire demo" \
       --body "Hello Bob, this message went through postwire." </dev/null
   else
-    echo "(swaks not installed: using Python's smtplib)"
+    echo "(using Python's smtplib)"
     python3 - "$port" "$to" <<'PY'
 import smtplib, sys
 port, to = int(sys.argv[1]), sys.argv[2]
@@ -117,12 +119,7 @@ mapfile -t stored_after < <(find "$maildir" -path '*/new/*' -type f 2>/dev/null)
 
 step "5. stop the server (SIGTERM, graceful)"
 kill -TERM "$server_pid"
-stopped=0
-for _ in $(seq 1 100); do
-  if ! kill -0 "$server_pid" 2>/dev/null; then stopped=1; break; fi
-  sleep 0.1
-done
-[ "$stopped" = 1 ] || fail "postwire serve still running 10 s after SIGTERM"
+wait_gone "$server_pid" 100 || fail "postwire serve still running 10 s after SIGTERM"
 set +e
 wait "$server_pid"
 status=$?
