@@ -96,7 +96,8 @@ impl PyServer {
         max_connections = 1000, timeouts = None, tls_cert = None, tls_key = None, auth = None,
         allow_vrfy = false, allow_expn = false, delivery = None,
         on_connect = None, on_mail_from = None, on_rcpt_to = None, on_message = None,
-        strict = false, allow_insecure_auth = false, reverse_dns = false, max_errors = 20
+        strict = false, allow_insecure_auth = false, reverse_dns = false, max_errors = 20,
+        shutdown_grace = 30.0, max_buffered_bytes = 512 * 1024 * 1024
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -122,6 +123,8 @@ impl PyServer {
         allow_insecure_auth: bool,
         reverse_dns: bool,
         max_errors: usize,
+        shutdown_grace: f64,
+        max_buffered_bytes: u64,
     ) -> PyResult<Self> {
         let runner = Runner::new();
         let mut opts = ServerOptions::default();
@@ -171,6 +174,8 @@ impl PyServer {
         opts.allow_insecure_auth = allow_insecure_auth;
         opts.reverse_dns = reverse_dns;
         opts.max_errors = max_errors;
+        opts.shutdown_grace = seconds("shutdown_grace", shutdown_grace)?;
+        opts.max_buffered_bytes = max_buffered_bytes;
         let hooks = PyHooks {
             on_connect: callable("on_connect", on_connect)?,
             on_mail_from: callable("on_mail_from", on_mail_from)?,

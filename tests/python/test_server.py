@@ -238,3 +238,35 @@ def test_serve_forever_returns_on_ctrl_c():
             p.kill()
     assert p.returncode == 0
     assert "returned" in out
+
+
+def test_stop_cuts_a_stalled_transaction_after_the_grace_period(serve):
+    """stop() returns even when a client stalls mid-DATA: after shutdown_grace it is told 421."""
+    import socket
+
+    server, port = serve(shutdown_grace=0.5)
+    c = socket.create_connection(("127.0.0.1", port), timeout=10)
+    f = c.makefile("rb")
+    assert f.readline().startswith(b"220")
+    c.sendall(b"EHLO c.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.test>\r\nDATA\r\n")
+    codes = []
+    while len(codes) < 4:
+        line = f.readline()
+        if line[3:4] == b" ":
+            codes.append(int(line[:3]))
+    assert codes == [250, 250, 250, 354]
+    c.sendall(b"Subject: never finished\r\n")
+    server.stop()  # must return: the grace period is half a second
+    assert f.readline().startswith(b"421")
+    assert server.stats["messages_accepted"] == 0
+    c.close()
+
+
+def test_memory_budget_answers_452(serve):
+    server, port = serve(max_buffered_bytes=64 * 1024)
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
+        with pytest.raises(smtplib.SMTPDataError) as e:
+            s.sendmail("a@example.org", ["b@example.test"], b"Subject: big\r\n\r\n" + (b"x" * 98 + b"\r\n") * 2000)
+        assert e.value.smtp_code == 452
+        # The budget comes back: a small message goes through on the same session.
+        assert s.sendmail("a@example.org", ["b@example.test"], message()) == {}

@@ -124,6 +124,8 @@ class Server:
         allow_insecure_auth: bool = False,
         reverse_dns: bool = False,
         max_errors: int = 20,
+        shutdown_grace: float = 30.0,
+        max_buffered_bytes: int = ...,
     ) -> Self: ...
     def listen(self, host: str = "127.0.0.1", port: int = 0) -> Tuple[str, int]: ...
     @property

@@ -109,7 +109,7 @@ impl Session {
                 Some(Reply::new(552, Some("5.3.4"), "Message size exceeds fixed maximum message size"))
             }
             Some(DataViolation::LineTooLong) => {
-                Some(Reply::new(500, Some("5.5.6"), "Message line too long (RFC 5321 §4.5.3.1.6)"))
+                Some(Reply::new(500, Some("5.5.6"), "Message line too long (RFC 5321 section 4.5.3.1.6)"))
             }
             Some(v) => Some(Reply::new(554, Some("5.6.0"), &format!("Message refused: {v:?}"))),
             None if no_memory => {
