@@ -3,7 +3,7 @@
 
 mod pool_support;
 
-use pool_support::{aiosmtpd, message, opts, smtp_sink, wait_for_files, wait_until};
+use pool_support::{aiosmtpd, message, normalized, opts, smtp_sink, wait_for_files, wait_until};
 use postwire::client::{Destination, Pool, PoolOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -66,27 +66,4 @@ async fn aiosmtpd_gets_every_message_byte_exact_over_reused_sessions() {
     }
     p.close().await;
     assert!(wait_until(10, || p.stats().open == 0).await);
-}
-
-/// What a conforming server stores: bare CR / LF as CRLF, a final CRLF.
-fn normalized(message: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(message.len() + 2);
-    let mut i = 0;
-    while i < message.len() {
-        match message[i] {
-            b'\r' => {
-                out.extend_from_slice(b"\r\n");
-                if message.get(i + 1) == Some(&b'\n') {
-                    i += 1;
-                }
-            }
-            b'\n' => out.extend_from_slice(b"\r\n"),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    if !out.is_empty() && !out.ends_with(b"\r\n") {
-        out.extend_from_slice(b"\r\n");
-    }
-    out
 }

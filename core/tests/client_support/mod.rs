@@ -1,199 +1,28 @@
-//! Shared helpers of the client tests: starting the real peers (aiosmtpd, Node's smtp-server,
-//! Postfix's smtp-sink) on loopback, a test PKI made with rcgen, a scripted tokio SMTP server for
-//! the hostile and injection cases, and the expected-bytes normalisation.
+//! Shared helpers of the client tests: the real peers (aiosmtpd, Node's smtp-server, Postfix's
+//! smtp-sink) come from `peer_support` and are re-exported here; this module owns the client
+//! tests' own options, reading smtp-sink dumps, a test PKI made with rcgen, and a scripted tokio
+//! SMTP server for the hostile and injection cases.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener as StdListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+#[path = "../peer_support/mod.rs"]
+mod peer_support;
 
-use postwire::client::{ClientOptions, ClientTimeouts, TlsMode};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use postwire::client::ClientOptions;
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// The repository root.
-pub fn repo_root() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-}
+// Each test file uses some of these, none uses all.
+#[allow(unused_imports)]
+pub use peer_support::{
+    aiosmtpd, free_port, node_peer, normalized, python, repo_root, smtp_sink, wait_for_files, Peer,
+};
 
-/// Client options for a loopback test peer: no TLS, 10 s timeouts, a fixed EHLO name.
+/// Client options for a loopback test peer: no TLS, 10 s timeouts, EHLO `client.test`.
 pub fn opts(port: u16) -> ClientOptions {
-    let mut o = ClientOptions::new("127.0.0.1", port);
-    o.tls = TlsMode::None;
-    o.hello_name = Some("client.test".into());
-    o.timeouts = ClientTimeouts::uniform(Duration::from_secs(10));
-    o
-}
-
-/// What a conforming server stores for `message`: bare CR / bare LF as CRLF, NUL bytes dropped
-/// (the client's encoder drops them), a final CRLF (an empty message is one empty line).
-pub fn normalized(message: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(message.len() + 2);
-    let mut i = 0;
-    while i < message.len() {
-        match message[i] {
-            b'\r' => {
-                out.extend_from_slice(b"\r\n");
-                if message.get(i + 1) == Some(&b'\n') {
-                    i += 1;
-                }
-            }
-            b'\n' => out.extend_from_slice(b"\r\n"),
-            0 => {}
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    if !out.ends_with(b"\r\n") {
-        out.extend_from_slice(b"\r\n");
-    }
-    out
-}
-
-/// A peer process, killed (by its own pid) when dropped.
-pub struct Peer {
-    child: Child,
-    /// The port it listens on.
-    pub port: u16,
-    /// Where it writes what it received.
-    pub dir: TempDir,
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Start `cmd` (stdin and stdout piped) and wait up to 30 s for its `READY <port>` line.
-fn spawn_ready(mut cmd: Command, dir: TempDir, what: &str) -> Peer {
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {what}: {e} — run `make deps`"));
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(l) => l,
-        Err(_) => {
-            let _ = child.kill();
-            panic!("{what} did not print READY within 30 s");
-        }
-    };
-    let port = line.trim().strip_prefix("READY ").and_then(|p| p.parse().ok()).unwrap_or_else(|| {
-        let _ = child.kill();
-        panic!("{what} did not start (said {line:?}) — run `make deps`")
-    });
-    Peer { child, port, dir }
-}
-
-/// The project's Python (`.venv/bin/python`) with aiosmtpd importable.
-pub fn python() -> PathBuf {
-    let py = repo_root().join(".venv/bin/python");
-    let ok = Command::new(&py)
-        .args(["-c", "import aiosmtpd"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(ok, "aiosmtpd is not installed in {} — run `make deps`", py.display());
-    py
-}
-
-/// aiosmtpd with `tests/peers/python/aiosmtpd_peer.py` and `args`; messages land in `peer.dir`.
-pub fn aiosmtpd(args: &[&str]) -> Peer {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut cmd = Command::new(python());
-    cmd.arg(repo_root().join("tests/peers/python/aiosmtpd_peer.py")).arg("--dir").arg(dir.path()).args(args);
-    spawn_ready(cmd, dir, "aiosmtpd")
-}
-
-/// Node's smtp-server with `tests/peers/node/smtp_server_peer.js` and `args`.
-pub fn node_peer(args: &[&str]) -> Peer {
-    let node_dir = repo_root().join("tests/peers/node");
-    assert!(
-        node_dir.join("node_modules/smtp-server").is_dir(),
-        "smtp-server is not installed in {} — run `make deps`",
-        node_dir.display()
-    );
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut cmd = Command::new("node");
-    cmd.current_dir(&node_dir)
-        .arg(node_dir.join("smtp_server_peer.js"))
-        .arg("--dir")
-        .arg(dir.path())
-        .args(args);
-    spawn_ready(cmd, dir, "node smtp-server")
-}
-
-/// A free loopback port (bound, then released).
-pub fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
-}
-
-/// Postfix's smtp-sink dumping every message into `peer.dir` (one file per message).
-pub fn smtp_sink(extra: &[&str]) -> Peer {
-    let sink = Path::new("/usr/sbin/smtp-sink");
-    assert!(sink.exists(), "Postfix smtp-sink is missing (/usr/sbin/smtp-sink) — run `make deps`");
-    let dir = tempfile::tempdir().expect("tempdir");
-    // smtp-sink drops privileges (-u) when run as root; the dump directory must be writable then.
-    let _ = std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777));
-    // SAFETY: geteuid has no preconditions.
-    let is_root = unsafe { libc::geteuid() } == 0;
-    for _attempt in 0..5 {
-        let port = free_port();
-        let mut cmd = Command::new(sink);
-        if is_root {
-            cmd.args(["-u", "nobody"]);
-        }
-        cmd.arg("-d")
-            .arg(format!("{}/%H%M%S.", dir.path().display()))
-            .args(extra)
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("100")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        let mut child = cmd.spawn().expect("start smtp-sink");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                break; // port taken or bad flags: try again with another port
-            }
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Peer { child, port, dir };
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    panic!("smtp-sink did not start");
-}
-
-/// Wait (up to 20 s) until `dir` holds `n` files ending in `ext`; return them sorted.
-pub fn wait_for_files(dir: &Path, ext: &str, n: usize) -> Vec<PathBuf> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
-            .unwrap_or_default();
-        files.retain(|p| p.to_string_lossy().ends_with(ext));
-        files.sort();
-        if files.len() >= n || Instant::now() > deadline {
-            assert_eq!(files.len(), n, "expected {n} {ext} files in {}", dir.display());
-            return files;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
+    peer_support::opts_as(port, "client.test")
 }
 
 /// The message part of an smtp-sink dump file: after its X- headers and its own Received

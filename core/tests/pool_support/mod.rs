@@ -1,33 +1,28 @@
 //! Helpers of the pool, compose and send_mail tests: a recording tokio SMTP server that counts
 //! connections (total, concurrent, peak) and can misbehave on cue (drop after MAIL, close after
-//! the final dot without replying, close idle sessions), plus launchers for Postfix's smtp-sink
-//! (with its session counter) and aiosmtpd (the project's peer script). Loopback only; every wait
-//! is bounded.
+//! the final dot without replying, close idle sessions). The real peers (Postfix's smtp-sink with
+//! its session counter, aiosmtpd) come from `peer_support` and are re-exported here. Loopback
+//! only; every wait is bounded.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+#[path = "../peer_support/mod.rs"]
+mod peer_support;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use postwire::client::{ClientOptions, ClientTimeouts, TlsMode};
+use postwire::client::ClientOptions;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader as TokioBufReader};
 use tokio::net::TcpListener;
 
-/// The repository root.
-pub fn repo_root() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-}
+// Each test file uses some of these, none uses all.
+#[allow(unused_imports)]
+pub use peer_support::{aiosmtpd, normalized, python, repo_root, smtp_sink, wait_for_files, Peer};
 
-/// Client options for a loopback peer: no TLS, 10 s timeouts, a fixed EHLO name.
+/// Client options for a loopback peer: no TLS, 10 s timeouts, EHLO `pool.test`.
 pub fn opts(port: u16) -> ClientOptions {
-    let mut o = ClientOptions::new("127.0.0.1", port);
-    o.tls = TlsMode::None;
-    o.hello_name = Some("pool.test".into());
-    o.timeouts = ClientTimeouts::uniform(Duration::from_secs(10));
-    o
+    peer_support::opts_as(port, "pool.test")
 }
 
 /// Poll `f` every 10 ms until it holds or `secs` pass; returns its last value.
@@ -240,164 +235,4 @@ async fn session(
         }
     }
     Ok(())
-}
-
-// ---- external peers -----------------------------------------------------------------------
-
-/// A peer process, killed (by its own pid) when dropped.
-pub struct Peer {
-    child: Child,
-    /// Its port.
-    pub port: u16,
-    /// Scratch directory (dumps, stored messages).
-    pub dir: tempfile::TempDir,
-    /// smtp-sink only: its latest `sess=N quit=N mesg=N` counters.
-    counters: Arc<Mutex<(u64, u64, u64)>>,
-    baseline_sessions: u64,
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Peer {
-    /// smtp-sink: (sessions ended, QUITs, messages) since the start, not counting our probe.
-    pub fn sink_counts(&self) -> (u64, u64, u64) {
-        let (s, q, m) = *self.counters.lock().unwrap_or_else(|p| p.into_inner());
-        (s.saturating_sub(self.baseline_sessions), q, m)
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-/// Postfix's smtp-sink with `-c` (session/QUIT/message counters on stdout) and `extra` flags.
-pub fn smtp_sink(extra: &[&str]) -> Peer {
-    let sink = Path::new("/usr/sbin/smtp-sink");
-    assert!(sink.exists(), "Postfix smtp-sink is missing (/usr/sbin/smtp-sink) — run `make deps`");
-    let dir = tempfile::tempdir().expect("tempdir");
-    // SAFETY: geteuid has no preconditions.
-    let is_root = unsafe { libc::geteuid() } == 0;
-    for _attempt in 0..5 {
-        let port = free_port();
-        let mut cmd = Command::new(sink);
-        if is_root {
-            cmd.args(["-u", "nobody"]);
-        }
-        cmd.arg("-c").args(extra).arg(format!("127.0.0.1:{port}")).arg("100");
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit());
-        let mut child = cmd.spawn().expect("start smtp-sink");
-        let counters = Arc::new(Mutex::new((0u64, 0u64, 0u64)));
-        let mut out = child.stdout.take().expect("piped stdout");
-        let cc = counters.clone();
-        std::thread::spawn(move || {
-            // Lines are separated by CR; keep the last complete one.
-            let mut buf = [0u8; 4096];
-            let mut acc = Vec::new();
-            loop {
-                let k = match out.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(k) => k,
-                };
-                acc.extend_from_slice(&buf[..k]);
-                while let Some(i) = acc.iter().position(|b| *b == b'\r' || *b == b'\n') {
-                    let line: Vec<u8> = acc.drain(..=i).collect();
-                    let line = String::from_utf8_lossy(&line);
-                    let get = |key: &str| {
-                        line.split_whitespace()
-                            .find_map(|t| t.strip_prefix(key))
-                            .and_then(|v| v.trim().parse::<u64>().ok())
-                    };
-                    if let (Some(s), Some(q), Some(m)) = (get("sess="), get("quit="), get("mesg=")) {
-                        *cc.lock().unwrap_or_else(|p| p.into_inner()) = (s, q, m);
-                    }
-                }
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                break;
-            }
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                // Our probe is one session: wait until it is counted, and subtract it.
-                let probe_deadline = Instant::now() + Duration::from_secs(5);
-                while counters.lock().map(|c| c.0).unwrap_or(0) < 1 && Instant::now() < probe_deadline {
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                let baseline_sessions = counters.lock().map(|c| c.0).unwrap_or(0);
-                return Peer { child, port, dir, counters, baseline_sessions };
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    panic!("smtp-sink did not start");
-}
-
-/// The project's Python (`.venv/bin/python`) with aiosmtpd importable.
-pub fn python() -> PathBuf {
-    let py = repo_root().join(".venv/bin/python");
-    let ok = Command::new(&py)
-        .args(["-c", "import aiosmtpd"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(ok, "aiosmtpd is not installed in {} — run `make deps`", py.display());
-    py
-}
-
-/// aiosmtpd (`tests/peers/python/aiosmtpd_peer.py`) storing messages as `NNNN.eml` + `NNNN.json`
-/// in `peer.dir`.
-pub fn aiosmtpd(args: &[&str]) -> Peer {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut cmd = Command::new(python());
-    cmd.arg(repo_root().join("tests/peers/python/aiosmtpd_peer.py"))
-        .arg("--dir")
-        .arg(dir.path())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start aiosmtpd: {e} — run `make deps`"));
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_default();
-    let port = line
-        .trim()
-        .strip_prefix("READY ")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("aiosmtpd did not start (got {line:?}) — run `make deps`"));
-    Peer { child, port, dir, counters: Arc::new(Mutex::new((0, 0, 0))), baseline_sessions: 0 }
-}
-
-/// Wait (up to 20 s) until `dir` holds `n` files ending in `ext`; return them sorted.
-pub fn wait_for_files(dir: &Path, ext: &str, n: usize) -> Vec<PathBuf> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
-            .unwrap_or_default();
-        v.retain(|p| p.extension().is_some_and(|e| e == ext));
-        v.sort();
-        if v.len() >= n || Instant::now() > deadline {
-            return v;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }

@@ -1,7 +1,11 @@
 //! Shared helpers for the server integration tests: an in-process server on its own runtime
 //! thread, a raw line-based SMTP client for hostile inputs, test certificates made by rcgen, and
-//! locating the peers installed by `make deps`.
+//! locating the peers installed by `make deps` (the repository root comes from `peer_support`,
+//! shared with the client and pool tests).
 #![allow(dead_code)]
+
+#[path = "../peer_support/mod.rs"]
+mod peer_support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -11,10 +15,9 @@ use std::time::Duration;
 
 use postwire::server::{Hooks, NoHooks, Server, ServerOptions};
 
-/// The repository root.
-pub fn repo_root() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-}
+// Kept for the server tests that locate repository files; none does yet.
+#[allow(unused_imports)]
+pub use peer_support::repo_root;
 
 /// A peer program, or a failure that says how to install it.
 pub fn peer(name: &str) -> PathBuf {
