@@ -1,5 +1,5 @@
 //! `postwire.aio.Client`: the `Client` API as awaitables (asyncio), on the binding's shared
-//! runtime through `pyo3-async-runtimes`.
+//! shared runtime; results come back through the binding's completion bridge (`bridge.rs`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -11,9 +11,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyTuple, PyType};
 use tokio::sync::Mutex;
 
+use crate::bridge;
 use crate::client::{capabilities, client_options, message_bytes, recipients};
-use crate::error::ResultExt;
-use crate::runtime::future_into_py;
 use crate::values::{PyReply, PySendResult};
 
 /// An asyncio SMTP session. Open with `await aio.Client.connect(...)`.
@@ -41,9 +40,9 @@ impl AioClient {
             + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        future_into_py(py, async move {
+        bridge::spawn(py, async move {
             let mut c = inner.lock().await;
-            f(&mut c).await.py_err()
+            f(&mut c).await
         })
     }
 }
@@ -93,8 +92,8 @@ impl AioClient {
             tls_server_name,
             record_transcript,
         )?;
-        future_into_py(py, async move {
-            let c = Client::connect(opts).await.py_err()?;
+        bridge::spawn(py, async move {
+            let c = Client::connect(opts).await?;
             Ok(AioClient { inner: Arc::new(Mutex::new(c)) })
         })
     }
@@ -186,14 +185,14 @@ impl AioClient {
     }
 
     fn __aenter__<'py>(slf: Py<Self>, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        future_into_py(py, async move { Ok(slf) })
+        bridge::ready(py, slf)
     }
 
     /// Closes the session (QUIT; errors while closing are ignored).
     #[pyo3(signature = (*_args))]
     fn __aexit__<'py>(&self, py: Python<'py>, _args: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
         let inner = Arc::clone(&self.inner);
-        future_into_py(py, async move {
+        bridge::spawn(py, async move {
             let mut c = inner.lock().await;
             if !c.is_closed() {
                 let _ = c.quit().await;

@@ -3,13 +3,14 @@
 //! One file per core module, mirroring the core tree: `server.rs` + `hooks.rs` wrap
 //! `core/src/server/`, `client.rs` + `aio.rs` + `compose.rs` + `send_mail.rs` wrap
 //! `core/src/client/`, `proto.rs` the protocol core (vector helpers), `cli.rs` the CLI,
-//! `error.rs` the error type, `values.rs` the API's values. `runtime.rs` owns the tokio runtimes
-//! and `logging.rs` forwards `tracing` to Python's `logging`. The pure-Python part of the package
+//! `error.rs` the error type, `values.rs` the API's values. `runtime.rs` owns the tokio runtimes,
+//! `bridge.rs` hands `aio` results back to asyncio loops, and `logging.rs` forwards `tracing` to Python's `logging`. The pure-Python part of the package
 //! (`bindings-python/python/postwire/`) holds the exception classes, `postwire.aio` and the stub.
 //!
 //! The binding stays thin: convert arguments, call the core, convert the result or the error.
 
 mod aio;
+mod bridge;
 mod cli;
 mod client;
 mod compose;

@@ -12,13 +12,10 @@
 //! reply — the round trips of one SMTP session are the whole cost of a send.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3_async_runtimes::generic::{ContextExt, Runtime as GenericRuntime};
-use pyo3_async_runtimes::TaskLocals;
 use tokio::runtime::Runtime;
 
 static SHARED: Mutex<Option<(u32, Arc<Runtime>)>> = Mutex::new(None);
@@ -62,52 +59,4 @@ where
 {
     let rt = shared()?;
     Ok(py.allow_threads(|| rt.block_on(fut)))
-}
-
-tokio::task_local! {
-    static TASK_LOCALS: std::cell::OnceCell<TaskLocals>;
-}
-
-/// `pyo3-async-runtimes` glue so that `future_into_py` spawns on [`shared`] (fork-aware) rather
-/// than on a runtime of its own.
-pub struct BindingRuntime;
-
-impl GenericRuntime for BindingRuntime {
-    type JoinError = tokio::task::JoinError;
-    type JoinHandle = tokio::task::JoinHandle<()>;
-
-    fn spawn<F>(fut: F) -> Self::JoinHandle
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        match shared() {
-            Ok(rt) => rt.spawn(fut),
-            // Cannot happen once a runtime was built; a task that never runs is the only option.
-            Err(_) => tokio::task::spawn(fut),
-        }
-    }
-}
-
-impl ContextExt for BindingRuntime {
-    fn scope<F, R>(locals: TaskLocals, fut: F) -> Pin<Box<dyn Future<Output = R> + Send>>
-    where
-        F: Future<Output = R> + Send + 'static,
-    {
-        let cell = std::cell::OnceCell::new();
-        let _ = cell.set(locals);
-        Box::pin(TASK_LOCALS.scope(cell, fut))
-    }
-
-    fn get_task_locals() -> Option<TaskLocals> {
-        TASK_LOCALS.try_with(|c| c.get().map(|l| Python::with_gil(|py| l.clone_ref(py)))).unwrap_or_default()
-    }
-}
-
-/// Turn a Rust future into a Python awaitable running on the shared runtime.
-pub fn future_into_py<'py, F, T>(py: Python<'py>, fut: F) -> PyResult<Bound<'py, PyAny>>
-where
-    F: Future<Output = PyResult<T>> + Send + 'static,
-    T: for<'a> IntoPyObject<'a> + Send + 'static,
-{
-    pyo3_async_runtimes::generic::future_into_py::<BindingRuntime, F, T>(py, fut)
 }
