@@ -228,6 +228,57 @@ def test_aio_timeout(silent_server):
         asyncio.run(main())
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors in /proc")
+def test_aio_many_event_loops_do_not_leak_descriptors(aiosmtpd_peer):
+    # Each loop gets its own completion bridge (a socketpair); closed loops must give it back.
+    import gc
+
+    handler, port = aiosmtpd_peer()
+
+    async def one(i):
+        async with await postwire.aio.Client.connect("127.0.0.1", port, tls="none") as c:
+            await c.send(f"loop{i}@example.org", ["b@example.test"], message())
+
+    asyncio.run(one(0))
+    gc.collect()
+    before = len(os.listdir("/proc/self/fd"))
+    for i in range(1, 31):
+        asyncio.run(one(i))
+    gc.collect()
+    asyncio.run(one(31))  # registering a loop also forgets the bridges of closed ones
+    gc.collect()
+    after = len(os.listdir("/proc/self/fd"))
+    assert len(handler.messages) == 32
+    assert after <= before + 4, f"{after - before} descriptors leaked over 31 event loops"
+
+
+def test_aio_cancelled_call_leaves_client_usable(aiosmtpd_peer):
+    # Cancelling the awaiting task cancels the asyncio future only; the session call finishes,
+    # its result is dropped (no InvalidStateError), and the next call on the client works.
+    handler, port = aiosmtpd_peer()
+
+    async def main():
+        c = await postwire.aio.Client.connect("127.0.0.1", port, tls="none")
+        task = asyncio.ensure_future(c.send("cancelled@example.org", ["b@example.test"], message()))
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        r = await c.send("after@example.org", ["b@example.test"], message())
+        assert r.accepted == ["b@example.test"]
+        await c.quit()
+
+    loop = asyncio.new_event_loop()
+    errors = []
+    loop.set_exception_handler(lambda _loop, ctx: errors.append(ctx))
+    try:
+        loop.run_until_complete(main())
+    finally:
+        loop.close()
+    assert errors == []
+    assert [m[0] for m in handler.messages][-1] == "after@example.org"
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX-only")
 def test_client_and_runtime_work_after_fork(aiosmtpd_peer):
     handler, port = aiosmtpd_peer()
