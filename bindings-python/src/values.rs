@@ -386,21 +386,8 @@ fn rcpt_params<'py>(py: Python<'py>, e: &Envelope) -> PyResult<Bound<'py, PyList
     let out = PyList::empty(py);
     for p in &e.rcpt_params {
         let d = PyDict::new(py);
-        if let Some(n) = &p.notify {
-            let mut parts = Vec::new();
-            if n.never {
-                parts.push("NEVER");
-            }
-            if n.success {
-                parts.push("SUCCESS");
-            }
-            if n.failure {
-                parts.push("FAILURE");
-            }
-            if n.delay {
-                parts.push("DELAY");
-            }
-            d.set_item("NOTIFY", parts.join(","))?;
+        if let Some(v) = p.notify.and_then(|n| n.to_param_value()) {
+            d.set_item("NOTIFY", v)?;
         }
         if let Some((t, a)) = &p.orcpt {
             d.set_item("ORCPT", format!("{t};{a}"))?;

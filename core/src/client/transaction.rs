@@ -222,22 +222,7 @@ impl Client {
         }
         let mail = Command::Mail { from: path_of(&from), params: Params(mp) };
 
-        let notify = dsn.and_then(|d| d.notify).and_then(|n| {
-            if n.never {
-                return Some("NEVER".to_string());
-            }
-            let mut v = Vec::new();
-            if n.success {
-                v.push("SUCCESS");
-            }
-            if n.failure {
-                v.push("FAILURE");
-            }
-            if n.delay {
-                v.push("DELAY");
-            }
-            (!v.is_empty()).then(|| v.join(","))
-        });
+        let notify = dsn.and_then(|d| d.notify).and_then(|n| n.to_param_value());
         let orcpt = dsn.is_some_and(|d| d.orcpt);
         let rcpts = rcpts
             .iter()

@@ -204,6 +204,19 @@ pub struct Notify {
     pub delay: bool,
 }
 
+impl Notify {
+    /// The `NOTIFY=` value as sent on the wire: `NEVER`, or the set flags joined by commas
+    /// (`SUCCESS,FAILURE`); `None` when no flag is set. `NEVER` wins over the others.
+    pub fn to_param_value(&self) -> Option<String> {
+        if self.never {
+            return Some("NEVER".to_string());
+        }
+        let flags = [(self.success, "SUCCESS"), (self.failure, "FAILURE"), (self.delay, "DELAY")];
+        let set: Vec<&str> = flags.iter().filter(|(on, _)| *on).map(|(_, name)| *name).collect();
+        (!set.is_empty()).then(|| set.join(","))
+    }
+}
+
 /// The RCPT parameters we understand, validated; the rest in `other` (lenient mode only).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RcptParams {
@@ -309,6 +322,19 @@ pub fn xtext_encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn notify_wire_value() {
+        let n = |never, success, failure, delay| Notify { never, success, failure, delay }.to_param_value();
+        assert_eq!(n(false, false, false, false), None);
+        assert_eq!(n(true, false, false, false).as_deref(), Some("NEVER"));
+        assert_eq!(n(false, true, true, false).as_deref(), Some("SUCCESS,FAILURE"));
+        assert_eq!(n(false, false, false, true).as_deref(), Some("DELAY"));
+        // Round trip through the parser.
+        let p = Params::parse("NOTIFY=SUCCESS,DELAY", false).unwrap();
+        let r = RcptParams::from_params(&p, false).unwrap();
+        assert_eq!(r.notify.and_then(|n| n.to_param_value()).as_deref(), Some("SUCCESS,DELAY"));
+    }
     use proptest::prelude::*;
 
     fn code(e: CommandError) -> u16 {
