@@ -48,8 +48,14 @@ async fn composed_message_with_bcc_html_and_attachment_round_trips_through_aiosm
     );
     assert_eq!(meta["mail_from"], "sender@example.org");
 
+    // No Bcc header, and neither the Bcc address nor its display name anywhere. (Searching for
+    // "bcc" alone would trip over random hex in the Message-ID or MIME boundaries.)
     let text = String::from_utf8_lossy(&stored).to_lowercase();
-    assert!(!text.contains("dave") && !text.contains("bcc"), "Bcc leaked into the message");
+    assert!(!text.starts_with("bcc:") && !text.contains("\nbcc:"), "a Bcc header leaked into the message");
+    assert!(
+        !text.contains("dave@example.com") && !text.contains("hidden dave"),
+        "Bcc leaked into the message"
+    );
     let m = mail_parser::MessageParser::default().parse(&stored).expect("parse stored message");
     assert_eq!(m.subject(), Some("Grüße — report"));
     assert_eq!(m.from().and_then(|a| a.first()).and_then(|a| a.name()), Some("Zoë Sender"));
