@@ -16,6 +16,8 @@
 # tests/peers/node/node_modules/nodemailer (`make deps`), cargo.
 set -u
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=scripts/lib.sh
+. "$ROOT/scripts/lib.sh"
 MESSAGES="${MESSAGES:-20000}"
 SIZE="${SIZE:-1024}"
 RUN_TIMEOUT="${RUN_TIMEOUT:-600}"
@@ -34,7 +36,6 @@ echo "building the Rust bench client (release)…" >&2
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 RUST_BENCH="$TARGET/release/examples/client_bench"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 start_sink() {
   local user=()

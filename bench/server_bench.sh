@@ -49,10 +49,7 @@ die() { printf 'server_bench: ERROR: %s\n' "$*" >&2; exit 1; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/postwire-bench.XXXXXX")
 server_pid=
 cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -KILL "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
+  kill_now "$server_pid"
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -22,10 +22,7 @@ log="$work/server.log"
 server_pid=
 
 cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -KILL "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
+  kill_now "$server_pid"
   rm -rf "$work"
 }
 trap cleanup EXIT

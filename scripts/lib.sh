@@ -21,3 +21,12 @@ wait_gone() {
   done
   ! kill -0 "$1" 2>/dev/null
 }
+
+# kill_now PID: if PID (a child of this shell) still runs, kill it at once and reap it. For the
+# EXIT traps of scripts that start a server in the background.
+kill_now() {
+  if [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; then
+    kill -KILL "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+  fi
+}
