@@ -7,7 +7,6 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use postwire::client::{Client, ClientOptions, ClientTimeouts, TlsMode};
 use postwire::Reply;
@@ -34,13 +33,11 @@ pub fn client_options(
     tls_server_name: Option<String>,
     record_transcript: bool,
 ) -> PyResult<ClientOptions> {
-    if !timeout.is_finite() || timeout <= 0.0 || timeout > 1e9 {
-        return Err(invalid_input(format!("timeout must be a positive number of seconds, got {timeout}")));
-    }
+    let timeout = postwire::convert::seconds("timeout", timeout).py_err()?;
     let mut o = ClientOptions::new(host, port);
     o.tls = tls.parse::<TlsMode>().py_err()?;
     o.hello_name = hello_name;
-    o.timeouts = ClientTimeouts::uniform(Duration::from_secs_f64(timeout));
+    o.timeouts = ClientTimeouts::uniform(timeout);
     o.ca_file = ca_file;
     o.accept_invalid_certs = accept_invalid_certs;
     o.allow_plaintext_auth = allow_plaintext_auth;

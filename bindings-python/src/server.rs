@@ -21,10 +21,7 @@ use crate::hooks::{PyAuthenticator, PyHooks, Runner};
 use crate::runtime;
 
 fn seconds(what: &str, v: f64) -> PyResult<Duration> {
-    if !v.is_finite() || v <= 0.0 || v > 1e9 {
-        return Err(invalid_input(format!("{what} must be a positive number of seconds, got {v}")));
-    }
-    Ok(Duration::from_secs_f64(v))
+    postwire::convert::seconds(what, v).py_err()
 }
 
 fn timeouts(v: Option<&Bound<'_, PyAny>>) -> PyResult<ServerTimeouts> {
@@ -132,16 +129,8 @@ impl PyServer {
             opts.hostname = h;
         }
         opts.local_domains = local_domains;
-        opts.relay_networks = relay_networks
-            .iter()
-            .map(|n| {
-                n.parse::<ipnet::IpNet>()
-                    .or_else(|_| n.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                    .map_err(|_| {
-                        invalid_input(format!("relay network {n:?} is not a CIDR (e.g. \"192.0.2.0/24\")"))
-                    })
-            })
-            .collect::<PyResult<_>>()?;
+        opts.relay_networks =
+            relay_networks.iter().map(|n| postwire::convert::network(n).py_err()).collect::<PyResult<_>>()?;
         opts.relay_authenticated = relay_authenticated;
         opts.max_message_size = max_message_size.unwrap_or(0);
         opts.max_recipients = max_recipients;

@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod convert;
 pub mod error;
 pub mod proto;
 pub mod server;

@@ -181,14 +181,7 @@ fn options(a: &SendArgs) -> Result<ClientOptions> {
 /// `--timeout` seconds as a `Duration`: a positive, finite number that fits a `Duration` and is
 /// at least a nanosecond; anything else (NaN, infinity, negative, zero, 1e30) is `invalid_input`.
 fn timeout_arg(t: f64) -> Result<Duration> {
-    let bad = || Error::invalid_input(format!("--timeout {t}: expected a positive number of seconds"));
-    if !(t.is_finite() && t > 0.0) {
-        return Err(bad());
-    }
-    match Duration::try_from_secs_f64(t) {
-        Ok(d) if !d.is_zero() => Ok(d),
-        _ => Err(bad()),
-    }
+    crate::convert::seconds("--timeout", t)
 }
 
 /// Connect, authenticate, send, quit. The client comes back whenever it exists, for its

@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::server::{Delivery, Server, ServerOptions, ServerTimeouts, StaticCredentials};
 
@@ -31,7 +30,7 @@ pub struct ServeArgs {
     #[arg(long)]
     discard: bool,
     /// A network allowed to relay, as CIDR (repeatable).
-    #[arg(long = "relay-network")]
+    #[arg(long = "relay-network", value_parser = parse_network)]
     relay_networks: Vec<ipnet::IpNet>,
     /// PEM certificate chain for STARTTLS.
     #[arg(long, requires = "tls_key")]
@@ -81,6 +80,10 @@ pub struct ServeArgs {
     threads: usize,
 }
 
+fn parse_network(s: &str) -> Result<ipnet::IpNet, String> {
+    crate::convert::network(s).map_err(|e| e.message().to_string())
+}
+
 /// Run `postwire serve`.
 pub fn run(a: ServeArgs) -> i32 {
     init_logging(a.json_log, a.quiet);
@@ -102,10 +105,10 @@ pub fn run(a: ServeArgs) -> i32 {
         opts.max_connections = n;
     }
     if let Some(t) = a.timeout {
-        match Duration::try_from_secs_f64(t) {
-            Ok(d) if !d.is_zero() => opts.timeouts = ServerTimeouts::uniform(d),
-            _ => {
-                eprintln!("postwire serve: --timeout must be a positive number of seconds");
+        match crate::convert::seconds("--timeout", t) {
+            Ok(d) => opts.timeouts = ServerTimeouts::uniform(d),
+            Err(e) => {
+                eprintln!("postwire serve: {}", e.message());
                 return 2;
             }
         }
