@@ -3,7 +3,8 @@
 # needs nothing done by hand: `make deps` (and so `make test`) runs this.
 #
 #   Debian packages  postfix (for smtp-source/smtp-sink only; no daemon is configured or started),
-#                    swaks, time (GNU /usr/bin/time)
+#                    swaks with the Perl modules it needs for TLS and AUTH (Net::SSLeay,
+#                    IO::Socket::SSL, Authen::SASL), time (GNU /usr/bin/time)
 #   Python           <repo>/.venv from tests/peers/requirements.txt (aiosmtpd, aiosmtplib, pytest)
 #   Node             tests/peers/node/node_modules from its package-lock.json (smtp-server, nodemailer)
 #
@@ -28,9 +29,15 @@ else
 fi
 
 # --- Debian packages -------------------------------------------------------------------------
+# Decided by what each tool can do, not by whether its binary exists: swaks without Net::SSLeay
+# runs fine but cannot speak TLS, and the suites need that (a binary check passed on such a
+# machine and `make test` failed later).
+swaks_can() { local s; s=$(swaks --support 2>&1) && grep -q "^=== $1 supported" <<<"$s"; }
 missing=()
 command -v smtp-source >/dev/null 2>&1 || [ -x /usr/sbin/smtp-source ] || missing+=(postfix)
 command -v swaks >/dev/null 2>&1 || missing+=(swaks)
+swaks_can "TLS" || missing+=(libnet-ssleay-perl libio-socket-ssl-perl)
+swaks_can "AUTH DIGEST-MD5" || missing+=(libauthen-sasl-perl)
 [ -x /usr/bin/time ] || missing+=(time)
 
 if [ ${#missing[@]} -gt 0 ]; then
@@ -101,6 +108,9 @@ check() {
 check "smtp-source" test -x "$(command -v smtp-source || echo /usr/sbin/smtp-source)"
 check "smtp-sink" test -x "$(command -v smtp-sink || echo /usr/sbin/smtp-sink)"
 check "swaks" swaks --version
+check "swaks speaks TLS" swaks_can "TLS"
+check "swaks has Authen::SASL" swaks_can "AUTH DIGEST-MD5"
+check "smtp-sink runs" bash -c 'out=$("$(command -v smtp-sink || echo /usr/sbin/smtp-sink)" 2>&1); grep -q usage <<<"$out"'
 check "/usr/bin/time" test -x /usr/bin/time
 check "python aiosmtpd, aiosmtplib, pytest" "$venv/bin/python" -c "import aiosmtpd, aiosmtplib, pytest"
 check "node smtp-server, nodemailer" node -e "require('$nodedir/node_modules/smtp-server'); require('$nodedir/node_modules/nodemailer')"
