@@ -223,7 +223,7 @@ fn to_reply(v: &Bound<'_, PyAny>) -> Result<Option<Reply>, String> {
         return Ok(Some(r.get().inner.clone()));
     }
     if let Ok((code, text)) = v.extract::<(u16, String)>() {
-        return Ok(Some(Reply::new(code, None, &text)));
+        return Ok(Some(Reply::new(code, &text, None)));
     }
     Err(format!(
         "hook returned {}, expected None, (code, text) or postwire.Reply",

@@ -53,7 +53,7 @@ impl PyReply {
         if !(200..600).contains(&code) {
             return Err(crate::error::invalid_input(format!("reply code {code} is not between 200 and 599")));
         }
-        Ok(PyReply { inner: Reply::new(code, enhanced, text) })
+        Ok(PyReply { inner: Reply::new(code, text, enhanced) })
     }
     /// The three-digit code.
     #[getter]

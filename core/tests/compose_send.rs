@@ -124,9 +124,9 @@ async fn send_mail_all_refused_keeps_each_recipients_reply() {
     impl Hooks for RefuseEach {
         fn on_rcpt_to(&self, _s: SessionInfo, address: String, _p: HookParams) -> Option<HookFuture> {
             let reply = if address.starts_with("gone@") {
-                Reply::new(550, Some("5.1.1"), "No such user here")
+                Reply::new(550, "No such user here", Some("5.1.1"))
             } else {
-                Reply::new(450, Some("4.2.1"), "Mailbox busy, try later")
+                Reply::new(450, "Mailbox busy, try later", Some("4.2.1"))
             };
             Some(Box::pin(async move { Ok(Some(reply)) }))
         }

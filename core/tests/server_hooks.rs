@@ -19,7 +19,7 @@ impl Hooks for Recorder {
         self.mail_params.lock().unwrap().push(params);
         Some(Box::pin(async move {
             if address == "spammer@bad.example" {
-                return Ok(Some(Reply::new(550, Some("5.7.1"), "Sender blocked")));
+                return Ok(Some(Reply::new(550, "Sender blocked", Some("5.7.1"))));
             }
             if address == "crash@bad.example" {
                 panic!("hook bug");
@@ -32,7 +32,7 @@ impl Hooks for Recorder {
     }
     fn on_rcpt_to(&self, _s: SessionInfo, address: String, _p: HookParams) -> Option<HookFuture> {
         Some(Box::pin(async move {
-            Ok(address.starts_with("nobody@").then(|| Reply::new(550, Some("5.1.1"), "No such user here")))
+            Ok(address.starts_with("nobody@").then(|| Reply::new(550, "No such user here", Some("5.1.1"))))
         }))
     }
     fn on_message(&self, _s: SessionInfo, envelope: Envelope, data: Arc<Vec<u8>>) -> Option<HookFuture> {
@@ -43,7 +43,7 @@ impl Hooks for Recorder {
         Some(Box::pin(async move {
             // An async hook that yields before deciding.
             tokio::task::yield_now().await;
-            Ok(refuse.then(|| Reply::new(554, Some("5.7.1"), "Message refused: malware")))
+            Ok(refuse.then(|| Reply::new(554, "Message refused: malware", Some("5.7.1"))))
         }))
     }
 }
@@ -89,7 +89,7 @@ struct Blocklist;
 impl Hooks for Blocklist {
     fn on_connect(&self, session: SessionInfo) -> Option<HookFuture> {
         let blocked = session.peer.ip().is_loopback();
-        Some(Box::pin(async move { Ok(blocked.then(|| Reply::new(554, Some("5.7.1"), "Go away"))) }))
+        Some(Box::pin(async move { Ok(blocked.then(|| Reply::new(554, "Go away", Some("5.7.1")))) }))
     }
 }
 

@@ -85,7 +85,7 @@ fn reply_vectors() {
         let wire = v["wire"].as_str().expect("wire").as_bytes();
         if let Some(b) = v.get("build") {
             let code = b["code"].as_u64().expect("code") as u16;
-            let r = Reply::new(code, b["enhanced"].as_str(), b["text"].as_str().expect("text"));
+            let r = Reply::new(code, b["text"].as_str().expect("text"), b["enhanced"].as_str());
             if r.to_wire() != wire {
                 failures.push(format!("{name}: built {:?}", String::from_utf8_lossy(&r.to_wire())));
             }

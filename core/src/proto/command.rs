@@ -97,8 +97,8 @@ impl CommandError {
     /// The reply the server sends for this error.
     pub fn reply(&self) -> Reply {
         match self {
-            CommandError::Unknown { .. } => Reply::new(500, Some("5.5.2"), "Command unrecognized"),
-            CommandError::Syntax { code, enhanced, message } => Reply::new(*code, Some(enhanced), message),
+            CommandError::Unknown { .. } => Reply::new(500, "Command unrecognized", Some("5.5.2")),
+            CommandError::Syntax { code, enhanced, message } => Reply::new(*code, message, Some(enhanced)),
         }
     }
 }

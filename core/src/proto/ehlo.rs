@@ -71,8 +71,8 @@ mod tests {
     fn capabilities() {
         let r = Reply::new(
             250,
-            None,
             "mx.example greets you\nPIPELINING\nsize 35882577\nAUTH PLAIN login\nAUTH=LOGIN CRAM-MD5\n8BITMIME\nSTARTTLS",
+            None,
         );
         let c = Capabilities::from_ehlo(&r);
         assert!(c.has("pipelining") && c.has("STARTTLS") && c.has("8bitmime"));
@@ -81,11 +81,11 @@ mod tests {
         assert_eq!(c.size(), Some(35882577));
         assert_eq!(c.get("auth"), Some("PLAIN login"));
         assert_eq!(c.auth_mechanisms(), vec!["PLAIN", "LOGIN", "CRAM-MD5"]);
-        let c = Capabilities::from_ehlo(&Reply::new(250, None, "hi\nSIZE\nAUTH=PLAIN"));
+        let c = Capabilities::from_ehlo(&Reply::new(250, "hi\nSIZE\nAUTH=PLAIN", None));
         assert_eq!(c.size(), None);
         assert!(c.has("size"));
         assert_eq!(c.auth_mechanisms(), vec!["PLAIN"]);
-        assert_eq!(Capabilities::from_ehlo(&Reply::new(250, None, "hi\nSIZE 0")).size(), None);
-        assert!(Capabilities::from_ehlo(&Reply::new(250, None, "only greeting")).0.is_empty());
+        assert_eq!(Capabilities::from_ehlo(&Reply::new(250, "hi\nSIZE 0", None)).size(), None);
+        assert!(Capabilities::from_ehlo(&Reply::new(250, "only greeting", None)).0.is_empty());
     }
 }

@@ -33,10 +33,30 @@ impl Default for ReplyLimits {
 }
 
 impl Reply {
-    /// A reply with `text` split on `\n` into lines. `enhanced` is e.g. `Some("5.7.1")`.
-    pub fn new(code: u16, enhanced: Option<&str>, text: &str) -> Reply {
+    /// A reply with `text` split on `\n` into lines (the API's `Reply(code, text="",
+    /// enhanced=None)`). `enhanced` is e.g. `Some("5.7.1")`. Without one, an enhanced code at the
+    /// start of `text` whose class digit matches `code` is recognised and taken out of the text
+    /// (`Reply::new(550, "5.7.1 Relaying denied", None)` has `enhanced == Some("5.7.1")`), the way
+    /// the reply parser reads it off the wire, so a hook's `(550, "5.7.1 ...")` is never sent
+    /// with the code twice or without it.
+    pub fn new(code: u16, text: &str, enhanced: Option<&str>) -> Reply {
+        let mut text = text;
+        let enhanced = match enhanced {
+            Some(e) => Some(e.to_string()),
+            None => {
+                let class = b'0' + (code / 100 % 10) as u8;
+                match enhanced_prefix(text.as_bytes()).filter(|e| e.as_bytes()[0] == class) {
+                    Some(e) => {
+                        let found = e.to_string();
+                        text = text[found.len()..].strip_prefix(' ').unwrap_or(&text[found.len()..]);
+                        Some(found)
+                    }
+                    None => None,
+                }
+            }
+        };
         let lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l).to_string()).collect();
-        Reply { code, enhanced: enhanced.map(str::to_string), lines }
+        Reply { code, enhanced, lines }
     }
 
     /// The lines joined by `\n` (the API's `text`).
@@ -223,28 +243,42 @@ mod tests {
 
     #[test]
     fn build_and_wire_form() {
-        let r = Reply::new(250, Some("2.1.5"), "Ok\nsecond line");
+        let r = Reply::new(250, "Ok\nsecond line", Some("2.1.5"));
         assert_eq!(r.lines, vec!["Ok", "second line"]);
         assert_eq!(r.text(), "Ok\nsecond line");
         assert_eq!(r.to_wire(), b"250-2.1.5 Ok\r\n250 2.1.5 second line\r\n");
         assert_eq!(r.one_line(), "250 2.1.5 Ok second line");
-        let r = Reply::new(354, None, "End data with <CR><LF>.<CR><LF>");
+        let r = Reply::new(354, "End data with <CR><LF>.<CR><LF>", None);
         assert_eq!(r.to_wire(), b"354 End data with <CR><LF>.<CR><LF>\r\n");
         assert!(r.is_intermediate() && !r.is_positive());
-        assert_eq!(Reply::new(220, None, "").to_wire(), b"220\r\n");
-        assert_eq!(Reply::new(250, Some("2.0.0"), "").to_wire(), b"250 2.0.0\r\n");
+        assert_eq!(Reply::new(220, "", None).to_wire(), b"220\r\n");
+        assert_eq!(Reply::new(250, "", Some("2.0.0")).to_wire(), b"250 2.0.0\r\n");
         let empty = Reply { code: 250, enhanced: None, lines: vec![] };
         assert_eq!(empty.to_wire(), b"250\r\n");
         // CR inside a line cannot forge another reply line.
         let forged = Reply { code: 250, enhanced: None, lines: vec!["a\r\n354 go".into()] };
         assert_eq!(forged.to_wire(), b"250 a354 go\r\n");
-        assert!(Reply::new(421, None, "x").is_transient());
-        assert!(Reply::new(554, None, "x").is_permanent());
+        assert!(Reply::new(421, "x", None).is_transient());
+        assert!(Reply::new(554, "x", None).is_permanent());
+    }
+
+    #[test]
+    fn enhanced_code_at_the_start_of_the_text_is_recognised() {
+        let r = Reply::new(550, "5.7.1 Relaying denied", None);
+        assert_eq!((r.enhanced.as_deref(), r.text()), (Some("5.7.1"), "Relaying denied".to_string()));
+        assert_eq!(r.to_wire(), b"550 5.7.1 Relaying denied\r\n");
+        // Only a code of the reply's own class; an explicit one wins and the text stays as given.
+        let r = Reply::new(550, "2.1.5 odd", None);
+        assert_eq!((r.enhanced.as_deref(), r.text()), (None, "2.1.5 odd".to_string()));
+        let r = Reply::new(451, "4.3.0 x", Some("4.4.1"));
+        assert_eq!((r.enhanced.as_deref(), r.text()), (Some("4.4.1"), "4.3.0 x".to_string()));
+        let r = Reply::new(452, "4.3.1", None);
+        assert_eq!((r.enhanced.as_deref(), r.text()), (Some("4.3.1"), String::new()));
     }
 
     #[test]
     fn round_trip_multiline_enhanced() {
-        let r = Reply::new(550, Some("5.7.1"), "Relaying denied\nsee policy");
+        let r = Reply::new(550, "Relaying denied\nsee policy", Some("5.7.1"));
         let wire = r.to_wire();
         let (p, n) = parse(&wire).unwrap().unwrap();
         assert_eq!((p, n), (r, wire.len()));
@@ -347,7 +381,7 @@ mod tests {
         #[test]
         fn build_parse_round_trip(code in 200u16..600, enhanced: bool, text in "[a-zA-Z <>=.]{0,30}(\n[a-zA-Z <>=.]{0,30}){0,3}") {
             let enh = enhanced.then(|| format!("{}.1.2", code / 100));
-            let r = Reply::new(code, enh.as_deref(), &text);
+            let r = Reply::new(code, &text, enh.as_deref());
             let wire = r.to_wire();
             let parsed = Reply::parse(&wire, &ReplyLimits::default()).map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
             let (p, n) = parsed.ok_or_else(|| proptest::test_runner::TestCaseError::fail("incomplete"))?;

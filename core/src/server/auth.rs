@@ -17,26 +17,26 @@ impl Session {
         initial: Option<String>,
     ) -> Result<(), Stop> {
         let Some(checker) = self.shared.opts.auth.clone() else {
-            self.error_reply(Reply::new(502, Some("5.5.1"), "AUTH not available"));
+            self.error_reply(Reply::new(502, "AUTH not available", Some("5.5.1")));
             return Ok(());
         };
         if self.info.helo.is_none() || !self.esmtp {
-            self.error_reply(Reply::new(503, Some("5.5.1"), "Send EHLO first"));
+            self.error_reply(Reply::new(503, "Send EHLO first", Some("5.5.1")));
             return Ok(());
         }
         if self.info.authenticated_user.is_some() {
-            self.error_reply(Reply::new(503, Some("5.5.1"), "Already authenticated"));
+            self.error_reply(Reply::new(503, "Already authenticated", Some("5.5.1")));
             return Ok(());
         }
         if self.tx.is_some() {
-            self.error_reply(Reply::new(503, Some("5.5.1"), "AUTH not allowed during a mail transaction"));
+            self.error_reply(Reply::new(503, "AUTH not allowed during a mail transaction", Some("5.5.1")));
             return Ok(());
         }
         if !self.info.tls && !self.shared.opts.allow_insecure_auth {
             self.error_reply(Reply::new(
                 538,
-                Some("5.7.11"),
                 "Encryption required for requested authentication mechanism",
+                Some("5.7.11"),
             ));
             return Ok(());
         }
@@ -44,7 +44,7 @@ impl Session {
             "PLAIN" => self.plain(io, initial).await?,
             "LOGIN" => self.login(io, initial).await?,
             _ => {
-                self.error_reply(Reply::new(504, Some("5.5.4"), "Unrecognized authentication type"));
+                self.error_reply(Reply::new(504, "Unrecognized authentication type", Some("5.5.4")));
                 return Ok(());
             }
         };
@@ -59,15 +59,15 @@ impl Session {
             Ok(true) => {
                 tracing::info!(session = %self.info.id, user = %user, "authenticated");
                 self.info.authenticated_user = Some(user);
-                self.reply(Reply::new(235, Some("2.7.0"), "Authentication successful"));
+                self.reply(Reply::new(235, "Authentication successful", Some("2.7.0")));
             }
             Ok(false) => {
                 tracing::info!(session = %self.info.id, user = %user, "authentication failed");
-                self.error_reply(Reply::new(535, Some("5.7.8"), "Authentication credentials invalid"));
+                self.error_reply(Reply::new(535, "Authentication credentials invalid", Some("5.7.8")));
             }
             Err(e) => {
                 tracing::warn!(session = %self.info.id, "authenticator failed: {e}");
-                self.reply(Reply::new(454, Some("4.7.0"), "Temporary authentication failure"));
+                self.reply(Reply::new(454, "Temporary authentication failure", Some("4.7.0")));
             }
         }
         Ok(())
@@ -82,7 +82,7 @@ impl Session {
         let response = match initial {
             Some(s) => s,
             None => {
-                self.reply(Reply::new(334, None, ""));
+                self.reply(Reply::new(334, "", None));
                 match self.challenge_response(io).await? {
                     Ok(s) => s,
                     Err(r) => return Ok(Err(r)),
@@ -97,10 +97,10 @@ impl Session {
         let (Some(authz), Some(user), Some(pass), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
-            return Ok(Err(Reply::new(501, Some("5.5.2"), "Malformed PLAIN response")));
+            return Ok(Err(Reply::new(501, "Malformed PLAIN response", Some("5.5.2"))));
         };
         if !authz.is_empty() && authz != user {
-            return Ok(Err(Reply::new(535, Some("5.7.8"), "Authorization identity not allowed")));
+            return Ok(Err(Reply::new(535, "Authorization identity not allowed", Some("5.7.8"))));
         }
         Ok(text_pair(user, pass))
     }
@@ -114,7 +114,7 @@ impl Session {
         let user_b64 = match initial {
             Some(s) => s,
             None => {
-                self.reply(Reply::new(334, None, "VXNlcm5hbWU6"));
+                self.reply(Reply::new(334, "VXNlcm5hbWU6", None));
                 match self.challenge_response(io).await? {
                     Ok(s) => s,
                     Err(r) => return Ok(Err(r)),
@@ -125,7 +125,7 @@ impl Session {
             Ok(b) => b,
             Err(r) => return Ok(Err(r)),
         };
-        self.reply(Reply::new(334, None, "UGFzc3dvcmQ6"));
+        self.reply(Reply::new(334, "UGFzc3dvcmQ6", None));
         let pass_b64 = match self.challenge_response(io).await? {
             Ok(s) => s,
             Err(r) => return Ok(Err(r)),
@@ -140,11 +140,11 @@ impl Session {
     /// One client response to a 334 challenge; `*` cancels (RFC 4954 §4).
     async fn challenge_response(&mut self, io: &mut Stream) -> Result<Result<String, Reply>, Stop> {
         let Some(line) = self.auth_line(io).await? else {
-            return Ok(Err(Reply::new(500, Some("5.5.6"), "Authentication response too long")));
+            return Ok(Err(Reply::new(500, "Authentication response too long", Some("5.5.6"))));
         };
         let text = String::from_utf8_lossy(&line).trim().to_string();
         if text == "*" {
-            return Ok(Err(Reply::new(501, Some("5.0.0"), "Authentication cancelled")));
+            return Ok(Err(Reply::new(501, "Authentication cancelled", Some("5.0.0"))));
         }
         Ok(Ok(text))
     }
@@ -154,12 +154,12 @@ fn decode(s: &str) -> Result<Vec<u8>, Reply> {
     if s == "=" {
         return Ok(Vec::new());
     }
-    B64.decode(s.trim()).map_err(|_| Reply::new(501, Some("5.5.2"), "Cannot decode response"))
+    B64.decode(s.trim()).map_err(|_| Reply::new(501, "Cannot decode response", Some("5.5.2")))
 }
 
 fn text_pair(user: &[u8], pass: &[u8]) -> Result<(String, String), Reply> {
     match (std::str::from_utf8(user), std::str::from_utf8(pass)) {
         (Ok(u), Ok(p)) if !u.is_empty() => Ok((u.to_string(), p.to_string())),
-        _ => Err(Reply::new(501, Some("5.5.2"), "Malformed credentials")),
+        _ => Err(Reply::new(501, "Malformed credentials", Some("5.5.2"))),
     }
 }

@@ -58,7 +58,7 @@ impl Reservation {
 
 /// The reply for a message refused because the budget is exhausted.
 pub(super) fn insufficient_storage() -> crate::proto::Reply {
-    crate::proto::Reply::new(452, Some("4.3.1"), "Insufficient system storage, try again later")
+    crate::proto::Reply::new(452, "Insufficient system storage, try again later", Some("4.3.1"))
 }
 
 #[cfg(test)]

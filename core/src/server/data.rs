@@ -35,23 +35,23 @@ impl Session {
     /// `DATA`: 354, receive, then finish the transaction.
     pub(super) async fn data(&mut self, io: &mut Stream) -> Result<Option<Next>, Stop> {
         let Some(tx) = self.tx.as_ref() else {
-            self.error_reply(Reply::new(503, Some("5.5.1"), "Need MAIL command first"));
+            self.error_reply(Reply::new(503, "Need MAIL command first", Some("5.5.1")));
             return Ok(None);
         };
         if tx.bdat.is_some() {
-            self.error_reply(Reply::new(503, Some("5.5.1"), "DATA not allowed after BDAT"));
+            self.error_reply(Reply::new(503, "DATA not allowed after BDAT", Some("5.5.1")));
             return Ok(None);
         }
         if tx.rcpt_to.is_empty() {
             let r = if tx.rcpt_attempts > 0 {
-                Reply::new(554, Some("5.5.1"), "No valid recipients")
+                Reply::new(554, "No valid recipients", Some("5.5.1"))
             } else {
-                Reply::new(503, Some("5.5.1"), "Need RCPT command first")
+                Reply::new(503, "Need RCPT command first", Some("5.5.1"))
             };
             self.error_reply(r);
             return Ok(None);
         }
-        self.reply(Reply::new(354, None, "End data with <CR><LF>.<CR><LF>"));
+        self.reply(Reply::new(354, "End data with <CR><LF>.<CR><LF>", None));
         let queue_id = new_queue_id();
         let mut message = Vec::with_capacity(self.initial_capacity());
         self.stamp(&queue_id, &mut message);
@@ -94,7 +94,7 @@ impl Session {
                             DataViolation::Nul => "NUL byte in message content refused; closing",
                             _ => "Bare CR or LF in message content refused (SMTP smuggling protection); closing",
                         };
-                        self.reply(Reply::new(554, Some("5.6.0"), text));
+                        self.reply(Reply::new(554, text, Some("5.6.0")));
                         self.flush(io).await?;
                         return Ok(Some(Next::Close));
                     }
@@ -106,12 +106,12 @@ impl Session {
         Counters::add(&self.shared.counters.bytes_received, rx.size());
         let reply = match rx.violation() {
             Some(DataViolation::TooBig) => {
-                Some(Reply::new(552, Some("5.3.4"), "Message size exceeds fixed maximum message size"))
+                Some(Reply::new(552, "Message size exceeds fixed maximum message size", Some("5.3.4")))
             }
             Some(DataViolation::LineTooLong) => {
-                Some(Reply::new(500, Some("5.5.6"), "Message line too long (RFC 5321 section 4.5.3.1.6)"))
+                Some(Reply::new(500, "Message line too long (RFC 5321 section 4.5.3.1.6)", Some("5.5.6")))
             }
-            Some(v) => Some(Reply::new(554, Some("5.6.0"), &format!("Message refused: {v:?}"))),
+            Some(v) => Some(Reply::new(554, &format!("Message refused: {v:?}"), Some("5.6.0"))),
             None if no_memory => {
                 tracing::warn!(session = %self.info.id, "message refused: max_buffered_bytes exhausted");
                 Some(insufficient_storage())
@@ -142,9 +142,9 @@ impl Session {
         if !usable {
             self.drain(io, size).await?;
             let r = match &self.tx {
-                None => Reply::new(503, Some("5.5.1"), "Need MAIL command first"),
-                Some(t) if t.rcpt_attempts > 0 => Reply::new(554, Some("5.5.1"), "No valid recipients"),
-                Some(_) => Reply::new(503, Some("5.5.1"), "Need RCPT command first"),
+                None => Reply::new(503, "Need MAIL command first", Some("5.5.1")),
+                Some(t) if t.rcpt_attempts > 0 => Reply::new(554, "No valid recipients", Some("5.5.1")),
+                Some(_) => Reply::new(503, "Need RCPT command first", Some("5.5.1")),
             };
             self.error_reply(r);
             return Ok(None);
@@ -199,13 +199,13 @@ impl Session {
                 tx.bdat = Some(state);
             }
             if already_failed {
-                self.error_reply(Reply::new(503, Some("5.5.1"), "BDAT after an earlier failure; send RSET"));
+                self.error_reply(Reply::new(503, "BDAT after an earlier failure; send RSET", Some("5.5.1")));
             } else if too_big {
                 Counters::add(&self.shared.counters.messages_rejected, 1);
                 self.error_reply(Reply::new(
                     552,
-                    Some("5.3.4"),
                     "Message size exceeds fixed maximum message size",
+                    Some("5.3.4"),
                 ));
             } else {
                 Counters::add(&self.shared.counters.messages_rejected, 1);
@@ -218,7 +218,7 @@ impl Session {
             if let Some(tx) = self.tx.as_mut() {
                 tx.bdat = Some(state);
             }
-            self.reply(Reply::new(250, Some("2.0.0"), &text));
+            self.reply(Reply::new(250, &text, Some("2.0.0")));
             return Ok(None);
         }
         self.finish(state.queue_id, state.message).await;
@@ -265,8 +265,8 @@ impl Session {
                     Counters::add(&self.shared.counters.messages_rejected, 1);
                     return self.reply(Reply::new(
                         451,
-                        Some("4.3.0"),
                         "Local error in processing; message not stored, try again later",
+                        Some("4.3.0"),
                     ));
                 }
             }
@@ -277,7 +277,7 @@ impl Session {
             rcpts = envelope.rcpt_to.len(), size = data.len(), "message accepted"
         );
         let reply =
-            accepted.unwrap_or_else(|| Reply::new(250, Some("2.0.0"), &format!("Ok: queued as {queue_id}")));
+            accepted.unwrap_or_else(|| Reply::new(250, &format!("Ok: queued as {queue_id}"), Some("2.0.0")));
         self.reply(reply);
     }
 

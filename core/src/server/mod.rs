@@ -247,7 +247,7 @@ async fn accept_loop(
 /// Server full: say so and hang up.
 async fn refuse(mut tcp: TcpStream) {
     use tokio::io::AsyncWriteExt;
-    let r = Reply::new(421, Some("4.3.2"), "Too many connections, try again later").to_wire();
+    let r = Reply::new(421, "Too many connections, try again later", Some("4.3.2")).to_wire();
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
         let _ = tcp.write_all(&r).await;
         let _ = tcp.shutdown().await;

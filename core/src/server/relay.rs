@@ -66,7 +66,7 @@ impl RelayPolicy {
             return Ok(RcptClass::Local);
         }
         let Some(mailbox) = &path.mailbox else {
-            return Err(Reply::new(501, Some("5.1.3"), "Null recipient not allowed"));
+            return Err(Reply::new(501, "Null recipient not allowed", Some("5.1.3")));
         };
         if self.is_local_domain(&mailbox.domain) && !mailbox.has_routing_chars() {
             return Ok(RcptClass::Local);
@@ -80,7 +80,7 @@ impl RelayPolicy {
 
 /// The reply every refused relay attempt gets.
 pub fn relay_denied() -> Reply {
-    Reply::new(550, Some("5.7.1"), "Relaying denied")
+    Reply::new(550, "Relaying denied", Some("5.7.1"))
 }
 
 fn normalise(d: &str) -> String {

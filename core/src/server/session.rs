@@ -120,9 +120,9 @@ impl Session {
         match self.call_hook(self.shared.hook_set.connect, |h| h.on_connect(self.info.clone())).await {
             Ok(None) => {
                 let banner = format!("{} ESMTP postwire", self.shared.opts.hostname);
-                self.reply(Reply::new(220, None, &banner));
+                self.reply(Reply::new(220, &banner, None));
             }
-            Ok(Some(r)) if r.is_positive() => self.reply(Reply::new(220, None, &r.text())),
+            Ok(Some(r)) if r.is_positive() => self.reply(Reply::new(220, &r.text(), None)),
             Ok(Some(r)) | Err(r) => {
                 self.reply(r);
                 let _ = self.flush(&mut io).await;
@@ -160,9 +160,9 @@ impl Session {
                     self.out.clear();
                     let r = match why {
                         Stop::Forced => {
-                            Reply::new(421, Some("4.3.2"), "Server shutting down, try again later")
+                            Reply::new(421, "Server shutting down, try again later", Some("4.3.2"))
                         }
-                        _ => Reply::new(421, Some("4.4.2"), "Timeout exceeded, closing connection"),
+                        _ => Reply::new(421, "Timeout exceeded, closing connection", Some("4.4.2")),
                     };
                     self.reply(r);
                     let _ = tokio::time::timeout(Duration::from_secs(5), async {
@@ -198,10 +198,10 @@ impl Session {
             let line = match self.next_line(io, max, idle).await? {
                 LineEvent::Line(l) => l,
                 LineEvent::TooLong => {
-                    self.error_reply(Reply::new(500, Some("5.5.6"), "Line too long"));
+                    self.error_reply(Reply::new(500, "Line too long", Some("5.5.6")));
                     if self.too_many_errors() {
                         return self
-                            .close_with(io, Reply::new(421, Some("4.7.0"), "Too many errors, closing"))
+                            .close_with(io, Reply::new(421, "Too many errors, closing", Some("4.7.0")))
                             .await;
                     }
                     continue;
@@ -210,7 +210,7 @@ impl Session {
                     return self
                         .close_with(
                             io,
-                            Reply::new(421, Some("4.3.2"), "Server shutting down, try again later"),
+                            Reply::new(421, "Server shutting down, try again later", Some("4.3.2")),
                         )
                         .await;
                 }
@@ -226,14 +226,14 @@ impl Session {
                     // on would execute the chunk's octets as commands (smuggling). Close.
                     self.error_reply(e.reply());
                     return self
-                        .close_with(io, Reply::new(421, Some("4.5.0"), "Malformed BDAT, closing"))
+                        .close_with(io, Reply::new(421, "Malformed BDAT, closing", Some("4.5.0")))
                         .await;
                 }
                 Err(e) => {
                     self.error_reply(e.reply());
                     if self.too_many_errors() {
                         return self
-                            .close_with(io, Reply::new(421, Some("4.7.0"), "Too many errors, closing"))
+                            .close_with(io, Reply::new(421, "Too many errors, closing", Some("4.7.0")))
                             .await;
                     }
                     continue;
@@ -245,7 +245,7 @@ impl Session {
                 // Stopping: only what moves the open transaction to its end is still served, so
                 // a client cannot keep the server from stopping with NOOPs.
                 return self
-                    .close_with(io, Reply::new(421, Some("4.3.2"), "Server shutting down, try again later"))
+                    .close_with(io, Reply::new(421, "Server shutting down, try again later", Some("4.3.2")))
                     .await;
             }
             match self.dispatch(cmd, io).await? {
@@ -253,7 +253,7 @@ impl Session {
                 None => {
                     if self.too_many_errors() {
                         return self
-                            .close_with(io, Reply::new(421, Some("4.7.0"), "Too many errors, closing"))
+                            .close_with(io, Reply::new(421, "Too many errors, closing", Some("4.7.0")))
                             .await;
                     }
                 }
@@ -272,25 +272,25 @@ impl Session {
             Command::Bdat { size, last } => return self.bdat(io, size, last).await,
             Command::Rset => {
                 self.tx = None;
-                self.reply(Reply::new(250, Some("2.0.0"), "Ok"));
+                self.reply(Reply::new(250, "Ok", Some("2.0.0")));
             }
-            Command::Noop => self.reply(Reply::new(250, Some("2.0.0"), "Ok")),
+            Command::Noop => self.reply(Reply::new(250, "Ok", Some("2.0.0"))),
             Command::Quit => {
-                self.reply(Reply::new(221, Some("2.0.0"), "Bye"));
+                self.reply(Reply::new(221, "Bye", Some("2.0.0")));
                 self.flush(io).await?;
                 return Ok(Some(Next::Close));
             }
             Command::Help { .. } => self.reply(Reply::new(
                 214,
-                Some("2.0.0"),
                 "Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT HELP VRFY EXPN STARTTLS AUTH",
+                Some("2.0.0"),
             )),
             Command::Vrfy { arg } => self.verify(arg, false).await,
             Command::Expn { arg } => self.verify(arg, true).await,
             Command::StartTls => return self.starttls(io).await,
             Command::Auth { mechanism, initial } => self.auth(io, mechanism, initial).await?,
             Command::Obsolete { .. } => {
-                self.error_reply(Reply::new(502, Some("5.5.1"), "Command not implemented"))
+                self.error_reply(Reply::new(502, "Command not implemented", Some("5.5.1")))
             }
         }
         Ok(None)
@@ -302,7 +302,7 @@ impl Session {
         self.info.helo = Some(domain);
         let o = &self.shared.opts;
         if !esmtp {
-            self.reply(Reply::new(250, None, &o.hostname));
+            self.reply(Reply::new(250, &o.hostname, None));
             return;
         }
         let mut lines = vec![format!("{} Hello {}", o.hostname, self.info.helo.as_deref().unwrap_or(""))];
@@ -325,13 +325,13 @@ impl Session {
 
     async fn mail(&mut self, from: Path, params: crate::proto::Params) {
         if self.info.helo.is_none() {
-            return self.error_reply(Reply::new(503, Some("5.5.1"), "Send HELO/EHLO first"));
+            return self.error_reply(Reply::new(503, "Send HELO/EHLO first", Some("5.5.1")));
         }
         if self.tx.is_some() {
-            return self.error_reply(Reply::new(503, Some("5.5.1"), "Nested MAIL command"));
+            return self.error_reply(Reply::new(503, "Nested MAIL command", Some("5.5.1")));
         }
         if self.shared.opts.strict && !self.esmtp && !params.is_empty() {
-            return self.error_reply(Reply::new(555, Some("5.5.4"), "MAIL parameters need EHLO"));
+            return self.error_reply(Reply::new(555, "MAIL parameters need EHLO", Some("5.5.4")));
         }
         let mail_params = match MailParams::from_params(&params, self.shared.opts.strict) {
             Ok(p) => p,
@@ -341,12 +341,12 @@ impl Session {
         if max > 0 && mail_params.size.is_some_and(|s| s > max) {
             return self.error_reply(Reply::new(
                 552,
-                Some("5.3.4"),
                 "Message size exceeds fixed maximum message size",
+                Some("5.3.4"),
             ));
         }
         if from.postmaster {
-            return self.error_reply(Reply::new(501, Some("5.1.7"), "Bad sender address syntax"));
+            return self.error_reply(Reply::new(501, "Bad sender address syntax", Some("5.1.7")));
         }
         let address = from.to_string();
         let hooked = self.shared.hook_set.mail_from;
@@ -362,20 +362,20 @@ impl Session {
             Ok(Some(r)) | Err(r) => return self.error_reply(r),
         }
         self.tx = Some(Transaction { mail_from: address, mail_params, ..Default::default() });
-        self.reply(Reply::new(250, Some("2.1.0"), "Ok"));
+        self.reply(Reply::new(250, "Ok", Some("2.1.0")));
     }
 
     async fn rcpt(&mut self, to: Path, params: crate::proto::Params) {
         let Some(tx) = self.tx.as_mut() else {
-            return self.error_reply(Reply::new(503, Some("5.5.1"), "Need MAIL command first"));
+            return self.error_reply(Reply::new(503, "Need MAIL command first", Some("5.5.1")));
         };
         tx.rcpt_attempts += 1;
         if tx.bdat.is_some() {
-            return self.error_reply(Reply::new(503, Some("5.5.1"), "RCPT not allowed after BDAT"));
+            return self.error_reply(Reply::new(503, "RCPT not allowed after BDAT", Some("5.5.1")));
         }
         if tx.rcpt_to.len() >= self.shared.opts.max_recipients {
             Counters::add(&self.shared.counters.recipients_rejected, 1);
-            return self.reply(Reply::new(452, Some("4.5.3"), "Too many recipients"));
+            return self.reply(Reply::new(452, "Too many recipients", Some("4.5.3")));
         }
         let rcpt_params = match RcptParams::from_params(&params, self.shared.opts.strict) {
             Ok(p) => p,
@@ -393,7 +393,7 @@ impl Session {
             .call_hook(hooked, |h| h.on_rcpt_to(self.info.clone(), address.clone(), params.0.clone()))
             .await
         {
-            Ok(None) => Reply::new(250, Some("2.1.5"), "Ok"),
+            Ok(None) => Reply::new(250, "Ok", Some("2.1.5")),
             Ok(Some(r)) if r.is_positive() => r,
             Ok(Some(r)) | Err(r) => {
                 Counters::add(&self.shared.counters.recipients_rejected, 1);
@@ -412,13 +412,13 @@ impl Session {
     async fn verify(&mut self, arg: String, expn: bool) {
         let o = &self.shared.opts;
         if expn && !o.allow_expn {
-            return self.error_reply(Reply::new(502, Some("5.5.1"), "EXPN not available"));
+            return self.error_reply(Reply::new(502, "EXPN not available", Some("5.5.1")));
         }
         if !expn && !o.allow_vrfy {
             return self.reply(Reply::new(
                 252,
-                Some("2.5.2"),
                 "Cannot VRFY user, but will accept message and attempt delivery",
+                Some("2.5.2"),
             ));
         }
         let text = arg.trim();
@@ -426,7 +426,7 @@ impl Session {
         let opts = ParseOptions { strict: false, smtputf8: true };
         let path = match crate::proto::address::parse_path(&bracketed, &opts) {
             Ok((p, rest)) if rest.trim().is_empty() && !p.is_null() => p,
-            _ => return self.error_reply(Reply::new(501, Some("5.1.3"), "Bad address syntax")),
+            _ => return self.error_reply(Reply::new(501, "Bad address syntax", Some("5.1.3"))),
         };
         if let Err(r) =
             self.shared.policy.check(&path, self.info.peer.ip(), self.info.authenticated_user.is_some())
@@ -436,7 +436,7 @@ impl Session {
         let address = path.to_string();
         let hooked = self.shared.hook_set.rcpt_to;
         match self.call_hook(hooked, |h| h.on_rcpt_to(self.info.clone(), address.clone(), Vec::new())).await {
-            Ok(None) => self.reply(Reply::new(250, Some("2.1.5"), &format!("<{address}>"))),
+            Ok(None) => self.reply(Reply::new(250, &format!("<{address}>"), Some("2.1.5"))),
             Ok(Some(r)) if r.is_positive() => self.reply(r),
             Ok(Some(r)) | Err(r) => self.error_reply(r),
         }
@@ -444,22 +444,22 @@ impl Session {
 
     async fn starttls(&mut self, io: &mut Stream) -> Result<Option<Next>, Stop> {
         if self.shared.tls.is_none() {
-            self.error_reply(Reply::new(502, Some("5.5.1"), "STARTTLS not available"));
+            self.error_reply(Reply::new(502, "STARTTLS not available", Some("5.5.1")));
             return Ok(None);
         }
         if self.info.tls {
-            self.error_reply(Reply::new(503, Some("5.5.1"), "Already using TLS"));
+            self.error_reply(Reply::new(503, "Already using TLS", Some("5.5.1")));
             return Ok(None);
         }
         if self.tx.is_some() {
             self.error_reply(Reply::new(
                 503,
-                Some("5.5.1"),
                 "STARTTLS not allowed during a mail transaction",
+                Some("5.5.1"),
             ));
             return Ok(None);
         }
-        self.reply(Reply::new(220, Some("2.0.0"), "Ready to start TLS"));
+        self.reply(Reply::new(220, "Ready to start TLS", Some("2.0.0")));
         self.flush(io).await?;
         // STARTTLS injection defence: anything the client pipelined after STARTTLS arrived in
         // plaintext and must never be executed as if it came over TLS.
@@ -562,7 +562,7 @@ impl Session {
 
     fn hook_failed(&self, why: &str) -> Reply {
         tracing::warn!(session = %self.info.id, "hook failed: {why}");
-        Reply::new(451, Some("4.3.0"), "Temporary server error, try again later")
+        Reply::new(451, "Temporary server error, try again later", Some("4.3.0"))
     }
 
     // ---- reading -------------------------------------------------------------------------
