@@ -9,10 +9,14 @@ use std::fmt;
 use crate::proto::Reply;
 
 /// What went wrong, in the terms of the public API contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+///
+/// The numbers are part of the contract (`shared/API.md`): `connect` = 1 … `io` = 10, 0 being
+/// success. C's `pw_status`, Node's `.code` and Python's classes are all derived from them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u32)]
 pub enum ErrorKind {
     /// TCP connect failed or was refused.
-    Connect,
+    Connect = 1,
     /// An RFC 5321 §4.5.3.2 timeout or a user timeout expired.
     Timeout,
     /// TLS handshake or certificate failure, or STARTTLS refused when required.
@@ -34,6 +38,30 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind, in number order.
+    pub const ALL: [ErrorKind; 10] = [
+        ErrorKind::Connect,
+        ErrorKind::Timeout,
+        ErrorKind::Tls,
+        ErrorKind::Auth,
+        ErrorKind::Protocol,
+        ErrorKind::Rejected,
+        ErrorKind::Transient,
+        ErrorKind::Dns,
+        ErrorKind::InvalidInput,
+        ErrorKind::Io,
+    ];
+
+    /// The fixed number of the contract (`connect` = 1 … `io` = 10).
+    pub fn number(self) -> u32 {
+        self as u32
+    }
+
+    /// The kind with that number, if any.
+    pub fn from_number(n: u32) -> Option<ErrorKind> {
+        ErrorKind::ALL.get(usize::try_from(n).ok()?.checked_sub(1)?).copied()
+    }
+
     /// The snake_case name used by every runtime (`"invalid_input"`).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -48,6 +76,18 @@ impl ErrorKind {
             ErrorKind::InvalidInput => "invalid_input",
             ErrorKind::Io => "io",
         }
+    }
+}
+
+impl std::str::FromStr for ErrorKind {
+    type Err = Error;
+
+    /// The kind named by its snake_case name (`"invalid_input"`).
+    fn from_str(s: &str) -> Result<ErrorKind> {
+        ErrorKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| Error::invalid_input(format!("{s:?} is not an error kind")))
     }
 }
 
@@ -161,3 +201,35 @@ impl From<std::io::Error> for Error {
 
 /// The result type of postwire.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_have_the_contract_numbers_and_names() {
+        let names: Vec<_> = ErrorKind::ALL.iter().map(|k| (k.number(), k.as_str())).collect();
+        assert_eq!(
+            names,
+            [
+                (1, "connect"),
+                (2, "timeout"),
+                (3, "tls"),
+                (4, "auth"),
+                (5, "protocol"),
+                (6, "rejected"),
+                (7, "transient"),
+                (8, "dns"),
+                (9, "invalid_input"),
+                (10, "io")
+            ]
+        );
+        for k in ErrorKind::ALL {
+            assert_eq!(ErrorKind::from_number(k.number()), Some(k));
+            assert_eq!(k.as_str().parse::<ErrorKind>().unwrap(), k);
+        }
+        assert_eq!(ErrorKind::from_number(0), None);
+        assert_eq!(ErrorKind::from_number(11), None);
+        assert!("nope".parse::<ErrorKind>().is_err());
+    }
+}
