@@ -33,7 +33,7 @@ pub fn client_options(
     tls_server_name: Option<String>,
     record_transcript: bool,
 ) -> PyResult<ClientOptions> {
-    let timeout = postwire::convert::seconds("timeout", timeout).py_err()?;
+    let timeout = postwire::option_values::seconds("timeout", timeout).py_err()?;
     let mut o = ClientOptions::new(host, port);
     o.tls = tls.parse::<TlsMode>().py_err()?;
     o.hello_name = hello_name;

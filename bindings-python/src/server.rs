@@ -21,7 +21,7 @@ use crate::hooks::{PyAuthenticator, PyHooks, Runner};
 use crate::runtime;
 
 fn seconds(what: &str, v: f64) -> PyResult<Duration> {
-    postwire::convert::seconds(what, v).py_err()
+    postwire::option_values::seconds(what, v).py_err()
 }
 
 fn timeouts(v: Option<&Bound<'_, PyAny>>) -> PyResult<ServerTimeouts> {
@@ -129,8 +129,10 @@ impl PyServer {
             opts.hostname = h;
         }
         opts.local_domains = local_domains;
-        opts.relay_networks =
-            relay_networks.iter().map(|n| postwire::convert::network(n).py_err()).collect::<PyResult<_>>()?;
+        opts.relay_networks = relay_networks
+            .iter()
+            .map(|n| postwire::option_values::network(n).py_err())
+            .collect::<PyResult<_>>()?;
         opts.relay_authenticated = relay_authenticated;
         opts.max_message_size = max_message_size.unwrap_or(0);
         opts.max_recipients = max_recipients;

@@ -8,8 +8,9 @@
 
 pub mod cli;
 pub mod client;
-pub mod convert;
 pub mod error;
+pub mod hostname;
+pub mod option_values;
 pub mod proto;
 pub mod server;
 

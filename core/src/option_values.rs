@@ -1,4 +1,4 @@
-//! Conversions of user-given option values that every front end needs the same way: the CLI,
+//! Validation of option values given by users, which every front end needs the same way: the CLI,
 //! the Python binding, and the Node and C bindings to come. Kept here so that "what is a valid
 //! timeout" or "what is a relay network" has one answer.
 

@@ -282,7 +282,7 @@ async fn hostile_endless_continuation_lines() {
 #[tokio::test]
 async fn hostile_one_mebibyte_line() {
     let mut payload = b"220 ".to_vec();
-    payload.extend(std::iter::repeat(b'a').take(1 << 20));
+    payload.extend(std::iter::repeat_n(b'a', 1 << 20));
     payload.extend_from_slice(b"\r\n");
     let port = raw_server(payload, None, 1).await;
     let e = Client::connect(opts(port)).await.expect_err("huge line");

@@ -221,7 +221,9 @@ fn starttls_injection_is_discarded() {
         assert_eq!(reply.matches("\r\n").count(), 1, "only the 220 may come before the handshake: {reply}");
         let mut roots = rustls::RootCertStore::empty();
         let pem = std::fs::read(&cert).unwrap();
-        for c in rustls_pemfile::certs(&mut pem.as_slice()) {
+        for c in
+            <rustls::pki_types::CertificateDer as rustls::pki_types::pem::PemObject>::pem_slice_iter(&pem)
+        {
             roots.add(c.unwrap()).unwrap();
         }
         let config =
@@ -349,7 +351,7 @@ fn bdat_chunks_are_stored_and_oversize_is_552() {
     r.cmd("MAIL FROM:<a@b.example>");
     r.cmd("RCPT TO:<bob@test.example>");
     let mut big = b"BDAT 200 LAST\r\n".to_vec();
-    big.extend(std::iter::repeat(b'q').take(200));
+    big.extend(std::iter::repeat_n(b'q', 200));
     r.send(&big);
     assert_eq!(r.reply().0, 552);
     assert_eq!(r.cmd("NOOP").0, 250);
@@ -424,7 +426,7 @@ fn memory_budget_refuses_with_452_and_recovers() {
     r.cmd("MAIL FROM:<a@b.example>");
     r.cmd("RCPT TO:<bob@test.example>");
     let mut bdat = b"BDAT 204800 LAST\r\n".to_vec();
-    bdat.extend(std::iter::repeat(b'x').take(204_800));
+    bdat.extend(std::iter::repeat_n(b'x', 204_800));
     r.send(&bdat);
     assert_eq!(r.reply().0, 452);
     // A small message fits again.

@@ -181,7 +181,7 @@ fn options(a: &SendArgs) -> Result<ClientOptions> {
 /// `--timeout` seconds as a `Duration`: a positive, finite number that fits a `Duration` and is
 /// at least a nanosecond; anything else (NaN, infinity, negative, zero, 1e30) is `invalid_input`.
 fn timeout_arg(t: f64) -> Result<Duration> {
-    crate::convert::seconds("--timeout", t)
+    crate::option_values::seconds("--timeout", t)
 }
 
 /// Connect, authenticate, send, quit. The client comes back whenever it exists, for its

@@ -81,7 +81,7 @@ pub struct ServeArgs {
 }
 
 fn parse_network(s: &str) -> Result<ipnet::IpNet, String> {
-    crate::convert::network(s).map_err(|e| e.message().to_string())
+    crate::option_values::network(s).map_err(|e| e.message().to_string())
 }
 
 /// Run `postwire serve`.
@@ -105,7 +105,7 @@ pub fn run(a: ServeArgs) -> i32 {
         opts.max_connections = n;
     }
     if let Some(t) = a.timeout {
-        match crate::convert::seconds("--timeout", t) {
+        match crate::option_values::seconds("--timeout", t) {
             Ok(d) => opts.timeouts = ServerTimeouts::uniform(d),
             Err(e) => {
                 eprintln!("postwire serve: {}", e.message());

@@ -489,7 +489,7 @@ impl Pool {
             let mut best: Option<(Key, usize, Instant)> = None;
             for (k, dest) in d.iter() {
                 for (i, c) in dest.idle.iter().enumerate() {
-                    if best.as_ref().map_or(true, |b| c.last_used < b.2) {
+                    if best.as_ref().is_none_or(|b| c.last_used < b.2) {
                         best = Some((k.clone(), i, c.last_used));
                     }
                 }

@@ -52,19 +52,9 @@ impl std::fmt::Debug for Client {
 
 /// This machine's host name for EHLO, or `localhost` when it has none usable.
 fn default_hello_name() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for `buf.len()` bytes; gethostname NUL-terminates on success
-    // (and we stop at the buffer end if it did not).
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc == 0 {
-        let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
-        if let Ok(name) = std::str::from_utf8(&buf[..end]) {
-            if validate::token("host name", name).is_ok() && name.is_ascii() {
-                return name.to_string();
-            }
-        }
-    }
-    "localhost".to_string()
+    crate::hostname::system_hostname()
+        .filter(|name| validate::token("host name", name).is_ok())
+        .unwrap_or_else(|| "localhost".to_string())
 }
 
 /// How long the best-effort QUIT after a refused banner may take.

@@ -10,6 +10,7 @@ use std::sync::{Arc, OnceLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
@@ -57,7 +58,7 @@ pub(crate) fn client_config(ca_file: Option<&Path>, accept_invalid: bool) -> Res
             let file = std::fs::File::open(path)
                 .map_err(|e| Error::io(format!("CA file {}: {e}", path.display())))?;
             let mut n = 0;
-            for cert in rustls_pemfile::certs(&mut BufReader::new(file)) {
+            for cert in CertificateDer::pem_reader_iter(BufReader::new(file)) {
                 let cert = cert.map_err(|e| Error::io(format!("CA file {}: {e}", path.display())))?;
                 roots.add(cert).map_err(|e| Error::tls(format!("CA file {}: {e}", path.display())))?;
                 n += 1;

@@ -216,16 +216,5 @@ impl ServerOptions {
 
 /// The machine's host name, or `localhost`.
 fn system_hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most buf.len() bytes into a buffer we own.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc == 0 {
-        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-        if let Ok(s) = std::str::from_utf8(&buf[..end]) {
-            if !s.is_empty() {
-                return s.to_string();
-            }
-        }
-    }
-    "localhost".to_string()
+    crate::hostname::system_hostname().unwrap_or_else(|| "localhost".to_string())
 }

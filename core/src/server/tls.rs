@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
 
@@ -25,7 +26,7 @@ pub fn load_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor> {
 
 fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
     let pem = std::fs::read(path).map_err(|e| Error::io(format!("cannot read {}: {e}", path.display())))?;
-    let certs: Vec<_> = rustls_pemfile::certs(&mut pem.as_slice())
+    let certs: Vec<_> = CertificateDer::pem_slice_iter(&pem)
         .collect::<std::result::Result<_, _>>()
         .map_err(|e| Error::tls(format!("bad PEM in {}: {e}", path.display())))?;
     if certs.is_empty() {
@@ -36,7 +37,10 @@ fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
 
 fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
     let pem = std::fs::read(path).map_err(|e| Error::io(format!("cannot read {}: {e}", path.display())))?;
-    rustls_pemfile::private_key(&mut pem.as_slice())
-        .map_err(|e| Error::tls(format!("bad PEM in {}: {e}", path.display())))?
-        .ok_or_else(|| Error::tls(format!("no private key in {}", path.display())))
+    PrivateKeyDer::from_pem_slice(&pem).map_err(|e| match e {
+        rustls::pki_types::pem::Error::NoItemsFound => {
+            Error::tls(format!("no private key in {}", path.display()))
+        }
+        e => Error::tls(format!("bad PEM in {}: {e}", path.display())),
+    })
 }

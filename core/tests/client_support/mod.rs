@@ -103,11 +103,11 @@ pub fn pki() -> Pki {
 
 /// A server-side rustls acceptor for the test PKI (for the scripted server).
 pub fn tls_acceptor(p: &Pki) -> tokio_rustls::TlsAcceptor {
+    use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let certs: Vec<CertificateDer<'static>> =
-        rustls_pemfile::certs(&mut p.cert_pem.as_bytes()).collect::<Result<_, _>>().expect("certs");
-    let key: PrivateKeyDer<'static> =
-        rustls_pemfile::private_key(&mut p.key_pem.as_bytes()).expect("key").expect("a key");
+        CertificateDer::pem_slice_iter(p.cert_pem.as_bytes()).collect::<Result<_, _>>().expect("certs");
+    let key = PrivateKeyDer::from_pem_slice(p.key_pem.as_bytes()).expect("a key");
     let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
