@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
+use postwire::proto::{MailParams, RcptParams};
 use postwire::server::{
     AuthFuture, Authenticator, Envelope, HookFuture, HookParams, HookSet, Hooks, SessionInfo,
 };
@@ -306,12 +307,12 @@ impl Hooks for PyHooks {
         Some(hook_future(rx))
     }
 
-    fn on_mail_from(&self, session: SessionInfo, address: String, params: HookParams) -> Option<HookFuture> {
-        self.address_hook(&self.on_mail_from, "on_mail_from", session, address, params)
+    fn on_mail_from(&self, session: SessionInfo, address: String, params: MailParams) -> Option<HookFuture> {
+        self.address_hook(&self.on_mail_from, "on_mail_from", session, address, params.to_pairs())
     }
 
-    fn on_rcpt_to(&self, session: SessionInfo, address: String, params: HookParams) -> Option<HookFuture> {
-        self.address_hook(&self.on_rcpt_to, "on_rcpt_to", session, address, params)
+    fn on_rcpt_to(&self, session: SessionInfo, address: String, params: RcptParams) -> Option<HookFuture> {
+        self.address_hook(&self.on_rcpt_to, "on_rcpt_to", session, address, params.to_pairs())
     }
 
     fn on_message(&self, session: SessionInfo, envelope: Envelope, data: Arc<Vec<u8>>) -> Option<HookFuture> {

@@ -117,12 +117,17 @@ async fn send_mail_connection_failure_is_per_recipient_and_bad_input_is_an_error
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_mail_all_refused_keeps_each_recipients_reply() {
     use postwire::proto::Reply;
-    use postwire::server::{HookFuture, HookParams, Hooks, Server, ServerOptions, SessionInfo};
+    use postwire::server::{HookFuture, Hooks, Server, ServerOptions, SessionInfo};
     use std::sync::Arc;
 
     struct RefuseEach;
     impl Hooks for RefuseEach {
-        fn on_rcpt_to(&self, _s: SessionInfo, address: String, _p: HookParams) -> Option<HookFuture> {
+        fn on_rcpt_to(
+            &self,
+            _s: SessionInfo,
+            address: String,
+            _p: postwire::proto::RcptParams,
+        ) -> Option<HookFuture> {
             let reply = if address.starts_with("gone@") {
                 Reply::new(550, "No such user here", Some("5.1.1"))
             } else {

@@ -5,6 +5,7 @@ mod server_support;
 use std::sync::{Arc, Mutex};
 
 use postwire::proto::Reply;
+use postwire::proto::{MailParams, RcptParams};
 use postwire::server::{Envelope, HookFuture, HookParams, Hooks, ServerOptions, SessionInfo};
 use server_support::*;
 
@@ -15,8 +16,8 @@ struct Recorder {
 }
 
 impl Hooks for Recorder {
-    fn on_mail_from(&self, _s: SessionInfo, address: String, params: HookParams) -> Option<HookFuture> {
-        self.mail_params.lock().unwrap().push(params);
+    fn on_mail_from(&self, _s: SessionInfo, address: String, params: MailParams) -> Option<HookFuture> {
+        self.mail_params.lock().unwrap().push(params.to_pairs());
         Some(Box::pin(async move {
             if address == "spammer@bad.example" {
                 return Ok(Some(Reply::new(550, "Sender blocked", Some("5.7.1"))));
@@ -30,7 +31,7 @@ impl Hooks for Recorder {
             Ok(None)
         }))
     }
-    fn on_rcpt_to(&self, _s: SessionInfo, address: String, _p: HookParams) -> Option<HookFuture> {
+    fn on_rcpt_to(&self, _s: SessionInfo, address: String, _p: RcptParams) -> Option<HookFuture> {
         Some(Box::pin(async move {
             Ok(address.starts_with("nobody@").then(|| Reply::new(550, "No such user here", Some("5.1.1"))))
         }))

@@ -165,6 +165,54 @@ impl MailParams {
     }
 }
 
+impl MailParams {
+    /// The parameters as keyword → value pairs, the way hooks in every runtime receive them
+    /// (`params` of `on_mail_from`): keywords upper-case, values decoded (ENVID without xtext),
+    /// the ones we implement first, then the others as sent.
+    pub fn to_pairs(&self) -> Vec<(String, Option<String>)> {
+        let mut out = Vec::with_capacity(4 + self.other.len());
+        let mut put = |k: &str, v: Option<String>| out.push((k.to_string(), v));
+        if let Some(n) = self.size {
+            put("SIZE", Some(n.to_string()));
+        }
+        if let Some(b) = self.body {
+            put(
+                "BODY",
+                Some(
+                    match b {
+                        Body::SevenBit => "7BIT",
+                        Body::EightBitMime => "8BITMIME",
+                    }
+                    .into(),
+                ),
+            );
+        }
+        if self.smtputf8 {
+            put("SMTPUTF8", None);
+        }
+        if let Some(r) = self.ret {
+            put(
+                "RET",
+                Some(
+                    match r {
+                        Ret::Full => "FULL",
+                        Ret::Hdrs => "HDRS",
+                    }
+                    .into(),
+                ),
+            );
+        }
+        if let Some(e) = &self.envid {
+            put("ENVID", Some(e.clone()));
+        }
+        if let Some(a) = &self.auth {
+            put("AUTH", Some(a.clone()));
+        }
+        out.extend(self.other.iter().cloned());
+        out
+    }
+}
+
 fn syntax(message: String) -> CommandError {
     CommandError::Syntax { code: 501, enhanced: "5.5.4", message }
 }
@@ -274,6 +322,22 @@ impl RcptParams {
     }
 }
 
+impl RcptParams {
+    /// The parameters as keyword → value pairs (`params` of `on_rcpt_to`): `NOTIFY` as on the
+    /// wire, `ORCPT` as `type;address` with the address decoded, then the others as sent.
+    pub fn to_pairs(&self) -> Vec<(String, Option<String>)> {
+        let mut out = Vec::with_capacity(2 + self.other.len());
+        if let Some(v) = self.notify.as_ref().and_then(Notify::to_param_value) {
+            out.push(("NOTIFY".to_string(), Some(v)));
+        }
+        if let Some((ty, addr)) = &self.orcpt {
+            out.push(("ORCPT".to_string(), Some(format!("{ty};{addr}"))));
+        }
+        out.extend(self.other.iter().cloned());
+        out
+    }
+}
+
 /// RFC 3461 §4.2/§4.4: decoded ENVID and ORCPT values are printable text. A `+0D+0A` decoded
 /// into them would let a client inject header lines into hooks' and DSNs' output.
 fn no_controls(s: &str) -> bool {
@@ -369,6 +433,27 @@ mod tests {
             assert_eq!(code(Params::parse(bad, false).unwrap_err()), 501, "{bad}");
         }
         assert!(Params::parse("K=é", true).is_ok());
+    }
+
+    #[test]
+    fn typed_params_back_to_pairs_for_hooks() {
+        let p = Params::parse("size=100 BODY=8bitmime ENVID=a+2Bb X-CUSTOM=yes SMTPUTF8", false).unwrap();
+        let pairs = MailParams::from_params(&p, false).unwrap().to_pairs();
+        let want =
+            [("SIZE", Some("100")), ("BODY", Some("8BITMIME")), ("SMTPUTF8", None), ("ENVID", Some("a+b"))];
+        let mut want: Vec<(String, Option<String>)> =
+            want.iter().map(|(k, v)| (k.to_string(), v.map(str::to_string))).collect();
+        want.push(("X-CUSTOM".into(), Some("yes".into())));
+        assert_eq!(pairs, want);
+        let p = Params::parse("NOTIFY=failure,success ORCPT=rfc822;bob+40example.test", false).unwrap();
+        let pairs = RcptParams::from_params(&p, false).unwrap().to_pairs();
+        assert_eq!(
+            pairs,
+            [
+                ("NOTIFY".to_string(), Some("SUCCESS,FAILURE".to_string())),
+                ("ORCPT".to_string(), Some("rfc822;bob@example.test".to_string()))
+            ]
+        );
     }
 
     #[test]

@@ -52,7 +52,8 @@ pub struct Envelope {
     pub rcpt_params: Vec<RcptParams>,
 }
 
-/// ESMTP parameters as handed to `on_mail_from`/`on_rcpt_to`: keyword (upper-case) → value.
+/// ESMTP parameters as keyword (upper-case) → value pairs: what [`MailParams::to_pairs`] and
+/// [`RcptParams::to_pairs`] give a binding to build its host's `params` map from.
 pub type HookParams = Vec<(String, Option<String>)>;
 
 /// Which hooks an implementation has; the server does not even build the arguments of the
@@ -87,17 +88,19 @@ pub trait Hooks: Send + Sync + 'static {
     fn on_connect(&self, _session: SessionInfo) -> Option<HookFuture> {
         None
     }
-    /// On MAIL, after syntax checks. `address` is `""` for `<>`.
+    /// On MAIL, after syntax checks. `address` is `""` for `<>`; `params` typed once by the
+    /// parser (`to_pairs()` for a host's map).
     fn on_mail_from(
         &self,
         _session: SessionInfo,
         _address: String,
-        _params: HookParams,
+        _params: MailParams,
     ) -> Option<HookFuture> {
         None
     }
-    /// On RCPT, after the relay policy accepted the recipient.
-    fn on_rcpt_to(&self, _session: SessionInfo, _address: String, _params: HookParams) -> Option<HookFuture> {
+    /// On RCPT, after the relay policy accepted the recipient (VRFY/EXPN when enabled ask it too,
+    /// with empty parameters).
+    fn on_rcpt_to(&self, _session: SessionInfo, _address: String, _params: RcptParams) -> Option<HookFuture> {
         None
     }
     /// After end of data, before the reply; `data` has our Received line on top.

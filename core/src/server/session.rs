@@ -351,7 +351,7 @@ impl Session {
         let address = from.to_string();
         let hooked = self.shared.hook_set.mail_from;
         match self
-            .call_hook(hooked, |h| h.on_mail_from(self.info.clone(), address.clone(), params.0.clone()))
+            .call_hook(hooked, |h| h.on_mail_from(self.info.clone(), address.clone(), mail_params.clone()))
             .await
         {
             Ok(None) => {}
@@ -390,7 +390,7 @@ impl Session {
         let address = to.to_string();
         let hooked = self.shared.hook_set.rcpt_to;
         let accepted = match self
-            .call_hook(hooked, |h| h.on_rcpt_to(self.info.clone(), address.clone(), params.0.clone()))
+            .call_hook(hooked, |h| h.on_rcpt_to(self.info.clone(), address.clone(), rcpt_params.clone()))
             .await
         {
             Ok(None) => Reply::new(250, "Ok", Some("2.1.5")),
@@ -435,7 +435,10 @@ impl Session {
         }
         let address = path.to_string();
         let hooked = self.shared.hook_set.rcpt_to;
-        match self.call_hook(hooked, |h| h.on_rcpt_to(self.info.clone(), address.clone(), Vec::new())).await {
+        match self
+            .call_hook(hooked, |h| h.on_rcpt_to(self.info.clone(), address.clone(), Default::default()))
+            .await
+        {
             Ok(None) => self.reply(Reply::new(250, &format!("<{address}>"), Some("2.1.5"))),
             Ok(Some(r)) if r.is_positive() => self.reply(r),
             Ok(Some(r)) | Err(r) => self.error_reply(r),
