@@ -12,6 +12,7 @@ pub mod error;
 pub mod hostname;
 pub mod option_values;
 pub mod proto;
+pub mod route;
 pub mod server;
 
 pub use error::{Error, ErrorKind, Result};
