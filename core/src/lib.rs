@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod delivery;
 pub mod error;
 pub mod hostname;
 pub mod option_values;
