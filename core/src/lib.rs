@@ -13,6 +13,7 @@ pub mod error;
 pub mod hostname;
 pub mod option_values;
 pub mod proto;
+pub mod queue;
 pub mod route;
 pub mod server;
 
