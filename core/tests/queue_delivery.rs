@@ -212,6 +212,11 @@ async fn a_failed_sync_fails_the_submit_and_keeps_nothing() {
     // The next one goes through.
     q.submit(&NewEntry::new("s@sender.test", &["x@dest.test".into()]), MSG).await.unwrap();
     assert_eq!(q.list().unwrap().len(), 1);
+    // One runner per spool: a second open is refused while the first holds it.
+    let second = Queue::open(spool.path(), QueueOptions::default()).unwrap_err();
+    assert_eq!(second.kind(), postwire::ErrorKind::Io);
+    assert!(second.message().contains("in use"), "{second}");
+    assert_eq!(postwire::queue::Spool::snapshot(spool.path()).unwrap().len(), 1, "read-only listing works beside it");
     let bad = q.submit(&NewEntry::new("s@sender.test", &[]), MSG).await.unwrap_err();
     assert_eq!(bad.kind(), postwire::ErrorKind::InvalidInput);
     let bad = q.submit(&NewEntry::new("s@sender.test", &["no at sign".into()]), MSG).await.unwrap_err();

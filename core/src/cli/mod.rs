@@ -5,6 +5,8 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod mx;
+pub mod queue;
 pub mod send;
 pub mod serve;
 
@@ -22,6 +24,10 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Send one message, printing the SMTP transcript (swaks-style).
     Send(send::SendArgs),
+    /// Show the MX route of a domain and how it was found.
+    Mx(mx::MxArgs),
+    /// List or deliver the durable queue.
+    Queue(queue::QueueArgs),
 }
 
 /// Parse `args` (program name first) and run; returns the process exit code.
@@ -40,5 +46,7 @@ where
     match cli.command {
         Command::Serve(a) => serve::run(a),
         Command::Send(a) => send::run(a),
+        Command::Mx(a) => mx::run(a),
+        Command::Queue(a) => queue::run(a),
     }
 }

@@ -8,6 +8,10 @@
 //! - `corrupt/`: records that failed their checksum or length (a torn write, a bad disk),
 //!   moved aside at open and never delivered.
 //!
+//! One process at a time: `open` holds an exclusive `flock` on `lock` for the spool's life (a
+//! second runner would deliver everything twice); [`Spool::snapshot`] reads without it, for
+//! `postwire queue list` beside a running server.
+//!
 //! Removing an entry does not sync: should a power cut bring a removed entry back, it is
 //! delivered again — a duplicate, which SMTP allows, rather than a loss.
 
@@ -32,6 +36,8 @@ struct Slot {
 /// The spool-directory store.
 pub struct Spool {
     root: PathBuf,
+    /// Held open for its `flock`; released when the spool is dropped.
+    _lock: File,
     committer: Committer,
     index: Mutex<HashMap<String, Slot>>,
     tmp_seq: AtomicU64,
@@ -73,6 +79,7 @@ impl Spool {
             let p = root.join(d);
             fs::create_dir_all(&p).map_err(|e| io("cannot create", &p, e))?;
         }
+        let lock = lock(root)?;
         if let Ok(rd) = fs::read_dir(root.join("tmp")) {
             for e in rd.flatten() {
                 let _ = fs::remove_file(e.path());
@@ -107,6 +114,7 @@ impl Spool {
         }
         Ok(Spool {
             root: root.to_path_buf(),
+            _lock: lock,
             committer: Committer::start()?,
             index: Mutex::new(index),
             tmp_seq: AtomicU64::new(0),
@@ -144,6 +152,41 @@ impl Spool {
             return Err(io("cannot write", &tmp, e));
         }
         self.committer.commit(f, tmp, dest, undo)
+    }
+}
+
+/// Take the spool's exclusive lock, or say who has it.
+fn lock(root: &Path) -> Result<File> {
+    use std::os::fd::AsRawFd;
+    let path = root.join("lock");
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| io("cannot open", &path, e))?;
+    // SAFETY: flock on a descriptor we own; no memory is involved.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(Error::io(format!(
+            "the spool {} is in use by another process (its lock is held)",
+            root.display()
+        )));
+    }
+    Ok(f)
+}
+
+impl Spool {
+    /// Every entry of the spool at `root`, read without taking it over (no lock, nothing
+    /// changed); unreadable records are left out.
+    pub fn snapshot(root: &Path) -> Result<Vec<QueueEntry>> {
+        let msg_dir = root.join("msg");
+        let rd = fs::read_dir(&msg_dir).map_err(|e| io("cannot list", &msg_dir, e))?;
+        let mut v: Vec<QueueEntry> = rd
+            .flatten()
+            .filter_map(|e| load_entry(root, &e.file_name().to_string_lossy(), &e.path()).ok())
+            .collect();
+        v.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
+        Ok(v)
     }
 }
 

@@ -254,6 +254,7 @@ impl MxResolver {
                 }
                 Ok(Answer::NoData) => steps.push(Step::new(StepKind::Answer, format!("no {rtype} records"))),
                 Ok(Answer::Records(records)) => {
+                    let before = out.len();
                     for r in &records {
                         match &r.data {
                             RData::A(a) => out.push(IpAddr::V4(a.0)),
@@ -269,7 +270,7 @@ impl MxResolver {
                             _ => {}
                         }
                     }
-                    let shown: Vec<String> = out.iter().map(|a| a.to_string()).collect();
+                    let shown: Vec<String> = out[before..].iter().map(|a| a.to_string()).collect();
                     steps.push(Step::new(StepKind::Answer, format!("{rtype} {host}: {}", shown.join(", "))));
                 }
             }
