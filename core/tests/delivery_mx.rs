@@ -29,7 +29,9 @@ async fn primary_down_the_backup_takes_it() {
     let port = port_free_on(&["127.0.0.31", "127.0.0.32"]);
     // Nothing listens on mx1 (127.0.0.31): connection refused.
     let backup = Receiver::start("127.0.0.32", port, &["backup.test"], Behaviour::default());
-    let res = send_mail("s@sender.test", &["u@backup.test".into()], MSG, &send_opts(&dns, port)).await.expect("attempted");
+    let res = send_mail("s@sender.test", &["u@backup.test".into()], MSG, &send_opts(&dns, port))
+        .await
+        .expect("attempted");
     assert!(res[0].ok, "{res:?}");
     let got = backup.messages();
     assert_eq!(got.len(), 1);
@@ -60,7 +62,10 @@ async fn one_transaction_per_destination_with_all_its_recipients() {
     let rcpts: Vec<String> = ["a@dest.test", "b@dest.test", "c@other.test"].map(String::from).to_vec();
     let res = send_mail("s@sender.test", &rcpts, MSG, &send_opts(&dns, port)).await.expect("attempted");
     assert!(res.iter().all(|r| r.ok), "{res:?}");
-    assert_eq!(res.iter().map(|r| r.rcpt.as_str()).collect::<Vec<_>>(), ["a@dest.test", "b@dest.test", "c@other.test"]);
+    assert_eq!(
+        res.iter().map(|r| r.rcpt.as_str()).collect::<Vec<_>>(),
+        ["a@dest.test", "b@dest.test", "c@other.test"]
+    );
     let files = peer_support_files(dest.dir.path(), ".json", 1);
     let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
     assert_eq!(meta["rcpt_tos"], serde_json::json!(["a@dest.test", "b@dest.test"]));
@@ -104,9 +109,13 @@ async fn a_4xx_greeting_moves_on_but_a_5xx_after_the_banner_stops() {
 async fn null_mx_nxdomain_and_servfail_decide_without_connecting() {
     let dns = dns();
     let opts = delivery_options(&dns, 9);
-    let rcpts = [Recipient::new("x@nullmx.test"), Recipient::new("y@nope.test"), Recipient::new("z@servfail.test")];
+    let rcpts =
+        [Recipient::new("x@nullmx.test"), Recipient::new("y@nope.test"), Recipient::new("z@servfail.test")];
     let out = deliver("s@sender.test", &rcpts, MSG, &opts).await;
-    assert_eq!(out.iter().map(|o| o.rcpt.as_str()).collect::<Vec<_>>(), ["x@nullmx.test", "y@nope.test", "z@servfail.test"]);
+    assert_eq!(
+        out.iter().map(|o| o.rcpt.as_str()).collect::<Vec<_>>(),
+        ["x@nullmx.test", "y@nope.test", "z@servfail.test"]
+    );
     assert_eq!(out[0].status, Status::Failed);
     let r = out[0].reply.as_ref().unwrap();
     assert_eq!((r.code, r.enhanced.as_deref()), (556, Some("5.1.10")));

@@ -29,7 +29,9 @@ const RANGE: u64 = 1_000_000;
 /// The message for sequence number `n`: its lines depend on `n` alone, so a receiver can tell
 /// a whole message from a cut one. Sizes vary from about 0.5 KiB to 25 KiB.
 fn message(n: u64) -> Vec<u8> {
-    let mut m = format!("From: crash@sender.test\r\nTo: sink@dest.test\r\nSubject: crash {n}\r\nX-Seq: {n}\r\n\r\n").into_bytes();
+    let mut m =
+        format!("From: crash@sender.test\r\nTo: sink@dest.test\r\nSubject: crash {n}\r\nX-Seq: {n}\r\n\r\n")
+            .into_bytes();
     for k in 0..lines_of(n) {
         m.extend_from_slice(format!("{n:010}-{k:06}-abcdefghijklmnopqrstuvwxyz\r\n").as_bytes());
     }
@@ -49,7 +51,8 @@ fn check(received: &[u8]) -> Result<u64, String> {
         .and_then(|v| v.trim().parse().ok())
         .ok_or("no X-Seq header")?;
     let body = text.split_once("\r\n\r\n").map(|(_, b)| b).ok_or("no body")?;
-    let want: String = (0..lines_of(n)).map(|k| format!("{n:010}-{k:06}-abcdefghijklmnopqrstuvwxyz\r\n")).collect();
+    let want: String =
+        (0..lines_of(n)).map(|k| format!("{n:010}-{k:06}-abcdefghijklmnopqrstuvwxyz\r\n")).collect();
     if body != want {
         return Err(format!("message {n} is not whole ({} of {} bytes)", body.len(), want.len()));
     }

@@ -41,15 +41,29 @@ async fn drain(q: &Queue, rounds: usize) {
 async fn a_5xx_bounces_with_exactly_one_dsn_to_the_senders_server() {
     let dns = dns();
     let port = port_free_on(&["127.0.0.33", "127.0.0.35"]);
-    let dest = Receiver::start("127.0.0.33", port, &["dest.test"], Behaviour { refuse_bad: true, ..Default::default() });
+    let dest = Receiver::start(
+        "127.0.0.33",
+        port,
+        &["dest.test"],
+        Behaviour { refuse_bad: true, ..Default::default() },
+    );
     let sender = Receiver::start("127.0.0.35", port, &["sender.test"], Behaviour::default());
     let spool = tempfile::tempdir().unwrap();
-    let q = queue(&dns, port, spool.path(), RetryPolicy::every(Duration::from_millis(50), Duration::from_secs(3600)));
+    let q = queue(
+        &dns,
+        port,
+        spool.path(),
+        RetryPolicy::every(Duration::from_millis(50), Duration::from_secs(3600)),
+    );
     let env = NewEntry {
         mail_from: "s@sender.test".into(),
         recipients: vec![
             rcpt("good@dest.test", None),
-            NewRecipient { address: "bad@dest.test".into(), notify: None, orcpt: Some("rfc822;alias@dest.test".into()) },
+            NewRecipient {
+                address: "bad@dest.test".into(),
+                notify: None,
+                orcpt: Some("rfc822;alias@dest.test".into()),
+            },
         ],
         envid: Some("ENV-5XX".into()),
         ret: Some("hdrs".into()),
@@ -83,12 +97,21 @@ async fn a_5xx_bounces_with_exactly_one_dsn_to_the_senders_server() {
 async fn the_null_sender_never_gets_a_dsn_and_notify_never_is_honoured() {
     let dns = dns();
     let port = port_free_on(&["127.0.0.33", "127.0.0.35"]);
-    let _dest = Receiver::start("127.0.0.33", port, &["dest.test"], Behaviour { refuse_bad: true, ..Default::default() });
+    let _dest = Receiver::start(
+        "127.0.0.33",
+        port,
+        &["dest.test"],
+        Behaviour { refuse_bad: true, ..Default::default() },
+    );
     let sender = Receiver::start("127.0.0.35", port, &["sender.test"], Behaviour::default());
     let spool = tempfile::tempdir().unwrap();
     let q = queue(&dns, port, spool.path(), RetryPolicy::default());
     q.submit(&NewEntry::new("", &["bad@dest.test".into()]), MSG).await.unwrap();
-    let never = NewEntry { mail_from: "s@sender.test".into(), recipients: vec![rcpt("bad2@dest.test", Some("NEVER"))], ..Default::default() };
+    let never = NewEntry {
+        mail_from: "s@sender.test".into(),
+        recipients: vec![rcpt("bad2@dest.test", Some("NEVER"))],
+        ..Default::default()
+    };
     q.submit(&never, MSG).await.unwrap();
     let stats = q.run_once().await.unwrap();
     assert_eq!((stats.failed, stats.notices), (2, 0), "{stats:?}");
@@ -104,7 +127,12 @@ async fn a_4xx_is_queued_and_retried_on_the_schedule_until_delivered() {
     let b = Behaviour { defer_first: 2.into(), ..Default::default() };
     let dest = Receiver::start("127.0.0.33", port, &["dest.test"], b);
     let spool = tempfile::tempdir().unwrap();
-    let q = queue(&dns, port, spool.path(), RetryPolicy::every(Duration::from_millis(100), Duration::from_secs(3600)));
+    let q = queue(
+        &dns,
+        port,
+        spool.path(),
+        RetryPolicy::every(Duration::from_millis(100), Duration::from_secs(3600)),
+    );
     let id = q.submit(&NewEntry::new("s@sender.test", &["x@dest.test".into()]), MSG).await.unwrap();
     let stats = q.run_once().await.unwrap();
     assert_eq!(stats.deferred, 1);
@@ -125,15 +153,28 @@ async fn a_4xx_is_queued_and_retried_on_the_schedule_until_delivered() {
 async fn a_message_deferred_past_its_maximum_age_expires_with_one_dsn() {
     let dns = dns();
     let port = port_free_on(&["127.0.0.33", "127.0.0.35"]);
-    let _dest = Receiver::start("127.0.0.33", port, &["dest.test"], Behaviour { defer_later: true, ..Default::default() });
+    let _dest = Receiver::start(
+        "127.0.0.33",
+        port,
+        &["dest.test"],
+        Behaviour { defer_later: true, ..Default::default() },
+    );
     let sender = Receiver::start("127.0.0.35", port, &["sender.test"], Behaviour::default());
     let spool = tempfile::tempdir().unwrap();
-    let q = queue(&dns, port, spool.path(), RetryPolicy::every(Duration::from_millis(50), Duration::from_millis(300)));
+    let q = queue(
+        &dns,
+        port,
+        spool.path(),
+        RetryPolicy::every(Duration::from_millis(50), Duration::from_millis(300)),
+    );
     q.submit(&NewEntry::new("s@sender.test", &["later@dest.test".into()]), MSG).await.unwrap();
     drain(&q, 100).await;
     assert!(wait_until(10, || sender.messages().len() == 1));
     let text = String::from_utf8_lossy(&sender.messages()[0]).into_owned();
-    assert!(text.contains("Action: failed") && text.contains("Final-Recipient: rfc822; later@dest.test"), "{text}");
+    assert!(
+        text.contains("Action: failed") && text.contains("Final-Recipient: rfc822; later@dest.test"),
+        "{text}"
+    );
     assert!(text.contains("Status: 4.3.0") && text.contains("too long in the queue"), "{text}");
     assert!(text.contains("Queued body."), "RET defaults to the full message for failures");
 }
@@ -151,7 +192,10 @@ async fn notify_success_gets_a_relayed_notice_only_from_a_server_without_dsn() {
     let q = queue(&dns, port, spool.path(), RetryPolicy::default());
     let env = NewEntry {
         mail_from: "s@sender.test".into(),
-        recipients: vec![rcpt("a@dest.test", Some("SUCCESS,FAILURE")), rcpt("b@other.test", Some("SUCCESS,FAILURE"))],
+        recipients: vec![
+            rcpt("a@dest.test", Some("SUCCESS,FAILURE")),
+            rcpt("b@other.test", Some("SUCCESS,FAILURE")),
+        ],
         envid: Some("ENV-OK".into()),
         ret: None,
     };
@@ -163,7 +207,10 @@ async fn notify_success_gets_a_relayed_notice_only_from_a_server_without_dsn() {
     let notices = sender.messages();
     assert_eq!(notices.len(), 1, "one notice, for the recipient behind a server without DSN");
     let text = String::from_utf8_lossy(&notices[0]);
-    assert!(text.contains("Action: relayed") && text.contains("Final-Recipient: rfc822; a@dest.test"), "{text}");
+    assert!(
+        text.contains("Action: relayed") && text.contains("Final-Recipient: rfc822; a@dest.test"),
+        "{text}"
+    );
     assert!(!text.contains("b@other.test"), "{text}");
     assert!(text.contains("Original-Envelope-Id: ENV-OK") && text.contains("text/rfc822-headers"), "{text}");
 }
@@ -177,7 +224,9 @@ async fn a_restart_picks_up_every_entry_and_a_torn_record_is_never_delivered() {
         let q = queue(&dns, port, spool.path(), RetryPolicy::default());
         let mut ids = Vec::new();
         for i in 0..3 {
-            ids.push(q.submit(&NewEntry::new("s@sender.test", &[format!("r{i}@dest.test")]), MSG).await.unwrap());
+            ids.push(
+                q.submit(&NewEntry::new("s@sender.test", &[format!("r{i}@dest.test")]), MSG).await.unwrap(),
+            );
         }
         ids
     };
@@ -216,7 +265,11 @@ async fn a_failed_sync_fails_the_submit_and_keeps_nothing() {
     let second = Queue::open(spool.path(), QueueOptions::default()).unwrap_err();
     assert_eq!(second.kind(), postwire::ErrorKind::Io);
     assert!(second.message().contains("in use"), "{second}");
-    assert_eq!(postwire::queue::Spool::snapshot(spool.path()).unwrap().len(), 1, "read-only listing works beside it");
+    assert_eq!(
+        postwire::queue::Spool::snapshot(spool.path()).unwrap().len(),
+        1,
+        "read-only listing works beside it"
+    );
     let bad = q.submit(&NewEntry::new("s@sender.test", &[]), MSG).await.unwrap_err();
     assert_eq!(bad.kind(), postwire::ErrorKind::InvalidInput);
     let bad = q.submit(&NewEntry::new("s@sender.test", &["no at sign".into()]), MSG).await.unwrap_err();

@@ -23,7 +23,10 @@ fn mx_prints_the_route_and_its_explanation() {
     let (code, out, _) = postwire(&["mx", "sh.abc.test", "--nameserver", &ns]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("CNAME chain: sh.abc.test → shmail.abc.test"), "{out}");
-    assert!(out.contains("5 shmail.abc.test [127.0.0.2, ::1]") && out.contains("10 shmail2.abc.test [127.0.0.3]"), "{out}");
+    assert!(
+        out.contains("5 shmail.abc.test [127.0.0.2, ::1]") && out.contains("10 shmail2.abc.test [127.0.0.3]"),
+        "{out}"
+    );
     assert!(out.contains("query  MX shmail.abc.test"), "{out}");
 
     let (code, out, _) = postwire(&["mx", "equal.test", "--nameserver", &ns, "--seed", "4", "--json"]);
@@ -53,8 +56,11 @@ fn queue_list_run_and_flush_over_a_spool() {
     {
         let q = postwire::queue::Queue::open(spool.path(), Default::default()).unwrap();
         for i in 0..3 {
-            q.submit_blocking(&postwire::queue::NewEntry::new("s@sender.test", &[format!("u{i}@dest.test")]), b"Subject: cli\r\n\r\nhi\r\n")
-                .unwrap();
+            q.submit_blocking(
+                &postwire::queue::NewEntry::new("s@sender.test", &[format!("u{i}@dest.test")]),
+                b"Subject: cli\r\n\r\nhi\r\n",
+            )
+            .unwrap();
         }
     }
     let (code, out, _) = postwire(&["queue", "list", "--spool", sp]);
@@ -65,9 +71,24 @@ fn queue_list_run_and_flush_over_a_spool() {
     assert_eq!(v.as_array().map(Vec::len), Some(3));
     assert_eq!(v[0]["recipients"][0]["status"], "pending");
 
-    let dest = Receiver::start("127.0.0.33", port, &["dest.test"], Behaviour { defer_later: true, ..Default::default() });
+    let dest = Receiver::start(
+        "127.0.0.33",
+        port,
+        &["dest.test"],
+        Behaviour { defer_later: true, ..Default::default() },
+    );
     let p = port.to_string();
-    let deliver = ["--nameserver", ns.as_str(), "--port", p.as_str(), "--allow-loopback", "--tls", "none", "--timeout", "10"];
+    let deliver = [
+        "--nameserver",
+        ns.as_str(),
+        "--port",
+        p.as_str(),
+        "--allow-loopback",
+        "--tls",
+        "none",
+        "--timeout",
+        "10",
+    ];
     let mut args = vec!["queue", "run", "--spool", sp, "--json"];
     args.extend(deliver);
     let (code, out, err) = postwire(&args);
@@ -79,7 +100,11 @@ fn queue_list_run_and_flush_over_a_spool() {
     // A deferred entry stays until flush, and flush tries it at once.
     {
         let q = postwire::queue::Queue::open(spool.path(), Default::default()).unwrap();
-        q.submit_blocking(&postwire::queue::NewEntry::new("s@sender.test", &["later@dest.test".into()]), b"x\r\n").unwrap();
+        q.submit_blocking(
+            &postwire::queue::NewEntry::new("s@sender.test", &["later@dest.test".into()]),
+            b"x\r\n",
+        )
+        .unwrap();
     }
     let mut args = vec!["queue", "run", "--spool", sp];
     args.extend(deliver);

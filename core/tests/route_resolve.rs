@@ -138,7 +138,10 @@ async fn own_host_drops_itself_and_every_worse_preference() {
     let route = r.resolve("self.test").await.expect("route");
     let names: Vec<&str> = route.hosts.iter().map(|h| h.exchange.as_str()).collect();
     assert_eq!(names, ["other1.self.test"]);
-    assert!(route.explanation.iter().any(|s| s.kind == StepKind::Skip && s.detail.contains("other3.self.test")));
+    assert!(route
+        .explanation
+        .iter()
+        .any(|s| s.kind == StepKind::Skip && s.detail.contains("other3.self.test")));
     let e = r.resolve("selfonly.test").await.unwrap_err();
     assert!(e.message().contains("loops back to myself"), "{e}");
     assert!(e.reply().unwrap().is_permanent());
@@ -163,7 +166,10 @@ async fn an_exchanger_without_address_is_skipped_and_explained() {
     let route = resolver(&dns, |_| {}).resolve("noaddr.test").await.expect("route");
     let names: Vec<&str> = route.hosts.iter().map(|h| h.exchange.as_str()).collect();
     assert_eq!(names, ["mx.noaddr.test"]);
-    assert!(route.explanation.iter().any(|s| s.kind == StepKind::Skip && s.detail.contains("gone.noaddr.test")));
+    assert!(route
+        .explanation
+        .iter()
+        .any(|s| s.kind == StepKind::Skip && s.detail.contains("gone.noaddr.test")));
 }
 
 #[tokio::test]
@@ -175,5 +181,8 @@ async fn bad_input_is_invalid_input_and_address_literals_need_no_dns() {
     }
     let route = r.resolve("[127.0.0.9]").await.expect("literal");
     assert_eq!(route.hosts[0].addresses, [ip("127.0.0.9")]);
-    assert_eq!(MxResolver::new(ResolveOptions::with_nameservers(vec!["nope".into()])).unwrap_err().kind(), ErrorKind::InvalidInput);
+    assert_eq!(
+        MxResolver::new(ResolveOptions::with_nameservers(vec!["nope".into()])).unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
 }

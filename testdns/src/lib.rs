@@ -152,7 +152,10 @@ impl RequestHandler for ZoneHandler {
         };
         let Ok(info) = request.request_info() else {
             let msg = builder.error_msg(&request.metadata, ResponseCode::FormErr);
-            return response_handle.send_response(msg).await.unwrap_or_else(|_| failed(ResponseCode::FormErr));
+            return response_handle
+                .send_response(msg)
+                .await
+                .unwrap_or_else(|_| failed(ResponseCode::FormErr));
         };
         let name = info.query.name().to_string();
         match self.zone.answer(&name, info.query.query_type()) {

@@ -97,7 +97,10 @@ impl Common {
             let delays = r
                 .split(',')
                 .map(|s| {
-                    let v: f64 = s.trim().parse().map_err(|_| Error::invalid_input(format!("--retry: {s:?} is not a number")))?;
+                    let v: f64 = s
+                        .trim()
+                        .parse()
+                        .map_err(|_| Error::invalid_input(format!("--retry: {s:?} is not a number")))?;
                     crate::option_values::seconds("--retry", v)
                 })
                 .collect::<Result<Vec<Duration>>>()?;
@@ -129,8 +132,18 @@ fn print_list(out: &mut impl Write, entries: &[QueueEntry]) -> std::io::Result<(
             ms_to_text(e.next_try_ms)
         )?;
         for r in &e.recipients {
-            let reply = r.last_reply.as_ref().map(|x| format!("  last: {} {}", x.code, x.text.replace('\n', " "))).unwrap_or_default();
-            writeln!(out, "    {:<9} {}  ({} attempts){reply}", format!("{:?}", r.status).to_lowercase(), r.rcpt, r.attempts)?;
+            let reply = r
+                .last_reply
+                .as_ref()
+                .map(|x| format!("  last: {} {}", x.code, x.text.replace('\n', " ")))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "    {:<9} {}  ({} attempts){reply}",
+                format!("{:?}", r.status).to_lowercase(),
+                r.rcpt,
+                r.attempts
+            )?;
         }
     }
     Ok(())

@@ -201,7 +201,12 @@ pub async fn send_mail(
 }
 
 /// Without a smarthost: [`crate::delivery::deliver`] by MX, each outcome as a result.
-async fn by_mx(mail_from: &str, rcpt_to: &[String], message: &[u8], opts: &SendMailOptions) -> Vec<RecipientResult> {
+async fn by_mx(
+    mail_from: &str,
+    rcpt_to: &[String],
+    message: &[u8],
+    opts: &SendMailOptions,
+) -> Vec<RecipientResult> {
     let d = crate::delivery::DeliveryOptions {
         port: opts.port,
         resolve: crate::route::ResolveOptions { nameservers: opts.nameservers.clone(), ..Default::default() },

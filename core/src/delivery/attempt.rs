@@ -92,7 +92,12 @@ pub(super) async fn attempt(
         let send = SendOptions {
             mail_from: env.mail_from.to_string(),
             rcpt_to: rcpts.iter().map(|r| r.address.clone()).collect(),
-            dsn: Some(DsnOptions { ret: env.ret, envid: env.envid.map(str::to_string), notify, orcpt: false }),
+            dsn: Some(DsnOptions {
+                ret: env.ret,
+                envid: env.envid.map(str::to_string),
+                notify,
+                orcpt: false,
+            }),
         };
         let result = client.send_with(&send, message).await;
         let remote_dsn = notify.is_some() && client.capabilities().has("DSN");
@@ -123,9 +128,8 @@ pub(super) async fn attempt(
         }
         return out;
     }
-    let (e, label) = last.unwrap_or_else(|| {
-        (Error::new(ErrorKind::Connect, "no address to deliver to"), String::new())
-    });
+    let (e, label) =
+        last.unwrap_or_else(|| (Error::new(ErrorKind::Connect, "no address to deliver to"), String::new()));
     let text = format!("no exchanger took the message; last, {label}: {}", e.message());
     let e = match e.reply() {
         Some(r) if r.is_permanent() && any_transient => {

@@ -105,11 +105,17 @@ fn commit_batch(batch: Vec<Job>, fail: &AtomicU32) {
     // 2. Rename the synced ones into place.
     let mut results = Vec::with_capacity(batch.len());
     let mut dirs = BTreeSet::new();
-    for (job, synced) in batch.iter().zip(synced.into_iter().chain(std::iter::repeat_with(|| {
-        Err(std::io::Error::other("sync thread failed"))
-    }))) {
+    for (job, synced) in batch.iter().zip(
+        synced.into_iter().chain(std::iter::repeat_with(|| Err(std::io::Error::other("sync thread failed")))),
+    ) {
         let r = synced
-            .and_then(|()| if injected(fail) { Err(std::io::Error::other("injected sync failure")) } else { Ok(()) })
+            .and_then(|()| {
+                if injected(fail) {
+                    Err(std::io::Error::other("injected sync failure"))
+                } else {
+                    Ok(())
+                }
+            })
             .and_then(|()| std::fs::rename(&job.tmp, &job.dest));
         match r {
             Ok(()) => {

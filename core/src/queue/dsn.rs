@@ -51,7 +51,13 @@ fn status_code(r: &RecipientState, kind: NoticeKind) -> String {
 }
 
 /// The `message/delivery-status` body (RFC 3464 §2).
-fn delivery_status(entry: &QueueEntry, rcpts: &[&RecipientState], kind: NoticeKind, host: &str, now_ms: u64) -> String {
+fn delivery_status(
+    entry: &QueueEntry,
+    rcpts: &[&RecipientState],
+    kind: NoticeKind,
+    host: &str,
+    now_ms: u64,
+) -> String {
     let mut s = format!("Reporting-MTA: dns; {host}\r\n");
     if let Some(envid) = &entry.envid {
         s.push_str(&format!("Original-Envelope-Id: {envid}\r\n"));
@@ -106,7 +112,11 @@ fn human_text(entry: &QueueEntry, rcpts: &[&RecipientState], kind: NoticeKind, h
         )),
     }
     for r in rcpts {
-        let why = r.last_reply.as_ref().map(|x| format!(": {} {}", x.code, x.text.replace('\n', " "))).unwrap_or_default();
+        let why = r
+            .last_reply
+            .as_ref()
+            .map(|x| format!(": {} {}", x.code, x.text.replace('\n', " ")))
+            .unwrap_or_default();
         let expired = if r.status == RcptStatus::Expired { " (gave up: too long in the queue)" } else { "" };
         s.push_str(&format!("<{}>{why}{expired}\r\n", r.rcpt));
     }
@@ -131,9 +141,14 @@ pub fn build_notice(
     if entry.mail_from.is_empty() {
         return Err(Error::invalid_input("no notice is ever sent to the null sender <>"));
     }
-    let full = kind == NoticeKind::Failure && entry.ret.as_deref().is_none_or(|r| r.eq_ignore_ascii_case("full"));
+    let full =
+        kind == NoticeKind::Failure && entry.ret.as_deref().is_none_or(|r| r.eq_ignore_ascii_case("full"));
     let original = if full {
-        MimePart::new("message/rfc822", message.to_vec()).transfer_encoding(if message.is_ascii() { "7bit" } else { "8bit" })
+        MimePart::new("message/rfc822", message.to_vec()).transfer_encoding(if message.is_ascii() {
+            "7bit"
+        } else {
+            "8bit"
+        })
     } else {
         let h = headers_of(message).to_vec();
         MimePart::new("text/rfc822-headers", h).transfer_encoding("7bit")
@@ -192,12 +207,23 @@ mod tests {
     fn failure_report_parses_and_carries_envid_orcpt_and_status() {
         let e = entry();
         let msg = b"Subject: hello\r\nFrom: sender@sender.test\r\n\r\nsecret body\r\n";
-        let out = build_notice(&e, &[&e.recipients[0]], NoticeKind::Failure, "mx.relay.test", msg, 1_700_000_000_000).unwrap();
+        let out = build_notice(
+            &e,
+            &[&e.recipients[0]],
+            NoticeKind::Failure,
+            "mx.relay.test",
+            msg,
+            1_700_000_000_000,
+        )
+        .unwrap();
         let parsed = mail_parser::MessageParser::default().parse(&out).expect("parses");
         assert_eq!(parsed.parts.len(), 4, "the report and its three parts");
         assert_eq!(parsed.subject(), Some("Undelivered Mail Returned to Sender"));
         let text = String::from_utf8_lossy(&out);
-        assert!(text.contains("report-type=delivery-status") || text.contains("report-type=\"delivery-status\""), "{text}");
+        assert!(
+            text.contains("report-type=delivery-status") || text.contains("report-type=\"delivery-status\""),
+            "{text}"
+        );
         for needle in [
             "Original-Envelope-Id: ENV-42",
             "Original-Recipient: rfc822; orig@dest.test",

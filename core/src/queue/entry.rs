@@ -177,7 +177,11 @@ impl QueueEntry {
             .map(|r| Recipient {
                 address: r.rcpt.clone(),
                 notify: r.notify.as_deref().and_then(parse_notify),
-                orcpt: r.orcpt.as_deref().and_then(|o| o.split_once(';')).map(|(t, a)| (t.to_string(), a.to_string())),
+                orcpt: r
+                    .orcpt
+                    .as_deref()
+                    .and_then(|o| o.split_once(';'))
+                    .map(|(t, a)| (t.to_string(), a.to_string())),
             })
             .collect()
     }
@@ -210,7 +214,7 @@ pub fn parse_notify(s: &str) -> Option<Notify> {
 /// Whether a recipient with `notify` wants a failure notice (RFC 3461 §4.1: the default is
 /// FAILURE and DELAY; NEVER means none).
 pub fn wants_failure(notify: Option<&str>) -> bool {
-    notify.and_then(parse_notify).map_or(true, |n| !n.never && n.failure)
+    notify.and_then(parse_notify).is_none_or(|n| !n.never && n.failure)
 }
 
 /// Whether a recipient with `notify` asked for a success notice.

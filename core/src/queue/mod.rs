@@ -22,8 +22,8 @@ mod store;
 
 pub use dsn::{build_notice, NoticeKind};
 pub use entry::{
-    parse_notify, wants_failure, wants_success, NewEntry, NewRecipient, QueueEntry, RcptStatus, RecipientState,
-    StoredReply,
+    parse_notify, wants_failure, wants_success, NewEntry, NewRecipient, QueueEntry, RcptStatus,
+    RecipientState, StoredReply,
 };
 pub use runner::{Queue, QueueOptions, RunStats};
 pub use schedule::RetryPolicy;

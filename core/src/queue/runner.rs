@@ -22,7 +22,9 @@ use serde::Serialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::dsn::{build_notice, NoticeKind};
-use super::entry::{wants_failure, wants_success, NewEntry, NewRecipient, QueueEntry, RcptStatus, StoredReply};
+use super::entry::{
+    wants_failure, wants_success, NewEntry, NewRecipient, QueueEntry, RcptStatus, StoredReply,
+};
 use super::schedule::RetryPolicy;
 use super::spool::{now_ms, Spool};
 use super::store::Store;
@@ -291,7 +293,8 @@ impl Queue {
             let sem = {
                 let mut map = self.inner.destinations.lock().unwrap_or_else(|p| p.into_inner());
                 Arc::clone(
-                    map.entry(d).or_insert_with(|| Arc::new(Semaphore::new(self.inner.opts.per_destination.max(1)))),
+                    map.entry(d)
+                        .or_insert_with(|| Arc::new(Semaphore::new(self.inner.opts.per_destination.max(1)))),
                 )
             };
             if let Ok(p) = sem.acquire_owned().await {
@@ -338,7 +341,8 @@ impl Queue {
             drop(permits);
             entry.attempts += 1;
             for o in outcomes {
-                let Some(r) = entry.recipients.iter_mut().find(|r| r.rcpt == o.rcpt && r.status == RcptStatus::Pending)
+                let Some(r) =
+                    entry.recipients.iter_mut().find(|r| r.rcpt == o.rcpt && r.status == RcptStatus::Pending)
                 else {
                     continue;
                 };
@@ -408,13 +412,18 @@ impl Queue {
         let failed: Vec<usize> = (0..entry.recipients.len())
             .filter(|&i| {
                 let r = &entry.recipients[i];
-                !r.notified && matches!(r.status, RcptStatus::Failed | RcptStatus::Expired) && wants_failure(r.notify.as_deref())
+                !r.notified
+                    && matches!(r.status, RcptStatus::Failed | RcptStatus::Expired)
+                    && wants_failure(r.notify.as_deref())
             })
             .collect();
         let relayed: Vec<usize> = (0..entry.recipients.len())
             .filter(|&i| {
                 let r = &entry.recipients[i];
-                !r.notified && r.status == RcptStatus::Delivered && !r.remote_dsn && wants_success(r.notify.as_deref())
+                !r.notified
+                    && r.status == RcptStatus::Delivered
+                    && !r.remote_dsn
+                    && wants_success(r.notify.as_deref())
             })
             .collect();
         let mut queued = 0;
@@ -434,7 +443,8 @@ impl Queue {
             if which.is_empty() {
                 continue;
             }
-            let rcpts: Vec<&super::entry::RecipientState> = which.iter().map(|&i| &entry.recipients[i]).collect();
+            let rcpts: Vec<&super::entry::RecipientState> =
+                which.iter().map(|&i| &entry.recipients[i]).collect();
             let now = now_ms();
             let body = match build_notice(entry, &rcpts, kind, &opts.hostname, &message, now) {
                 Ok(b) => b,

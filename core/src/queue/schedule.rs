@@ -16,7 +16,10 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         let min = |m: u64| Duration::from_secs(60 * m);
-        RetryPolicy { delays: vec![min(5), min(10), min(20), min(40), min(70)], max_age: Duration::from_secs(5 * 86_400) }
+        RetryPolicy {
+            delays: vec![min(5), min(10), min(20), min(40), min(70)],
+            max_age: Duration::from_secs(5 * 86_400),
+        }
     }
 }
 

@@ -65,7 +65,11 @@ pub(super) fn now_ms() -> u64 {
 
 /// A queue id or anything else that could escape the spool is refused.
 fn check_id(id: &str) -> Result<()> {
-    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.') || id.starts_with('.') {
+    if id.is_empty()
+        || id.len() > 64
+        || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        || id.starts_with('.')
+    {
         return Err(Error::invalid_input(format!("{id:?} is not a queue id")));
     }
     Ok(())
@@ -247,7 +251,8 @@ impl Store for Spool {
         check_id(id)?;
         let path = self.root.join("msg").join(id);
         let bytes = fs::read(&path).map_err(|e| io("cannot read", &path, e))?;
-        let payload = record::decode(&bytes).map_err(|why| Error::io(format!("{}: {why}", path.display())))?;
+        let payload =
+            record::decode(&bytes).map_err(|why| Error::io(format!("{}: {why}", path.display())))?;
         let (_, msg) = record::split(payload).map_err(Error::io)?;
         Ok(msg.to_vec())
     }

@@ -56,7 +56,11 @@ impl ResolveOptions {
 
 /// The reply a null MX means for every recipient of the domain (RFC 7505 §3: 556 5.1.10).
 pub fn null_mx_reply(domain: &str) -> Reply {
-    Reply::new(556, &format!("Recipient address rejected: {domain} does not accept mail (null MX)"), Some("5.1.10"))
+    Reply::new(
+        556,
+        &format!("Recipient address rejected: {domain} does not accept mail (null MX)"),
+        Some("5.1.10"),
+    )
 }
 
 /// A `dns` error whose synthesised reply says whether retrying may help.
@@ -159,7 +163,8 @@ mod tests {
         assert_eq!(seen.len(), 6, "every order of a, b, c: {seen:?}");
         // The same seed gives the same order.
         let run = |s| {
-            order_hosts("x", input.clone(), &|_| false, &mut StdRng::seed_from_u64(s), &mut Vec::new()).unwrap()
+            order_hosts("x", input.clone(), &|_| false, &mut StdRng::seed_from_u64(s), &mut Vec::new())
+                .unwrap()
         };
         assert_eq!(run(7), run(7));
     }
@@ -168,12 +173,17 @@ mod tests {
     fn own_host_and_every_worse_preference_are_dropped() {
         let input = mx(&[(10, "a"), (20, "me"), (20, "b"), (30, "c")]);
         let mut steps = Vec::new();
-        let out =
-            order_hosts("x", input, &|n| n == "me", &mut StdRng::seed_from_u64(1), &mut steps).unwrap();
+        let out = order_hosts("x", input, &|n| n == "me", &mut StdRng::seed_from_u64(1), &mut steps).unwrap();
         assert_eq!(names(&out), ["a"]);
         assert_eq!(steps.iter().filter(|s| s.kind == StepKind::Skip).count(), 3, "{steps:?}");
-        let e = order_hosts("x", mx(&[(10, "me"), (20, "b")]), &|n| n == "me", &mut StdRng::seed_from_u64(1), &mut steps)
-            .unwrap_err();
+        let e = order_hosts(
+            "x",
+            mx(&[(10, "me"), (20, "b")]),
+            &|n| n == "me",
+            &mut StdRng::seed_from_u64(1),
+            &mut steps,
+        )
+        .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Dns);
         assert!(e.message().contains("loops back to myself"), "{e}");
         assert_eq!(e.reply().map(|r| r.code), Some(554));
@@ -181,8 +191,14 @@ mod tests {
 
     #[test]
     fn a_null_mx_among_real_ones_is_ignored() {
-        let out = order_hosts("x", mx(&[(0, "."), (10, "a")]), &|_| false, &mut StdRng::seed_from_u64(1), &mut Vec::new())
-            .unwrap();
+        let out = order_hosts(
+            "x",
+            mx(&[(0, "."), (10, "a")]),
+            &|_| false,
+            &mut StdRng::seed_from_u64(1),
+            &mut Vec::new(),
+        )
+        .unwrap();
         assert_eq!(names(&out), ["a"]);
         let r = null_mx_reply("nullmx.test");
         assert_eq!((r.code, r.enhanced.as_deref()), (556, Some("5.1.10")));

@@ -133,9 +133,8 @@ impl MxResolver {
             route.implicit = true;
             let (addresses, cname, failure) = self.addresses(&canonical, steps).await;
             if addresses.is_empty() {
-                return Err(failure.unwrap_or_else(|| {
-                    permanent(format!("{domain} has neither MX nor address records"))
-                }));
+                return Err(failure
+                    .unwrap_or_else(|| permanent(format!("{domain} has neither MX nor address records"))));
             }
             route.hosts.push(MxHost { preference: 0, exchange: canonical, addresses, cname });
             return Ok(route);
@@ -162,7 +161,10 @@ impl MxResolver {
         let mut own_pref: Option<u16> = None;
         for (i, (pref, exchange)) in ordered.into_iter().enumerate() {
             if own_pref.is_some_and(|p| pref >= p) {
-                steps.push(Step::new(StepKind::Skip, format!("MX {pref} {exchange}: no better than this host")));
+                steps.push(Step::new(
+                    StepKind::Skip,
+                    format!("MX {pref} {exchange}: no better than this host"),
+                ));
                 continue;
             }
             if i >= self.opts.max_hosts {
@@ -174,7 +176,10 @@ impl MxResolver {
             }
             let (addresses, cname, failure) = self.addresses(&exchange, steps).await;
             if addresses.iter().any(|a| self.opts.own_addresses.contains(a)) {
-                steps.push(Step::new(StepKind::Skip, format!("MX {pref} {exchange}: an address of this host")));
+                steps.push(Step::new(
+                    StepKind::Skip,
+                    format!("MX {pref} {exchange}: an address of this host"),
+                ));
                 own_pref = Some(pref);
                 route.hosts.retain(|h| h.preference < pref);
                 continue;
@@ -223,7 +228,10 @@ impl MxResolver {
             };
             steps.push(Step::new(StepKind::Answer, format!("{name} CNAME {target}")));
             if !seen.insert(target.clone()) {
-                return Err(transient(format!("CNAME loop: {domain} → {} → {target}", chain_text(&chain, domain))));
+                return Err(transient(format!(
+                    "CNAME loop: {domain} → {} → {target}",
+                    chain_text(&chain, domain)
+                )));
             }
             chain.push(target.clone());
             if chain.len() > self.opts.max_cname_chain {
@@ -237,7 +245,11 @@ impl MxResolver {
     }
 
     /// A and AAAA of `host`: (addresses, the CNAME it pointed to if any, why there are none).
-    async fn addresses(&self, host: &str, steps: &mut Vec<Step>) -> (Vec<IpAddr>, Option<String>, Option<Error>) {
+    async fn addresses(
+        &self,
+        host: &str,
+        steps: &mut Vec<Step>,
+    ) -> (Vec<IpAddr>, Option<String>, Option<Error>) {
         let mut out = Vec::new();
         let mut cname = None;
         let mut failure = None;

@@ -81,7 +81,8 @@ impl Hooks for ReceiverHooks {
             Some(Reply::new(550, "No such user here", Some("5.1.1")))
         } else if b.defer_later && local.starts_with("later") {
             Some(Reply::new(451, "Try again later", Some("4.3.0")))
-        } else if b.defer_first.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+        } else if b.defer_first.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
+        {
             Some(Reply::new(451, "Greylisted, try again later", Some("4.7.1")))
         } else {
             None
@@ -113,13 +114,15 @@ impl Receiver {
             ..Default::default()
         };
         let behaviour = Arc::new(behaviour);
-        let server =
-            Arc::new(Server::with_hooks(opts, Arc::new(ReceiverHooks(Arc::clone(&behaviour)))).expect("options"));
+        let server = Arc::new(
+            Server::with_hooks(opts, Arc::new(ReceiverHooks(Arc::clone(&behaviour)))).expect("options"),
+        );
         let addr = SocketAddr::new(ip.parse::<IpAddr>().expect("ip"), port);
         server.listen(addr).expect("listen");
         let s = Arc::clone(&server);
         let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+            let rt =
+                tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
             rt.block_on(s.serve()).expect("serve");
         });
         Receiver { server, behaviour, maildir, thread: Some(thread) }
