@@ -37,22 +37,31 @@ async fn drain(q: &Queue, rounds: usize) {
     panic!("queue not empty after {rounds} runs: {:#?}", q.list().unwrap());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_5xx_bounces_with_exactly_one_dsn_to_the_senders_server() {
+/// The usual cast: the test DNS, `dest.test`'s server on 127.0.0.33 behaving as `dest`, the
+/// sender's server on 127.0.0.35 (where notices arrive), and a queue on a fresh spool. Bind
+/// every field: the DNS server and the spool live as long as their bindings.
+struct Setup {
+    _dns: postwire_testdns::TestDns,
+    dest: Receiver,
+    sender: Receiver,
+    _spool: tempfile::TempDir,
+    q: Queue,
+}
+
+fn setup(dest: Behaviour, retry: RetryPolicy) -> Setup {
     let dns = dns();
     let port = port_free_on(&["127.0.0.33", "127.0.0.35"]);
-    let dest = Receiver::start(
-        "127.0.0.33",
-        port,
-        &["dest.test"],
-        Behaviour { refuse_bad: true, ..Default::default() },
-    );
+    let dest = Receiver::start("127.0.0.33", port, &["dest.test"], dest);
     let sender = Receiver::start("127.0.0.35", port, &["sender.test"], Behaviour::default());
     let spool = tempfile::tempdir().unwrap();
-    let q = queue(
-        &dns,
-        port,
-        spool.path(),
+    let q = queue(&dns, port, spool.path(), retry);
+    Setup { _dns: dns, dest, sender, _spool: spool, q }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_5xx_bounces_with_exactly_one_dsn_to_the_senders_server() {
+    let Setup { dest, sender, q, _spool, _dns } = setup(
+        Behaviour { refuse_bad: true, ..Default::default() },
         RetryPolicy::every(Duration::from_millis(50), Duration::from_secs(3600)),
     );
     let env = NewEntry {
@@ -95,17 +104,8 @@ async fn a_5xx_bounces_with_exactly_one_dsn_to_the_senders_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_null_sender_never_gets_a_dsn_and_notify_never_is_honoured() {
-    let dns = dns();
-    let port = port_free_on(&["127.0.0.33", "127.0.0.35"]);
-    let _dest = Receiver::start(
-        "127.0.0.33",
-        port,
-        &["dest.test"],
-        Behaviour { refuse_bad: true, ..Default::default() },
-    );
-    let sender = Receiver::start("127.0.0.35", port, &["sender.test"], Behaviour::default());
-    let spool = tempfile::tempdir().unwrap();
-    let q = queue(&dns, port, spool.path(), RetryPolicy::default());
+    let Setup { dest: _dest, sender, q, _spool, _dns } =
+        setup(Behaviour { refuse_bad: true, ..Default::default() }, RetryPolicy::default());
     q.submit(&NewEntry::new("", &["bad@dest.test".into()]), MSG).await.unwrap();
     let never = NewEntry {
         mail_from: "s@sender.test".into(),
@@ -151,20 +151,8 @@ async fn a_4xx_is_queued_and_retried_on_the_schedule_until_delivered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_deferred_past_its_maximum_age_expires_with_one_dsn() {
-    let dns = dns();
-    let port = port_free_on(&["127.0.0.33", "127.0.0.35"]);
-    let _dest = Receiver::start(
-        "127.0.0.33",
-        port,
-        &["dest.test"],
+    let Setup { dest: _dest, sender, q, _spool, _dns } = setup(
         Behaviour { defer_later: true, ..Default::default() },
-    );
-    let sender = Receiver::start("127.0.0.35", port, &["sender.test"], Behaviour::default());
-    let spool = tempfile::tempdir().unwrap();
-    let q = queue(
-        &dns,
-        port,
-        spool.path(),
         RetryPolicy::every(Duration::from_millis(50), Duration::from_millis(300)),
     );
     q.submit(&NewEntry::new("s@sender.test", &["later@dest.test".into()]), MSG).await.unwrap();
