@@ -249,6 +249,8 @@ async fn a_failed_sync_fails_the_submit_and_keeps_nothing() {
     // The next one goes through.
     q.submit(&NewEntry::new("s@sender.test", &["x@dest.test".into()]), MSG).await.unwrap();
     assert_eq!(q.list().unwrap().len(), 1);
+    assert!(q.has_room_for(1024).unwrap(), "a test machine has a KiB free");
+    assert!(!q.has_room_for(u64::MAX / 2).unwrap(), "nobody has 2^63 bytes free");
     // One runner per spool: a second open is refused while the first holds it.
     let second = Queue::open(spool.path(), QueueOptions::default()).unwrap_err();
     assert_eq!(second.kind(), postwire::ErrorKind::Io);

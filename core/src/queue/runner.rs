@@ -486,6 +486,15 @@ impl Queue {
         queued
     }
 
+    /// True when the spool's filesystem has room for a message of `max_message_size` bytes with
+    /// the margin the server keeps (1.5 ×); a queue over another store always has room.
+    pub fn has_room_for(&self, max_message_size: u64) -> Result<bool> {
+        match &self.inner.spool {
+            Some(s) => Ok(s.free_bytes()? >= max_message_size.saturating_add(max_message_size / 2)),
+            None => Ok(true),
+        }
+    }
+
     /// Make the next `n` syncs of the spool fail, as a failing disk would (tests of the
     /// "fsync failed → 451, nothing kept" path).
     #[doc(hidden)]

@@ -136,6 +136,20 @@ impl Spool {
         &self.root
     }
 
+    /// Bytes free for an unprivileged writer on the spool's filesystem (`statvfs`): the server
+    /// answers `452 4.3.1` at MAIL when this is under 1.5 × its message size limit.
+    pub fn free_bytes(&self) -> Result<u64> {
+        use std::os::unix::ffi::OsStrExt;
+        let path = std::ffi::CString::new(self.root.as_os_str().as_bytes())
+            .map_err(|_| Error::io("spool path has a NUL byte"))?;
+        // SAFETY: statvfs writes into the zeroed struct we own; `path` is a valid C string.
+        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+        if unsafe { libc::statvfs(path.as_ptr(), &mut st) } != 0 {
+            return Err(io("cannot statvfs", &self.root, std::io::Error::last_os_error()));
+        }
+        Ok((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+    }
+
     /// Make the next `n` syncs fail (tests).
     #[doc(hidden)]
     pub fn fail_next_syncs(&self, n: u32) {
