@@ -288,3 +288,34 @@ async fn concurrent_submits_are_all_durable_and_the_runner_delivers_them() {
     q.stop().await;
     assert!(wait_until(5, || q.list().unwrap().is_empty()));
 }
+
+/// The cap per destination holds however many entries are due: with a receiver that holds each
+/// message a while, uncapped deliveries would overlap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_to_one_destination_respect_the_cap() {
+    let dns = dns();
+    let port = port_free_on(&["127.0.0.33", "127.0.0.34"]);
+    let hold = Some(Duration::from_millis(150));
+    let dest = Receiver::start("127.0.0.33", port, &["dest.test"], Behaviour { hold, ..Default::default() });
+    let other =
+        Receiver::start("127.0.0.34", port, &["other.test"], Behaviour { hold, ..Default::default() });
+    let spool = tempfile::tempdir().unwrap();
+    let opts = QueueOptions {
+        delivery: delivery_options(&dns, port),
+        hostname: "mx.relay.test".into(),
+        concurrency: 10,
+        per_destination: 2,
+        ..Default::default()
+    };
+    let q = Queue::open(spool.path(), opts).unwrap();
+    for i in 0..6 {
+        q.submit(&NewEntry::new("s@sender.test", &[format!("d{i}@dest.test")]), MSG).await.unwrap();
+        q.submit(&NewEntry::new("s@sender.test", &[format!("o{i}@other.test")]), MSG).await.unwrap();
+    }
+    let stats = q.run_once().await.unwrap();
+    assert_eq!(stats.delivered, 12);
+    let max = |r: &Receiver| r.behaviour.max_in_flight.load(std::sync::atomic::Ordering::SeqCst);
+    assert!((1..=2).contains(&max(&dest)), "at most two at a time to dest.test: {}", max(&dest));
+    assert!((1..=2).contains(&max(&other)), "and to other.test: {}", max(&other));
+    assert_eq!(dest.seen().len() + other.seen().len(), 12);
+}

@@ -64,6 +64,11 @@ pub struct Behaviour {
     pub defer_first: AtomicU32,
     /// Answer every RCPT of a local part starting with `later` with 451.
     pub defer_later: bool,
+    /// Hold each message this long before answering (to see overlapping deliveries).
+    pub hold: Option<Duration>,
+    /// Messages being answered right now, and the most there ever were at once.
+    pub in_flight: AtomicU32,
+    pub max_in_flight: AtomicU32,
     /// Envelope senders and recipients of the accepted messages.
     pub seen: Mutex<Vec<(String, Vec<String>)>>,
 }
@@ -90,8 +95,17 @@ impl Hooks for ReceiverHooks {
         Some(Box::pin(std::future::ready(Ok(reply))))
     }
     fn on_message(&self, _s: SessionInfo, env: Envelope, _d: Arc<Vec<u8>>) -> Option<HookFuture> {
-        self.0.seen.lock().unwrap().push((env.mail_from, env.rcpt_to));
-        Some(Box::pin(std::future::ready(Ok(None))))
+        let b = Arc::clone(&self.0);
+        Some(Box::pin(async move {
+            let now = b.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            b.max_in_flight.fetch_max(now, Ordering::SeqCst);
+            if let Some(d) = b.hold {
+                tokio::time::sleep(d).await;
+            }
+            b.seen.lock().unwrap().push((env.mail_from, env.rcpt_to));
+            b.in_flight.fetch_sub(1, Ordering::SeqCst);
+            Ok(None)
+        }))
     }
 }
 
