@@ -13,7 +13,8 @@
 #
 # Runs are bounded by BENCH_TIMEOUT seconds (default 120). Needs `serve --queue` (issue 11,
 # item 4): without it the queue rows say "not available" and the others still run.
-# Knobs: BENCH_MSGS, BENCH_SESSIONS (default 50), BENCH_SIZE (default 1024), POSTWIRE_ARGS.
+# Knobs: BENCH_MSGS, BENCH_SESSIONS (default 50), BENCH_SIZE (default 1024), POSTWIRE_ARGS,
+# POSTWIRE_BIN (a postwire binary to use instead of building the release one: sanity runs only).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -26,7 +27,7 @@ sessions=${BENCH_SESSIONS:-50}
 size=${BENCH_SIZE:-1024}
 time_limit=${BENCH_TIMEOUT:-120}
 target_dir=${CARGO_TARGET_DIR:-$repo/target}
-postwire_bin="$target_dir/release/postwire"
+postwire_bin=${POSTWIRE_BIN:-$target_dir/release/postwire}
 smtp_source=$(command -v smtp-source || echo /usr/sbin/smtp-source)
 smtp_sink=$(command -v smtp-sink || echo /usr/sbin/smtp-sink)
 
@@ -35,8 +36,10 @@ die() { printf 'queue_bench: ERROR: %s\n' "$*" >&2; exit 1; }
 now() { date +%s.%N; }
 
 [ -x "$smtp_source" ] && [ -x "$smtp_sink" ] || die "smtp-source/smtp-sink not found: run \`make deps\`"
-say "building postwire (release)"
-cargo build --release -p postwire --bin postwire >&2
+if [ -z "${POSTWIRE_BIN:-}" ]; then
+  say "building postwire (release)"
+  cargo build --release -p postwire --bin postwire >&2
+fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/postwire-qbench.XXXXXX")
 chmod 777 "$work"
 server_pid= sink_pid=
