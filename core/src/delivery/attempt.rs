@@ -114,7 +114,11 @@ pub(super) async fn attempt(
                     })
                     .collect()
             }
-            Err(e) if e.reply().is_none() && !client.content_sent() && e.kind() != ErrorKind::Rejected => {
+            Err(e)
+                if e.reply().is_none()
+                    && !client.content_sent()
+                    && !matches!(e.kind(), ErrorKind::Rejected | ErrorKind::InvalidInput) =>
+            {
                 // The session died before any content went out: nothing can have been
                 // delivered, the next address may do better.
                 any_transient = true;

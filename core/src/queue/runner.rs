@@ -205,16 +205,17 @@ impl Queue {
     /// [`Queue::run_once`] (or, with `all`, [`Queue::flush`]) calling `progress(done, total)`
     /// after each entry.
     pub async fn run(&self, all: bool, progress: &(dyn Fn(usize, usize) + Sync)) -> Result<RunStats> {
-        let now = if all { u64::MAX } else { now_ms() };
-        let store = Arc::clone(&self.inner.store);
-        let due = tokio::task::spawn_blocking(move || store.lease_due(now, usize::MAX))
-            .await
-            .map_err(|e| Error::io(format!("lease task failed: {e}")))??;
         let resolver = self
             .inner
             .resolver
             .get_or_try_init(|| async { MxResolver::new(self.inner.opts.delivery.resolve.clone()) })
             .await?;
+        // Lease only once nothing else can fail: a leased entry must end recorded or released.
+        let now = if all { u64::MAX } else { now_ms() };
+        let store = Arc::clone(&self.inner.store);
+        let due = tokio::task::spawn_blocking(move || store.lease_due(now, usize::MAX))
+            .await
+            .map_err(|e| Error::io(format!("lease task failed: {e}")))??;
         let total = due.len();
         let done = AtomicU64::new(0);
         let stats = Mutex::new(RunStats::default());
