@@ -28,6 +28,24 @@ pub fn network(s: &str) -> Result<IpNet> {
     })
 }
 
+/// A `Duration` as float seconds both ways (`#[serde(with = "crate::option_values::secs")]`):
+/// positive and finite when read (see [`seconds`]).
+pub mod secs {
+    use std::time::Duration;
+
+    use serde::{Deserializer, Serializer};
+
+    /// As float seconds.
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    /// From float seconds, validated.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        super::de::seconds(d)
+    }
+}
+
 /// `serde` deserializers for option fields, in the host's terms: durations as float seconds,
 /// networks as CIDR strings, `None`/`null` where the API gives it a meaning.
 pub mod de {
@@ -80,6 +98,21 @@ pub mod de {
             .map(|users| Arc::new(StaticCredentials(users)) as Arc<dyn Authenticator>))
     }
 
+    /// A value given by its text (`"starttls"` for a `TlsMode`), parsed with its `FromStr`.
+    pub fn from_str<'de, D, T>(d: D) -> Result<T, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: std::str::FromStr<Err = crate::Error>,
+    {
+        String::deserialize(d)?.parse().map_err(|e: crate::Error| D::Error::custom(e.message()))
+    }
+
+    /// What a field left out of the host's client options takes: `ClientOptions::new`'s
+    /// defaults (host and port are always given by the binding).
+    pub fn client_defaults() -> crate::client::ClientOptions {
+        crate::client::ClientOptions::new("", 25)
+    }
+
     /// `"reject"` or `"normalize"` (see [`BareLinePolicy`]).
     pub fn bare_line_policy<'de, D: Deserializer<'de>>(d: D) -> Result<BareLinePolicy, D::Error> {
         match String::deserialize(d)?.to_ascii_lowercase().as_str() {
@@ -93,6 +126,12 @@ pub mod de {
     pub trait Uniform: Sized {
         /// Every phase set to `d`.
         fn uniform(d: Duration) -> Self;
+    }
+
+    impl Uniform for crate::client::ClientTimeouts {
+        fn uniform(d: Duration) -> Self {
+            crate::client::ClientTimeouts::uniform(d)
+        }
     }
 
     impl Uniform for crate::server::ServerTimeouts {
