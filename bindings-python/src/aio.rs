@@ -1,14 +1,13 @@
-//! `postwire.aio.Client`: the `Client` API as awaitables (asyncio), on the binding's shared
-//! shared runtime; results come back through the binding's completion bridge (`bridge.rs`).
+//! `postwire.aio.Client`: the `Client` API as awaitables (asyncio), on the core's shared
+//! runtime; results come back through the completion queue's asyncio end (`bridge.rs`).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use postwire::client::Client;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyTuple, PyType};
+use pyo3::types::{PyDict, PyTuple, PyType};
 use tokio::sync::Mutex;
 
 use crate::bridge;
@@ -55,43 +54,16 @@ fn reply(r: postwire::Reply) -> PyReply {
 impl AioClient {
     /// Open a session (same arguments as `postwire.Client.connect`); returns an awaitable.
     #[classmethod]
-    #[pyo3(signature = (
-        host, port = 25, *, tls = "opportunistic", hello_name = None, timeout = 30.0, ca_file = None,
-        accept_invalid_certs = false, allow_plaintext_auth = false, pipelining = true,
-        chunking = true, tls_server_name = None, record_transcript = true
-    ))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (host, port = None, **options))]
     fn connect<'py>(
         _cls: &Bound<'py, PyType>,
         py: Python<'py>,
-        host: String,
-        port: u16,
-        tls: &str,
-        hello_name: Option<String>,
-        timeout: f64,
-        ca_file: Option<PathBuf>,
-        accept_invalid_certs: bool,
-        allow_plaintext_auth: bool,
-        pipelining: bool,
-        chunking: bool,
-        tls_server_name: Option<String>,
-        record_transcript: bool,
+        host: &str,
+        port: Option<u16>,
+        options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         crate::logging::refresh(py);
-        let opts = client_options(
-            host,
-            port,
-            tls,
-            hello_name,
-            timeout,
-            ca_file,
-            accept_invalid_certs,
-            allow_plaintext_auth,
-            pipelining,
-            chunking,
-            tls_server_name,
-            record_transcript,
-        )?;
+        let opts = client_options(host, port, options)?;
         bridge::spawn(py, async move {
             let c = Client::connect(opts).await?;
             Ok(AioClient { inner: Arc::new(Mutex::new(c)) })
