@@ -92,6 +92,11 @@ impl PyReply {
     fn __str__(&self) -> String {
         self.inner.one_line()
     }
+    /// Pickles as `Reply(code, text, enhanced)` (errors carrying it cross process pools).
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (u16, String, Option<String>))> {
+        let r = &slf.get().inner;
+        Ok((slf.get_type().into_any(), (r.code, r.text(), r.enhanced.clone())))
+    }
 }
 
 /// A recipient refused at RCPT: `rcpt` and the server's `reply`.
@@ -108,6 +113,16 @@ pub struct PyRejected {
 
 #[pymethods]
 impl PyRejected {
+    /// `RejectedRecipient(rcpt, reply)`.
+    #[new]
+    fn new(rcpt: String, reply: PyReply) -> Self {
+        PyRejected { rcpt, reply }
+    }
+    /// Pickles as `RejectedRecipient(rcpt, reply)`.
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> (Bound<'py, PyAny>, (String, PyReply)) {
+        let r = slf.get();
+        (slf.get_type().into_any(), (r.rcpt.clone(), r.reply.clone()))
+    }
     /// `{"rcpt", "reply"}`.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
