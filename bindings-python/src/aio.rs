@@ -8,7 +8,7 @@ use postwire::client::Client;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple, PyType};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::bridge;
 use crate::client::{capabilities, client_options, message_bytes, recipients};
@@ -28,26 +28,19 @@ impl AioClient {
         }
     }
 
-    fn call<'py, T, F>(&self, py: Python<'py>, f: F) -> PyResult<Bound<'py, PyAny>>
+    /// Run `f` with the session once calls before it are done; its result is awaitable.
+    fn call<'py, T, Fut>(
+        &self,
+        py: Python<'py>,
+        f: impl FnOnce(OwnedMutexGuard<Client>) -> Fut + Send + 'static,
+    ) -> PyResult<Bound<'py, PyAny>>
     where
         T: for<'a> IntoPyObject<'a> + Send + 'static,
-        F: for<'c> FnOnce(
-                &'c mut Client,
-            ) -> std::pin::Pin<
-                Box<dyn std::future::Future<Output = postwire::Result<T>> + Send + 'c>,
-            > + Send
-            + 'static,
+        Fut: std::future::Future<Output = postwire::Result<T>> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        bridge::spawn(py, async move {
-            let mut c = inner.lock().await;
-            f(&mut c).await
-        })
+        bridge::spawn(py, async move { f(inner.lock_owned().await).await })
     }
-}
-
-fn reply(r: postwire::Reply) -> PyReply {
-    r.into()
 }
 
 #[pymethods]
@@ -110,8 +103,8 @@ impl AioClient {
         password: String,
         mechanism: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.call(py, move |c| {
-            Box::pin(async move { c.login(&user, &password, mechanism.as_deref()).await.map(reply) })
+        self.call(py, move |mut c| async move {
+            c.login(&user, &password, mechanism.as_deref()).await.map(PyReply::from)
         })
     }
 
@@ -125,35 +118,36 @@ impl AioClient {
     ) -> PyResult<Bound<'py, PyAny>> {
         let rcpts = recipients(rcpt_to)?;
         let msg = message_bytes(message)?.into_owned();
-        self.call(py, move |c| {
-            Box::pin(async move { c.send(&mail_from, &rcpts, &msg).await.map(PySendResult::from) })
-        })
+        self.call(
+            py,
+            move |mut c| async move { c.send(&mail_from, &rcpts, &msg).await.map(PySendResult::from) },
+        )
     }
 
     /// VRFY; awaitable of `Reply`.
     fn verify<'py>(&self, py: Python<'py>, address: String) -> PyResult<Bound<'py, PyAny>> {
-        self.call(py, move |c| Box::pin(async move { c.verify(&address).await.map(reply) }))
+        self.call(py, move |mut c| async move { c.verify(&address).await.map(PyReply::from) })
     }
     /// EXPN; awaitable of `Reply`.
     fn expand<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
-        self.call(py, move |c| Box::pin(async move { c.expand(&name).await.map(reply) }))
+        self.call(py, move |mut c| async move { c.expand(&name).await.map(PyReply::from) })
     }
     /// HELP; awaitable of `Reply`.
     #[pyo3(signature = (topic = None))]
     fn help<'py>(&self, py: Python<'py>, topic: Option<String>) -> PyResult<Bound<'py, PyAny>> {
-        self.call(py, move |c| Box::pin(async move { c.help(topic.as_deref()).await.map(reply) }))
+        self.call(py, move |mut c| async move { c.help(topic.as_deref()).await.map(PyReply::from) })
     }
     /// NOOP; awaitable of `Reply`.
     fn noop<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.call(py, |c| Box::pin(async move { c.noop().await.map(reply) }))
+        self.call(py, move |mut c| async move { c.noop().await.map(PyReply::from) })
     }
     /// RSET; awaitable of `Reply`.
     fn reset<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.call(py, |c| Box::pin(async move { c.reset().await.map(reply) }))
+        self.call(py, move |mut c| async move { c.reset().await.map(PyReply::from) })
     }
     /// QUIT; awaitable of `Reply`.
     fn quit<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.call(py, |c| Box::pin(async move { c.quit().await.map(reply) }))
+        self.call(py, move |mut c| async move { c.quit().await.map(PyReply::from) })
     }
 
     fn __aenter__<'py>(slf: Py<Self>, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -163,9 +157,7 @@ impl AioClient {
     /// Closes the session (QUIT; errors while closing are ignored).
     #[pyo3(signature = (*_args))]
     fn __aexit__<'py>(&self, py: Python<'py>, _args: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
-        let inner = Arc::clone(&self.inner);
-        bridge::spawn(py, async move {
-            let mut c = inner.lock().await;
+        self.call(py, |mut c| async move {
             if !c.is_closed() {
                 let _ = c.quit().await;
             }

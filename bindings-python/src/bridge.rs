@@ -89,7 +89,9 @@ fn queue_for_running_loop(py: Python<'_>) -> PyResult<(Bound<'_, PyAny>, Arc<Que
         return Ok((lp, q));
     }
     let registry = REGISTRY
-        .get_or_try_init(py, || py.import("weakref")?.getattr("WeakKeyDictionary")?.call0().map(Bound::unbind))?
+        .get_or_try_init(py, || {
+            py.import("weakref")?.getattr("WeakKeyDictionary")?.call0().map(Bound::unbind)
+        })?
         .bind(py);
     let existing = registry.call_method1(intern!(py, "get"), (&lp,))?;
     let queue = match existing.downcast::<Bridge>() {
@@ -139,7 +141,9 @@ where
         .spawn(fut, move |out| {
             let outcome: Outcome = Box::new(move |py| match out {
                 Ok(Ok(v)) => v.into_py_any(py),
-                Ok(Err(e)) => Err(crate::error::exception(py, &e).map_or_else(|failed| failed, PyErr::from_value)),
+                Ok(Err(e)) => {
+                    Err(crate::error::exception(py, &e).map_or_else(|failed| failed, PyErr::from_value))
+                }
                 Err(_) => Err(PyRuntimeError::new_err("postwire: internal error (a task panicked)")),
             });
             (handle, outcome)

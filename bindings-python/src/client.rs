@@ -16,7 +16,11 @@ use crate::error::{invalid_input, ResultExt};
 use crate::values::{PyReply, PySendResult};
 
 /// `connect(host, port, **options)` → core options (names, defaults, checks: the core's).
-pub fn client_options(host: &str, port: Option<u16>, options: Option<&Bound<'_, PyDict>>) -> PyResult<ClientOptions> {
+pub fn client_options(
+    host: &str,
+    port: Option<u16>,
+    options: Option<&Bound<'_, PyDict>>,
+) -> PyResult<ClientOptions> {
     let value = match options {
         Some(o) => crate::convert::to_json(o, "Client options")?,
         None => serde_json::Value::Null,
@@ -132,7 +136,13 @@ impl PyClient {
 
     /// AUTH (PLAIN, LOGIN or XOAUTH2; `mechanism=None` picks PLAIN or LOGIN as offered).
     #[pyo3(signature = (user, password, mechanism = None))]
-    fn login(&self, py: Python<'_>, user: &str, password: &str, mechanism: Option<&str>) -> PyResult<PyReply> {
+    fn login(
+        &self,
+        py: Python<'_>,
+        user: &str,
+        password: &str,
+        mechanism: Option<&str>,
+    ) -> PyResult<PyReply> {
         self.run(py, |c, rt| rt.block_on(c.login(user, password, mechanism))).map(Into::into)
     }
 

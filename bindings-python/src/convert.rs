@@ -28,7 +28,8 @@ pub fn to_json(v: &Bound<'_, PyAny>, what: &str) -> PyResult<Value> {
     } else if let Ok(d) = v.downcast::<PyDict>() {
         let mut m = Map::new();
         for (k, val) in d.iter() {
-            let key: String = k.extract().map_err(|_| PyTypeError::new_err(format!("{what}: keys must be str")))?;
+            let key: String =
+                k.extract().map_err(|_| PyTypeError::new_err(format!("{what}: keys must be str")))?;
             let sub = to_json(&val, &format!("{what}[{key:?}]"))?;
             m.insert(key, sub);
         }

@@ -13,11 +13,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use postwire::host::{hook_reply, HookDispatch, HookRequest, Responder};
-use postwire::server::HookSet;
+use postwire::server::{HookSet, SessionInfo};
 use postwire::Reply;
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyTuple};
 
 use crate::convert::pairs;
 use crate::values::{PyEnvelope, PyReply, PySession};
@@ -85,50 +85,49 @@ impl PyHooks {
     }
 
     fn handle(&self, py: Python<'_>, req: HookRequest) {
-        let session = |s| Py::new(py, PySession { inner: s }).map(Py::into_any);
+        let what = req.name();
+        let session = |s: SessionInfo| Ok(Py::new(py, PySession::from(s))?.into_any());
+        let text = |t: String| Ok(t.into_pyobject(py)?.into_any().unbind());
+        let params = |p: &[(String, Option<String>)]| Ok(pairs(py, p)?.into_any().unbind());
         match req {
             HookRequest::Connect { session: s, respond } => {
-                self.call(py, &self.on_connect, "on_connect", respond, to_reply, || {
-                    PyTuple::new(py, [session(s)?])
-                })
+                self.call(py, &self.on_connect, what, respond, to_reply, [session(s)])
             }
-            HookRequest::MailFrom { session: s, address, params, respond } => {
-                self.call(py, &self.on_mail_from, "on_mail_from", respond, to_reply, || {
-                    let p = pairs(py, &params.to_pairs())?.into_any().unbind();
-                    PyTuple::new(py, [session(s)?, address.into_pyobject(py)?.into_any().unbind(), p])
-                })
+            HookRequest::MailFrom { session: s, address, params: p, respond } => {
+                let args = [session(s), text(address), params(&p.to_pairs())];
+                self.call(py, &self.on_mail_from, what, respond, to_reply, args)
             }
-            HookRequest::RcptTo { session: s, address, params, respond } => {
-                self.call(py, &self.on_rcpt_to, "on_rcpt_to", respond, to_reply, || {
-                    let p = pairs(py, &params.to_pairs())?.into_any().unbind();
-                    PyTuple::new(py, [session(s)?, address.into_pyobject(py)?.into_any().unbind(), p])
-                })
+            HookRequest::RcptTo { session: s, address, params: p, respond } => {
+                let args = [session(s), text(address), params(&p.to_pairs())];
+                self.call(py, &self.on_rcpt_to, what, respond, to_reply, args)
             }
             HookRequest::Message { session: s, envelope, data, respond } => {
-                self.call(py, &self.on_message, "on_message", respond, to_reply, || {
-                    let env = Py::new(py, PyEnvelope { inner: envelope })?.into_any();
-                    let bytes = pyo3::types::PyBytes::new(py, &data).into_any().unbind();
-                    PyTuple::new(py, [session(s)?, env, bytes])
-                })
+                let env = Py::new(py, PyEnvelope { inner: envelope }).map(Py::into_any);
+                let args = [session(s), env, Ok(PyBytes::new(py, &data).into_any().unbind())];
+                self.call(py, &self.on_message, what, respond, to_reply, args)
             }
             HookRequest::Auth { user, password, respond } => {
-                self.call(py, &self.auth, "auth", respond, to_bool, || PyTuple::new(py, [user, password]))
+                self.call(py, &self.auth, what, respond, to_bool, [text(user), text(password)])
             }
         }
     }
 
-    /// Call `func(*args())`; answer with its converted result, or schedule its coroutine.
-    fn call<'py, T: Send + 'static>(
+    /// Call `func(*args)`; answer with its converted result, or schedule its coroutine.
+    fn call<T: Send + 'static, const N: usize>(
         &self,
-        py: Python<'py>,
+        py: Python<'_>,
         func: &Option<Py<PyAny>>,
         what: &'static str,
         respond: Responder<T>,
         convert: Convert<T>,
-        args: impl FnOnce() -> PyResult<Bound<'py, PyTuple>>,
+        args: [PyResult<Py<PyAny>>; N],
     ) {
         let Some(func) = func else { return respond.fail(format!("{what} is not set")) };
-        let v = match args().and_then(|a| func.bind(py).call1(a)) {
+        let called = args
+            .into_iter()
+            .collect::<PyResult<Vec<_>>>()
+            .and_then(|a| func.bind(py).call1(PyTuple::new(py, a)?));
+        let v = match called {
             Ok(v) => v,
             Err(e) => {
                 log_exception(py, what, &e);
@@ -142,8 +141,12 @@ impl PyHooks {
             respond.answer(r.map_err(|e| format!("{what} raised {e}")).and_then(|v| convert(&v)))
         });
         let scheduled = (|| -> PyResult<()> {
-            let fut = py.import("asyncio")?.call_method1("run_coroutine_threadsafe", (&v, self.event_loop(py)?))?;
-            fut.call_method1("add_done_callback", (Py::new(py, Done { what, finish: Mutex::new(Some(finish)) })?,))?;
+            let lp = self.event_loop(py)?;
+            let fut = py.import("asyncio")?.call_method1("run_coroutine_threadsafe", (&v, lp))?;
+            fut.call_method1(
+                "add_done_callback",
+                (Py::new(py, Done { what, finish: Mutex::new(Some(finish)) })?,),
+            )?;
             Ok(())
         })();
         if let Err(e) = scheduled {

@@ -21,7 +21,9 @@ static LOGGER: GILOnceCell<Py<PyAny>> = GILOnceCell::new();
 /// `logging.getLogger("postwire")`.
 pub fn logger(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
     LOGGER
-        .get_or_try_init(py, || Ok::<_, PyErr>(py.import("logging")?.call_method1("getLogger", ("postwire",))?.unbind()))
+        .get_or_try_init(py, || {
+            Ok::<_, PyErr>(py.import("logging")?.call_method1("getLogger", ("postwire",))?.unbind())
+        })
         .map(|l| l.bind(py))
 }
 

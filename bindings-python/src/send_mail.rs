@@ -55,6 +55,9 @@ pub fn send_mail(
         accept_invalid_certs,
         allow_plaintext_auth,
     };
-    let results = py.allow_threads(|| runtime::block_on(core_send_mail(&mail_from, &rcpts, msg, &opts))).py_err()?.py_err()?;
+    let results = py
+        .allow_threads(|| runtime::block_on(core_send_mail(&mail_from, &rcpts, msg, &opts)))
+        .py_err()?
+        .py_err()?;
     results.into_iter().map(|r| PyRecipientResult::new(py, r)).collect()
 }

@@ -48,7 +48,8 @@ impl PyServer {
             None => PyDict::new(py),
         };
         let hooks = Arc::new(PyHooks::take(&kwargs)?);
-        let mut opts = host::options::server_options(convert::to_json(&kwargs, "Server options")?).py_err()?;
+        let mut opts =
+            host::options::server_options(convert::to_json(&kwargs, "Server options")?).py_err()?;
         let dispatch = Arc::new(hooks.dispatch(opts.hook_timeout));
         if hooks.auth.is_some() {
             opts.auth = Some(dispatch.clone());

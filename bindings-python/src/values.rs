@@ -11,9 +11,31 @@ use pyo3::types::{IntoPyDict, PyDict, PyList};
 
 use crate::convert::pairs;
 
+/// `{field: obj.field}` with values that have a `to_dict()` (and lists of them) converted too:
+/// every value class's `to_dict`, from its own attributes.
+fn dict_of<'py>(obj: &Bound<'py, PyAny>, fields: &[&str]) -> PyResult<Bound<'py, PyDict>> {
+    fn plain<'py>(v: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        if let Ok(l) = v.downcast::<PyList>() {
+            return Ok(PyList::new(v.py(), l.iter().map(plain).collect::<PyResult<Vec<_>>>()?)?.into_any());
+        }
+        if v.hasattr("to_dict")? {
+            return v.call_method0("to_dict");
+        }
+        Ok(v)
+    }
+    let d = PyDict::new(obj.py());
+    for f in fields {
+        d.set_item(f, plain(obj.getattr(*f)?)?)?;
+    }
+    Ok(d)
+}
+
 /// `Name(field=repr(obj.field), ...)`: every value class's `repr`, from its own attributes.
 fn repr(obj: &Bound<'_, PyAny>, name: &str, fields: &[&str]) -> PyResult<String> {
-    let shown = fields.iter().map(|f| Ok(format!("{f}={}", obj.getattr(*f)?.repr()?))).collect::<PyResult<Vec<_>>>()?;
+    let shown = fields
+        .iter()
+        .map(|f| Ok(format!("{f}={}", obj.getattr(*f)?.repr()?)))
+        .collect::<PyResult<Vec<_>>>()?;
     Ok(format!("{name}({})", shown.join(", ")))
 }
 
@@ -78,13 +100,8 @@ impl PyReply {
         self.inner.is_permanent()
     }
     /// `{"code", "enhanced", "lines", "text"}`.
-    pub fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let d = PyDict::new(py);
-        d.set_item("code", self.inner.code)?;
-        d.set_item("enhanced", self.enhanced())?;
-        d.set_item("lines", &self.inner.lines)?;
-        d.set_item("text", self.inner.text())?;
-        Ok(d)
+    fn to_dict<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyDict>> {
+        dict_of(slf, &["code", "enhanced", "lines", "text"])
     }
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
         repr(slf, "Reply", &["code", "enhanced", "text"])
@@ -93,7 +110,9 @@ impl PyReply {
         self.inner.one_line()
     }
     /// Pickles as `Reply(code, text, enhanced)` (errors carrying it cross process pools).
-    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (u16, String, Option<String>))> {
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<(Bound<'py, PyAny>, (u16, String, Option<String>))> {
         let r = &slf.get().inner;
         Ok((slf.get_type().into_any(), (r.code, r.text(), r.enhanced.clone())))
     }
@@ -124,11 +143,8 @@ impl PyRejected {
         (slf.get_type().into_any(), (r.rcpt.clone(), r.reply.clone()))
     }
     /// `{"rcpt", "reply"}`.
-    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let d = PyDict::new(py);
-        d.set_item("rcpt", &self.rcpt)?;
-        d.set_item("reply", self.reply.to_dict(py)?)?;
-        Ok(d)
+    fn to_dict<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyDict>> {
+        dict_of(slf, &["rcpt", "reply"])
     }
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
         repr(slf, "RejectedRecipient", &["rcpt", "reply"])
@@ -185,18 +201,8 @@ impl PySendResult {
         Ok(d)
     }
     /// `{"accepted", "rejected": [{"rcpt", "reply"}], "reply", "queue_id", "timings"}`.
-    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let d = PyDict::new(py);
-        d.set_item("accepted", &self.inner.accepted)?;
-        let rej = PyList::empty(py);
-        for r in self.rejected() {
-            rej.append(r.to_dict(py)?)?;
-        }
-        d.set_item("rejected", rej)?;
-        d.set_item("reply", self.reply().to_dict(py)?)?;
-        d.set_item("queue_id", self.queue_id())?;
-        d.set_item("timings", self.timings(py)?)?;
-        Ok(d)
+    fn to_dict<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyDict>> {
+        dict_of(slf, &["accepted", "rejected", "reply", "queue_id", "timings"])
     }
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
         repr(slf, "SendResult", &["accepted", "rejected", "reply", "queue_id"])
@@ -247,7 +253,13 @@ impl PyRecipientResult {
         let d = PyDict::new(py);
         d.set_item("rcpt", &self.rcpt)?;
         d.set_item("ok", self.ok)?;
-        d.set_item("reply", self.reply.as_ref().map(|r| r.to_dict(py)).transpose()?)?;
+        d.set_item(
+            "reply",
+            self.reply
+                .as_ref()
+                .map(|r| dict_of(Bound::new(py, r.clone())?.as_any(), &["code", "enhanced", "lines", "text"]))
+                .transpose()?,
+        )?;
         let err = self.failure.as_ref().map(|(k, m)| [("kind", k.to_string()), ("message", m.clone())]);
         d.set_item("error", err.map(|e| e.into_py_dict(py)).transpose()?)?;
         Ok(d)
@@ -260,61 +272,56 @@ impl PyRecipientResult {
 /// The session as hooks see it.
 #[pyclass(name = "Session", module = "postwire", frozen)]
 pub struct PySession {
-    pub inner: SessionInfo,
+    /// Session id (also in the server's log lines and queue ids).
+    #[pyo3(get)]
+    id: String,
+    /// The client's `(host, port)`.
+    #[pyo3(get)]
+    peer: (String, u16),
+    /// Our `(host, port)` the client connected to.
+    #[pyo3(get)]
+    local: (String, u16),
+    /// The HELO/EHLO name, once given.
+    #[pyo3(get)]
+    helo: Option<String>,
+    /// True after STARTTLS.
+    #[pyo3(get)]
+    tls: bool,
+    /// The user name after AUTH, else None.
+    #[pyo3(get)]
+    authenticated_user: Option<String>,
+}
+
+impl From<SessionInfo> for PySession {
+    fn from(s: SessionInfo) -> Self {
+        let pair = |a: std::net::SocketAddr| (a.ip().to_string(), a.port());
+        let (peer, local) = (pair(s.peer), pair(s.local));
+        PySession {
+            id: s.id,
+            peer,
+            local,
+            helo: s.helo,
+            tls: s.tls,
+            authenticated_user: s.authenticated_user,
+        }
+    }
 }
 
 #[pymethods]
 impl PySession {
-    /// Session id (also in the server's log lines and queue ids).
-    #[getter]
-    fn id(&self) -> &str {
-        &self.inner.id
-    }
-    /// The client's `(host, port)`.
-    #[getter]
-    fn peer(&self) -> (String, u16) {
-        (self.inner.peer.ip().to_string(), self.inner.peer.port())
-    }
     /// The client's IP address.
     #[getter]
-    fn peer_ip(&self) -> String {
-        self.inner.peer.ip().to_string()
+    fn peer_ip(&self) -> &str {
+        &self.peer.0
     }
     /// The client's port.
     #[getter]
     fn peer_port(&self) -> u16 {
-        self.inner.peer.port()
-    }
-    /// Our `(host, port)` the client connected to.
-    #[getter]
-    fn local(&self) -> (String, u16) {
-        (self.inner.local.ip().to_string(), self.inner.local.port())
-    }
-    /// The HELO/EHLO name, once given.
-    #[getter]
-    fn helo(&self) -> Option<&str> {
-        self.inner.helo.as_deref()
-    }
-    /// True after STARTTLS.
-    #[getter]
-    fn tls(&self) -> bool {
-        self.inner.tls
-    }
-    /// The user name after AUTH, else None.
-    #[getter]
-    fn authenticated_user(&self) -> Option<&str> {
-        self.inner.authenticated_user.as_deref()
+        self.peer.1
     }
     /// All of the above as a dict.
-    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let d = PyDict::new(py);
-        d.set_item("id", self.id())?;
-        d.set_item("peer", self.peer())?;
-        d.set_item("local", self.local())?;
-        d.set_item("helo", self.helo())?;
-        d.set_item("tls", self.inner.tls)?;
-        d.set_item("authenticated_user", self.authenticated_user())?;
-        Ok(d)
+    fn to_dict<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyDict>> {
+        dict_of(slf, &["id", "peer", "local", "helo", "tls", "authenticated_user"])
     }
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
         repr(slf, "Session", &["id", "peer", "helo", "tls", "authenticated_user"])
@@ -352,13 +359,8 @@ impl PyEnvelope {
         PyList::new(py, dicts.collect::<PyResult<Vec<_>>>()?)
     }
     /// `{"mail_from", "rcpt_to", "mail_params", "rcpt_params"}`.
-    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let d = PyDict::new(py);
-        d.set_item("mail_from", &self.inner.mail_from)?;
-        d.set_item("rcpt_to", &self.inner.rcpt_to)?;
-        d.set_item("mail_params", self.mail_params(py)?)?;
-        d.set_item("rcpt_params", self.rcpt_params(py)?)?;
-        Ok(d)
+    fn to_dict<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyDict>> {
+        dict_of(slf, &["mail_from", "rcpt_to", "mail_params", "rcpt_params"])
     }
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
         repr(slf, "Envelope", &["mail_from", "rcpt_to"])

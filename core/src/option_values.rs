@@ -118,7 +118,9 @@ pub mod de {
         match String::deserialize(d)?.to_ascii_lowercase().as_str() {
             "reject" => Ok(BareLinePolicy::Reject),
             "normalize" | "normalise" => Ok(BareLinePolicy::Normalize),
-            other => Err(D::Error::custom(format!("bare_line_policy {other:?}: expected reject or normalize"))),
+            other => {
+                Err(D::Error::custom(format!("bare_line_policy {other:?}: expected reject or normalize")))
+            }
         }
     }
 

@@ -35,7 +35,11 @@ impl<T> Msg<T> {
 enum State<T> {
     /// No thread yet in this process.
     Idle,
-    Running { pid: u32, thread: ThreadId, tx: mpsc::Sender<Msg<T>> },
+    Running {
+        pid: u32,
+        thread: ThreadId,
+        tx: mpsc::Sender<Msg<T>>,
+    },
     Closed,
 }
 

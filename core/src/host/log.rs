@@ -159,7 +159,8 @@ impl<S: Subscriber> Layer<S> for ForwardLayer {
         let meta = event.metadata();
         let mut f = Fields::default();
         event.record(&mut f);
-        let record = LogRecord { level: *meta.level(), target: meta.target(), message: f.message, fields: f.fields };
+        let record =
+            LogRecord { level: *meta.level(), target: meta.target(), message: f.message, fields: f.fields };
         // Err: the forwarder was closed; the record is dropped.
         let _ = forwarder.send(record);
     }

@@ -75,7 +75,8 @@ pub fn client_options(host: &str, port: Option<u16>, value: Value) -> Result<Cli
                 _ => Map::new(),
             };
             all.extend(given);
-            t = from_value(Value::Object(all)).map_err(|e| Error::invalid_input(format!("timeouts: {}", e.message())))?;
+            t = from_value(Value::Object(all))
+                .map_err(|e| Error::invalid_input(format!("timeouts: {}", e.message())))?;
         }
         Some(v) => t = ClientTimeouts::uniform(seconds("timeouts", v)?),
     }
@@ -84,7 +85,8 @@ pub fn client_options(host: &str, port: Option<u16>, value: Value) -> Result<Cli
 }
 
 fn seconds(what: &str, v: Value) -> Result<Duration> {
-    let secs: f64 = from_value(v).map_err(|_| Error::invalid_input(format!("{what} must be a number of seconds")))?;
+    let secs: f64 =
+        from_value(v).map_err(|_| Error::invalid_input(format!("{what} must be a number of seconds")))?;
     crate::option_values::seconds(what, secs)
 }
 
@@ -98,7 +100,10 @@ mod tests {
     fn defaults_come_from_the_core() {
         let o = server_options(json!({ "hostname": "mx.example.test" })).unwrap();
         let d = ServerOptions::default();
-        assert_eq!((o.max_recipients, o.max_message_size, o.timeouts), (d.max_recipients, d.max_message_size, d.timeouts));
+        assert_eq!(
+            (o.max_recipients, o.max_message_size, o.timeouts),
+            (d.max_recipients, d.max_message_size, d.timeouts)
+        );
         assert_eq!(o.hook_timeout, Duration::from_secs(60));
     }
 
@@ -127,10 +132,15 @@ mod tests {
 
     #[test]
     fn client_options_from_host_values() {
-        let o = client_options("mx.example.test", None, json!({ "tls": "implicit", "pipelining": false })).unwrap();
+        let o = client_options("mx.example.test", None, json!({ "tls": "implicit", "pipelining": false }))
+            .unwrap();
         assert_eq!((o.port, o.tls, o.pipelining, o.chunking), (465, TlsMode::Implicit, false, true));
         assert_eq!(o.timeouts.rcpt, CLIENT_TIMEOUT);
-        assert_eq!(o.timeouts.data_end, ClientTimeouts::default().data_end, "timeout leaves the data wait alone");
+        assert_eq!(
+            o.timeouts.data_end,
+            ClientTimeouts::default().data_end,
+            "timeout leaves the data wait alone"
+        );
         let o = client_options(
             "h",
             Some(2525),
