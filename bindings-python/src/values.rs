@@ -39,6 +39,9 @@ fn repr(obj: &Bound<'_, PyAny>, name: &str, fields: &[&str]) -> PyResult<String>
     Ok(format!("{name}({})", shown.join(", ")))
 }
 
+/// `Reply(code, text, enhanced)`'s arguments (what a pickled `Reply` is rebuilt from).
+type ReplyArgs = (u16, String, Option<String>);
+
 /// An SMTP reply: `code`, `enhanced` (`"2.1.5"` or None), `lines`, `text` (lines joined by `\n`).
 #[pyclass(name = "Reply", module = "postwire", frozen, eq)]
 #[derive(Clone, PartialEq)]
@@ -110,9 +113,7 @@ impl PyReply {
         self.inner.one_line()
     }
     /// Pickles as `Reply(code, text, enhanced)` (errors carrying it cross process pools).
-    fn __reduce__<'py>(
-        slf: &Bound<'py, Self>,
-    ) -> PyResult<(Bound<'py, PyAny>, (u16, String, Option<String>))> {
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, ReplyArgs)> {
         let r = &slf.get().inner;
         Ok((slf.get_type().into_any(), (r.code, r.text(), r.enhanced.clone())))
     }

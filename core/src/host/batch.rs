@@ -78,11 +78,14 @@ impl<T> Iterator for Batch<'_, T> {
     }
 }
 
+/// What a [`BatchThread`] calls with each batch.
+type Handler<T> = Arc<dyn Fn(&mut Batch<'_, T>) + Send + Sync>;
+
 /// A lazily started thread calling `handler` with batches of the items sent to it.
 pub struct BatchThread<T: Send + 'static> {
     name: String,
     max_batch: usize,
-    handler: Arc<dyn Fn(&mut Batch<'_, T>) + Send + Sync>,
+    handler: Handler<T>,
     state: Mutex<State<T>>,
 }
 
