@@ -4,6 +4,7 @@
 //! - [`proto`]: the sans-IO protocol core (parsers, replies, DATA codec).
 //! - [`server`]: the SMTP server (`postwire serve`).
 //! - [`client`]: the SMTP client (`postwire send`), pool and message composition.
+//! - [`trace`]: `Received:`-trace analysis (`postwire analyze`).
 //! - [`error`]: the one error type.
 
 pub mod cli;
@@ -13,6 +14,7 @@ pub mod hostname;
 pub mod option_values;
 pub mod proto;
 pub mod server;
+pub mod trace;
 
 pub use error::{Error, ErrorKind, Result};
 pub use proto::Reply;
