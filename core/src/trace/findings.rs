@@ -265,6 +265,9 @@ fn after_trusted(hops: &[Hop], trusted: &[String], out: &mut Vec<Finding>) {
     for (i, h) in hops.iter().enumerate().rev() {
         match h.by_host.as_deref() {
             Some(by) if names::is_trusted(by, trusted) => boundary = i,
+            // A line that names no client is a host's internal step (Gmail's `by <IPv6> with
+            // SMTP id`, qmail's `invoked by`): it neither proves nor breaks trust.
+            _ if h.from_names().is_empty() => continue,
             _ => break,
         }
     }

@@ -86,18 +86,13 @@ fn greeting_text(g: mail_parser::Greeting) -> &'static str {
     }
 }
 
-/// RFC 3339 text of a parsed date (`Z` for UTC, as mail-parser writes it).
-pub(crate) fn rfc3339(d: &DateTime) -> String {
-    d.to_rfc3339()
-}
-
 /// Parse one field value (the text after `Received:`, folded lines included).
 pub fn parse_received_value(value: &[u8]) -> ReceivedLine {
     let parsed = mail_parser::parsers::MessageStream::new(value).parse_received();
     let text = String::from_utf8_lossy(value);
-    let mut line = match parsed {
-        HeaderValue::Received(r) => from_parser(&r),
-        _ => ReceivedLine::default(),
+    let (mut line, grammar_date) = match parsed {
+        HeaderValue::Received(r) => (from_parser(&r), r.date),
+        _ => (ReceivedLine::default(), None),
     };
     if std::str::from_utf8(value).is_err() {
         line.defects.push("not_utf8".into());
@@ -106,14 +101,32 @@ pub fn parse_received_value(value: &[u8]) -> ReceivedLine {
     if line.with.is_none() {
         line.with_word = scan.with_word;
     }
-    if !scan.semicolon {
+    let mut date = grammar_date.filter(DateTime::is_valid);
+    if date.is_none() && !scan.semicolon {
         // A line without `;` has no date for the grammar; real ones often still end in one.
-        if let Some(d) = scan.tail_date.as_deref().and_then(date_without_semicolon) {
-            line.defects.push("no_semicolon".into());
-            set_date(&mut line, &d, scan.zone_name.as_deref());
-        } else if line.date.is_none() {
-            line.defects.push("no_semicolon".into());
+        line.defects.push("no_semicolon".into());
+        date = scan.tail_date.as_deref().and_then(date_without_semicolon).filter(DateTime::is_valid);
+    } else if let Some(d) = date.as_mut() {
+        // The grammar read no numeric zone and took UTC; RFC 5322 §4.3 names a few.
+        let numeric_zone = scan.date_words.iter().any(|w| is_numeric_zone(w));
+        if let (false, Some(offset)) = (numeric_zone, scan.zone_name.as_deref().and_then(obsolete_zone_offset)) {
+            line.defects.push("obsolete_zone".into());
+            set_zone(d, offset);
         }
+    }
+    if date.is_none() {
+        // asctime (`Fri Feb 07 10:18:12 2003 -0800`), written by old Sendmail and friends: the
+        // grammar reads its numbers in the wrong order, so we read it here.
+        date = asctime(&scan.date_words);
+        if date.is_some() {
+            line.defects.push("obsolete_date".into());
+        } else if grammar_date.is_some() {
+            line.defects.push("bad_date".into());
+        }
+    }
+    if let Some(d) = date {
+        line.date = Some(d.to_rfc3339());
+        line.timestamp = Some(d.to_timestamp());
     }
     if line.from.is_none() && line.from_ip.is_none() {
         line.defects.push("no_from".into());
@@ -124,13 +137,6 @@ pub fn parse_received_value(value: &[u8]) -> ReceivedLine {
     if line.date.is_none() && !line.defects.iter().any(|d| d == "bad_date") {
         line.defects.push("no_date".into());
     }
-    if line.timestamp.is_some() && scan.semicolon && scan.zone_name.is_some() {
-        // The grammar read no numeric zone and took UTC; RFC 5322 §4.3 names a few.
-        if let Some(offset) = scan.zone_name.as_deref().and_then(obsolete_zone_offset) {
-            line.defects.push("obsolete_zone".into());
-            line.timestamp = line.timestamp.map(|t| t - offset);
-        }
-    }
     let nothing = line.from.is_none() && line.by.is_none() && line.date.is_none() && line.id.is_none();
     if nothing {
         line.defects.push("unparsable".into());
@@ -139,7 +145,7 @@ pub fn parse_received_value(value: &[u8]) -> ReceivedLine {
 }
 
 fn from_parser(r: &Received<'_>) -> ReceivedLine {
-    let mut line = ReceivedLine {
+    let line = ReceivedLine {
         from: r.from.as_ref().map(host_text),
         from_ip: r.from_ip,
         from_iprev: r.from_iprev.as_ref().map(|s| s.to_string()),
@@ -158,29 +164,7 @@ fn from_parser(r: &Received<'_>) -> ReceivedLine {
         timestamp: None,
         defects: Vec::new(),
     };
-    if let Some(d) = &r.date {
-        if d.is_valid() {
-            line.date = Some(rfc3339(d));
-            line.timestamp = Some(d.to_timestamp());
-        } else {
-            line.defects.push("bad_date".into());
-        }
-    }
     line
-}
-
-fn set_date(line: &mut ReceivedLine, d: &DateTime, zone: Option<&str>) {
-    if !d.is_valid() {
-        line.defects.push("bad_date".into());
-        return;
-    }
-    line.date = Some(rfc3339(d));
-    let mut ts = d.to_timestamp();
-    if let Some(offset) = zone.and_then(obsolete_zone_offset) {
-        line.defects.push("obsolete_zone".into());
-        ts -= offset;
-    }
-    line.timestamp = Some(ts);
 }
 
 /// What one pass over the raw text (outside comments) tells beyond the grammar.
@@ -194,6 +178,8 @@ struct Scan {
     tail_date: Option<String>,
     /// The last alphabetic word outside comments when it is a time-zone name (after `;`).
     zone_name: Option<String>,
+    /// The words of the date: after the `;`, or of `tail_date`.
+    date_words: Vec<String>,
 }
 
 /// One linear pass: depth counters only, no backtracking.
@@ -233,6 +219,7 @@ fn scan(text: &str) -> Scan {
     if let Some(pos) = words.iter().position(|(_, w)| w.eq_ignore_ascii_case("with")) {
         out.with_word = words.get(pos + 1).map(|(_, w)| w.to_string());
     }
+    out.date_words = after_semicolon_words.iter().map(|w| w.to_string()).collect();
     if let Some(last) = after_semicolon_words.last() {
         if last.chars().all(|c| c.is_ascii_alphabetic()) {
             out.zone_name = Some(last.to_ascii_uppercase());
@@ -251,6 +238,7 @@ fn scan(text: &str) -> Scan {
         });
         if let Some(s) = start {
             out.tail_date = Some(text[s..].to_string());
+            out.date_words = words.iter().filter(|(ws, _)| *ws >= s).map(|(_, w)| w.to_string()).collect();
             if let Some((_, last)) = words.last() {
                 if last.chars().all(|c| c.is_ascii_alphabetic()) {
                     out.zone_name = Some(last.to_ascii_uppercase());
@@ -271,6 +259,40 @@ fn date_without_semicolon(tail: &str) -> Option<DateTime> {
         HeaderValue::Received(r) => r.date,
         _ => None,
     }
+}
+
+fn is_numeric_zone(w: &str) -> bool {
+    let b = w.as_bytes();
+    b.len() == 5 && matches!(b[0], b'+' | b'-') && b[1..].iter().all(u8::is_ascii_digit)
+}
+
+/// Give `d` the zone `offset` (seconds east of UTC), keeping its wall-clock time.
+fn set_zone(d: &mut DateTime, offset: i64) {
+    d.tz_before_gmt = offset < 0;
+    d.tz_hour = (offset.abs() / 3600) as u8;
+    d.tz_minute = ((offset.abs() % 3600) / 60) as u8;
+}
+
+/// `[Wdy] Mon DD HH:MM:SS [ZONE] YYYY [+hhmm]` in any of its real-world orders.
+fn asctime(words: &[String]) -> Option<DateTime> {
+    let m = words.iter().position(|w| MONTHS.iter().any(|m| w.eq_ignore_ascii_case(m)))?;
+    let month = MONTHS.iter().position(|x| words[m].eq_ignore_ascii_case(x))? as u8 + 1;
+    let day: u8 = words.get(m + 1)?.parse().ok()?;
+    let mut hms = words.get(m + 2)?.split(':').map(|p| p.parse::<u8>().ok());
+    let (hour, minute, second) = (hms.next()??, hms.next()??, hms.next().flatten().unwrap_or(0));
+    let mut d = DateTime { year: 0, month, day, hour, minute, second, tz_before_gmt: false, tz_hour: 0, tz_minute: 0 };
+    for w in &words[m + 3..] {
+        if w.len() == 4 && w.bytes().all(|c| c.is_ascii_digit()) {
+            d.year = w.parse().ok()?;
+        } else if is_numeric_zone(w) {
+            let n: i64 = w[1..].parse().ok()?;
+            let secs = (n / 100) * 3600 + (n % 100) * 60;
+            set_zone(&mut d, if w.starts_with('-') { -secs } else { secs });
+        } else if let Some(offset) = obsolete_zone_offset(&w.to_ascii_uppercase()) {
+            set_zone(&mut d, offset);
+        }
+    }
+    d.is_valid().then_some(d)
 }
 
 /// Seconds east of UTC of an RFC 5322 §4.3 obsolete zone name (military zones are ambiguous in
