@@ -4,6 +4,7 @@
 //! - [`proto`]: the sans-IO protocol core (parsers, replies, DATA codec).
 //! - [`server`]: the SMTP server (`postwire serve`).
 //! - [`client`]: the SMTP client (`postwire send`), pool and message composition.
+//! - [`relay_check`]: the open-relay checker (`postwire relay-check`).
 //! - [`trace`]: `Received:`-trace analysis (`postwire analyze`).
 //! - [`error`]: the one error type.
 
@@ -13,6 +14,7 @@ pub mod error;
 pub mod hostname;
 pub mod option_values;
 pub mod proto;
+pub mod relay_check;
 pub mod server;
 pub mod trace;
 
