@@ -24,7 +24,12 @@ fn our_server_closed_relays_nothing() {
     assert_eq!(control.len(), 1);
     assert_eq!(control[0].verdict, Verdict::Relayed, "{:#?}", control[0].transcript);
     for t in &r.results {
-        assert!(t.transcript.iter().any(|l| l.starts_with(" -> MAIL FROM:")), "{}: {:?}", t.name, t.transcript);
+        assert!(
+            t.transcript.iter().any(|l| l.starts_with(" -> MAIL FROM:")),
+            "{}: {:?}",
+            t.name,
+            t.transcript
+        );
         assert!(t.transcript.iter().any(|l| l == " -> RSET"), "{}: no RSET", t.name);
         let reply = t.reply.as_ref().unwrap_or_else(|| panic!("{} has no reply", t.name));
         if t.verdict == Verdict::Refused {
@@ -103,7 +108,11 @@ fn a_fresh_connection_when_the_server_hangs_up() {
     o.errors_per_connection = 1000;
     let r = run(&o);
     assert!(r.connections > 3, "{} connections", r.connections);
-    assert!(with_verdict(&r, Verdict::Error).is_empty(), "{:#?}", r.results.iter().filter(|t| t.verdict == Verdict::Error).collect::<Vec<_>>());
+    assert!(
+        with_verdict(&r, Verdict::Error).is_empty(),
+        "{:#?}",
+        r.results.iter().filter(|t| t.verdict == Verdict::Error).collect::<Vec<_>>()
+    );
     assert!(!r.open && !r.inconclusive);
     // And our own budget opens new connections before the server's limit.
     let s2 = our_server(false);
@@ -111,7 +120,10 @@ fn a_fresh_connection_when_the_server_hangs_up() {
     o2.errors_per_connection = 5;
     let r2 = run(&o2);
     assert!(r2.connections >= r2.results.len() / 5, "{}", r2.connections);
-    assert!(r2.results.iter().filter(|t| t.transcript.iter().any(|l| l.starts_with("=== Connected"))).count() == r2.connections);
+    assert!(
+        r2.results.iter().filter(|t| t.transcript.iter().any(|l| l.starts_with("=== Connected"))).count()
+            == r2.connections
+    );
 }
 
 #[test]

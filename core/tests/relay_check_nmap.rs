@@ -35,9 +35,14 @@ fn nmap_relayed(port: u16) -> BTreeSet<String> {
         .expect("nmap did not finish within its own host timeout")
         .unwrap_or_else(|e| panic!("cannot run nmap ({e}) — run `make deps`"));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("smtp-open-relay:"), "nmap ran no smtp-open-relay script — run `make deps`:\n{text}");
+    assert!(
+        text.contains("smtp-open-relay:"),
+        "nmap ran no smtp-open-relay script — run `make deps`:\n{text}"
+    );
     text.lines()
-        .filter_map(|l| l.trim_start_matches(['|', '_', ' ']).strip_prefix("MAIL FROM:").map(|s| format!("MAIL FROM:{s}")))
+        .filter_map(|l| {
+            l.trim_start_matches(['|', '_', ' ']).strip_prefix("MAIL FROM:").map(|s| format!("MAIL FROM:{s}"))
+        })
         .collect()
 }
 

@@ -48,7 +48,8 @@ fn megabytes_of_nesting_parse_in_linear_time() {
 
 #[test]
 fn no_received_lines_is_zero_hops() {
-    for m in [&b""[..], b"\r\n\r\n", b"Subject: x\r\n\r\nReceived: in the body, not a header\r\n", b"garbage"] {
+    for m in [&b""[..], b"\r\n\r\n", b"Subject: x\r\n\r\nReceived: in the body, not a header\r\n", b"garbage"]
+    {
         let a = analyze_offline(m, &TraceOptions::default());
         assert!(a.hops.is_empty(), "{m:?}");
         assert!(!a.suspicious);
@@ -62,7 +63,8 @@ fn no_received_lines_is_zero_hops() {
 fn a_bad_nameserver_is_invalid_input() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let opts = TraceOptions { resolve: true, nameservers: Some(vec!["nope".into()]), ..Default::default() };
-    let e = rt.block_on(analyze_received(b"Received: from a by b; Mon, 02 Oct 2023 10:00:00 +0000\r\n", &opts));
+    let e =
+        rt.block_on(analyze_received(b"Received: from a by b; Mon, 02 Oct 2023 10:00:00 +0000\r\n", &opts));
     assert_eq!(e.unwrap_err().kind(), postwire::ErrorKind::InvalidInput);
 }
 

@@ -47,8 +47,12 @@ fn received_vectors() {
             .iter()
             .map(|f| format!("{}@{}", f.kind, f.hop.map(|h| h.to_string()).unwrap_or_else(|| "-".into())))
             .collect();
-        let mut want: Vec<String> =
-            e["findings"].as_array().expect("findings").iter().map(|v| v.as_str().unwrap().to_string()).collect();
+        let mut want: Vec<String> = e["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
         got.sort();
         want.sort();
         if got != want {

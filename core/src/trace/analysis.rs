@@ -63,7 +63,8 @@ pub fn analyze_offline(message: &[u8], opts: &TraceOptions) -> TraceAnalysis {
 
 /// The hops of `message`, oldest first, without findings.
 pub fn parse_hops(message: &[u8]) -> Vec<Hop> {
-    let fields = received_fields(message).into_iter().map(|(v, raw)| (parse_received_value(v), raw)).collect();
+    let fields =
+        received_fields(message).into_iter().map(|(v, raw)| (parse_received_value(v), raw)).collect();
     hop::assemble(fields)
 }
 

@@ -50,7 +50,13 @@ pub struct Finding {
 }
 
 impl Finding {
-    fn new(kind: &str, hop: Option<usize>, severity: Severity, detail: String, evidence: Vec<String>) -> Self {
+    fn new(
+        kind: &str,
+        hop: Option<usize>,
+        severity: Severity,
+        detail: String,
+        evidence: Vec<String>,
+    ) -> Self {
         Finding { kind: kind.to_string(), hop, severity, detail, evidence }
     }
 }
@@ -286,7 +292,9 @@ fn after_trusted(hops: &[Hop], trusted: &[String], out: &mut Vec<Finding>) {
             "after_trusted",
             Some(i),
             Severity::Low,
-            format!("written before the message reached trusted hop {boundary}: it may be forged or appended"),
+            format!(
+                "written before the message reached trusted hop {boundary}: it may be forged or appended"
+            ),
             vec![format!("by={}", hops[i].by_host.clone().unwrap_or_default())],
         ));
     }

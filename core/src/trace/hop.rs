@@ -117,6 +117,8 @@ impl Hop {
         v.extend(self.line.from.clone());
         v.extend(self.resolved_rdns.clone());
         v.extend(self.from_ip.map(|ip| ip.to_string()));
+        let mut seen = std::collections::HashSet::new();
+        v.retain(|n| seen.insert(names::normalise(n)));
         v
     }
 }

@@ -109,7 +109,9 @@ pub fn parse_received_value(value: &[u8]) -> ReceivedLine {
     } else if let Some(d) = date.as_mut() {
         // The grammar read no numeric zone and took UTC; RFC 5322 §4.3 names a few.
         let numeric_zone = scan.date_words.iter().any(|w| is_numeric_zone(w));
-        if let (false, Some(offset)) = (numeric_zone, scan.zone_name.as_deref().and_then(obsolete_zone_offset)) {
+        if let (false, Some(offset)) =
+            (numeric_zone, scan.zone_name.as_deref().and_then(obsolete_zone_offset))
+        {
             line.defects.push("obsolete_zone".into());
             set_zone(d, offset);
         }
@@ -250,7 +252,8 @@ fn scan(text: &str) -> Scan {
 }
 
 const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS: [&str; 12] =
+    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 /// The date at the tail of a line that lacks its `;`, through the same grammar (`; tail`).
 fn date_without_semicolon(tail: &str) -> Option<DateTime> {
@@ -280,7 +283,17 @@ fn asctime(words: &[String]) -> Option<DateTime> {
     let day: u8 = words.get(m + 1)?.parse().ok()?;
     let mut hms = words.get(m + 2)?.split(':').map(|p| p.parse::<u8>().ok());
     let (hour, minute, second) = (hms.next()??, hms.next()??, hms.next().flatten().unwrap_or(0));
-    let mut d = DateTime { year: 0, month, day, hour, minute, second, tz_before_gmt: false, tz_hour: 0, tz_minute: 0 };
+    let mut d = DateTime {
+        year: 0,
+        month,
+        day,
+        hour,
+        minute,
+        second,
+        tz_before_gmt: false,
+        tz_hour: 0,
+        tz_minute: 0,
+    };
     for w in &words[m + 3..] {
         if w.len() == 4 && w.bytes().all(|c| c.is_ascii_digit()) {
             d.year = w.parse().ok()?;
@@ -333,7 +346,9 @@ mod tests {
 
     #[test]
     fn missing_semicolon_still_finds_the_date() {
-        let l = parse_received_value(b"from a.example by b.example with SMTP id 1 Tue, 29 Aug 2023 16:20:12 +0000");
+        let l = parse_received_value(
+            b"from a.example by b.example with SMTP id 1 Tue, 29 Aug 2023 16:20:12 +0000",
+        );
         assert_eq!(l.date.as_deref(), Some("2023-08-29T16:20:12Z"));
         assert!(l.defects.contains(&"no_semicolon".to_string()));
     }

@@ -15,7 +15,9 @@ mod line;
 pub mod names;
 mod resolve;
 
-pub use analysis::{analyze_offline, analyze_received, parse_hops, received_fields, TraceAnalysis, TraceOptions};
+pub use analysis::{
+    analyze_offline, analyze_received, parse_hops, received_fields, TraceAnalysis, TraceOptions,
+};
 pub use findings::{DateLimits, Finding, Severity};
 pub use hop::Hop;
 pub use line::{parse_received_value, ReceivedLine};
