@@ -98,7 +98,9 @@ pub fn probes(ctx: &ProbeContext) -> Vec<Probe> {
     add("nmap_bang_at_server_name", fip, format!("<{d}!{t}@{srv}>"));
 
     // DSBL relaytest: sender forms × recipient forms.
-    for (sname, sender) in [("unqualified", "<nobody>".to_string()), ("bang_sender", format!("<{srv}!nobody>"))] {
+    for (sname, sender) in
+        [("unqualified", "<nobody>".to_string()), ("bang_sender", format!("<{srv}!nobody>"))]
+    {
         add(&format!("dsbl_{sname}_quoted"), sender.clone(), format!("<\"{t}@{d}\">"));
         add(&format!("dsbl_{sname}_bare"), sender.clone(), format!("{t}@{d}"));
         add(&format!("dsbl_{sname}_bang"), sender, format!("<{d}!{t}>"));
@@ -158,7 +160,10 @@ pub fn select(probes: Vec<Probe>, names: &[String]) -> crate::Result<Vec<Probe>>
     }
     if let Some(bad) = names.iter().find(|n| !probes.iter().any(|p| &p.name == *n)) {
         let known: Vec<&str> = probes.iter().map(|p| p.name.as_str()).collect();
-        return Err(crate::Error::invalid_input(format!("unknown relay test {bad:?}; known: {}", known.join(", "))));
+        return Err(crate::Error::invalid_input(format!(
+            "unknown relay test {bad:?}; known: {}",
+            known.join(", ")
+        )));
     }
     Ok(probes.into_iter().filter(|p| names.contains(&p.name)).collect())
 }
@@ -265,8 +270,14 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), p.len());
         assert_eq!(p.iter().filter(|p| p.name.starts_with("nmap_")).count(), 16);
-        assert_eq!(p.iter().filter(|p| p.control).map(|p| p.name.as_str()).collect::<Vec<_>>(), ["external_to_internal"]);
-        assert!(p.iter().filter(|p| !p.control).all(|p| !p.tricks.is_empty() || p.name == "nmap_foreign_to_foreign"));
+        assert_eq!(
+            p.iter().filter(|p| p.control).map(|p| p.name.as_str()).collect::<Vec<_>>(),
+            ["external_to_internal"]
+        );
+        assert!(p
+            .iter()
+            .filter(|p| !p.control)
+            .all(|p| !p.tricks.is_empty() || p.name == "nmap_foreign_to_foreign"));
         let more = probes(&ctx("2001:db8::25", Some("mx.test.example"), Some("mx2.test.example")));
         assert!(more.iter().any(|p| p.rcpt_to == "<relaytest%relay-probe.invalid@[IPv6:2001:db8::25]>"));
         assert!(more.len() > p.len());
@@ -275,11 +286,21 @@ mod tests {
     #[test]
     fn nmap_strings_are_nmaps() {
         let p = probes(&ctx("192.0.2.1", Some("srv.example"), None));
-        let find = |n: &str| p.iter().find(|p| p.name == n).map(|p| (p.mail_from.as_str(), p.rcpt_to.as_str()));
+        let find =
+            |n: &str| p.iter().find(|p| p.name == n).map(|p| (p.mail_from.as_str(), p.rcpt_to.as_str()));
         assert_eq!(find("nmap_null_sender"), Some(("<>", "<relaytest@relay-probe.invalid>")));
-        assert_eq!(find("nmap_quoted_at_ip"), Some(("<antispam@[192.0.2.1]>", "<\"relaytest@relay-probe.invalid\"@[192.0.2.1]>")));
-        assert_eq!(find("nmap_source_route_server_name"), Some(("<antispam@[192.0.2.1]>", "<@srv.example:relaytest@relay-probe.invalid>")));
-        assert_eq!(find("nmap_bang_at_server_name"), Some(("<antispam@[192.0.2.1]>", "<relay-probe.invalid!relaytest@srv.example>")));
+        assert_eq!(
+            find("nmap_quoted_at_ip"),
+            Some(("<antispam@[192.0.2.1]>", "<\"relaytest@relay-probe.invalid\"@[192.0.2.1]>"))
+        );
+        assert_eq!(
+            find("nmap_source_route_server_name"),
+            Some(("<antispam@[192.0.2.1]>", "<@srv.example:relaytest@relay-probe.invalid>"))
+        );
+        assert_eq!(
+            find("nmap_bang_at_server_name"),
+            Some(("<antispam@[192.0.2.1]>", "<relay-probe.invalid!relaytest@srv.example>"))
+        );
     }
 
     #[test]
@@ -287,7 +308,10 @@ mod tests {
         let own = vec!["srv.example".to_string()];
         assert_eq!(tricks("<>", "<a@b.example>", &own), ["null_sender"]);
         assert_eq!(tricks("<x@b.example>", "a@b.example", &own), ["bare_recipient"]);
-        assert_eq!(tricks("<x@[1.2.3.4]>", "<\"a@b\"@[1.2.3.4]>", &own), ["literal_sender", "quoted", "literal_domain"]);
+        assert_eq!(
+            tricks("<x@[1.2.3.4]>", "<\"a@b\"@[1.2.3.4]>", &own),
+            ["literal_sender", "quoted", "literal_domain"]
+        );
         assert_eq!(tricks("<x@b>", "<a%b@srv.example>", &own), ["percent", "server_domain"]);
         assert_eq!(tricks("<x@b>", "<@srv.example:a@b>", &own), ["source_route"]);
         assert_eq!(tricks("<x@b>", "<a@b@localhost>", &own), ["double_at", "localhost_domain"]);

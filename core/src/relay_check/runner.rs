@@ -66,7 +66,10 @@ async fn server_ip(opts: &RelayCheckOptions) -> Result<IpAddr> {
     let mut addrs = tokio::net::lookup_host((opts.host.as_str(), opts.port))
         .await
         .map_err(|e| Error::new(ErrorKind::Dns, format!("{}: {e}", opts.host)))?;
-    addrs.next().map(|a| a.ip()).ok_or_else(|| Error::new(ErrorKind::Dns, format!("{}: no address", opts.host)))
+    addrs
+        .next()
+        .map(|a| a.ip())
+        .ok_or_else(|| Error::new(ErrorKind::Dns, format!("{}: no address", opts.host)))
 }
 
 struct Session {
@@ -156,7 +159,11 @@ async fn run_probe(s: &mut Session, probe: &Probe, opts: &RelayCheckOptions) -> 
     for _try in 0..2 {
         if !s.usable(opts.errors_per_connection.max(1)) {
             if s.failed_connects >= MAX_RECONNECT_FAILURES {
-                result = Some((Verdict::Error, None, Some("not tried: the server could not be reached again".into())));
+                result = Some((
+                    Verdict::Error,
+                    None,
+                    Some("not tried: the server could not be reached again".into()),
+                ));
                 break;
             }
             if let Err(e) = s.open().await {
@@ -207,7 +214,9 @@ async fn run_probe(s: &mut Session, probe: &Probe, opts: &RelayCheckOptions) -> 
 /// unknown test name, `dns`, `connect`, `timeout`, `tls`, `rejected`/`transient` for a refused
 /// banner or EHLO. Once probing started, failures are per-probe `error` verdicts.
 pub async fn check_relay(opts: &RelayCheckOptions) -> Result<RelayReport> {
-    for (what, v) in [("probe domain", &opts.probe_domain), ("from user", &opts.from_user), ("to user", &opts.to_user)] {
+    for (what, v) in
+        [("probe domain", &opts.probe_domain), ("from user", &opts.from_user), ("to user", &opts.to_user)]
+    {
         if v.is_empty() || v.contains(|c: char| c.is_whitespace() || c.is_control() || "<>\"@".contains(c)) {
             return Err(Error::invalid_input(format!("{what} {v:?} is empty or not a plain word")));
         }
@@ -219,11 +228,20 @@ pub async fn check_relay(opts: &RelayCheckOptions) -> Result<RelayReport> {
     copts.tls = opts.tls;
     copts.accept_invalid_certs = true;
     copts.pipelining = false;
-    let mut s = Session { client: None, opts: copts, errors: 0, connections: 0, failed_connects: 0, pending: Vec::new() };
+    let mut s = Session {
+        client: None,
+        opts: copts,
+        errors: 0,
+        connections: 0,
+        failed_connects: 0,
+        pending: Vec::new(),
+    };
     s.open().await?;
 
     let (banner_name, ehlo) = match s.client.as_ref() {
-        Some(c) => (c.banner().lines.first().and_then(|l| matrix::server_name_of(l)), ehlo_name(c.transcript())),
+        Some(c) => {
+            (c.banner().lines.first().and_then(|l| matrix::server_name_of(l)), ehlo_name(c.transcript()))
+        }
         None => (None, None),
     };
     let internal_domain = opts.internal_domain.clone().or_else(|| {
@@ -252,8 +270,11 @@ pub async fn check_relay(opts: &RelayCheckOptions) -> Result<RelayReport> {
 
     let relay: Vec<Verdict> = results.iter().filter(|r| !r.control).map(|r| r.verdict).collect();
     let (open, inconclusive) = verdict::summarise(&relay);
-    let evidence =
-        results.iter().filter(|r| !r.control && r.verdict == Verdict::Relayed).map(|r| r.name.clone()).collect();
+    let evidence = results
+        .iter()
+        .filter(|r| !r.control && r.verdict == Verdict::Relayed)
+        .map(|r| r.name.clone())
+        .collect();
     Ok(RelayReport {
         open,
         inconclusive,
@@ -278,10 +299,11 @@ mod tests {
 
     #[test]
     fn ehlo_name_from_transcript() {
-        let t: Vec<String> = ["S: 220 a.example ESMTP", "C: EHLO me", "S: 250-mx.example.net Hello", "S: 250 SIZE 10"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let t: Vec<String> =
+            ["S: 220 a.example ESMTP", "C: EHLO me", "S: 250-mx.example.net Hello", "S: 250 SIZE 10"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
         assert_eq!(ehlo_name(&t), Some("mx.example.net".into()));
         assert_eq!(ehlo_name(&t[..1]), None);
     }
