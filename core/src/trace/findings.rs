@@ -247,8 +247,8 @@ fn private_ips(hops: &[Hop], out: &mut Vec<Finding>) {
         if !names::is_private(ip) {
             continue;
         }
-        let before = public[..i].iter().any(|p| *p == Some(true));
-        let after = public[i + 1..].iter().any(|p| *p == Some(true));
+        let before = public[..i].contains(&Some(true));
+        let after = public[i + 1..].contains(&Some(true));
         if before && after {
             out.push(Finding::new(
                 "private_ip_in_public_path",
@@ -287,7 +287,7 @@ fn after_trusted(hops: &[Hop], trusted: &[String], out: &mut Vec<Finding>) {
         ));
         return;
     }
-    for i in 0..boundary {
+    for (i, h) in hops.iter().enumerate().take(boundary) {
         out.push(Finding::new(
             "after_trusted",
             Some(i),
@@ -295,7 +295,7 @@ fn after_trusted(hops: &[Hop], trusted: &[String], out: &mut Vec<Finding>) {
             format!(
                 "written before the message reached trusted hop {boundary}: it may be forged or appended"
             ),
-            vec![format!("by={}", hops[i].by_host.clone().unwrap_or_default())],
+            vec![format!("by={}", h.by_host.clone().unwrap_or_default())],
         ));
     }
 }

@@ -49,9 +49,12 @@ pub fn confirm(ip: IpAddr, forward: &[(String, Vec<IpAddr>)]) -> (Option<String>
     (first, confirmed)
 }
 
+/// One address's outcome: `None` when the lookup failed, else (first PTR name, confirmed).
+type Lookup = Option<(Option<String>, bool)>;
+
 /// Look up every hop's client address (each address once) and fill `resolved_rdns`/`fcrdns`.
 pub async fn resolve_hops(hops: &mut [Hop], resolver: &TokioAsyncResolver) {
-    let mut seen: Vec<(IpAddr, Option<(Option<String>, bool)>)> = Vec::new();
+    let mut seen: Vec<(IpAddr, Lookup)> = Vec::new();
     for hop in hops.iter_mut() {
         let Some(ip) = hop.from_ip else { continue };
         let verdict = match seen.iter().find(|(a, _)| *a == ip) {
@@ -70,7 +73,7 @@ pub async fn resolve_hops(hops: &mut [Hop], resolver: &TokioAsyncResolver) {
 }
 
 /// PTR then A/AAAA; `None` when the PTR lookup itself failed (no answer is not a verdict).
-async fn lookup(ip: IpAddr, resolver: &TokioAsyncResolver) -> Option<(Option<String>, bool)> {
+async fn lookup(ip: IpAddr, resolver: &TokioAsyncResolver) -> Lookup {
     let ptr = tokio::time::timeout(LOOKUP_LIMIT, resolver.reverse_lookup(ip)).await.ok()?;
     let names: Vec<String> = match ptr {
         Ok(answer) => answer.iter().map(|n| n.to_utf8().trim_end_matches('.').to_string()).collect(),

@@ -3,10 +3,9 @@
 //! `tests/peers/python/relay_half_closed.py`) and a blocking `check_relay`.
 #![allow(dead_code)]
 
-#[path = "../peer_support/mod.rs"]
-pub mod peer_support;
 #[path = "../server_support/mod.rs"]
 pub mod server_support;
+pub use server_support::peer_support;
 
 use std::time::Duration;
 
