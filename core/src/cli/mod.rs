@@ -5,8 +5,10 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod analyze;
 pub mod mx;
 pub mod queue;
+pub mod relay_check;
 pub mod send;
 pub mod serve;
 
@@ -28,6 +30,10 @@ enum Command {
     Mx(mx::MxArgs),
     /// List or deliver the durable queue.
     Queue(queue::QueueArgs),
+    /// Check whether a server is an open relay (nmap's and DSBL's address tricks, with evidence).
+    RelayCheck(relay_check::RelayCheckArgs),
+    /// Analyse a message's Received trace: hops, delays, forged or broken lines.
+    Analyze(analyze::AnalyzeArgs),
 }
 
 /// Parse `args` (program name first) and run; returns the process exit code.
@@ -48,5 +54,7 @@ where
         Command::Send(a) => send::run(a),
         Command::Mx(a) => mx::run(a),
         Command::Queue(a) => queue::run(a),
+        Command::RelayCheck(a) => relay_check::run(a),
+        Command::Analyze(a) => analyze::run(a),
     }
 }

@@ -63,26 +63,36 @@ impl FromStr for TlsMode {
 /// The client timeouts of RFC 5321 §4.5.3.2, one per phase, plus `connect` and `other`.
 ///
 /// Each bounds the whole wait for one reply (or one write), so a server that drips a reply one
-/// byte at a time still fails within it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// byte at a time still fails within it. (De)serialized as float seconds per phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ClientTimeouts {
     /// TCP connect (and the implicit-TLS handshake).
+    #[serde(with = "crate::option_values::secs")]
     pub connect: Duration,
     /// The 220 banner (RFC: 5 minutes).
+    #[serde(with = "crate::option_values::secs")]
     pub greeting: Duration,
     /// EHLO/HELO replies (we use the "other" 5 minutes by default).
+    #[serde(with = "crate::option_values::secs")]
     pub ehlo: Duration,
     /// MAIL reply (RFC: 5 minutes).
+    #[serde(with = "crate::option_values::secs")]
     pub mail: Duration,
     /// Each RCPT reply (RFC: 5 minutes).
+    #[serde(with = "crate::option_values::secs")]
     pub rcpt: Duration,
     /// The 354 after DATA (RFC: 2 minutes).
+    #[serde(with = "crate::option_values::secs")]
     pub data_init: Duration,
     /// Each write of message data (RFC: 3 minutes per block).
+    #[serde(with = "crate::option_values::secs")]
     pub data_block: Duration,
     /// The reply after the final dot or the last BDAT (RFC: 10 minutes).
+    #[serde(with = "crate::option_values::secs")]
     pub data_end: Duration,
     /// Everything else: STARTTLS, AUTH, RSET, VRFY, NOOP, QUIT … (we use 5 minutes).
+    #[serde(with = "crate::option_values::secs")]
     pub other: Duration,
 }
 
@@ -122,18 +132,22 @@ impl ClientTimeouts {
 }
 
 /// Everything [`crate::client::Client::connect`] needs. Build with [`ClientOptions::new`] and
-/// change fields.
-#[derive(Debug, Clone)]
+/// change fields; a binding deserializes it from the host's keyword arguments
+/// (`host::options::client_options`), fields left out keeping the defaults of `new`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(default = "crate::option_values::de::client_defaults", deny_unknown_fields)]
 pub struct ClientOptions {
     /// Server host name or IP address (also the TLS server name unless `tls_server_name`).
     pub host: String,
     /// Server port.
     pub port: u16,
     /// TLS mode (default opportunistic).
+    #[serde(deserialize_with = "crate::option_values::de::from_str")]
     pub tls: TlsMode,
     /// Name for EHLO/HELO; default: this machine's host name, or `localhost`.
     pub hello_name: Option<String>,
     /// Timeouts per phase.
+    #[serde(deserialize_with = "crate::option_values::de::timeouts")]
     pub timeouts: ClientTimeouts,
     /// A PEM file of CA certificates trusted in addition to the webpki roots.
     pub ca_file: Option<PathBuf>,
@@ -151,6 +165,7 @@ pub struct ClientOptions {
     /// `String` per line).
     pub record_transcript: bool,
     /// Bounds on replies read from the server (line length, lines per reply).
+    #[serde(skip)]
     pub reply_limits: ReplyLimits,
 }
 

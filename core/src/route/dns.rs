@@ -11,7 +11,7 @@ use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{Record, RecordType};
-use hickory_resolver::TokioResolver;
+use hickory_resolver::{ResolverBuilder, TokioResolver};
 
 use super::order::{transient, ResolveOptions};
 use crate::error::{Error, Result};
@@ -40,26 +40,33 @@ pub(crate) fn parse_nameserver(s: &str) -> Result<SocketAddr> {
         .map_err(|_| Error::invalid_input(format!("nameserver {s:?} is not ip:port")))
 }
 
+/// A resolver builder for `nameservers` (`"ip:port"`, each over UDP and TCP), or for the
+/// system's configuration when there are none — the one place the crate turns nameserver
+/// strings into hickory configuration (routing and the trace analysis both use it).
+pub(crate) fn builder(nameservers: Option<&[String]>) -> Result<ResolverBuilder<TokioRuntimeProvider>> {
+    match nameservers {
+        Some(list) if !list.is_empty() => {
+            let mut servers = Vec::new();
+            for s in list {
+                let addr = parse_nameserver(s)?;
+                let mut udp = ConnectionConfig::udp();
+                udp.port = addr.port();
+                let mut tcp = ConnectionConfig::tcp();
+                tcp.port = addr.port();
+                servers.push(NameServerConfig::new(addr.ip(), true, vec![udp, tcp]));
+            }
+            let config = ResolverConfig::from_parts(None, Vec::new(), servers);
+            Ok(TokioResolver::builder_with_config(config, TokioRuntimeProvider::default()))
+        }
+        _ => TokioResolver::builder_tokio()
+            .map_err(|e| transient(format!("cannot read the system DNS configuration: {e}"))),
+    }
+}
+
 impl Dns {
     /// A resolver asking `opts.nameservers` (UDP, then TCP on truncation), or the system's.
     pub(super) fn new(opts: &ResolveOptions) -> Result<Dns> {
-        let mut builder = match &opts.nameservers {
-            Some(list) if !list.is_empty() => {
-                let mut servers = Vec::new();
-                for s in list {
-                    let addr = parse_nameserver(s)?;
-                    let mut udp = ConnectionConfig::udp();
-                    udp.port = addr.port();
-                    let mut tcp = ConnectionConfig::tcp();
-                    tcp.port = addr.port();
-                    servers.push(NameServerConfig::new(addr.ip(), true, vec![udp, tcp]));
-                }
-                let config = ResolverConfig::from_parts(None, Vec::new(), servers);
-                TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
-            }
-            _ => TokioResolver::builder_tokio()
-                .map_err(|e| transient(format!("cannot read the system DNS configuration: {e}")))?,
-        };
+        let mut builder = builder(opts.nameservers.as_deref())?;
         let o = builder.options_mut();
         o.timeout = opts.query_timeout;
         o.attempts = 2;

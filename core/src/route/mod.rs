@@ -13,7 +13,7 @@
 //! a CNAME loop — what a recursive resolver answers for one), so the queue decides on the reply
 //! class the same way it does for an SMTP refusal.
 
-mod dns;
+pub(crate) mod dns;
 mod order;
 mod resolve;
 mod types;
