@@ -58,3 +58,9 @@ where
         Command::Analyze(a) => analyze::run(a),
     }
 }
+
+/// An error as every `--json` output shows it: `{kind, message, reply}` (`send` and
+/// `relay-check` still spell it out themselves).
+pub(crate) fn error_json(e: &crate::Error) -> serde_json::Value {
+    serde_json::json!({ "kind": e.kind().as_str(), "message": e.message(), "reply": e.reply() })
+}

@@ -6,7 +6,8 @@
 
 use std::io::Write;
 
-use crate::error::{Error, ErrorKind};
+use super::error_json;
+use crate::error::ErrorKind;
 use crate::route::{MxResolver, ResolveOptions, Route, Step};
 
 /// Arguments of `postwire mx`.
@@ -101,9 +102,4 @@ pub fn run(a: MxArgs) -> i32 {
         return 1;
     }
     code
-}
-
-/// An error as the `--json` outputs show it.
-pub(crate) fn error_json(e: &Error) -> serde_json::Value {
-    serde_json::json!({ "kind": e.kind().as_str(), "message": e.message(), "reply": e.reply() })
 }
