@@ -341,12 +341,14 @@ fn bdat_chunks_are_stored_and_oversize_is_552() {
     // A chunk that contains what looks like commands and a lone dot: BDAT is length-counted.
     r.send(b"BDAT 23\r\nSubject: c\r\n\r\n.\r\nQUIT\r\n");
     assert_eq!(r.reply().0, 250);
-    r.send(b"BDAT 4 LAST\r\nend\n");
+    // (This test used to end the message with a bare LF: BDAT now applies DATA's content
+    // policy, which refuses it — see bdat_content_policy_is_the_same_as_data.)
+    r.send(b"BDAT 5 LAST\r\nend\r\n");
     let (code, text) = r.reply();
     assert_eq!(code, 250, "{text}");
     let stored = maildir_messages(&md);
     assert_eq!(stored.len(), 1);
-    assert!(stored[0].ends_with(b"Subject: c\r\n\r\n.\r\nQUIT\r\nend\n"));
+    assert!(stored[0].ends_with(b"Subject: c\r\n\r\n.\r\nQUIT\r\nend\r\n"));
     // Over the limit: 552, drained, session usable.
     r.cmd("MAIL FROM:<a@b.example>");
     r.cmd("RCPT TO:<bob@test.example>");
@@ -395,7 +397,8 @@ fn malformed_bdat_closes_instead_of_executing_the_chunk() {
 
 #[test]
 fn dsn_parameters_cannot_carry_line_breaks() {
-    let srv = TestServer::start(options());
+    // DSN parameters are accepted only where DSN is offered (`advertise_dsn`).
+    let srv = TestServer::start(ServerOptions { advertise_dsn: true, ..options() });
     let mut r = Raw::greeted(srv.addr);
     assert_eq!(r.cmd("MAIL FROM:<a@b.example> ENVID=abc+0D+0ABcc:+20evil@x.example").0, 501);
     assert_eq!(r.cmd("MAIL FROM:<a@b.example> ENVID=abc+2Bok").0, 250);
