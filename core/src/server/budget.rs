@@ -24,9 +24,7 @@ impl Budget {
 
     /// Take `kib` if that many are left.
     fn take(&self, kib: u64) -> bool {
-        self.available_kib
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |a| a.checked_sub(kib))
-            .is_ok()
+        self.available_kib.fetch_update(Ordering::AcqRel, Ordering::Acquire, |a| a.checked_sub(kib)).is_ok()
     }
 
     fn give(&self, kib: u64) {

@@ -81,7 +81,13 @@ pub(super) async fn run(
                 let Some(md) = shared.maildir.clone() else { break };
                 let host = shared.config.opts.hostname.clone();
                 let stored = tokio::task::spawn_blocking(move || {
-                    md.deliver_message(&req.queue_id, &host, &req.envelope.mail_from, &req.envelope.rcpt_to, &req.data)
+                    md.deliver_message(
+                        &req.queue_id,
+                        &host,
+                        &req.envelope.mail_from,
+                        &req.envelope.rcpt_to,
+                        &req.data,
+                    )
                 })
                 .await;
                 Event::Delivered(match stored {
@@ -145,7 +151,11 @@ async fn read(s: &mut Session, io: &mut Stream, shutdown: &mut watch::Receiver<S
 
 /// Call a hook: a panic (when called or while awaited) or an error is a failed hook, which the
 /// session answers 451. `None` when the server was forced to stop meanwhile.
-async fn call_hook(shared: &Shared, call: HookCall, shutdown: &mut watch::Receiver<StopLevel>) -> Option<Event> {
+async fn call_hook(
+    shared: &Shared,
+    call: HookCall,
+    shutdown: &mut watch::Receiver<StopLevel>,
+) -> Option<Event> {
     let hooks = &*shared.hooks;
     let fut = match std::panic::catch_unwind(AssertUnwindSafe(|| call.call(hooks))) {
         Ok(Some(f)) => f,
@@ -160,7 +170,10 @@ async fn call_hook(shared: &Shared, call: HookCall, shutdown: &mut watch::Receiv
 }
 
 /// Await `fut` unless the server is forced to stop first.
-async fn until_forced<F: std::future::Future>(fut: F, shutdown: &mut watch::Receiver<StopLevel>) -> Option<F::Output> {
+async fn until_forced<F: std::future::Future>(
+    fut: F,
+    shutdown: &mut watch::Receiver<StopLevel>,
+) -> Option<F::Output> {
     tokio::select! {
         r = fut => Some(r),
         _ = shutdown.wait_for(|l| *l >= StopLevel::Forced) => None,

@@ -225,7 +225,10 @@ async fn accept_loop(
         stats::Counters::add(&counters.connections, 1);
         let Ok(permit) = Arc::clone(&sessions).try_acquire_owned() else {
             stats::Counters::add(&counters.refused_connections, 1);
-            tokio::spawn(refuse(tcp, Reply::new(421, "Too many connections, try again later", Some("4.3.2"))));
+            tokio::spawn(refuse(
+                tcp,
+                Reply::new(421, "Too many connections, try again later", Some("4.3.2")),
+            ));
             continue;
         };
         let Ok(slot) = shared.per_ip.admit(peer.ip()) else {

@@ -92,7 +92,8 @@ impl Session {
             Err(r) => return self.auth_failed(r),
         };
         let mut parts = raw.split(|&b| b == 0);
-        let (Some(authz), Some(user), Some(pass), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(authz), Some(user), Some(pass), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return self.auth_failed((501, "5.5.2", "Malformed PLAIN response"));
         };

@@ -62,8 +62,14 @@ impl Session {
             // client cannot keep the server from stopping with NOOPs.
             return self.close_with(421, "4.3.2", "Server shutting down, try again later");
         }
-        if matches!(cmd, Command::Noop | Command::Rset | Command::Vrfy { .. } | Command::Expn { .. } | Command::Help { .. })
-        {
+        if matches!(
+            cmd,
+            Command::Noop
+                | Command::Rset
+                | Command::Vrfy { .. }
+                | Command::Expn { .. }
+                | Command::Help { .. }
+        ) {
             let limit = self.config.opts.max_junk_commands;
             if limit > 0 && self.junk >= limit {
                 return self.close_with(421, "4.7.0", "Too many commands without a message, closing");
@@ -184,7 +190,12 @@ impl Session {
         None
     }
 
-    pub(super) fn mail_answered(&mut self, address: String, params: MailParams, verdict: Result<Option<Reply>, Reply>) {
+    pub(super) fn mail_answered(
+        &mut self,
+        address: String,
+        params: MailParams,
+        verdict: Result<Option<Reply>, Reply>,
+    ) {
         match verdict {
             Ok(None) => self.say(250, "2.1.0", "Ok"),
             Ok(Some(r)) if r.is_positive() => self.reply(&r),
@@ -238,7 +249,12 @@ impl Session {
         None
     }
 
-    pub(super) fn rcpt_answered(&mut self, address: String, params: RcptParams, verdict: Result<Option<Reply>, Reply>) {
+    pub(super) fn rcpt_answered(
+        &mut self,
+        address: String,
+        params: RcptParams,
+        verdict: Result<Option<Reply>, Reply>,
+    ) {
         match verdict {
             Ok(None) => self.say(250, "2.1.5", "Ok"),
             Ok(Some(r)) if r.is_positive() => self.reply(&r),

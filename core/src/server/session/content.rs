@@ -243,7 +243,9 @@ impl Session {
     pub(super) fn bdat(&mut self, size: u64, last: bool) {
         let refused = match &self.tx {
             None => Some((503, "5.5.1", "Need MAIL command first")),
-            Some(t) if t.rcpt_to.is_empty() && t.rcpt_attempts > 0 => Some((554, "5.5.1", "No valid recipients")),
+            Some(t) if t.rcpt_to.is_empty() && t.rcpt_attempts > 0 => {
+                Some((554, "5.5.1", "No valid recipients"))
+            }
             Some(t) if t.rcpt_to.is_empty() => Some((503, "5.5.1", "Need RCPT command first")),
             Some(_) => None,
         };
@@ -260,7 +262,8 @@ impl Session {
                 failed_before = msg.failure().is_some();
                 msg.announced = msg.announced.saturating_add(size);
                 if !failed_before {
-                    let wanted = usize::try_from(msg.announced).unwrap_or(usize::MAX).saturating_add(msg.data.len());
+                    let wanted =
+                        usize::try_from(msg.announced).unwrap_or(usize::MAX).saturating_add(msg.data.len());
                     if max > 0 && msg.announced > max {
                         msg.failed = Some(Failure::TooBig);
                         msg.forget();

@@ -368,7 +368,11 @@ impl Session {
                 let slow = self.message_deadline().is_some_and(|d| now >= d);
                 tracing::info!(session = %self.info.id, "closing: {}", if slow { "data rate too low" } else { "timeout" });
                 self.out.clear();
-                let text = if slow { "Data rate too low, closing connection" } else { "Timeout exceeded, closing connection" };
+                let text = if slow {
+                    "Data rate too low, closing connection"
+                } else {
+                    "Timeout exceeded, closing connection"
+                };
                 self.close_with(421, "4.4.2", text);
             }
             Event::Stop(level) => {
@@ -452,7 +456,9 @@ impl Session {
             }
             (Awaiting::Auth { user }, Event::Authenticated(r)) => self.authenticated(user, r),
             (Awaiting::Delivery(done, reply), Event::Delivered(r)) => self.delivered(done, reply, r),
-            (w, Event::HookAnswered(r)) if !matches!(w, Awaiting::Tls | Awaiting::Auth { .. } | Awaiting::Delivery(..)) => {
+            (w, Event::HookAnswered(r))
+                if !matches!(w, Awaiting::Tls | Awaiting::Auth { .. } | Awaiting::Delivery(..)) =>
+            {
                 let verdict = self.hook_verdict(r);
                 match w {
                     Awaiting::Connect => match verdict {
@@ -567,8 +573,11 @@ impl Session {
 
     fn new_receiver(&self, bdat: bool) -> DataReceiver {
         let o = &self.config.opts;
-        let limits =
-            crate::proto::DataLimits { max_size: o.max_message_size, max_line: o.max_line_length, policy: o.bare_line_policy };
+        let limits = crate::proto::DataLimits {
+            max_size: o.max_message_size,
+            max_line: o.max_line_length,
+            policy: o.bare_line_policy,
+        };
         if bdat {
             DataReceiver::bdat(limits)
         } else {
