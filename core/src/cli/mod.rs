@@ -5,6 +5,7 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod logging;
 pub mod send;
 pub mod serve;
 
