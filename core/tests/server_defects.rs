@@ -373,6 +373,7 @@ fn message_log_line_names_client_tls_envelope_and_size() {
         "to=<bob@test.example>,<carol@test.example>",
         "nrcpt=2",
         "status=\"accepted\"",
+        "helo=",
     ] {
         assert!(line.contains(field), "{field} missing in {line}");
     }

@@ -370,7 +370,7 @@ impl Session {
             Ok(Some(r)) if r.is_positive() => Some(r),
             Ok(Some(r)) | Err(r) => {
                 Counters::add(&self.config.counters.messages_rejected, 1);
-                self.log_message(&done.queue_id, &done.envelope, done.data.len(), &r.one_line());
+                self.log_message(&done.queue_id, &done.envelope, done.data.len(), Some(&r.one_line()));
                 return self.refuse_reply(&r);
             }
         };
@@ -395,7 +395,7 @@ impl Session {
     fn accepted(&mut self, done: Finished, reply: Option<Reply>) {
         Counters::add(&self.config.counters.messages_accepted, 1);
         self.junk = 0;
-        self.log_message(&done.queue_id, &done.envelope, done.data.len(), "accepted");
+        self.log_message(&done.queue_id, &done.envelope, done.data.len(), None);
         match reply {
             Some(r) => self.reply(&r),
             None => {

@@ -43,24 +43,39 @@ impl fmt::Display for Tls<'_> {
     }
 }
 
+/// A name the client gave (HELO, AUTH user), or `-`.
+struct Given<'a>(Option<&'a str>);
+impl fmt::Display for Given<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.filter(|s| !s.is_empty()).unwrap_or("-"))
+    }
+}
+
 impl Session {
-    /// One line per message that reached its end: accepted, or refused by a hook (`status` is
-    /// `accepted` or the refusal).
-    pub(super) fn log_message(&self, queue_id: &str, envelope: &Envelope, size: usize, status: &str) {
-        tracing::info!(
-            session = %self.info.id,
-            id = %queue_id,
-            client = %self.info.peer,
-            helo = self.info.helo.as_deref().unwrap_or(""),
-            tls = %Tls(self.tls.as_ref()),
-            user = self.info.authenticated_user.as_deref().unwrap_or(""),
-            from = %Angle(&envelope.mail_from),
-            to = %Recipients(&envelope.rcpt_to),
-            nrcpt = envelope.rcpt_to.len(),
-            size,
-            status,
-            "{}",
-            if status == "accepted" { "message accepted" } else { "message refused" }
-        );
+    /// One line per message that reached its end: `refusal` is `None` when it was accepted, else
+    /// the reply that refused it (`on_message`).
+    pub(super) fn log_message(&self, queue_id: &str, envelope: &Envelope, size: usize, refusal: Option<&str>) {
+        let info = &self.info;
+        macro_rules! line {
+            ($($extra:tt)*) => {
+                tracing::info!(
+                    session = %info.id,
+                    id = %queue_id,
+                    client = %info.peer,
+                    helo = %Given(info.helo.as_deref()),
+                    tls = %Tls(self.tls.as_ref()),
+                    user = %Given(info.authenticated_user.as_deref()),
+                    from = %Angle(&envelope.mail_from),
+                    to = %Recipients(&envelope.rcpt_to),
+                    nrcpt = envelope.rcpt_to.len(),
+                    size,
+                    $($extra)*
+                )
+            };
+        }
+        match refusal {
+            None => line!(status = "accepted", "message accepted"),
+            Some(reply) => line!(status = "refused", reply, "message refused"),
+        }
     }
 }
