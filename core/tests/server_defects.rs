@@ -11,7 +11,7 @@ use std::time::Duration;
 use postwire::server::{Delivery, MaildirLayout, ServerOptions, ServerTimeouts};
 use server_support::*;
 
-/// 1. BDAT goes through DATA's content policy: the issue's reproduction gets a refusal, and
+/// Item 1: BDAT goes through DATA's content policy: the issue's reproduction gets a refusal, and
 /// nothing is stored; a line refused in DATA is refused in BDAT.
 #[test]
 fn bdat_content_policy_is_the_same_as_data() {
@@ -99,7 +99,7 @@ for i in range(int(sys.argv[2])):
 print("sent")
 "#;
 
-/// 2. A broken log pipe never touches mail: with stderr into a pipe whose reader is gone, every
+/// Item 2: A broken log pipe never touches mail: with stderr into a pipe whose reader is gone, every
 /// message is still answered 250 (not a dropped connection after storing it) and SIGTERM stops
 /// the server.
 #[test]
@@ -116,7 +116,7 @@ fn broken_log_pipe_does_not_break_mail_or_sigterm() {
     assert!(status.success(), "{status:?}");
 }
 
-/// 3a. One address cannot take every connection slot: past `max_connections_per_ip` it is told
+/// Item 3a: One address cannot take every connection slot: past `max_connections_per_ip` it is told
 /// 421, others still get in, and a slot comes back when a session ends.
 #[test]
 fn per_address_connection_cap() {
@@ -149,7 +149,7 @@ fn per_address_connection_cap() {
     let _b = Raw::greeted(open.addr);
 }
 
-/// 3b. Dripping message content keeps a slot no longer than `timeouts.data` plus one second per
+/// Item 3b: Dripping message content keeps a slot no longer than `timeouts.data` plus one second per
 /// `min_data_rate` bytes: 421, although every single read came within the data timeout.
 #[test]
 fn dripping_data_is_cut_by_the_minimum_rate() {
@@ -196,7 +196,7 @@ fn peak_rss_kib(pid: u32) -> u64 {
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
-/// 4. A message doomed by an over-long line is drained, not kept: 24 MiB on one line (under the
+/// Item 4: A message doomed by an over-long line is drained, not kept: 24 MiB on one line (under the
 /// 25 MiB size limit) raise the server's peak memory by far less than the line.
 #[test]
 fn doomed_message_is_drained_not_buffered() {
@@ -229,7 +229,7 @@ fn doomed_message_is_drained_not_buffered() {
     assert!(grown < 8 * 1024, "peak memory grew by {grown} KiB for a 24 MiB doomed message");
 }
 
-/// 5. Junk commands without progress end the session (Postfix's smtpd_junk_command_limit), and
+/// Item 5: Junk commands without progress end the session (Postfix's smtpd_junk_command_limit), and
 /// 452s far past the recipient limit count as errors.
 #[test]
 fn junk_commands_and_recipient_overshoot_end_the_session() {
@@ -264,7 +264,7 @@ fn junk_commands_and_recipient_overshoot_end_the_session() {
     assert!(codes.len() < 20, "closed after max_errors overshooting 452s: {codes:?}");
 }
 
-/// 6. HELP offers STARTTLS and AUTH only when they are available.
+/// Item 6: HELP offers STARTTLS and AUTH only when they are available.
 #[test]
 fn help_lists_starttls_and_auth_only_when_available() {
     let srv = TestServer::start(options());
@@ -280,7 +280,7 @@ fn help_lists_starttls_and_auth_only_when_available() {
     assert!(text.contains("STARTTLS") && !text.contains("AUTH"), "{text}");
 }
 
-/// 8. DSN is not advertised unless asked for; its parameters are then refused (a conforming
+/// Item 8: DSN is not advertised unless asked for; its parameters are then refused (a conforming
 /// client does not send them), and accepted once DSN is offered.
 #[test]
 fn dsn_is_not_advertised_by_default() {
@@ -308,7 +308,7 @@ with smtplib.SMTP(host, int(port), timeout=20) as s:
     s.sendmail("a@b.example", ["to@test.example", "secret@test.example"], b"To: to@test.example\r\nSubject: bcc\r\n\r\nhi\r\n")
 "#;
 
-/// 9. The per-recipient layout: one copy per recipient, each naming only its own recipient, so
+/// Item 9: The per-recipient layout: one copy per recipient, each naming only its own recipient, so
 /// a Bcc recipient is invisible to the others.
 #[test]
 fn per_recipient_maildir_hides_bcc_recipients() {
@@ -351,7 +351,7 @@ with smtplib.SMTP(host, int(port), timeout=20) as s:
     s.sendmail("a@b.example", ["bob@test.example", "carol@test.example"], b"Subject: log\r\n\r\n12345\r\n")
 "#;
 
-/// 12. The per-message log line names the client, TLS protocol and cipher, sender, recipients,
+/// Item 12: The per-message log line names the client, TLS protocol and cipher, sender, recipients,
 /// size and status.
 #[test]
 fn message_log_line_names_client_tls_envelope_and_size() {

@@ -67,7 +67,7 @@ impl Session {
         let (len, consumed) = match self.line(MAX_AUTH_LINE) {
             Ok(Some(l)) => l,
             Ok(None) => return self.auth_failed((500, "5.5.6", "Authentication response too long")),
-            Err(step) => return Some(step),
+            Err(()) => return Some(Step::Read),
         };
         let Phase::Auth(stage) = std::mem::replace(&mut self.phase, Phase::Commands) else { return None };
         let line = self.input.buffered()[..len].trim_ascii().to_vec();

@@ -23,11 +23,11 @@ impl Session {
                 self.refuse(500, "5.5.6", "Line too long");
                 return None;
             }
-            Err(step) => {
+            Err(()) => {
                 if self.tx.is_none() && self.stop >= StopLevel::Stopping {
                     return self.close_with(421, "4.3.2", "Server shutting down, try again later");
                 }
-                return Some(step);
+                return Some(Step::Read);
             }
         };
         let opts = ParseOptions {

@@ -54,7 +54,13 @@ impl fmt::Display for Given<'_> {
 impl Session {
     /// One line per message that reached its end: `refusal` is `None` when it was accepted, else
     /// the reply that refused it (`on_message`).
-    pub(super) fn log_message(&self, queue_id: &str, envelope: &Envelope, size: usize, refusal: Option<&str>) {
+    pub(super) fn log_message(
+        &self,
+        queue_id: &str,
+        envelope: &Envelope,
+        size: usize,
+        refusal: Option<&str>,
+    ) {
         let info = &self.info;
         macro_rules! line {
             ($($extra:tt)*) => {
