@@ -251,7 +251,8 @@ impl Session {
         };
         let mut failed_before = false;
         if refused.is_none() {
-            if self.tx.as_ref().is_some_and(|t| t.message.is_none()) {
+            let first = self.tx.as_ref().is_some_and(|t| t.message.is_none());
+            if first {
                 let msg = self.start_message(true);
                 if let Some(tx) = self.tx.as_mut() {
                     tx.message = Some(msg);
@@ -259,7 +260,7 @@ impl Session {
             }
             let max = self.config.opts.max_message_size;
             if let Some(msg) = self.tx.as_mut().and_then(|t| t.message.as_mut()) {
-                failed_before = msg.failure().is_some();
+                failed_before = !first && msg.failure().is_some();
                 msg.announced = msg.announced.saturating_add(size);
                 if !failed_before {
                     let wanted =

@@ -504,6 +504,12 @@ fn memory_budget_and_delivery_failure() {
     h.send(b"MAIL FROM:<a@b.example>\r\nRCPT TO:<bob@test.example>\r\n");
     assert_eq!(h.send(b"BDAT 40000 LAST\r\n"), Vec::<u16>::new());
     assert_eq!(h.send(&vec![b'b'; 40_000]), vec![452]);
+    // With the budget gone before the first chunk, that chunk is answered 452 too.
+    let mut hog = h.s.reservation();
+    assert!(hog.cover(16 * 1024));
+    h.send(b"MAIL FROM:<a@b.example>\r\nRCPT TO:<bob@test.example>\r\n");
+    assert_eq!(h.send(b"BDAT 3 LAST\r\nabc"), vec![452]);
+    drop(hog);
 
     let o = ServerOptions { delivery: Delivery::Maildir("/unused".into()), ..opts() };
     let mut h = H::with(o, HookSet::NONE, false);
