@@ -136,17 +136,7 @@ fn server_full_answers_421() {
 /// never be accepted.
 #[test]
 fn smtp_smuggling_sequences_are_refused_and_nothing_is_stored() {
-    let seqs: [&[u8]; 9] = [
-        b"\n.\n",
-        b"\r.\r",
-        b"\r.\n",
-        b"\n.\r",
-        b"\n.\r\n",
-        b"\r.\r\n",
-        b"\r\n.\n",
-        b"\r\n.\r",
-        b"\r\n\x00.\r\n",
-    ];
+    let seqs = postwire::proto::data::SMUGGLING_SEQUENCES;
     let dir = tempfile::tempdir().unwrap();
     let md = dir.path().join("Maildir");
     let srv = TestServer::start(ServerOptions { delivery: Delivery::Maildir(md.clone()), ..options() });

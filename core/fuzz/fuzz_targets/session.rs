@@ -76,17 +76,7 @@ const TOKENS: &[&[u8]] = &[
     b"TURN\r\n",
 ];
 
-const SMUGGLING: &[&[u8]] = &[
-    b"\n.\n",
-    b"\r.\r",
-    b"\r.\n",
-    b"\n.\r",
-    b"\n.\r\n",
-    b"\r.\r\n",
-    b"\r\n.\n",
-    b"\r\n.\r",
-    b"\r\n\x00.\r\n",
-];
+const SMUGGLING: [&[u8]; 9] = postwire::proto::data::SMUGGLING_SEQUENCES;
 
 fuzz_target!(|data: &[u8]| {
     let mut src = Src(data);

@@ -14,6 +14,20 @@
 //! message is stored. [`BareLinePolicy::Normalize`] instead stores bare CR/LF as CRLF and drops
 //! NUL bytes, which can never produce an end-of-data the sender did not write as CRLF.CRLF.
 
+/// The known SMTP-smuggling variants of an end of data (a dot between bare CRs/LFs, and a NUL
+/// before it): none of them may ever end a message. Shared by the tests and the fuzzer.
+pub const SMUGGLING_SEQUENCES: [&[u8]; 9] = [
+    b"\n.\n",
+    b"\r.\r",
+    b"\r.\n",
+    b"\n.\r",
+    b"\n.\r\n",
+    b"\r.\r\n",
+    b"\r\n.\n",
+    b"\r\n.\r",
+    b"\r\n\x00.\r\n",
+];
+
 /// What to do with bare CR, bare LF and NUL inside DATA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BareLinePolicy {
@@ -491,17 +505,7 @@ mod tests {
         assert!(out.is_empty());
     }
 
-    const SMUGGLING: [&[u8]; 9] = [
-        b"\n.\n",
-        b"\r.\r",
-        b"\r.\n",
-        b"\n.\r",
-        b"\n.\r\n",
-        b"\r.\r\n",
-        b"\r\n.\n",
-        b"\r\n.\r",
-        b"\r\n\x00.\r\n",
-    ];
+    const SMUGGLING: [&[u8]; 9] = SMUGGLING_SEQUENCES;
 
     fn smuggled(seq: &[u8]) -> Vec<u8> {
         let mut m = b"From: a@b\r\n\r\nhello".to_vec();
