@@ -143,7 +143,7 @@ fuzz_target!(|data: &[u8]| {
             if output.len() > 1 << 16 {
                 output.drain(..output.len() - 4096);
             }
-            let pick = src.byte().unwrap_or(0);
+            let mut pick = || src.byte().unwrap_or(0);
             let event = match step {
                 Step::Read => break,
                 Step::Flush => continue,
@@ -156,7 +156,7 @@ fuzz_target!(|data: &[u8]| {
                     if let HookCall::Message(session, env, data) = &call {
                         complete(session, &env.mail_from, &env.rcpt_to, data, &output);
                     }
-                    let answer = match pick % 6 {
+                    let answer = match pick() % 6 {
                         0 | 1 => Ok(None),
                         2 => Ok(Some(Reply::new(550, "no", Some("5.7.1")))),
                         3 => Ok(Some(Reply::new(250, "fine", None))),
@@ -172,13 +172,13 @@ fuzz_target!(|data: &[u8]| {
                     }
                     Event::HookAnswered(answer)
                 }
-                Step::Authenticate { .. } => Event::Authenticated(match pick % 3 {
+                Step::Authenticate { .. } => Event::Authenticated(match pick() % 3 {
                     0 => Ok(true),
                     1 => Ok(false),
                     _ => Err("checker down".into()),
                 }),
                 Step::StartTls => {
-                    if pick % 4 == 0 {
+                    if pick() % 4 == 0 {
                         Event::TlsFailed("handshake".into())
                     } else {
                         let tls = TlsInfo { protocol: "TLSv1.3".into(), cipher: "TLS13_AES_128_GCM_SHA256".into() };
@@ -187,7 +187,7 @@ fuzz_target!(|data: &[u8]| {
                 }
                 Step::Deliver(req) => {
                     complete(s.info(), &req.envelope.mail_from, &req.envelope.rcpt_to, &req.data, &output);
-                    Event::Delivered(if pick % 5 == 0 { Err("disk full".into()) } else { Ok(()) })
+                    Event::Delivered(if pick() % 5 == 0 { Err("disk full".into()) } else { Ok(()) })
                 }
             };
             s.handle(event, now);

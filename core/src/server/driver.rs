@@ -102,6 +102,11 @@ pub(super) async fn run(
                 break;
             }
         };
+        // A stop that happened while this step ran is reported first, so the session judges
+        // the bytes that came after it (a NOOP after stop() is answered 421) knowing it.
+        if let Ok(true) = shutdown.has_changed() {
+            s.handle(Event::Stop(*shutdown.borrow_and_update()), Instant::now());
+        }
         s.handle(event, Instant::now());
     }
     let _ = tokio::time::timeout(CLOSE_WRITE, io.shutdown()).await;
@@ -136,15 +141,16 @@ async fn read(s: &mut Session, io: &mut Stream, shutdown: &mut watch::Receiver<S
         }
     };
     tokio::select! {
-        r = read => match r {
-            None => Event::Timeout,
-            Some(Ok(0)) | Some(Err(_)) => Event::Eof,
-            Some(Ok(n)) => Event::Received(n),
-        },
+        biased;
         changed = shutdown.changed() => match changed {
             Ok(()) => Event::Stop(*shutdown.borrow_and_update()),
             // The server is gone: stop as if forced.
             Err(_) => Event::Stop(StopLevel::Forced),
+        },
+        r = read => match r {
+            None => Event::Timeout,
+            Some(Ok(0)) | Some(Err(_)) => Event::Eof,
+            Some(Ok(n)) => Event::Received(n),
         },
     }
 }
