@@ -149,7 +149,10 @@ fuzz_target!(|data: &[u8]| {
                 Step::Flush => continue,
                 Step::Close => return,
                 Step::CallHook(call) => {
-                    assert!(!greeted || !matches!(call, HookCall::Connect(_)), "on_connect after the greeting");
+                    assert!(
+                        !greeted || !matches!(call, HookCall::Connect(_)),
+                        "on_connect after the greeting"
+                    );
                     if let HookCall::Connect(_) = &call {
                         assert!(output.is_empty(), "a reply before on_connect answered");
                     }
@@ -181,7 +184,8 @@ fuzz_target!(|data: &[u8]| {
                     if pick() % 4 == 0 {
                         Event::TlsFailed("handshake".into())
                     } else {
-                        let tls = TlsInfo { protocol: "TLSv1.3".into(), cipher: "TLS13_AES_128_GCM_SHA256".into() };
+                        let tls =
+                            TlsInfo { protocol: "TLSv1.3".into(), cipher: "TLS13_AES_128_GCM_SHA256".into() };
                         Event::TlsEstablished(tls)
                     }
                 }
@@ -210,14 +214,20 @@ fuzz_target!(|data: &[u8]| {
                 let seq = SMUGGLING[usize::from(src.byte().unwrap_or(0)) % SMUGGLING.len()];
                 let mut m = b"From: a@b.example\r\n\r\nhello".to_vec();
                 m.extend_from_slice(seq);
-                m.extend_from_slice(format!("MAIL FROM:<{EVIL}>\r\nRCPT TO:<bob@test.example>\r\nDATA\r\nforged\r\n.\r\n").as_bytes());
+                m.extend_from_slice(
+                    format!("MAIL FROM:<{EVIL}>\r\nRCPT TO:<bob@test.example>\r\nDATA\r\nforged\r\n.\r\n")
+                        .as_bytes(),
+                );
                 feed(&mut s, &m, src.byte().unwrap_or(0), now);
             }
             12 => {
                 now += Duration::from_secs(u64::from(src.byte().unwrap_or(0)) * 10);
                 s.handle(Event::Timeout, now);
             }
-            13 => s.handle(Event::Stop(if op & 0x10 != 0 { StopLevel::Forced } else { StopLevel::Stopping }), now),
+            13 => s.handle(
+                Event::Stop(if op & 0x10 != 0 { StopLevel::Forced } else { StopLevel::Stopping }),
+                now,
+            ),
             14 => s.handle(Event::Eof, now),
             _ => now += Duration::from_millis(u64::from(src.byte().unwrap_or(0)) * 100),
         }
