@@ -10,7 +10,7 @@
 //! - [`params`]: ESMTP MAIL/RCPT parameters (SIZE, BODY, SMTPUTF8, DSN).
 //! - [`data`]: the DATA receiver (dot-unstuffing, smuggling defence, size limits) and the
 //!   client-side DATA encoder (dot-stuffing, CRLF normalisation).
-//! - [`line`]: the server's input buffer and finding command lines in it under a length limit.
+//! - [`line`](mod@line): the server's input buffer and finding command lines in it under a length limit.
 //! - [`options`], [`error`]: the parser's switches and its error, shared by the grammars.
 //! - [`ehlo`]: EHLO capability parsing for the client.
 //! - [`describe`]: parsed values as the JSON fields of the shared vectors (for the bindings).

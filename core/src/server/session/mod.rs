@@ -335,9 +335,10 @@ impl Session {
     /// while nothing is being read (a hook, a delivery or a handshake is awaited).
     pub fn deadline(&self) -> Option<Instant> {
         let t = &self.config.opts.timeouts;
+        // checked: a timeout too large to add is no deadline at all.
         let wait = match self.phase {
-            Phase::Commands | Phase::Auth(_) => self.line_since.map(|s| s + t.command),
-            Phase::Data | Phase::Chunk(_) => Some(self.last_read + t.data),
+            Phase::Commands | Phase::Auth(_) => self.line_since.and_then(|s| s.checked_add(t.command)),
+            Phase::Data | Phase::Chunk(_) => self.last_read.checked_add(t.data),
             _ => return None,
         };
         match (wait, self.message_deadline()) {
@@ -355,7 +356,7 @@ impl Session {
             return None;
         }
         let allowance = Duration::from_secs_f64(msg.wire_bytes as f64 / rate as f64);
-        Some(msg.started + self.config.opts.timeouts.data + allowance)
+        msg.started.checked_add(self.config.opts.timeouts.data)?.checked_add(allowance)
     }
 
     /// Report what happened.
