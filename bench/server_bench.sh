@@ -3,7 +3,8 @@
 # loopback, one run per row, and each figure is also given as a ratio to Postfix's smtp-sink,
 # the ceiling on this machine.
 #
-#   servers   postwire serve --discard --quiet (release build), smtp-sink, aiosmtpd (handler
+#   servers   postwire serve --discard --quiet (release build), postwire-log (the same with
+#             default logging: one info line per message, to a file), smtp-sink, aiosmtpd (handler
 #             returning 250, bench/aiosmtpd_sink.py), Node smtp-server (onData draining the
 #             stream, no greeting delay, bench/smtp_server_sink.js)
 #   rows      1 KiB and 100 KiB messages x 1, 10 and 100 parallel sessions x a new session per
@@ -17,7 +18,10 @@
 # messages it completed). Each server is started fresh for each row (own port, own peak RSS).
 # Output: a markdown table on stdout and in bench/results/server.md (not committed).
 #
-# Knobs: BENCH_SERVERS="postwire smtp-sink aiosmtpd smtp-server" (which ones, in that order),
+# Knobs: BENCH_SERVERS="postwire smtp-sink aiosmtpd smtp-server" (which ones, in that order;
+# add postwire-log to measure default logging beside --quiet in the same run: its note gives the
+# ratio to postwire's --quiet rate, e.g.
+#   BENCH_SERVERS="smtp-sink postwire postwire-log" BENCH_MODES=reuse bash bench/server_bench.sh),
 # BENCH_SIZES="1024 102400", BENCH_SESSIONS="1 10 100", BENCH_MODES="new reuse",
 # POSTWIRE_ARGS="--threads 1" (extra arguments for `postwire serve`).
 set -euo pipefail
@@ -58,9 +62,10 @@ trap cleanup EXIT
 available=()
 for s in $servers; do
   case "$s" in
-    postwire)
+    postwire|postwire-log)
+      if [ -x "$postwire_bin" ] && [ -n "${built_postwire:-}" ]; then available+=("$s"); continue; fi
       say "building postwire (release)"
-      if cargo build --release -p postwire --bin postwire >&2; then available+=(postwire)
+      if cargo build --release -p postwire --bin postwire >&2; then available+=("$s"); built_postwire=1
       else say "postwire did not build: its rows are left out"; fi ;;
     smtp-sink)
       [ -x "$smtp_sink" ] && available+=(smtp-sink) || say "smtp-sink not found (make deps): left out" ;;
@@ -79,8 +84,10 @@ done
 start_server() {
   local name=$1 port=$2 cmd
   case "$name" in
-    postwire) cmd=("$postwire_bin" serve --listen "127.0.0.1:$port" --hostname mx.bench.test
-      --local-domain bench.test --discard --quiet --max-connections 1000 ${POSTWIRE_ARGS:-}) ;;
+    postwire|postwire-log)
+      cmd=("$postwire_bin" serve --listen "127.0.0.1:$port" --hostname mx.bench.test
+      --local-domain bench.test --discard --max-connections 1000 ${POSTWIRE_ARGS:-})
+      [ "$name" = postwire ] && cmd+=(--quiet) ;;
     smtp-sink)
       cmd=("$smtp_sink")
       [ "$(id -u)" -eq 0 ] && cmd+=(-u nobody)  # required when run as root
@@ -186,7 +193,7 @@ for size in $sizes; do
         reuse) mode_label="reused (-d)" ;;
         *) die "unknown mode '$mode' in BENCH_MODES (new, reuse)" ;;
       esac
-      sink_rate="" sink_cpu="" sink_rss=""
+      sink_rate="" sink_cpu="" sink_rss="" quiet_rate=""
       # smtp-sink first so the others have a ceiling to be compared with.
       ordered=()
       for s in "${available[@]}"; do [ "$s" = smtp-sink ] && ordered+=("$s"); done
@@ -203,12 +210,16 @@ for size in $sizes; do
         cpu=$(awk -v t="$ticks" -v hz="$clk_tck" -v m="$msgs" 'BEGIN {printf "%.1f", t * 1e6 / hz / m}')
         rss_mib=$(awk -v k="$rss" 'BEGIN {printf "%.1f", k / 1024}')
         if [ "$name" = smtp-sink ]; then sink_rate=$rate sink_cpu=$cpu sink_rss=$rss_mib; fi
+        if [ "$name" = postwire ]; then quiet_rate=$rate; fi
         r_rate=$(ratio "$rate" "$sink_rate")
         r_cpu=$(ratio "$cpu" "$sink_cpu")
         r_rss=$(ratio "$rss_mib" "$sink_rss")
         if [ "$name" = postwire ] && [ "$r_rate" != - ] && [ "$r_rss" != - ]; then
           verdict=$(awk -v r="$r_rate" -v m="$r_rss" 'BEGIN { print (r >= 0.9 && m <= 2) ? "target met" : "target missed" }')
           note=${note:+$note, }$verdict
+        fi
+        if [ "$name" = postwire-log ] && [ -n "$quiet_rate" ]; then
+          note=${note:+$note, }"$(ratio "$rate" "$quiet_rate")x of --quiet"
         fi
         echo "| $size_label | $sessions | $mode_label | $name | $msgs | $rate | $r_rate | $cpu | $r_cpu | $rss_mib | $r_rss | $note |" >>"$table"
       done

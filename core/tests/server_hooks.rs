@@ -52,7 +52,8 @@ impl Hooks for Recorder {
 #[test]
 fn hooks_accept_refuse_and_fail_safely() {
     let rec = Arc::new(Recorder::default());
-    let srv = TestServer::with_hooks(options(), rec.clone());
+    // DSN offered, so NOTIFY below is accepted and carried to the hook.
+    let srv = TestServer::with_hooks(ServerOptions { advertise_dsn: true, ..options() }, rec.clone());
     let mut r = Raw::greeted(srv.addr);
     assert_eq!(r.cmd("MAIL FROM:<spammer@bad.example>").0, 550);
     assert_eq!(r.cmd("MAIL FROM:<crash@bad.example>").0, 451, "a panicking hook answers 451");

@@ -6,6 +6,7 @@
 use clap::{Parser, Subcommand};
 
 pub mod analyze;
+pub mod logging;
 pub mod mx;
 pub mod queue;
 pub mod relay_check;

@@ -1,14 +1,17 @@
 //! `postwire serve`: run the SMTP server from the shell.
 //!
 //! Prints `postwire: listening on ADDR` on stdout once bound (scripts wait for that line) and
-//! stops gracefully on SIGINT/SIGTERM.
+//! stops gracefully on SIGINT/SIGTERM. Nothing written to stdout or stderr may fail the server:
+//! a closed pipe is ignored (see `cli::logging`).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::server::{Delivery, Server, ServerOptions, ServerTimeouts, StaticCredentials};
+use std::io::Write;
+
+use crate::server::{Delivery, MaildirLayout, Server, ServerOptions, ServerTimeouts, StaticCredentials};
 
 /// Arguments of `postwire serve`.
 #[derive(Debug, clap::Args)]
@@ -29,6 +32,11 @@ pub struct ServeArgs {
     /// Accept and drop every message (benchmarks).
     #[arg(long)]
     discard: bool,
+    /// Maildir layout: `shared` (one file per message, listing every recipient), `per-recipient`
+    /// (one copy per recipient in DIR/{domain}/{user}), or a template such as
+    /// `{domain}/{user}/Maildir`.
+    #[arg(long, default_value = "shared", value_parser = parse_layout, requires = "maildir")]
+    maildir_layout: MaildirLayout,
     /// A network allowed to relay, as CIDR (repeatable).
     #[arg(long = "relay-network", value_parser = parse_network)]
     relay_networks: Vec<ipnet::IpNet>,
@@ -47,6 +55,20 @@ pub struct ServeArgs {
     /// Most simultaneous sessions.
     #[arg(long)]
     max_connections: Option<usize>,
+    /// Most simultaneous sessions from one client address (default 20; 0 = no limit; loopback
+    /// and relay networks are not counted).
+    #[arg(long)]
+    max_connections_per_ip: Option<usize>,
+    /// Least average rate of message content, bytes per second, beyond the data timeout
+    /// (default 500, as Postfix's smtpd_min_data_rate; 0 = none).
+    #[arg(long)]
+    min_data_rate: Option<u64>,
+    /// NOOP/RSET/VRFY/EXPN/HELP allowed between two messages (default 100; 0 = unlimited).
+    #[arg(long)]
+    max_junk_commands: Option<usize>,
+    /// Advertise DSN and accept its parameters (only with something that sends the notices).
+    #[arg(long)]
+    dsn: bool,
     /// Seconds to wait for a command or data (RFC 5321: 300).
     #[arg(long)]
     timeout: Option<f64>,
@@ -80,13 +102,23 @@ pub struct ServeArgs {
     threads: usize,
 }
 
+fn parse_layout(s: &str) -> Result<MaildirLayout, String> {
+    MaildirLayout::parse(s).map_err(|e| e.message().to_string())
+}
+
+/// Say something on stderr; a closed stderr is no reason to fail (or panic, as `eprintln!`
+/// would).
+fn complain(msg: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr(), "postwire serve: {msg}");
+}
+
 fn parse_network(s: &str) -> Result<ipnet::IpNet, String> {
     crate::option_values::network(s).map_err(|e| e.message().to_string())
 }
 
 /// Run `postwire serve`.
 pub fn run(a: ServeArgs) -> i32 {
-    init_logging(a.json_log, a.quiet);
+    let log = super::logging::init(a.json_log, a.quiet);
     let mut opts = ServerOptions::default();
     if let Some(h) = a.hostname {
         opts.hostname = h;
@@ -104,11 +136,22 @@ pub fn run(a: ServeArgs) -> i32 {
     if let Some(n) = a.max_connections {
         opts.max_connections = n;
     }
+    if let Some(n) = a.max_connections_per_ip {
+        opts.max_connections_per_ip = n;
+    }
+    if let Some(n) = a.min_data_rate {
+        opts.min_data_rate = n;
+    }
+    if let Some(n) = a.max_junk_commands {
+        opts.max_junk_commands = n;
+    }
+    opts.advertise_dsn = a.dsn;
+    opts.maildir_layout = a.maildir_layout;
     if let Some(t) = a.timeout {
         match crate::option_values::seconds("--timeout", t) {
             Ok(d) => opts.timeouts = ServerTimeouts::uniform(d),
             Err(e) => {
-                eprintln!("postwire serve: {}", e.message());
+                complain(format_args!("{}", e.message()));
                 return 2;
             }
         }
@@ -117,7 +160,7 @@ pub fn run(a: ServeArgs) -> i32 {
         let mut users = HashMap::new();
         for u in &a.auth_users {
             let Some((user, pass)) = u.split_once(':') else {
-                eprintln!("postwire serve: --auth-user wants user:password, got {u:?}");
+                complain(format_args!("--auth-user wants user:password, got {u:?}"));
                 return 2;
             };
             users.insert(user.to_string(), pass.to_string());
@@ -136,20 +179,21 @@ pub fn run(a: ServeArgs) -> i32 {
     let server = match Server::new(opts) {
         Ok(s) => Arc::new(s),
         Err(e) => {
-            eprintln!("postwire serve: {e}");
+            complain(format_args!("{e}"));
             return 1;
         }
     };
     for addr in &a.listen {
         match server.listen(*addr) {
-            Ok(bound) => println!("postwire: listening on {bound}"),
+            Ok(bound) => {
+                let _ = writeln!(std::io::stdout(), "postwire: listening on {bound}");
+            }
             Err(e) => {
-                eprintln!("postwire serve: {e}");
+                complain(format_args!("{e}"));
                 return 1;
             }
         }
     }
-    use std::io::Write;
     let _ = std::io::stdout().flush();
     let built = match a.threads {
         1 => tokio::runtime::Builder::new_current_thread().enable_all().build(),
@@ -159,7 +203,7 @@ pub fn run(a: ServeArgs) -> i32 {
     let rt = match built {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("postwire serve: cannot start runtime: {e}");
+            complain(format_args!("cannot start runtime: {e}"));
             return 1;
         }
     };
@@ -173,11 +217,13 @@ pub fn run(a: ServeArgs) -> i32 {
         server.serve().await
     });
     let stats = server.stats();
-    tracing::info!(?stats, "stopped");
+    let dropped = log.as_ref().map_or(0, |l| l.dropped_lines());
+    tracing::info!(?stats, dropped_log_lines = dropped, "stopped");
+    drop(log);
     match result {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("postwire serve: {e}");
+            complain(format_args!("{e}"));
             1
         }
     }
@@ -196,16 +242,4 @@ async fn wait_for_signal() {
             let _ = tokio::signal::ctrl_c().await;
         }
     }
-}
-
-/// Log to stderr with `tracing`; `RUST_LOG` overrides the level.
-pub(crate) fn init_logging(json: bool, quiet: bool) {
-    use tracing_subscriber::EnvFilter;
-    let default = if quiet { "warn" } else { "info" };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    use std::io::IsTerminal;
-    let ansi = std::io::stderr().is_terminal();
-    let builder =
-        tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr);
-    let _ = if json { builder.json().try_init() } else { builder.try_init() };
 }

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::command::ParseOptions;
+use super::options::ParseOptions;
 
 /// The domain part of a mailbox.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -35,18 +35,9 @@
 //! (`501 5.5.4` malformed, `555 5.5.4` unsupported).
 
 use super::address::{parse_path, Path};
+pub use super::error::CommandError;
+pub use super::options::ParseOptions;
 use super::params::{MailParams, Params, RcptParams};
-use super::reply::Reply;
-
-/// Parser switches.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ParseOptions {
-    /// Conformance mode: no space after `FROM:`, no bare addresses without `<>`, unknown ESMTP
-    /// parameters refused (555), no bare-LF command lines.
-    pub strict: bool,
-    /// UTF-8 allowed in addresses (the client said SMTPUTF8 on MAIL).
-    pub smtputf8: bool,
-}
 
 /// One parsed command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,29 +74,28 @@ pub enum Command {
     Obsolete { verb: String },
 }
 
-/// Why a command line was refused; [`CommandError::reply`] is what the server answers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CommandError {
-    /// Not a command we know: `500 5.5.2`.
-    Unknown { verb: String },
-    /// Known verb, bad arguments: `code` is 501 (syntax), 553 (mailbox syntax) or 555 (bad
-    /// MAIL/RCPT parameter), with an enhanced code and a message.
-    Syntax { code: u16, enhanced: &'static str, message: String },
-}
-
-impl CommandError {
-    /// The reply the server sends for this error.
-    pub fn reply(&self) -> Reply {
-        match self {
-            CommandError::Unknown { .. } => Reply::new(500, "Command unrecognized", Some("5.5.2")),
-            CommandError::Syntax { code, enhanced, message } => Reply::new(*code, message, Some(enhanced)),
-        }
-    }
+/// The MAIL/RCPT parameters of a parsed command, typed (the server's view). The parser has to
+/// type them anyway to validate them; handing the result on means nobody parses them twice.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum TypedParams {
+    /// Not MAIL or RCPT.
+    #[default]
+    None,
+    /// MAIL's parameters.
+    Mail(MailParams),
+    /// RCPT's parameters.
+    Rcpt(RcptParams),
 }
 
 /// Parse one command line (without its CRLF). Verbs are case-insensitive. Non-UTF-8 bytes are a
 /// syntax error (501) unless inside an SMTPUTF8 address, which must be valid UTF-8.
 pub fn parse_command(line: &[u8], opts: &ParseOptions) -> Result<Command, CommandError> {
+    parse_command_typed(line, opts).map(|(c, _)| c)
+}
+
+/// [`parse_command`], also returning the MAIL/RCPT parameters typed (`MailParams::from_params`
+/// / `RcptParams::from_params` with `opts.strict`).
+pub fn parse_command_typed(line: &[u8], opts: &ParseOptions) -> Result<(Command, TypedParams), CommandError> {
     let verb_end = line.iter().position(|&b| b == b' ').unwrap_or(line.len());
     let verb_bytes = &line[..verb_end];
     let mut verb = [0u8; 8];
@@ -131,7 +121,10 @@ pub fn parse_command(line: &[u8], opts: &ParseOptions) -> Result<Command, Comman
         b"STARTTLS" => Verb::StartTls,
         b"AUTH" => Verb::Auth,
         b"SEND" | b"SOML" | b"SAML" | b"TURN" => {
-            return Ok(Command::Obsolete { verb: String::from_utf8_lossy(verb).into_owned() })
+            return Ok((
+                Command::Obsolete { verb: String::from_utf8_lossy(verb).into_owned() },
+                TypedParams::None,
+            ))
         }
         _ => {
             let shown: Vec<u8> = verb_bytes.iter().take(32).copied().collect();
@@ -168,7 +161,7 @@ pub fn parse_command(line: &[u8], opts: &ParseOptions) -> Result<Command, Comman
             Err(usage())
         }
     };
-    match kind {
+    let command = match kind {
         Verb::Helo | Verb::Ehlo => {
             if args.is_empty() || args.contains(' ') || (opts.strict && !is_helo_domain(args)) {
                 return Err(usage());
@@ -182,8 +175,8 @@ pub fn parse_command(line: &[u8], opts: &ParseOptions) -> Result<Command, Comman
             if from.postmaster {
                 return Err(bad_address(true, "<Postmaster> is not a sender"));
             }
-            MailParams::from_params(&params, opts.strict)?;
-            Ok(Command::Mail { from, params })
+            let typed = MailParams::from_params(&params, opts.strict)?;
+            return Ok((Command::Mail { from, params }, TypedParams::Mail(typed)));
         }
         Verb::Rcpt => {
             let rest = strip_prefix_ci(args, "TO:").ok_or_else(usage)?;
@@ -191,8 +184,8 @@ pub fn parse_command(line: &[u8], opts: &ParseOptions) -> Result<Command, Comman
             if to.is_null() {
                 return Err(bad_address(false, "the null path <> is not a recipient"));
             }
-            RcptParams::from_params(&params, opts.strict)?;
-            Ok(Command::Rcpt { to, params })
+            let typed = RcptParams::from_params(&params, opts.strict)?;
+            return Ok((Command::Rcpt { to, params }, TypedParams::Rcpt(typed)));
         }
         Verb::Data => no_args(Command::Data),
         Verb::Rset => no_args(Command::Rset),
@@ -238,7 +231,8 @@ pub fn parse_command(line: &[u8], opts: &ParseOptions) -> Result<Command, Comman
             }
             Ok(Command::Auth { mechanism: mech.to_ascii_uppercase(), initial: initial.map(str::to_string) })
         }
-    }
+    }?;
+    Ok((command, TypedParams::None))
 }
 
 /// The verbs that take arguments we check.

@@ -1,4 +1,9 @@
-//! The message body on the wire: the server's DATA receiver and the client's DATA encoder.
+//! The message body on the wire: the server's DATA/BDAT receiver and the client's DATA encoder.
+//!
+//! One receiver, one content policy for DATA and BDAT: BDAT chunks (RFC 3030) are counted, not
+//! dot-terminated, but their content goes through the very same checks ([`DataReceiver::bdat`]) —
+//! otherwise a later hop that turns BDAT into DATA could be smuggled through, and a line refused
+//! in DATA would be accepted in BDAT.
 //!
 //! Receiver: dot-unstuffing that works across arbitrary TCP chunk boundaries, size limit enforced
 //! while bytes arrive (the message is drained, not stored, past the limit), text-line limit, and
@@ -8,6 +13,20 @@
 //! a violation that makes the server answer 5xx and close the connection — nothing of that
 //! message is stored. [`BareLinePolicy::Normalize`] instead stores bare CR/LF as CRLF and drops
 //! NUL bytes, which can never produce an end-of-data the sender did not write as CRLF.CRLF.
+
+/// The known SMTP-smuggling variants of an end of data (a dot between bare CRs/LFs, and a NUL
+/// before it): none of them may ever end a message. Shared by the tests and the fuzzer.
+pub const SMUGGLING_SEQUENCES: [&[u8]; 9] = [
+    b"\n.\n",
+    b"\r.\r",
+    b"\r.\n",
+    b"\n.\r",
+    b"\n.\r\n",
+    b"\r.\r\n",
+    b"\r\n.\n",
+    b"\r\n.\r",
+    b"\r\n\x00.\r\n",
+];
 
 /// What to do with bare CR, bare LF and NUL inside DATA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -36,6 +55,15 @@ impl Default for DataLimits {
     }
 }
 
+/// How the end of the message is found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// DATA: dot-stuffed, ended by `CRLF.CRLF`.
+    Dot,
+    /// BDAT: counted by the caller; a `.` is plain content, [`DataReceiver::finish`] ends it.
+    Counted,
+}
+
 /// A rule the message broke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DataViolation {
@@ -43,9 +71,9 @@ pub enum DataViolation {
     BareLineEnding,
     /// A NUL byte (policy Reject). Fatal.
     Nul,
-    /// More than `max_size` bytes: drained to the end, then 552.
+    /// More than `max_size` bytes: nothing more is stored, the rest is drained, then 552.
     TooBig,
-    /// A line longer than `max_line`: drained to the end, then 500.
+    /// A line longer than `max_line`: nothing more is stored, the rest is drained, then 500.
     LineTooLong,
 }
 
@@ -68,11 +96,17 @@ pub enum DataStatus {
     Abort(DataViolation),
 }
 
-/// Incremental DATA receiver. Feed it what the socket gives; it appends the unstuffed message
-/// (with CRLF line endings, the final CRLF before the dot included) to `out`.
+/// Incremental DATA/BDAT receiver. Feed it what the socket gives; it appends the unstuffed message
+/// (with CRLF line endings, the final CRLF before the dot included) to `out`. Once the message is
+/// doomed (too big, a line too long) or [`DataReceiver::stop_storing`] was called, it appends
+/// nothing more: the rest is only counted and checked (drained), so a doomed message costs no
+/// memory while the client finishes sending it.
 #[derive(Debug, Clone)]
 pub struct DataReceiver {
     limits: DataLimits,
+    framing: Framing,
+    /// False after `stop_storing()`.
+    storing: bool,
     size: u64,
     violation: Option<DataViolation>,
     state: State,
@@ -101,9 +135,57 @@ enum State {
 }
 
 impl DataReceiver {
-    /// A receiver for one message.
+    /// A receiver for one DATA message.
     pub fn new(limits: DataLimits) -> Self {
-        DataReceiver { limits, size: 0, violation: None, state: State::LineStart, line_len: 0 }
+        DataReceiver {
+            limits,
+            framing: Framing::Dot,
+            storing: true,
+            size: 0,
+            violation: None,
+            state: State::LineStart,
+            line_len: 0,
+        }
+    }
+
+    /// A receiver for one message sent in BDAT chunks: the same checks, no dot-unstuffing, no
+    /// end marker ([`DataReceiver::feed`] never returns `Done`; call [`DataReceiver::finish`]
+    /// after the LAST chunk). A CRLF may be split across chunks.
+    pub fn bdat(limits: DataLimits) -> Self {
+        DataReceiver { framing: Framing::Counted, state: State::Mid, ..DataReceiver::new(limits) }
+    }
+
+    /// Store nothing more (the memory budget is exhausted): the rest is still counted and checked.
+    pub fn stop_storing(&mut self) {
+        self.storing = false;
+    }
+
+    /// End of a BDAT message: a CR left pending at the very end is a bare CR (refused under
+    /// Reject, stored as CRLF under Normalize). Returns the fatal violation, if any.
+    pub fn finish(&mut self, out: &mut Vec<u8>) -> Option<DataViolation> {
+        match self.state {
+            State::Cr if self.limits.policy == BareLinePolicy::Normalize => {
+                self.end_line(out, State::Done);
+                None
+            }
+            State::Cr => {
+                self.abort(DataViolation::BareLineEnding);
+                Some(DataViolation::BareLineEnding)
+            }
+            State::Aborted(v) => Some(v),
+            _ => {
+                self.state = State::Done;
+                None
+            }
+        }
+    }
+
+    /// Where a line that starts after a real CRLF begins: a `.` there matters only in DATA.
+    fn line_start(&self) -> State {
+        match self.framing {
+            Framing::Dot => State::LineStart,
+            Framing::Counted => State::Mid,
+        }
     }
 
     /// Consume bytes. Returns [`DataStatus::Done`] once `CRLF.CRLF` (or `.CRLF` at the very
@@ -143,7 +225,8 @@ impl DataReceiver {
                 State::Cr => {
                     if input[i] == b'\n' {
                         i += 1;
-                        self.end_line(out, State::LineStart);
+                        let next = self.line_start();
+                        self.end_line(out, next);
                     } else if normalize {
                         // Bare CR: stored as CRLF, but the next line does not count as starting
                         // after a real CRLF, so no `.` there can end the data.
@@ -192,11 +275,18 @@ impl DataReceiver {
         }
     }
 
-    /// Append line content, enforcing the line and size limits.
+    /// Append line content, enforcing the line and size limits. What is stored does not depend on
+    /// how the input was chunked: up to the limit, then nothing.
     fn content(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
+        let before = self.line_len;
         self.line_len += bytes.len();
-        if self.limits.max_line > 0 && self.line_len + 2 > self.limits.max_line {
+        let max_line = self.limits.max_line;
+        if max_line > 0 && self.line_len + 2 > max_line {
+            let room = (max_line - 2).saturating_sub(before).min(bytes.len());
+            self.emit(&bytes[..room], out);
+            self.size += (bytes.len() - room) as u64;
             self.note(DataViolation::LineTooLong);
+            return;
         }
         self.emit(bytes, out);
     }
@@ -208,16 +298,20 @@ impl DataReceiver {
         self.state = next;
     }
 
-    /// Append `bytes` to `out`, never past `max_size` bytes of this message: the stored part is
-    /// exactly the first `max_size` bytes whatever the chunking, the rest is drained.
+    /// Append `bytes` to `out`, never past `max_size` bytes of this message and nothing once the
+    /// message is doomed (a violation) or storing was stopped: from then on bytes are only
+    /// counted. The stored part never depends on the chunking.
     fn emit(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
         let before = self.size;
         self.size += bytes.len() as u64;
+        if !self.storing || self.violation.is_some() {
+            return;
+        }
         let max = self.limits.max_size;
         if max > 0 && self.size > max {
-            self.note(DataViolation::TooBig);
             let room = max.saturating_sub(before) as usize;
             out.extend_from_slice(&bytes[..room.min(bytes.len())]);
+            self.note(DataViolation::TooBig);
         } else {
             out.extend_from_slice(bytes);
         }
@@ -411,17 +505,7 @@ mod tests {
         assert!(out.is_empty());
     }
 
-    const SMUGGLING: [&[u8]; 9] = [
-        b"\n.\n",
-        b"\r.\r",
-        b"\r.\n",
-        b"\n.\r",
-        b"\n.\r\n",
-        b"\r.\r\n",
-        b"\r\n.\n",
-        b"\r\n.\r",
-        b"\r\n\x00.\r\n",
-    ];
+    const SMUGGLING: [&[u8]; 9] = SMUGGLING_SEQUENCES;
 
     fn smuggled(seq: &[u8]) -> Vec<u8> {
         let mut m = b"From: a@b\r\n\r\nhello".to_vec();
@@ -548,6 +632,62 @@ mod tests {
         let mut r = DataReceiver::new(DataLimits::default());
         assert!(matches!(r.feed(&long, &mut Vec::new()), DataStatus::Done { .. }));
         assert_eq!(r.violation(), Some(DataViolation::LineTooLong));
+    }
+
+    #[test]
+    fn bdat_has_the_same_content_policy_without_dots() {
+        let mut r = DataReceiver::bdat(DataLimits::default());
+        let mut out = Vec::new();
+        // A lone dot line is content; CRLF split across chunks is fine.
+        assert_eq!(r.feed(b"a\r\n.\r", &mut out), DataStatus::NeedMore);
+        assert_eq!(r.feed(b"\n..x\r\n", &mut out), DataStatus::NeedMore);
+        assert_eq!(r.finish(&mut out), None);
+        assert_eq!(out, b"a\r\n.\r\n..x\r\n");
+        // The issue's reproduction: a bare LF inside a chunk, even with the dot after it.
+        for seq in SMUGGLING {
+            let mut r = DataReceiver::bdat(DataLimits::default());
+            let st = r.feed(&smuggled(seq), &mut Vec::new());
+            let want = if seq.contains(&0) { DataViolation::Nul } else { DataViolation::BareLineEnding };
+            assert_eq!(st, DataStatus::Abort(want), "{seq:?}");
+        }
+        // A CR at the very end of the last chunk is bare.
+        let mut r = DataReceiver::bdat(DataLimits::default());
+        assert_eq!(r.feed(b"x\r", &mut Vec::new()), DataStatus::NeedMore);
+        assert_eq!(r.finish(&mut Vec::new()), Some(DataViolation::BareLineEnding));
+        // Normalize stores CRLF, as in DATA.
+        let mut r = DataReceiver::bdat(limits(BareLinePolicy::Normalize));
+        let mut out = Vec::new();
+        assert_eq!(r.feed(b"a\nb\r\x00c\r", &mut out), DataStatus::NeedMore);
+        assert_eq!(r.finish(&mut out), None);
+        assert_eq!(out, b"a\r\nb\r\nc\r\n");
+        // The line limit holds, and nothing past it is kept.
+        let mut r = DataReceiver::bdat(DataLimits::default());
+        let mut out = Vec::new();
+        let mut long = vec![b'l'; 5000];
+        long.extend_from_slice(b"\r\nmore\r\n");
+        assert_eq!(r.feed(&long, &mut out), DataStatus::NeedMore);
+        assert_eq!(r.violation(), Some(DataViolation::LineTooLong));
+        assert!(out.len() < 1000, "a doomed message is not kept: {}", out.len());
+    }
+
+    #[test]
+    fn doomed_or_unstored_messages_keep_nothing_more() {
+        let mut r = DataReceiver::new(DataLimits::default());
+        let mut out = Vec::new();
+        let mut input = b"ok\r\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 100_000));
+        input.extend_from_slice(b"\r\nafter\r\n.\r\n");
+        assert!(matches!(r.feed(&input, &mut out), DataStatus::Done { .. }));
+        assert_eq!(r.violation(), Some(DataViolation::LineTooLong));
+        assert_eq!(out.len(), 4 + 998, "up to the line limit, then nothing more");
+        assert!(!out.windows(5).any(|w| w == b"after"));
+        assert_eq!(r.size(), input.len() as u64 - 3);
+        let mut r = DataReceiver::new(DataLimits::default());
+        let mut out = Vec::new();
+        r.stop_storing();
+        assert!(matches!(r.feed(b"a\r\n.\r\n", &mut out), DataStatus::Done { .. }));
+        assert!(out.is_empty());
+        assert_eq!(r.violation(), None);
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //! - [`params`]: ESMTP MAIL/RCPT parameters (SIZE, BODY, SMTPUTF8, DSN).
 //! - [`data`]: the DATA receiver (dot-unstuffing, smuggling defence, size limits) and the
 //!   client-side DATA encoder (dot-stuffing, CRLF normalisation).
-//! - [`line`]: finding command lines in a buffer under a length limit.
+//! - [`line`](mod@line): the server's input buffer and finding command lines in it under a length limit.
+//! - [`options`], [`error`]: the parser's switches and its error, shared by the grammars.
 //! - [`ehlo`]: EHLO capability parsing for the client.
 //! - [`describe`]: parsed values as the JSON fields of the shared vectors (for the bindings).
 
@@ -19,13 +20,17 @@ pub mod command;
 pub mod data;
 pub mod describe;
 pub mod ehlo;
+pub mod error;
 pub mod line;
+pub mod options;
 pub mod params;
 pub mod reply;
 
 pub use address::{Domain, Mailbox, Path};
-pub use command::{Command, CommandError, ParseOptions};
+pub use command::{Command, TypedParams};
 pub use data::{BareLinePolicy, DataLimits, DataReceiver, DataStatus, DataViolation};
 pub use ehlo::Capabilities;
+pub use error::CommandError;
+pub use options::ParseOptions;
 pub use params::{MailParams, Params, RcptParams};
 pub use reply::{Reply, ReplyLimits};

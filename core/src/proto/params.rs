@@ -7,7 +7,7 @@
 //! parameter we do not implement (an unknown keyword in strict mode, `BODY=BINARYMIME`) is
 //! `555 5.5.4` (RFC 5321 §4.1.1.11).
 
-use super::command::CommandError;
+use super::error::CommandError;
 
 /// The parameters as written, in order: keyword upper-cased, value as sent (xtext not decoded).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -1,6 +1,9 @@
 //! The SMTP server: a tokio listener, one session per connection, the relay policy, Received
 //! stamping, Maildir delivery, hooks for the bindings, graceful stop and counters.
 //!
+//! Each session is a sans-IO state machine ([`session::Session`]: every protocol decision) run
+//! by a small tokio driver (`driver`: reads, writes, timers, TLS, awaiting hooks and delivery).
+//!
 //! ```no_run
 //! # async fn demo() -> postwire::Result<()> {
 //! use postwire::server::{Server, ServerOptions, Delivery};
@@ -16,9 +19,9 @@
 //! # }
 //! ```
 
-mod auth;
+mod admission;
 mod budget;
-mod data;
+mod driver;
 pub mod hooks;
 mod io;
 pub mod maildir;
@@ -26,12 +29,13 @@ pub mod options;
 mod rdns;
 pub mod received;
 pub mod relay;
-mod session;
+pub mod session;
 mod stats;
 mod tls;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
@@ -40,27 +44,24 @@ pub use hooks::{
     AuthFuture, Authenticator, Envelope, HookFuture, HookParams, HookResult, HookSet, Hooks, NoHooks,
     SessionInfo, StaticCredentials,
 };
-pub use maildir::Maildir;
+pub use maildir::{Maildir, MaildirLayout};
 pub use options::{Delivery, ServerOptions, ServerTimeouts};
 pub use relay::RelayPolicy;
+pub use session::StopLevel;
 pub use stats::ServerStats;
 
 use crate::error::{Error, Result};
 use crate::proto::Reply;
 
-/// What every session of one server shares.
+/// What the drivers of one server's sessions share: the state machines' configuration and the
+/// I/O side (hooks, TLS, Maildir, resolver).
 pub(crate) struct Shared {
-    pub opts: ServerOptions,
-    pub policy: RelayPolicy,
+    pub config: Arc<session::Config>,
     pub hooks: Arc<dyn Hooks>,
-    /// `hooks.enabled()`, asked once.
-    pub hook_set: hooks::HookSet,
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     pub maildir: Option<Maildir>,
-    pub counters: stats::Counters,
-    /// Message bytes in memory, server-wide (`max_buffered_bytes`).
-    pub budget: Arc<Semaphore>,
     pub resolver: Option<hickory_resolver::TokioResolver>,
+    pub per_ip: Arc<admission::PerIp>,
 }
 
 /// An SMTP server. Cheap to share behind an `Arc`; `stop()` may be called from any thread.
@@ -68,7 +69,7 @@ pub struct Server {
     shared: Arc<Shared>,
     listeners: Mutex<Vec<std::net::TcpListener>>,
     addrs: Mutex<Vec<SocketAddr>>,
-    shutdown: watch::Sender<u8>,
+    shutdown: watch::Sender<StopLevel>,
     sessions: Arc<Semaphore>,
 }
 
@@ -87,29 +88,21 @@ impl Server {
             _ => None,
         };
         let maildir = match &opts.delivery {
-            Delivery::Maildir(p) => Some(Maildir::open(p)?),
+            Delivery::Maildir(p) => Some(Maildir::with_layout(p, opts.maildir_layout.clone())?),
             _ => None,
         };
         let resolver = if opts.reverse_dns { rdns::system_resolver() } else { None };
-        let policy = RelayPolicy::new(&opts.local_domains, &opts.relay_networks, opts.relay_authenticated);
         let sessions = Arc::new(Semaphore::new(opts.max_connections));
-        let budget = budget::new_budget(opts.max_buffered_bytes);
-        let shared = Shared {
-            opts,
-            policy,
-            hook_set: hooks.enabled(),
-            hooks,
-            tls,
-            maildir,
-            counters: Default::default(),
-            budget,
-            resolver,
-        };
+        let mut exempt = opts.connection_limit_exceptions.clone();
+        exempt.extend(opts.relay_networks.iter().copied());
+        let per_ip = admission::PerIp::new(opts.max_connections_per_ip, exempt);
+        let config = session::Config::new(opts, hooks.enabled(), tls.is_some())?;
+        let shared = Shared { config: Arc::new(config), hooks, tls, maildir, resolver, per_ip };
         Ok(Server {
             shared: Arc::new(shared),
             listeners: Mutex::new(Vec::new()),
             addrs: Mutex::new(Vec::new()),
-            shutdown: watch::channel(session::RUNNING).0,
+            shutdown: watch::channel(StopLevel::Running).0,
             sessions,
         })
     }
@@ -148,13 +141,13 @@ impl Server {
             tasks.push(tokio::spawn(accept_loop(l, shared, sessions, shutdown)));
         }
         let mut rx = self.shutdown.subscribe();
-        let _ = rx.wait_for(|s| *s >= session::STOPPING).await;
+        let _ = rx.wait_for(|s| *s >= StopLevel::Stopping).await;
         for t in tasks {
             let _ = t.await;
         }
         // Every session holds one permit: having them all back means every session has ended.
-        let all = u32::try_from(self.shared.opts.max_connections).unwrap_or(u32::MAX);
-        let grace = self.shared.opts.shutdown_grace;
+        let all = u32::try_from(self.shared.config.opts.max_connections).unwrap_or(u32::MAX);
+        let grace = self.shared.config.opts.shutdown_grace;
         if tokio::time::timeout(grace, self.sessions.acquire_many(all)).await.is_err() {
             tracing::warn!("sessions still open {grace:?} after stop(): closing them with 421");
             self.force_stop();
@@ -172,29 +165,29 @@ impl Server {
     pub fn stop(&self) {
         self.shutdown.send_if_modified(|s| {
             let was = *s;
-            *s = (*s).max(session::STOPPING);
+            *s = (*s).max(StopLevel::Stopping);
             *s != was
         });
     }
 
     /// Stop now: every session, even one in the middle of a message, is told `421` and closed.
     pub fn force_stop(&self) {
-        self.shutdown.send_replace(session::FORCED);
+        self.shutdown.send_replace(StopLevel::Forced);
     }
 
     /// True once `stop()` was called.
     pub fn is_stopping(&self) -> bool {
-        *self.shutdown.borrow() >= session::STOPPING
+        *self.shutdown.borrow() >= StopLevel::Stopping
     }
 
     /// The counters now.
     pub fn stats(&self) -> ServerStats {
-        self.shared.counters.snapshot()
+        self.shared.config.stats()
     }
 
     /// The options in force.
     pub fn options(&self) -> &ServerOptions {
-        &self.shared.opts
+        &self.shared.config.opts
     }
 }
 
@@ -206,28 +199,43 @@ async fn accept_loop(
     l: TcpListener,
     shared: Arc<Shared>,
     sessions: Arc<Semaphore>,
-    mut shutdown: watch::Receiver<u8>,
+    mut shutdown: watch::Receiver<StopLevel>,
 ) {
     static SESSION_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let counters = &shared.config.counters;
+    let mut accept_errors = admission::AcceptErrors::default();
     loop {
         let accepted = tokio::select! {
             r = l.accept() => r,
-            _ = shutdown.wait_for(|s| *s >= session::STOPPING) => return,
+            _ = shutdown.wait_for(|s| *s >= StopLevel::Stopping) => return,
         };
         let (tcp, peer) = match accepted {
             Ok(x) => x,
             Err(e) => {
-                // EMFILE and friends: back off instead of spinning.
-                tracing::warn!("accept failed: {e}");
+                // EMFILE and friends: back off instead of spinning, and say so at most once a
+                // second.
+                if let Some(unlogged) = accept_errors.note(Instant::now()) {
+                    tracing::warn!("accept failed: {e} ({unlogged} more failures since the last warning)");
+                }
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                 continue;
             }
         };
         let _ = tcp.set_nodelay(true);
-        stats::Counters::add(&shared.counters.connections, 1);
+        stats::Counters::add(&counters.connections, 1);
         let Ok(permit) = Arc::clone(&sessions).try_acquire_owned() else {
-            stats::Counters::add(&shared.counters.refused_connections, 1);
-            tokio::spawn(refuse(tcp));
+            stats::Counters::add(&counters.refused_connections, 1);
+            tokio::spawn(refuse(
+                tcp,
+                Reply::new(421, "Too many connections, try again later", Some("4.3.2")),
+            ));
+            continue;
+        };
+        let Ok(slot) = shared.per_ip.admit(peer.ip()) else {
+            stats::Counters::add(&counters.refused_connections, 1);
+            tracing::info!(client = %peer, "refused: max_connections_per_ip reached");
+            let r = Reply::new(421, "Too many connections from your address, try again later", Some("4.7.0"));
+            tokio::spawn(refuse(tcp, r));
             continue;
         };
         let local = tcp.local_addr().unwrap_or(peer);
@@ -236,20 +244,21 @@ async fn accept_loop(
         let shared = Arc::clone(&shared);
         let rx = shutdown.clone();
         tokio::spawn(async move {
-            stats::Counters::add(&shared.counters.active, 1);
-            session::Session::new(Arc::clone(&shared), info, rx).run(tcp).await;
-            shared.counters.active.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            let counters = &shared.config.counters;
+            stats::Counters::add(&counters.active, 1);
+            driver::run(Arc::clone(&shared), info, tcp, rx).await;
+            counters.active.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            drop(slot);
             drop(permit);
         });
     }
 }
 
-/// Server full: say so and hang up.
-async fn refuse(mut tcp: TcpStream) {
+/// Turned away (server full, or this client holds its share): say so and hang up.
+async fn refuse(mut tcp: TcpStream, r: Reply) {
     use tokio::io::AsyncWriteExt;
-    let r = Reply::new(421, "Too many connections, try again later", Some("4.3.2")).to_wire();
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
-        let _ = tcp.write_all(&r).await;
+        let _ = tcp.write_all(&r.to_wire()).await;
         let _ = tcp.shutdown().await;
     })
     .await;

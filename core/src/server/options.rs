@@ -8,6 +8,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 use super::hooks::Authenticator;
+use super::maildir::MaildirLayout;
 use crate::error::{Error, Result};
 use crate::option_values::de;
 use crate::proto::BareLinePolicy;
@@ -156,6 +157,35 @@ pub struct ServerOptions {
     /// `451 4.3.0` in its place.
     #[serde(deserialize_with = "de::seconds")]
     pub hook_timeout: Duration,
+    /// Most simultaneous sessions from one client address (an IPv6 client counts by its /64);
+    /// `421 4.7.0` past it. 0 = no per-address limit. Default 20: what a Postfix peer opens
+    /// towards one destination at most (`default_destination_concurrency_limit`), so a
+    /// default-configured MTA is never turned away, while one address can hold 2 % of the
+    /// default `max_connections` (Postfix's own `smtpd_client_connection_count_limit` is 50 of
+    /// 100 processes).
+    pub max_connections_per_ip: usize,
+    /// Clients the per-address limit does not apply to (besides `relay_networks`, always
+    /// exempt). Default loopback, as Postfix exempts `$mynetworks` (which includes loopback).
+    #[serde(deserialize_with = "de::networks")]
+    pub connection_limit_exceptions: Vec<IpNet>,
+    /// Least average rate, in bytes per second, at which message content must arrive: the time
+    /// a message may take is `timeouts.data` plus one second per `min_data_rate` bytes received
+    /// (Postfix's `smtpd_min_data_rate`, default 500). Past it: `421 4.4.2` and close, so a
+    /// client dripping bytes cannot hold a connection slot. 0 = only the per-read timeout.
+    pub min_data_rate: u64,
+    /// Commands that move no transaction forward (NOOP, RSET, VRFY, EXPN, HELP) allowed between
+    /// two accepted messages; past it `421 4.7.0` and close (Postfix's
+    /// `smtpd_junk_command_limit`, 100). 0 = unlimited.
+    pub max_junk_commands: usize,
+    /// Advertise DSN (RFC 3461) and accept its parameters (NOTIFY, ORCPT, RET, ENVID). Off by
+    /// default: a server that advertises DSN promises the notices, and only a queue can send
+    /// them; without it a conforming client sends no DSN parameter (and one that does gets
+    /// `555 5.5.4`), and the sending MTA notifies its sender itself ("relayed").
+    pub advertise_dsn: bool,
+    /// With Maildir delivery: one shared Maildir, or one copy per recipient (see
+    /// `server::maildir`).
+    #[serde(deserialize_with = "de::from_str")]
+    pub maildir_layout: MaildirLayout,
 }
 
 impl std::fmt::Debug for ServerOptions {
@@ -166,6 +196,8 @@ impl std::fmt::Debug for ServerOptions {
             .field("relay_networks", &self.relay_networks)
             .field("max_message_size", &self.max_message_size)
             .field("delivery", &self.delivery)
+            .field("maildir_layout", &self.maildir_layout)
+            .field("max_connections_per_ip", &self.max_connections_per_ip)
             .field("auth", &self.auth.is_some())
             .finish_non_exhaustive()
     }
@@ -198,6 +230,15 @@ impl Default for ServerOptions {
             shutdown_grace: Duration::from_secs(30),
             max_buffered_bytes: 512 * 1024 * 1024,
             hook_timeout: Duration::from_secs(60),
+            max_connections_per_ip: 20,
+            connection_limit_exceptions: vec![
+                ipnet::Ipv4Net::new_assert(std::net::Ipv4Addr::new(127, 0, 0, 0), 8).into(),
+                ipnet::Ipv6Net::new_assert(std::net::Ipv6Addr::LOCALHOST, 128).into(),
+            ],
+            min_data_rate: 500,
+            max_junk_commands: 100,
+            advertise_dsn: false,
+            maildir_layout: MaildirLayout::Shared,
         }
     }
 }

@@ -8,7 +8,23 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
 
+use super::session::TlsInfo;
 use crate::error::{Error, Result};
+
+/// The negotiated protocol and cipher suite of an established connection (for the log line).
+pub fn info(conn: &rustls::ServerConnection) -> TlsInfo {
+    let protocol = match conn.protocol_version() {
+        Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".to_string(),
+        Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".to_string(),
+        Some(v) => format!("{v:?}"),
+        None => "unknown".to_string(),
+    };
+    let cipher = conn
+        .negotiated_cipher_suite()
+        .map(|c| c.suite().as_str().map(str::to_string).unwrap_or_else(|| format!("{:?}", c.suite())))
+        .unwrap_or_else(|| "unknown".to_string());
+    TlsInfo { protocol, cipher }
+}
 
 /// Build a TLS acceptor from PEM files.
 pub fn load_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor> {

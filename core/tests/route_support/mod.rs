@@ -125,6 +125,9 @@ impl Receiver {
             local_domains: domains.iter().map(|d| d.to_string()).collect(),
             delivery: Delivery::Maildir(maildir.path().to_path_buf()),
             timeouts: postwire::server::ServerTimeouts::uniform(Duration::from_secs(20)),
+            // A receiving MTA that takes on DSN duties, as Postfix does by default: the queue
+            // must then leave the success notices to it.
+            advertise_dsn: true,
             ..Default::default()
         };
         let behaviour = Arc::new(behaviour);
