@@ -258,7 +258,7 @@ impl PyClient {
             format!(
                 "<postwire.Client {}:{}{}{}>",
                 o.host,
-                o.port,
+                o.effective_port(),
                 if c.is_tls() { " tls" } else { "" },
                 if c.is_closed() { " closed" } else { "" }
             )

@@ -3,17 +3,30 @@
 //!
 //! The two configurations without a CA file are built once per process and shared: building the
 //! root store costs more than a pooled session's whole transaction.
+//!
+//! A CA file may hold the server's own self-signed certificate, as Python's `ssl` allows. OpenSSL
+//! 3's `req -x509` marks such certificates `CA:TRUE`, and webpki refuses a CA certificate as a
+//! server's certificate (`CaUsedAsEndEntity`) even when it is the very trust anchor. So with a CA
+//! file the standard webpki verifier is wrapped by [`PinnedVerifier`]: when, and only when, webpki
+//! says `CaUsedAsEndEntity` and the server's certificate is byte for byte one of the CA file's,
+//! the certificate is accepted as pinned — after checking it names the server. Its dates are
+//! already checked by then: webpki checks validity before basic constraints
+//! (`check_issuer_independent_properties`), so an expired pinned certificate fails as expired
+//! (`client_tls_pinned.rs` holds that order to account).
 
 use std::io::BufReader;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{verify_server_name, WebPkiServerVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::server::ParsedCertificate;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
+use super::tls_error::{is_ca_used_as_end_entity, sentence};
 use crate::error::{Error, Result};
 
 fn provider() -> Arc<CryptoProvider> {
@@ -57,19 +70,30 @@ pub(crate) fn client_config(ca_file: Option<&Path>, accept_invalid: bool) -> Res
             let mut roots = webpki_store();
             let file = std::fs::File::open(path)
                 .map_err(|e| Error::io(format!("CA file {}: {e}", path.display())))?;
-            let mut n = 0;
+            let mut pinned = Vec::new();
             for cert in CertificateDer::pem_reader_iter(BufReader::new(file)) {
                 let cert = cert.map_err(|e| Error::io(format!("CA file {}: {e}", path.display())))?;
-                roots.add(cert).map_err(|e| Error::tls(format!("CA file {}: {e}", path.display())))?;
-                n += 1;
+                roots
+                    .add(cert.clone())
+                    .map_err(|e| Error::tls(format!("CA file {}: {}", path.display(), sentence(&e))))?;
+                pinned.push(cert);
             }
-            if n == 0 {
+            if pinned.is_empty() {
                 return Err(Error::invalid_input(format!(
                     "CA file {} holds no PEM certificate",
                     path.display()
                 )));
             }
-            Ok(Arc::new(builder()?.with_root_certificates(roots).with_no_client_auth()))
+            let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+                .build()
+                .map_err(|e| Error::tls(format!("CA file {}: {e}", path.display())))?;
+            let verifier = PinnedVerifier { webpki, pinned };
+            Ok(Arc::new(
+                builder()?
+                    .dangerous()
+                    .with_custom_certificate_verifier(Arc::new(verifier))
+                    .with_no_client_auth(),
+            ))
         }
     }
 }
@@ -79,6 +103,60 @@ pub(crate) fn server_name(name: &str) -> Result<ServerName<'static>> {
     let name = name.trim_start_matches('[').trim_end_matches(']');
     ServerName::try_from(name.to_string())
         .map_err(|_| Error::invalid_input(format!("{name:?} is not a valid TLS server name")))
+}
+
+/// webpki's verification, plus the server's own self-signed certificate from the CA file as a
+/// pinned trust anchor (see the module documentation).
+#[derive(Debug)]
+struct PinnedVerifier {
+    webpki: Arc<WebPkiServerVerifier>,
+    /// The certificates of the CA file, as given.
+    pinned: Vec<CertificateDer<'static>>,
+}
+
+impl ServerCertVerifier for PinnedVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        match self.webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+            Err(e)
+                if is_ca_used_as_end_entity(&e)
+                    && self.pinned.iter().any(|p| p.as_ref() == end_entity.as_ref()) =>
+            {
+                // Validity was checked before webpki got to basic constraints; the name is ours.
+                verify_server_name(&ParsedCertificate::try_from(end_entity)?, server_name)?;
+                Ok(ServerCertVerified::assertion())
+            }
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
 }
 
 /// Accepts any certificate (signatures are still checked so the handshake is sound); for
