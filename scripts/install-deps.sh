@@ -4,7 +4,8 @@
 #
 #   Debian packages  postfix (for smtp-source/smtp-sink only; no daemon is configured or started),
 #                    swaks with the Perl modules it needs for TLS and AUTH (Net::SSLeay,
-#                    IO::Socket::SSL, Authen::SASL), time (GNU /usr/bin/time)
+#                    IO::Socket::SSL, Authen::SASL), time (GNU /usr/bin/time), openssl (the
+#                    client's TLS tests make self-signed certificates with `openssl req -x509`)
 #   Python           <repo>/.venv from tests/peers/requirements.txt (aiosmtpd, aiosmtplib, pytest)
 #   Node             tests/peers/node/node_modules from its package-lock.json (smtp-server, nodemailer)
 #
@@ -39,6 +40,18 @@ command -v swaks >/dev/null 2>&1 || missing+=(swaks)
 swaks_can "TLS" || missing+=(libnet-ssleay-perl libio-socket-ssl-perl)
 swaks_can "AUTH DIGEST-MD5" || missing+=(libauthen-sasl-perl)
 [ -x /usr/bin/time ] || missing+=(time)
+# The client tests make certificates the way admins do (`req -x509 … -addext subjectAltName=…`,
+# OpenSSL 1.1.1 or later); check that it can, not only that a binary exists.
+openssl_can_x509() {
+  local d rc
+  d=$(mktemp -d) || return 1
+  openssl req -x509 -newkey rsa:2048 -nodes -days 1 -keyout "$d/k.pem" -out "$d/c.pem" \
+    -subj /CN=install-deps -addext subjectAltName=DNS:localhost >/dev/null 2>&1 && [ -s "$d/c.pem" ]
+  rc=$?
+  rm -rf "$d"
+  return $rc
+}
+openssl_can_x509 || missing+=(openssl)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ] && [ ${#as_root[@]} -eq 0 ]; then
@@ -112,6 +125,7 @@ check "swaks speaks TLS" swaks_can "TLS"
 check "swaks has Authen::SASL" swaks_can "AUTH DIGEST-MD5"
 check "smtp-sink runs" bash -c 'out=$("$(command -v smtp-sink || echo /usr/sbin/smtp-sink)" 2>&1); grep -q usage <<<"$out"'
 check "/usr/bin/time" test -x /usr/bin/time
+check "openssl makes self-signed certificates (req -x509 -addext)" openssl_can_x509
 check "python aiosmtpd, aiosmtplib, pytest" "$venv/bin/python" -c "import aiosmtpd, aiosmtplib, pytest"
 check "node smtp-server, nodemailer" node -e "require('$nodedir/node_modules/smtp-server'); require('$nodedir/node_modules/nodemailer')"
 if (exec 3<>/dev/tcp/127.0.0.1/25) 2>/dev/null; then
