@@ -393,7 +393,7 @@ impl Client {
         self.simple(Command::Expn { arg: name.to_string() }, "EXPN").await
     }
 
-    /// HELP [`topic`]; any well-formed reply is `Ok`.
+    /// HELP, with an optional `topic`; any well-formed reply is `Ok`.
     pub async fn help(&mut self, topic: Option<&str>) -> Result<Reply> {
         if let Some(t) = topic {
             validate::no_line_breaks("HELP topic", t)?;
