@@ -12,6 +12,13 @@ work="$repo/.work"
 say() { echo "test-python: $*"; }
 pipq() { "$1/bin/python" -m pip install --quiet --disable-pip-version-check "${@:2}"; }
 
+# The extension depends on the core without its command line: no clap in its dependency tree.
+if cargo tree -p postwire-python -e normal -i clap >/dev/null 2>&1; then
+  echo "test-python: clap is in the Python extension's dependency tree (core's cli feature leaked)" >&2
+  exit 1
+fi
+say "no clap in the extension's dependency tree"
+
 rm -rf "$work/venv-test" "$work/venv-wheel" "$work/wheels"
 mkdir -p "$work"
 say "fresh venv $work/venv-test ($("$py" --version 2>&1))"

@@ -1,15 +1,14 @@
-//! `postwire.aio.Client`: the `Client` API as awaitables (asyncio), on the binding's shared
-//! shared runtime; results come back through the binding's completion bridge (`bridge.rs`).
+//! `postwire.aio.Client`: the `Client` API as awaitables (asyncio), on the core's shared
+//! runtime; results come back through the completion queue's asyncio end (`bridge.rs`).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use postwire::client::Client;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyTuple, PyType};
-use tokio::sync::Mutex;
+use pyo3::types::{PyDict, PyTuple, PyType};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::bridge;
 use crate::client::{capabilities, client_options, message_bytes, recipients};
@@ -29,69 +28,35 @@ impl AioClient {
         }
     }
 
-    fn call<'py, T, F>(&self, py: Python<'py>, f: F) -> PyResult<Bound<'py, PyAny>>
+    /// Run `f` with the session once calls before it are done; its result is awaitable.
+    fn call<'py, T, Fut>(
+        &self,
+        py: Python<'py>,
+        f: impl FnOnce(OwnedMutexGuard<Client>) -> Fut + Send + 'static,
+    ) -> PyResult<Bound<'py, PyAny>>
     where
         T: for<'a> IntoPyObject<'a> + Send + 'static,
-        F: for<'c> FnOnce(
-                &'c mut Client,
-            ) -> std::pin::Pin<
-                Box<dyn std::future::Future<Output = postwire::Result<T>> + Send + 'c>,
-            > + Send
-            + 'static,
+        Fut: std::future::Future<Output = postwire::Result<T>> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        bridge::spawn(py, async move {
-            let mut c = inner.lock().await;
-            f(&mut c).await
-        })
+        bridge::spawn(py, async move { f(inner.lock_owned().await).await })
     }
-}
-
-fn reply(r: postwire::Reply) -> PyReply {
-    r.into()
 }
 
 #[pymethods]
 impl AioClient {
     /// Open a session (same arguments as `postwire.Client.connect`); returns an awaitable.
     #[classmethod]
-    #[pyo3(signature = (
-        host, port = 25, *, tls = "opportunistic", hello_name = None, timeout = 30.0, ca_file = None,
-        accept_invalid_certs = false, allow_plaintext_auth = false, pipelining = true,
-        chunking = true, tls_server_name = None, record_transcript = true
-    ))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (host, port = None, **options))]
     fn connect<'py>(
         _cls: &Bound<'py, PyType>,
         py: Python<'py>,
-        host: String,
-        port: u16,
-        tls: &str,
-        hello_name: Option<String>,
-        timeout: f64,
-        ca_file: Option<PathBuf>,
-        accept_invalid_certs: bool,
-        allow_plaintext_auth: bool,
-        pipelining: bool,
-        chunking: bool,
-        tls_server_name: Option<String>,
-        record_transcript: bool,
+        host: &str,
+        port: Option<u16>,
+        options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         crate::logging::refresh(py);
-        let opts = client_options(
-            host,
-            port,
-            tls,
-            hello_name,
-            timeout,
-            ca_file,
-            accept_invalid_certs,
-            allow_plaintext_auth,
-            pipelining,
-            chunking,
-            tls_server_name,
-            record_transcript,
-        )?;
+        let opts = client_options(host, port, options)?;
         bridge::spawn(py, async move {
             let c = Client::connect(opts).await?;
             Ok(AioClient { inner: Arc::new(Mutex::new(c)) })
@@ -138,8 +103,8 @@ impl AioClient {
         password: String,
         mechanism: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.call(py, move |c| {
-            Box::pin(async move { c.login(&user, &password, mechanism.as_deref()).await.map(reply) })
+        self.call(py, move |mut c| async move {
+            c.login(&user, &password, mechanism.as_deref()).await.map(PyReply::from)
         })
     }
 
@@ -153,35 +118,36 @@ impl AioClient {
     ) -> PyResult<Bound<'py, PyAny>> {
         let rcpts = recipients(rcpt_to)?;
         let msg = message_bytes(message)?.into_owned();
-        self.call(py, move |c| {
-            Box::pin(async move { c.send(&mail_from, &rcpts, &msg).await.map(PySendResult::from) })
-        })
+        self.call(
+            py,
+            move |mut c| async move { c.send(&mail_from, &rcpts, &msg).await.map(PySendResult::from) },
+        )
     }
 
     /// VRFY; awaitable of `Reply`.
     fn verify<'py>(&self, py: Python<'py>, address: String) -> PyResult<Bound<'py, PyAny>> {
-        self.call(py, move |c| Box::pin(async move { c.verify(&address).await.map(reply) }))
+        self.call(py, move |mut c| async move { c.verify(&address).await.map(PyReply::from) })
     }
     /// EXPN; awaitable of `Reply`.
     fn expand<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
-        self.call(py, move |c| Box::pin(async move { c.expand(&name).await.map(reply) }))
+        self.call(py, move |mut c| async move { c.expand(&name).await.map(PyReply::from) })
     }
     /// HELP; awaitable of `Reply`.
     #[pyo3(signature = (topic = None))]
     fn help<'py>(&self, py: Python<'py>, topic: Option<String>) -> PyResult<Bound<'py, PyAny>> {
-        self.call(py, move |c| Box::pin(async move { c.help(topic.as_deref()).await.map(reply) }))
+        self.call(py, move |mut c| async move { c.help(topic.as_deref()).await.map(PyReply::from) })
     }
     /// NOOP; awaitable of `Reply`.
     fn noop<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.call(py, |c| Box::pin(async move { c.noop().await.map(reply) }))
+        self.call(py, move |mut c| async move { c.noop().await.map(PyReply::from) })
     }
     /// RSET; awaitable of `Reply`.
     fn reset<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.call(py, |c| Box::pin(async move { c.reset().await.map(reply) }))
+        self.call(py, move |mut c| async move { c.reset().await.map(PyReply::from) })
     }
     /// QUIT; awaitable of `Reply`.
     fn quit<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.call(py, |c| Box::pin(async move { c.quit().await.map(reply) }))
+        self.call(py, move |mut c| async move { c.quit().await.map(PyReply::from) })
     }
 
     fn __aenter__<'py>(slf: Py<Self>, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -191,9 +157,7 @@ impl AioClient {
     /// Closes the session (QUIT; errors while closing are ignored).
     #[pyo3(signature = (*_args))]
     fn __aexit__<'py>(&self, py: Python<'py>, _args: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
-        let inner = Arc::clone(&self.inner);
-        bridge::spawn(py, async move {
-            let mut c = inner.lock().await;
+        self.call(py, |mut c| async move {
             if !c.is_closed() {
                 let _ = c.quit().await;
             }

@@ -1,51 +1,31 @@
 //! `postwire.Client`: one SMTP session, synchronous. Each blocking call releases the GIL and
-//! drives the session on the client's own current-thread runtime (see `runtime.rs`).
+//! drives the session on the client's own current-thread runtime (`host::runtime::local`).
 //!
 //! Also the argument conversions shared with `aio.rs` (options, recipients, message bytes).
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Mutex;
 
-use postwire::client::{Client, ClientOptions, ClientTimeouts, TlsMode};
-use postwire::Reply;
+use postwire::client::{Client, ClientOptions};
+use postwire::host;
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyString, PyTuple, PyType};
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyString, PyTuple, PyType};
 
 use crate::error::{invalid_input, ResultExt};
-use crate::runtime;
 use crate::values::{PyReply, PySendResult};
 
-/// `Client.connect` keyword arguments → core options.
-#[allow(clippy::too_many_arguments)]
+/// `connect(host, port, **options)` → core options (names, defaults, checks: the core's).
 pub fn client_options(
-    host: String,
-    port: u16,
-    tls: &str,
-    hello_name: Option<String>,
-    timeout: f64,
-    ca_file: Option<PathBuf>,
-    accept_invalid_certs: bool,
-    allow_plaintext_auth: bool,
-    pipelining: bool,
-    chunking: bool,
-    tls_server_name: Option<String>,
-    record_transcript: bool,
+    host: &str,
+    port: Option<u16>,
+    options: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<ClientOptions> {
-    let timeout = postwire::option_values::seconds("timeout", timeout).py_err()?;
-    let mut o = ClientOptions::new(host, port);
-    o.tls = tls.parse::<TlsMode>().py_err()?;
-    o.hello_name = hello_name;
-    o.timeouts = ClientTimeouts::uniform(timeout);
-    o.ca_file = ca_file;
-    o.accept_invalid_certs = accept_invalid_certs;
-    o.allow_plaintext_auth = allow_plaintext_auth;
-    o.pipelining = pipelining;
-    o.chunking = chunking;
-    o.tls_server_name = tls_server_name;
-    o.record_transcript = record_transcript;
-    Ok(o)
+    let value = match options {
+        Some(o) => crate::convert::to_json(o, "Client options")?,
+        None => serde_json::Value::Null,
+    };
+    host::options::client_options(host, port, value).py_err()
 }
 
 /// One address or a list of them.
@@ -83,16 +63,13 @@ pub struct PyClient {
 }
 
 impl PyClient {
+    /// Run `f` with the GIL released; `f` drives the session with `block_on` of its runtime.
     fn run<T: Send>(
         &self,
         py: Python<'_>,
         f: impl FnOnce(&mut Client, &tokio::runtime::Runtime) -> postwire::Result<T> + Send,
     ) -> PyResult<T> {
-        py.allow_threads(|| {
-            let mut c = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-            f(&mut c, &self.rt)
-        })
-        .py_err()
+        py.allow_threads(|| f(&mut self.inner.lock().unwrap_or_else(|p| p.into_inner()), &self.rt)).py_err()
     }
 
     fn with<T>(&self, f: impl FnOnce(&Client) -> T) -> T {
@@ -100,53 +77,23 @@ impl PyClient {
     }
 }
 
-fn reply(r: Reply) -> PyReply {
-    r.into()
-}
-
 #[pymethods]
 impl PyClient {
     /// Open a session: connect, read the banner, EHLO (HELO fallback), STARTTLS per `tls`
-    /// (`"none"`, `"opportunistic"`, `"starttls"`, `"implicit"`).
+    /// (`"none"`, `"opportunistic"`, `"starttls"`, `"implicit"`). Port None: 25, or 465 with
+    /// `tls="implicit"`. Options: see the stub.
     #[classmethod]
-    #[pyo3(signature = (
-        host, port = 25, *, tls = "opportunistic", hello_name = None, timeout = 30.0, ca_file = None,
-        accept_invalid_certs = false, allow_plaintext_auth = false, pipelining = true,
-        chunking = true, tls_server_name = None, record_transcript = true
-    ))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (host, port = None, **options))]
     fn connect(
         _cls: &Bound<'_, PyType>,
         py: Python<'_>,
-        host: String,
-        port: u16,
-        tls: &str,
-        hello_name: Option<String>,
-        timeout: f64,
-        ca_file: Option<PathBuf>,
-        accept_invalid_certs: bool,
-        allow_plaintext_auth: bool,
-        pipelining: bool,
-        chunking: bool,
-        tls_server_name: Option<String>,
-        record_transcript: bool,
+        host: &str,
+        port: Option<u16>,
+        options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         crate::logging::refresh(py);
-        let opts = client_options(
-            host,
-            port,
-            tls,
-            hello_name,
-            timeout,
-            ca_file,
-            accept_invalid_certs,
-            allow_plaintext_auth,
-            pipelining,
-            chunking,
-            tls_server_name,
-            record_transcript,
-        )?;
-        let rt = runtime::local()?;
+        let opts = client_options(host, port, options)?;
+        let rt = host::runtime::local().py_err()?;
         let c = py.allow_threads(|| rt.block_on(Client::connect(opts))).py_err()?;
         Ok(PyClient { rt, inner: Mutex::new(c) })
     }
@@ -192,51 +139,51 @@ impl PyClient {
     fn login(
         &self,
         py: Python<'_>,
-        user: String,
-        password: String,
-        mechanism: Option<String>,
+        user: &str,
+        password: &str,
+        mechanism: Option<&str>,
     ) -> PyResult<PyReply> {
-        self.run(py, |c, rt| rt.block_on(c.login(&user, &password, mechanism.as_deref()))).map(reply)
+        self.run(py, |c, rt| rt.block_on(c.login(user, password, mechanism))).map(Into::into)
     }
 
     /// One transaction: MAIL, RCPT per recipient, DATA/BDAT. `message` is bytes or str.
     fn send(
         &self,
         py: Python<'_>,
-        mail_from: String,
+        mail_from: &str,
         rcpt_to: &Bound<'_, PyAny>,
         message: &Bound<'_, PyAny>,
     ) -> PyResult<PySendResult> {
         let rcpts = recipients(rcpt_to)?;
         let msg = message_bytes(message)?;
         let msg: &[u8] = &msg;
-        self.run(py, |c, rt| rt.block_on(c.send(&mail_from, &rcpts, msg))).map(Into::into)
+        self.run(py, |c, rt| rt.block_on(c.send(mail_from, &rcpts, msg))).map(Into::into)
     }
 
     /// VRFY.
-    fn verify(&self, py: Python<'_>, address: String) -> PyResult<PyReply> {
-        self.run(py, |c, rt| rt.block_on(c.verify(&address))).map(reply)
+    fn verify(&self, py: Python<'_>, address: &str) -> PyResult<PyReply> {
+        self.run(py, |c, rt| rt.block_on(c.verify(address))).map(Into::into)
     }
     /// EXPN.
-    fn expand(&self, py: Python<'_>, name: String) -> PyResult<PyReply> {
-        self.run(py, |c, rt| rt.block_on(c.expand(&name))).map(reply)
+    fn expand(&self, py: Python<'_>, name: &str) -> PyResult<PyReply> {
+        self.run(py, |c, rt| rt.block_on(c.expand(name))).map(Into::into)
     }
     /// HELP.
     #[pyo3(signature = (topic = None))]
-    fn help(&self, py: Python<'_>, topic: Option<String>) -> PyResult<PyReply> {
-        self.run(py, |c, rt| rt.block_on(c.help(topic.as_deref()))).map(reply)
+    fn help(&self, py: Python<'_>, topic: Option<&str>) -> PyResult<PyReply> {
+        self.run(py, |c, rt| rt.block_on(c.help(topic))).map(Into::into)
     }
     /// NOOP.
     fn noop(&self, py: Python<'_>) -> PyResult<PyReply> {
-        self.run(py, |c, rt| rt.block_on(c.noop())).map(reply)
+        self.run(py, |c, rt| rt.block_on(c.noop())).map(Into::into)
     }
     /// RSET.
     fn reset(&self, py: Python<'_>) -> PyResult<PyReply> {
-        self.run(py, |c, rt| rt.block_on(c.reset())).map(reply)
+        self.run(py, |c, rt| rt.block_on(c.reset())).map(Into::into)
     }
     /// QUIT and close the connection.
     fn quit(&self, py: Python<'_>) -> PyResult<PyReply> {
-        self.run(py, |c, rt| rt.block_on(c.quit())).map(reply)
+        self.run(py, |c, rt| rt.block_on(c.quit())).map(Into::into)
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -255,13 +202,9 @@ impl PyClient {
     fn __repr__(&self) -> String {
         self.with(|c| {
             let o = c.options();
-            format!(
-                "<postwire.Client {}:{}{}{}>",
-                o.host,
-                o.effective_port(),
-                if c.is_tls() { " tls" } else { "" },
-                if c.is_closed() { " closed" } else { "" }
-            )
+            let tls = if c.is_tls() { " tls" } else { "" };
+            let closed = if c.is_closed() { " closed" } else { "" };
+            format!("<postwire.Client {}:{}{tls}{closed}>", o.host, o.effective_port())
         })
     }
 }

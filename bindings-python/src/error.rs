@@ -1,58 +1,28 @@
 //! `postwire::Error` → the Python exception of its kind.
 //!
 //! The exception classes are pure Python (`postwire/errors.py`, so they can subclass the builtin
-//! `TimeoutError` and `ValueError`); this file only picks the class by [`ErrorKind`] and sets
-//! `.kind` and `.reply`. Binding methods read: convert arguments, call core, `.py_err()?`.
+//! `TimeoutError` and `ValueError`) and pick their class by the core's kind name; this file only
+//! hands over kind, message, reply and the refused recipients. Binding methods read: convert arguments, call core,
+//! `.py_err()?`.
 
-use postwire::{Error, ErrorKind};
+use postwire::Error;
 use pyo3::prelude::*;
+use pyo3::sync::GILOnceCell;
 
-use crate::values::PyReply;
+use crate::values::{PyRejected, PyReply};
 
-/// The class name in `postwire.errors` for each kind.
-pub fn class_name(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::Connect => "ConnectError",
-        ErrorKind::Timeout => "TimeoutError",
-        ErrorKind::Tls => "TlsError",
-        ErrorKind::Auth => "AuthError",
-        ErrorKind::Protocol => "ProtocolError",
-        ErrorKind::Rejected => "RejectedError",
-        ErrorKind::Transient => "TransientError",
-        ErrorKind::Dns => "DnsError",
-        ErrorKind::InvalidInput => "InvalidInputError",
-        ErrorKind::Io => "IoError",
-    }
-}
+static FROM_CORE: GILOnceCell<Py<PyAny>> = GILOnceCell::new();
 
-/// The class name for a kind given as its snake_case name.
-pub fn class_name_of(kind: &str) -> &'static str {
-    [
-        ErrorKind::Connect,
-        ErrorKind::Timeout,
-        ErrorKind::Tls,
-        ErrorKind::Auth,
-        ErrorKind::Protocol,
-        ErrorKind::Rejected,
-        ErrorKind::Transient,
-        ErrorKind::Dns,
-        ErrorKind::InvalidInput,
-        ErrorKind::Io,
-    ]
-    .into_iter()
-    .find(|k| k.as_str() == kind)
-    .map(class_name)
-    .unwrap_or("Error")
-}
-
-/// Build the Python exception object for `e` (an instance of the `postwire.errors` class).
+/// Build the Python exception object for `e` (`postwire.errors._from_core`).
 pub fn exception<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>> {
-    let cls = py.import("postwire.errors")?.getattr(class_name(e.kind()))?;
+    let make = FROM_CORE.import(py, "postwire.errors", "_from_core")?;
     let reply = e.reply().map(|r| PyReply::from(r.clone()));
-    let kwargs = pyo3::types::PyDict::new(py);
-    kwargs.set_item("kind", e.kind().as_str())?;
-    kwargs.set_item("reply", reply)?;
-    cls.call((e.message(),), Some(&kwargs))
+    let rejected: Vec<PyRejected> = e
+        .rejected()
+        .iter()
+        .map(|x| PyRejected { rcpt: x.rcpt.clone(), reply: x.reply.clone().into() })
+        .collect();
+    make.call1((e.kind().as_str(), e.message(), reply, rejected))
 }
 
 /// Extension trait: a core error as a `PyErr`.

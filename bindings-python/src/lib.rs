@@ -2,35 +2,42 @@
 //!
 //! One file per core module, mirroring the core tree: `server.rs` + `hooks.rs` wrap
 //! `core/src/server/`, `client.rs` + `aio.rs` + `compose.rs` + `send_mail.rs` wrap
-//! `core/src/client/`, `proto.rs` the protocol core (vector helpers), `cli.rs` the CLI,
-//! `error.rs` the error type, `values.rs` the API's values. `runtime.rs` owns the tokio runtimes,
-//! `bridge.rs` hands `aio` results back to asyncio loops, and `logging.rs` forwards `tracing` to Python's `logging`. The pure-Python part of the package
-//! (`bindings-python/python/postwire/`) holds the exception classes, `postwire.aio` and the stub.
+//! `core/src/client/`, `proto.rs` the protocol core (vector helpers). What every binding needs
+//! around the core — the runtime, the hook thread, the completion queue, log forwarding, option
+//! defaults — is the core's host layer (`postwire::host`); here are only the Python ends of it:
+//! `bridge.rs` (asyncio side of the completion queue), `logging.rs` (records into `logging`),
+//! `convert.rs` (Python values ↔ JSON-shaped values), `error.rs` (error → exception) and
+//! `values.rs` (the API's values as Python classes). The pure-Python part of the package
+//! (`bindings-python/python/postwire/`) holds the exception classes, `postwire.aio`, the command
+//! line (`__main__`) and the stub.
 //!
 //! The binding stays thin: convert arguments, call the core, convert the result or the error.
 
 mod aio;
 mod bridge;
-mod cli;
 mod client;
 mod compose;
+mod convert;
 mod error;
 mod hooks;
 mod logging;
 mod proto;
-mod runtime;
 mod send_mail;
 mod server;
 mod values;
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use pyo3::prelude::*;
+
+/// False once the interpreter is exiting (set by `atexit`): no more calls into Python from the
+/// binding's threads (hook thread, log thread).
+pub static PYTHON_ALIVE: AtomicBool = AtomicBool::new(true);
 
 /// Called by `atexit`: no more calls into Python from the binding's threads.
 #[pyfunction]
 fn _shutdown() {
-    hooks::PYTHON_ALIVE.store(false, Ordering::Relaxed);
+    PYTHON_ALIVE.store(false, Ordering::Relaxed);
 }
 
 /// The extension module.
@@ -50,7 +57,6 @@ fn _postwire(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("AioClient", m.py().get_type::<aio::AioClient>())?;
     m.add_function(wrap_pyfunction!(compose::compose, m)?)?;
     m.add_function(wrap_pyfunction!(send_mail::send_mail, m)?)?;
-    m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;
     m.add_function(wrap_pyfunction!(logging::set_log_level, m)?)?;
     m.add_function(wrap_pyfunction!(proto::parse_reply, m)?)?;
     m.add_function(wrap_pyfunction!(proto::parse_command, m)?)?;

@@ -1,42 +1,34 @@
-//! The core's `tracing` events → Python's `logging.getLogger("postwire")`.
+//! The core's log records (`postwire::host::log`) → Python's `logging.getLogger("postwire")`.
 //!
-//! Cheap when the logger is quiet: the Python logger's effective level is cached in an atomic
-//! and reported to `tracing` as the maximum level, so a disabled event costs one comparison in
-//! the core. The cache is refreshed at import, by `postwire.set_log_level`, and whenever the
-//! binding already holds the GIL at a natural point (`Server.start`, every 100 ms of
-//! `serve_forever`, `Client.connect`), so `logging.basicConfig(level=DEBUG)` takes effect at
-//! the next of those.
+//! The core filters (one atomic load per event) and queues; its log thread hands this sink
+//! batches, each logged under one GIL acquisition. The level is the Python logger's effective
+//! level, re-read at import, by `postwire.set_log_level`, and whenever the binding already holds
+//! the GIL at a natural point (`Server.start`, every 100 ms of `serve_forever`,
+//! `Client.connect`), so `logging.basicConfig(level=DEBUG)` takes effect at the next of those.
 
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::Ordering;
 
+use postwire::host::log;
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
-use tracing::field::{Field, Visit};
 use tracing::level_filters::LevelFilter;
-use tracing::{Event, Level, Metadata, Subscriber};
-use tracing_subscriber::layer::{Context, Layer};
-use tracing_subscriber::prelude::*;
+use tracing::Level;
 
-use crate::hooks::PYTHON_ALIVE;
-
-/// 0 = off, 1 = error, 2 = warn, 3 = info, 4 = debug, 5 = trace.
-static LEVEL: AtomicU8 = AtomicU8::new(2);
+use crate::PYTHON_ALIVE;
 
 static LOGGER: GILOnceCell<Py<PyAny>> = GILOnceCell::new();
 
-fn rank(l: &Level) -> u8 {
-    match *l {
-        Level::ERROR => 1,
-        Level::WARN => 2,
-        Level::INFO => 3,
-        Level::DEBUG => 4,
-        Level::TRACE => 5,
-    }
+/// `logging.getLogger("postwire")`.
+pub fn logger(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    LOGGER
+        .get_or_try_init(py, || {
+            Ok::<_, PyErr>(py.import("logging")?.call_method1("getLogger", ("postwire",))?.unbind())
+        })
+        .map(|l| l.bind(py))
 }
 
-fn python_level(l: &Level) -> i32 {
-    match *l {
+fn python_level(l: Level) -> i32 {
+    match l {
         Level::ERROR => 40,
         Level::WARN => 30,
         Level::INFO => 20,
@@ -45,37 +37,18 @@ fn python_level(l: &Level) -> i32 {
     }
 }
 
-fn rank_of_python(level: i32) -> u8 {
-    match level {
-        i32::MIN..=5 => 5,
-        6..=10 => 4,
-        11..=20 => 3,
-        21..=30 => 2,
-        31..=40 => 1,
-        _ => 0,
-    }
-}
-
-fn logger(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
-    LOGGER
-        .get_or_try_init(py, || -> PyResult<_> {
-            Ok(py.import("logging")?.call_method1("getLogger", ("postwire",))?.unbind())
-        })
-        .map(|l| l.bind(py))
-}
-
-fn set_rank(r: u8) {
-    if LEVEL.swap(r, Ordering::Relaxed) != r {
-        tracing::callsite::rebuild_interest_cache();
-    }
-}
-
 /// Re-read the `postwire` logger's effective level.
 pub fn refresh(py: Python<'_>) {
-    if let Ok(level) =
-        logger(py).and_then(|l| l.call_method0("getEffectiveLevel")).and_then(|v| v.extract::<i32>())
-    {
-        set_rank(rank_of_python(level));
+    let level = logger(py).and_then(|l| l.call_method0("getEffectiveLevel")).and_then(|v| v.extract::<i32>());
+    if let Ok(level) = level {
+        log::set_level(match level {
+            i32::MIN..=5 => LevelFilter::TRACE,
+            6..=10 => LevelFilter::DEBUG,
+            11..=20 => LevelFilter::INFO,
+            21..=30 => LevelFilter::WARN,
+            31..=40 => LevelFilter::ERROR,
+            _ => LevelFilter::OFF,
+        });
     }
 }
 
@@ -88,70 +61,20 @@ pub fn set_log_level(py: Python<'_>, level: Bound<'_, PyAny>) -> PyResult<()> {
     Ok(())
 }
 
-struct Fields {
-    message: String,
-    rest: String,
-}
-
-impl Visit for Fields {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            let _ = write!(self.message, "{value:?}");
-        } else {
-            let _ = write!(self.rest, " {}={:?}", field.name(), value);
-        }
-    }
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.message.push_str(value);
-        } else {
-            let _ = write!(self.rest, " {}={}", field.name(), value);
-        }
-    }
-}
-
-struct PyLogLayer;
-
-impl<S: Subscriber> Layer<S> for PyLogLayer {
-    fn register_callsite(&self, _meta: &'static Metadata<'static>) -> tracing::subscriber::Interest {
-        tracing::subscriber::Interest::sometimes()
-    }
-
-    fn enabled(&self, meta: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
-        rank(meta.level()) <= LEVEL.load(Ordering::Relaxed)
-    }
-
-    fn max_level_hint(&self) -> Option<LevelFilter> {
-        Some(match LEVEL.load(Ordering::Relaxed) {
-            0 => LevelFilter::OFF,
-            1 => LevelFilter::ERROR,
-            2 => LevelFilter::WARN,
-            3 => LevelFilter::INFO,
-            4 => LevelFilter::DEBUG,
-            _ => LevelFilter::TRACE,
-        })
-    }
-
-    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+/// Forward the core's records to `logging` (once per process; nothing is forwarded when the
+/// host application installed a global `tracing` subscriber of its own first).
+pub fn install(py: Python<'_>) {
+    log::install(Box::new(|batch| {
         if !PYTHON_ALIVE.load(Ordering::Relaxed) {
+            batch.for_each(drop);
             return;
         }
-        let meta = event.metadata();
-        let mut f = Fields { message: String::new(), rest: String::new() };
-        event.record(&mut f);
-        let text = format!("{}{}", f.message, f.rest);
-        let level = python_level(meta.level());
         Python::with_gil(|py| {
-            if let Ok(l) = logger(py) {
-                let _ = l.call_method1("log", (level, "%s", text));
+            let Ok(l) = logger(py) else { return batch.for_each(drop) };
+            for r in batch {
+                let _ = l.call_method1("log", (python_level(r.level), "%s", r.text()));
             }
         });
-    }
-}
-
-/// Install the forwarding subscriber (once per process; a no-op when the host application has
-/// already installed a global `tracing` subscriber).
-pub fn install(py: Python<'_>) {
-    let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry().with(PyLogLayer));
+    }));
     refresh(py);
 }

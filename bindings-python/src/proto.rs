@@ -5,12 +5,9 @@ use postwire::proto::describe::{describe_address, describe_command};
 use postwire::proto::{ParseOptions, Reply, ReplyLimits};
 use pyo3::prelude::*;
 
+use crate::convert::to_py;
 use crate::error::ResultExt;
 use crate::values::PyReply;
-
-fn json_to_py<'py>(py: Python<'py>, v: &serde_json::Value) -> PyResult<Bound<'py, PyAny>> {
-    py.import("json")?.call_method1("loads", (v.to_string(),))
-}
 
 /// Parse one reply from `wire`: `(Reply, bytes consumed)`, or None when more bytes are needed;
 /// raises `ProtocolError` for bytes that are not an acceptable reply.
@@ -32,7 +29,7 @@ pub fn parse_command<'py>(
     smtputf8: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     match describe_command(line, &ParseOptions { strict, smtputf8 }) {
-        Ok(v) => json_to_py(py, &v),
+        Ok(v) => to_py(py, &v),
         Err(r) => Ok(Bound::new(py, PyReply::from(r))?.into_any()),
     }
 }
@@ -49,5 +46,5 @@ pub fn parse_address<'py>(
     smtputf8: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let v = describe_address(text, kind, &ParseOptions { strict, smtputf8 }).py_err()?;
-    json_to_py(py, &v)
+    to_py(py, &v)
 }

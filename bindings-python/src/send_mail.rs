@@ -2,14 +2,14 @@
 //! smarthost for now), by `postwire::client::send_mail`; one `RecipientResult` per recipient.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use postwire::client::{send_mail as core_send_mail, ClientTimeouts, SendMailOptions, TlsMode};
+use postwire::host::runtime;
+use postwire::option_values::seconds;
 use pyo3::prelude::*;
 
 use crate::client::{message_bytes, recipients};
-use crate::error::{invalid_input, ResultExt};
-use crate::runtime;
+use crate::error::ResultExt;
 use crate::values::PyRecipientResult;
 
 /// Deliver `message` from `mail_from` to `rcpt_to` (a str or a list). `smarthost` relays
@@ -38,9 +38,7 @@ pub fn send_mail(
     accept_invalid_certs: bool,
     allow_plaintext_auth: bool,
 ) -> PyResult<Vec<PyRecipientResult>> {
-    if !timeout.is_finite() || timeout <= 0.0 || timeout > 1e9 {
-        return Err(invalid_input(format!("timeout must be a positive number of seconds, got {timeout}")));
-    }
+    let timeout = seconds("timeout", timeout).py_err()?;
     let rcpts = recipients(rcpt_to)?;
     let msg = message_bytes(message)?;
     let msg: &[u8] = &msg;
@@ -49,7 +47,8 @@ pub fn send_mail(
         port,
         tls: tls.parse::<TlsMode>().py_err()?,
         credentials,
-        timeouts: ClientTimeouts::uniform(Duration::from_secs_f64(timeout)),
+        // `timeout` bounds each reply but the one after the message (API: data_timeout).
+        timeouts: ClientTimeouts::from_timeout(timeout),
         hello_name,
         nameservers,
         allow_loopback,
@@ -57,7 +56,9 @@ pub fn send_mail(
         accept_invalid_certs,
         allow_plaintext_auth,
     };
-    let results =
-        runtime::block_on(py, async { core_send_mail(&mail_from, &rcpts, msg, &opts).await })?.py_err()?;
+    let results = py
+        .allow_threads(|| runtime::block_on(core_send_mail(&mail_from, &rcpts, msg, &opts)))
+        .py_err()?
+        .py_err()?;
     results.into_iter().map(|r| PyRecipientResult::new(py, r)).collect()
 }

@@ -4,20 +4,43 @@
 //! They are snapshots (frozen): built once from the core value, read many times.
 
 use postwire::client::{RecipientResult, SendResult};
-use postwire::proto::params::{Body, Ret};
 use postwire::server::{Envelope, SessionInfo};
 use postwire::Reply;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{IntoPyDict, PyDict, PyList};
 
-fn q(s: &str) -> String {
-    // Python-style quoting for reprs.
-    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+use crate::convert::pairs;
+
+/// `{field: obj.field}` with values that have a `to_dict()` (and lists of them) converted too:
+/// every value class's `to_dict`, from its own attributes.
+fn dict_of<'py>(obj: &Bound<'py, PyAny>, fields: &[&str]) -> PyResult<Bound<'py, PyDict>> {
+    fn plain<'py>(v: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        if let Ok(l) = v.downcast::<PyList>() {
+            return Ok(PyList::new(v.py(), l.iter().map(plain).collect::<PyResult<Vec<_>>>()?)?.into_any());
+        }
+        if v.hasattr("to_dict")? {
+            return v.call_method0("to_dict");
+        }
+        Ok(v)
+    }
+    let d = PyDict::new(obj.py());
+    for f in fields {
+        d.set_item(f, plain(obj.getattr(*f)?)?)?;
+    }
+    Ok(d)
 }
 
-fn opt_q(s: Option<&str>) -> String {
-    s.map(q).unwrap_or_else(|| "None".into())
+/// `Name(field=repr(obj.field), ...)`: every value class's `repr`, from its own attributes.
+fn repr(obj: &Bound<'_, PyAny>, name: &str, fields: &[&str]) -> PyResult<String> {
+    let shown = fields
+        .iter()
+        .map(|f| Ok(format!("{f}={}", obj.getattr(*f)?.repr()?)))
+        .collect::<PyResult<Vec<_>>>()?;
+    Ok(format!("{name}({})", shown.join(", ")))
 }
+
+/// `Reply(code, text, enhanced)`'s arguments (what a pickled `Reply` is rebuilt from).
+type ReplyArgs = (u16, String, Option<String>);
 
 /// An SMTP reply: `code`, `enhanced` (`"2.1.5"` or None), `lines`, `text` (lines joined by `\n`).
 #[pyclass(name = "Reply", module = "postwire", frozen, eq)]
@@ -32,21 +55,10 @@ impl From<Reply> for PyReply {
     }
 }
 
-impl PyReply {
-    /// The reply as a dict.
-    pub fn dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let d = PyDict::new(py);
-        d.set_item("code", self.inner.code)?;
-        d.set_item("enhanced", self.inner.enhanced.as_deref())?;
-        d.set_item("lines", &self.inner.lines)?;
-        d.set_item("text", self.inner.text())?;
-        Ok(d)
-    }
-}
-
 #[pymethods]
 impl PyReply {
-    /// `Reply(code, text="", enhanced=None)`; `text` lines are separated by `\n`.
+    /// `Reply(code, text="", enhanced=None)`; `text` lines are separated by `\n`; an enhanced
+    /// code at the start of `text` (`"5.7.1 …"`) is recognised.
     #[new]
     #[pyo3(signature = (code, text = "", enhanced = None))]
     fn new(code: u16, text: &str, enhanced: Option<&str>) -> PyResult<Self> {
@@ -62,8 +74,8 @@ impl PyReply {
     }
     /// The enhanced status code (RFC 3463), e.g. `"5.1.1"`, or None.
     #[getter]
-    fn enhanced(&self) -> Option<String> {
-        self.inner.enhanced.clone()
+    fn enhanced(&self) -> Option<&str> {
+        self.inner.enhanced.as_deref()
     }
     /// The text lines.
     #[getter]
@@ -91,19 +103,19 @@ impl PyReply {
         self.inner.is_permanent()
     }
     /// `{"code", "enhanced", "lines", "text"}`.
-    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        self.dict(py)
+    fn to_dict<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyDict>> {
+        dict_of(slf, &["code", "enhanced", "lines", "text"])
     }
-    fn __repr__(&self) -> String {
-        format!(
-            "Reply(code={}, enhanced={}, text={})",
-            self.inner.code,
-            opt_q(self.inner.enhanced.as_deref()),
-            q(&self.inner.text())
-        )
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        repr(slf, "Reply", &["code", "enhanced", "text"])
     }
     fn __str__(&self) -> String {
         self.inner.one_line()
+    }
+    /// Pickles as `Reply(code, text, enhanced)` (errors carrying it cross process pools).
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, ReplyArgs)> {
+        let r = &slf.get().inner;
+        Ok((slf.get_type().into_any(), (r.code, r.text(), r.enhanced.clone())))
     }
 }
 
@@ -114,91 +126,84 @@ pub struct PyRejected {
     /// The recipient as given.
     #[pyo3(get)]
     pub rcpt: String,
+    /// The reply to its RCPT.
+    #[pyo3(get)]
     pub reply: PyReply,
 }
 
 #[pymethods]
 impl PyRejected {
-    /// The reply to its RCPT.
-    #[getter]
-    fn reply(&self) -> PyReply {
-        self.reply.clone()
+    /// `RejectedRecipient(rcpt, reply)`.
+    #[new]
+    fn new(rcpt: String, reply: PyReply) -> Self {
+        PyRejected { rcpt, reply }
+    }
+    /// Pickles as `RejectedRecipient(rcpt, reply)`.
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> (Bound<'py, PyAny>, (String, PyReply)) {
+        let r = slf.get();
+        (slf.get_type().into_any(), (r.rcpt.clone(), r.reply.clone()))
     }
     /// `{"rcpt", "reply"}`.
-    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let d = PyDict::new(py);
-        d.set_item("rcpt", &self.rcpt)?;
-        d.set_item("reply", self.reply.dict(py)?)?;
-        Ok(d)
+    fn to_dict<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyDict>> {
+        dict_of(slf, &["rcpt", "reply"])
     }
-    fn __repr__(&self) -> String {
-        format!("RejectedRecipient(rcpt={}, reply={})", q(&self.rcpt), self.reply.__repr__())
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        repr(slf, "RejectedRecipient", &["rcpt", "reply"])
     }
 }
 
-/// The outcome of one transaction: `accepted`, `rejected`, the final `reply`, `queue_id`.
+/// The outcome of one transaction: `accepted`, `rejected`, the final `reply`, `queue_id`,
+/// `timings`.
 #[pyclass(name = "SendResult", module = "postwire", frozen)]
 pub struct PySendResult {
-    /// Recipients accepted.
-    #[pyo3(get)]
-    pub accepted: Vec<String>,
-    pub rejected: Vec<PyRejected>,
-    pub reply: PyReply,
-    /// The queue id the server named, when found.
-    #[pyo3(get)]
-    pub queue_id: Option<String>,
+    inner: SendResult,
 }
 
 impl From<SendResult> for PySendResult {
-    fn from(r: SendResult) -> Self {
-        PySendResult {
-            accepted: r.accepted,
-            rejected: r
-                .rejected
-                .into_iter()
-                .map(|x| PyRejected { rcpt: x.rcpt, reply: x.reply.into() })
-                .collect(),
-            reply: r.reply.into(),
-            queue_id: r.queue_id,
-        }
+    fn from(inner: SendResult) -> Self {
+        PySendResult { inner }
     }
 }
 
 #[pymethods]
 impl PySendResult {
+    /// Recipients accepted.
+    #[getter]
+    fn accepted(&self) -> Vec<String> {
+        self.inner.accepted.clone()
+    }
     /// Recipients refused at RCPT (`RejectedRecipient` objects).
     #[getter]
     fn rejected(&self) -> Vec<PyRejected> {
-        self.rejected.clone()
+        let r = &self.inner.rejected;
+        r.iter().map(|x| PyRejected { rcpt: x.rcpt.clone(), reply: x.reply.clone().into() }).collect()
     }
     /// The reply after the message.
     #[getter]
     fn reply(&self) -> PyReply {
-        self.reply.clone()
+        self.inner.reply.clone().into()
     }
-    /// `{"accepted", "rejected": [{"rcpt", "reply"}], "reply", "queue_id"}`.
-    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    /// The queue id the server named, when found.
+    #[getter]
+    fn queue_id(&self) -> Option<&str> {
+        self.inner.queue_id.as_deref()
+    }
+    /// Seconds per phase (`connect`, `banner`, `tls`, `ehlo`, `auth`, `mail`, `rcpt`, `data`,
+    /// `total`); None for a phase that did not run.
+    #[getter]
+    fn timings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
-        d.set_item("accepted", &self.accepted)?;
-        let rej = PyList::empty(py);
-        for r in &self.rejected {
-            rej.append(r.to_dict(py)?)?;
+        for (phase, secs) in self.inner.timings.seconds() {
+            d.set_item(phase, secs)?;
         }
-        d.set_item("rejected", rej)?;
-        d.set_item("reply", self.reply.dict(py)?)?;
-        d.set_item("queue_id", self.queue_id.as_deref())?;
         Ok(d)
     }
-    fn __repr__(&self) -> String {
-        let rej: Vec<String> = self.rejected.iter().map(|r| r.__repr__()).collect();
-        let acc: Vec<String> = self.accepted.iter().map(|a| q(a)).collect();
-        format!(
-            "SendResult(accepted=[{}], rejected=[{}], reply={}, queue_id={})",
-            acc.join(", "),
-            rej.join(", "),
-            self.reply.__repr__(),
-            opt_q(self.queue_id.as_deref())
-        )
+    /// `{"accepted", "rejected": [{"rcpt", "reply"}], "reply", "queue_id", "timings"}`.
+    fn to_dict<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyDict>> {
+        dict_of(slf, &["accepted", "rejected", "reply", "queue_id", "timings"])
+    }
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        repr(slf, "SendResult", &["accepted", "rejected", "reply", "queue_id"])
     }
 }
 
@@ -212,139 +217,112 @@ pub struct PyRecipientResult {
     /// Accepted for this recipient.
     #[pyo3(get)]
     pub ok: bool,
+    /// The reply that decided it, if any.
+    #[pyo3(get)]
     pub reply: Option<PyReply>,
     /// The failure as an exception object (not raised), or None.
     #[pyo3(get)]
     pub error: Option<PyObject>,
-    kind: Option<&'static str>,
-    message: Option<String>,
+    failure: Option<(&'static str, String)>,
 }
 
 impl PyRecipientResult {
     /// Convert, building the exception object of a failed recipient.
     pub fn new(py: Python<'_>, r: RecipientResult) -> PyResult<Self> {
-        let (error, kind, message) = match r.error {
+        let failure = r.error.as_ref().map(|(k, m)| (k.as_str(), m.clone()));
+        let error = match &r.error {
             Some((k, m)) => {
-                let mut e = postwire::Error::new(k, m.clone());
+                let mut e = postwire::Error::new(*k, m.clone());
                 if let Some(rep) = &r.reply {
                     e = e.with_reply(rep.clone());
                 }
-                (Some(crate::error::exception(py, &e)?.unbind()), Some(k.as_str()), Some(m))
+                Some(crate::error::exception(py, &e)?.unbind())
             }
-            None => (None, None, None),
+            None => None,
         };
-        Ok(PyRecipientResult { rcpt: r.rcpt, ok: r.ok, reply: r.reply.map(Into::into), error, kind, message })
+        Ok(PyRecipientResult { rcpt: r.rcpt, ok: r.ok, reply: r.reply.map(Into::into), error, failure })
     }
 }
 
 #[pymethods]
 impl PyRecipientResult {
-    /// The reply that decided it, if any.
-    #[getter]
-    fn reply(&self) -> Option<PyReply> {
-        self.reply.clone()
-    }
     /// `{"rcpt", "ok", "reply", "error": {"kind", "message"} | None}`.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         d.set_item("rcpt", &self.rcpt)?;
         d.set_item("ok", self.ok)?;
-        d.set_item("reply", self.reply.as_ref().map(|r| r.dict(py)).transpose()?)?;
-        let err = match (self.kind, &self.message) {
-            (Some(k), Some(m)) => {
-                let e = PyDict::new(py);
-                e.set_item("kind", k)?;
-                e.set_item("message", m)?;
-                Some(e)
-            }
-            _ => None,
-        };
-        d.set_item("error", err)?;
+        d.set_item(
+            "reply",
+            self.reply
+                .as_ref()
+                .map(|r| dict_of(Bound::new(py, r.clone())?.as_any(), &["code", "enhanced", "lines", "text"]))
+                .transpose()?,
+        )?;
+        let err = self.failure.as_ref().map(|(k, m)| [("kind", k.to_string()), ("message", m.clone())]);
+        d.set_item("error", err.map(|e| e.into_py_dict(py)).transpose()?)?;
         Ok(d)
     }
-    fn __repr__(&self) -> String {
-        format!(
-            "RecipientResult(rcpt={}, ok={}, reply={}, error={})",
-            q(&self.rcpt),
-            if self.ok { "True" } else { "False" },
-            self.reply.as_ref().map(|r| r.__repr__()).unwrap_or_else(|| "None".into()),
-            match (self.kind, &self.message) {
-                (Some(k), Some(m)) => format!("{}({})", crate::error::class_name_of(k), q(m)),
-                _ => "None".into(),
-            }
-        )
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        repr(slf, "RecipientResult", &["rcpt", "ok", "reply", "error"])
     }
 }
 
 /// The session as hooks see it.
 #[pyclass(name = "Session", module = "postwire", frozen)]
 pub struct PySession {
-    pub inner: SessionInfo,
+    /// Session id (also in the server's log lines and queue ids).
+    #[pyo3(get)]
+    id: String,
+    /// The client's `(host, port)`.
+    #[pyo3(get)]
+    peer: (String, u16),
+    /// Our `(host, port)` the client connected to.
+    #[pyo3(get)]
+    local: (String, u16),
+    /// The HELO/EHLO name, once given.
+    #[pyo3(get)]
+    helo: Option<String>,
+    /// True after STARTTLS.
+    #[pyo3(get)]
+    tls: bool,
+    /// The user name after AUTH, else None.
+    #[pyo3(get)]
+    authenticated_user: Option<String>,
+}
+
+impl From<SessionInfo> for PySession {
+    fn from(s: SessionInfo) -> Self {
+        let pair = |a: std::net::SocketAddr| (a.ip().to_string(), a.port());
+        let (peer, local) = (pair(s.peer), pair(s.local));
+        PySession {
+            id: s.id,
+            peer,
+            local,
+            helo: s.helo,
+            tls: s.tls,
+            authenticated_user: s.authenticated_user,
+        }
+    }
 }
 
 #[pymethods]
 impl PySession {
-    /// Session id (also in the server's log lines and queue ids).
-    #[getter]
-    fn id(&self) -> &str {
-        &self.inner.id
-    }
-    /// The client's `(host, port)`.
-    #[getter]
-    fn peer(&self) -> (String, u16) {
-        (self.inner.peer.ip().to_string(), self.inner.peer.port())
-    }
     /// The client's IP address.
     #[getter]
-    fn peer_ip(&self) -> String {
-        self.inner.peer.ip().to_string()
+    fn peer_ip(&self) -> &str {
+        &self.peer.0
     }
     /// The client's port.
     #[getter]
     fn peer_port(&self) -> u16 {
-        self.inner.peer.port()
-    }
-    /// Our `(host, port)` the client connected to.
-    #[getter]
-    fn local(&self) -> (String, u16) {
-        (self.inner.local.ip().to_string(), self.inner.local.port())
-    }
-    /// The HELO/EHLO name, once given.
-    #[getter]
-    fn helo(&self) -> Option<&str> {
-        self.inner.helo.as_deref()
-    }
-    /// True after STARTTLS.
-    #[getter]
-    fn tls(&self) -> bool {
-        self.inner.tls
-    }
-    /// The user name after AUTH, else None.
-    #[getter]
-    fn authenticated_user(&self) -> Option<&str> {
-        self.inner.authenticated_user.as_deref()
+        self.peer.1
     }
     /// All of the above as a dict.
-    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let d = PyDict::new(py);
-        d.set_item("id", self.id())?;
-        d.set_item("peer", self.peer())?;
-        d.set_item("local", self.local())?;
-        d.set_item("helo", self.helo())?;
-        d.set_item("tls", self.inner.tls)?;
-        d.set_item("authenticated_user", self.authenticated_user())?;
-        Ok(d)
+    fn to_dict<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyDict>> {
+        dict_of(slf, &["id", "peer", "local", "helo", "tls", "authenticated_user"])
     }
-    fn __repr__(&self) -> String {
-        format!(
-            "Session(id={}, peer=({}, {}), helo={}, tls={}, authenticated_user={})",
-            q(&self.inner.id),
-            q(&self.inner.peer.ip().to_string()),
-            self.inner.peer.port(),
-            opt_q(self.inner.helo.as_deref()),
-            if self.inner.tls { "True" } else { "False" },
-            opt_q(self.inner.authenticated_user.as_deref())
-        )
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        repr(slf, "Session", &["id", "peer", "helo", "tls", "authenticated_user"])
     }
 }
 
@@ -353,51 +331,6 @@ impl PySession {
 #[pyclass(name = "Envelope", module = "postwire", frozen)]
 pub struct PyEnvelope {
     pub inner: Envelope,
-}
-
-fn mail_params<'py>(py: Python<'py>, e: &Envelope) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    let p = &e.mail_params;
-    if let Some(s) = p.size {
-        d.set_item("SIZE", s.to_string())?;
-    }
-    if let Some(b) = p.body {
-        d.set_item("BODY", if b == Body::SevenBit { "7BIT" } else { "8BITMIME" })?;
-    }
-    if p.smtputf8 {
-        d.set_item("SMTPUTF8", py.None())?;
-    }
-    if let Some(r) = p.ret {
-        d.set_item("RET", if r == Ret::Full { "FULL" } else { "HDRS" })?;
-    }
-    if let Some(v) = &p.envid {
-        d.set_item("ENVID", v)?;
-    }
-    if let Some(v) = &p.auth {
-        d.set_item("AUTH", v)?;
-    }
-    for (k, v) in &p.other {
-        d.set_item(k, v.as_deref())?;
-    }
-    Ok(d)
-}
-
-fn rcpt_params<'py>(py: Python<'py>, e: &Envelope) -> PyResult<Bound<'py, PyList>> {
-    let out = PyList::empty(py);
-    for p in &e.rcpt_params {
-        let d = PyDict::new(py);
-        if let Some(v) = p.notify.and_then(|n| n.to_param_value()) {
-            d.set_item("NOTIFY", v)?;
-        }
-        if let Some((t, a)) = &p.orcpt {
-            d.set_item("ORCPT", format!("{t};{a}"))?;
-        }
-        for (k, v) in &p.other {
-            d.set_item(k, v.as_deref())?;
-        }
-        out.append(d)?;
-    }
-    Ok(out)
 }
 
 #[pymethods]
@@ -415,24 +348,19 @@ impl PyEnvelope {
     /// MAIL parameters: keyword → value (None for a keyword without value).
     #[getter]
     fn mail_params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        mail_params(py, &self.inner)
+        pairs(py, &self.inner.mail_params.to_pairs())
     }
     /// RCPT parameters, one dict per accepted recipient.
     #[getter]
     fn rcpt_params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        rcpt_params(py, &self.inner)
+        let dicts = self.inner.rcpt_params.iter().map(|p| pairs(py, &p.to_pairs()));
+        PyList::new(py, dicts.collect::<PyResult<Vec<_>>>()?)
     }
     /// `{"mail_from", "rcpt_to", "mail_params", "rcpt_params"}`.
-    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let d = PyDict::new(py);
-        d.set_item("mail_from", &self.inner.mail_from)?;
-        d.set_item("rcpt_to", &self.inner.rcpt_to)?;
-        d.set_item("mail_params", mail_params(py, &self.inner)?)?;
-        d.set_item("rcpt_params", rcpt_params(py, &self.inner)?)?;
-        Ok(d)
+    fn to_dict<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyDict>> {
+        dict_of(slf, &["mail_from", "rcpt_to", "mail_params", "rcpt_params"])
     }
-    fn __repr__(&self) -> String {
-        let r: Vec<String> = self.inner.rcpt_to.iter().map(|a| q(a)).collect();
-        format!("Envelope(mail_from={}, rcpt_to=[{}])", q(&self.inner.mail_from), r.join(", "))
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        repr(slf, "Envelope", &["mail_from", "rcpt_to"])
     }
 }

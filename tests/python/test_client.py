@@ -19,7 +19,8 @@ def test_plain_send_byte_exact(aiosmtpd_peer):
     handler, port = aiosmtpd_peer()
     msg = message(body=".dot first\r\nline two\r\n")
     with postwire.Client.connect("127.0.0.1", port, tls="none", hello_name="client.example") as c:
-        assert "PIPELINING" in c.capabilities or "SIZE" in c.capabilities
+        # What aiosmtpd 1.4 offers without TLS or AUTH set up: exactly these keywords.
+        assert c.capabilities == {"SIZE": "33554432", "8BITMIME": "", "SMTPUTF8": "", "HELP": ""}
         assert c.banner.code == 220
         r = c.send("a@example.org", ["b@example.test"], msg)
         assert c.noop().code == 250
@@ -27,6 +28,11 @@ def test_plain_send_byte_exact(aiosmtpd_peer):
     assert isinstance(r, postwire.SendResult)
     assert r.accepted == ["b@example.test"] and r.rejected == []
     assert r.reply.code == 250 and r.queue_id == "TEST42"
+    t = r.timings  # seconds, float; None for the phases of the session, not of this send
+    assert set(t) == {"connect", "banner", "tls", "ehlo", "auth", "mail", "rcpt", "data", "total"}
+    assert all(isinstance(t[k], float) and t[k] >= 0 for k in ("mail", "rcpt", "data", "total")), t
+    assert t["tls"] is None and t["auth"] is None
+    assert t["total"] >= t["data"]
     assert r.to_dict()["reply"]["code"] == 250
     assert "SendResult(accepted=['b@example.test']" in repr(r)
     assert handler.messages == [("a@example.org", ["b@example.test"], msg)]
@@ -306,3 +312,45 @@ def test_client_and_runtime_work_after_fork(aiosmtpd_peer):
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
     senders = [m[0] for m in handler.messages]
     assert senders.count("child@example.org") == 1 and senders.count("aio@example.org") == 2
+
+
+def test_implicit_tls_defaults_to_port_465():
+    # Nothing listens on 127.0.0.1:465 here: the refusal names the port that was tried.
+    with pytest.raises(postwire.ConnectError) as e:
+        postwire.Client.connect("127.0.0.1", tls="implicit", timeout=5)
+    assert "127.0.0.1:465" in str(e.value)
+
+
+def test_timeout_does_not_cut_the_wait_after_the_final_dot(serve):
+    """`timeout` bounds each reply except the one after the message, which waits `data_timeout`."""
+    async def on_message(session, envelope, data):
+        await asyncio.sleep(1.0)  # longer than the client's timeout below
+
+    server, port = serve(on_message=on_message)
+    with postwire.Client.connect("127.0.0.1", port, tls="none", timeout=0.3) as c:
+        assert c.send("a@example.org", ["b@example.test"], message()).reply.code == 250
+    with postwire.Client.connect("127.0.0.1", port, tls="none", timeout=5, data_timeout=0.3) as c:
+        with pytest.raises(postwire.TimeoutError):
+            c.send("a@example.org", ["b@example.test"], message())
+
+
+def test_timeouts_map_sets_one_phase(silent_server):
+    with pytest.raises(postwire.TimeoutError):
+        postwire.Client.connect("127.0.0.1", silent_server, timeout=60, timeouts={"greeting": 0.3})
+    for bad in [{"timeouts": {"no_such_phase": 1}}, {"data_timeout": 0}, {"timeout": -1}, {"bogus_option": 1}]:
+        with pytest.raises(postwire.InvalidInputError):
+            postwire.Client.connect("127.0.0.1", silent_server, **bad)
+
+
+def test_unresolvable_host_is_dns_error():
+    with pytest.raises(postwire.DnsError) as e:
+        postwire.Client.connect("no-such-host.invalid", 25, timeout=5)
+    assert e.value.kind == "dns"
+
+
+def test_all_refused_error_carries_every_refusal(aiosmtpd_peer):
+    handler, port = aiosmtpd_peer(Recorder(refuse=["x@example.test", "y@example.test"]))
+    with postwire.Client.connect("127.0.0.1", port, tls="none") as c:
+        with pytest.raises(postwire.RejectedError) as e:
+            c.send("a@example.org", ["x@example.test", "y@example.test"], message())
+    assert [(r.rcpt, r.reply.code) for r in e.value.rejected] == [("x@example.test", 550), ("y@example.test", 550)]

@@ -32,9 +32,12 @@ class Reply:
     @property
     def is_permanent(self) -> bool: ...
     def to_dict(self) -> Dict[str, Any]: ...
+    def __reduce__(self) -> Tuple[Any, Tuple[int, str, Optional[str]]]: ...
 
 @final
 class RejectedRecipient:
+    def __new__(cls, rcpt: str, reply: Reply) -> Self: ...
+    def __reduce__(self) -> Tuple[Any, Tuple[str, Reply]]: ...
     @property
     def rcpt(self) -> str: ...
     @property
@@ -51,6 +54,8 @@ class SendResult:
     def reply(self) -> Reply: ...
     @property
     def queue_id(self) -> Optional[str]: ...
+    @property
+    def timings(self) -> Dict[str, Optional[float]]: ...
     def to_dict(self) -> Dict[str, Any]: ...
 
 @final
@@ -126,6 +131,10 @@ class Server:
         max_errors: int = 20,
         shutdown_grace: float = 30.0,
         max_buffered_bytes: int = ...,
+        max_command_line: int = ...,
+        max_line_length: int = ...,
+        bare_line_policy: str = ...,
+        hook_timeout: float = ...,
     ) -> Self: ...
     def listen(self, host: str = "127.0.0.1", port: int = 0) -> Tuple[str, int]: ...
     @property
@@ -148,11 +157,13 @@ class Client:
     def connect(
         cls,
         host: str,
-        port: int = 25,
+        port: Optional[int] = None,
         *,
         tls: str = "opportunistic",
         hello_name: Optional[str] = None,
         timeout: float = 30.0,
+        data_timeout: float = 600.0,
+        timeouts: Union[None, float, Mapping[str, float]] = None,
         ca_file: Optional[_Path] = None,
         accept_invalid_certs: bool = False,
         allow_plaintext_auth: bool = False,
@@ -192,11 +203,13 @@ class AioClient:
     def connect(
         cls,
         host: str,
-        port: int = 25,
+        port: Optional[int] = None,
         *,
         tls: str = "opportunistic",
         hello_name: Optional[str] = None,
         timeout: float = 30.0,
+        data_timeout: float = 600.0,
+        timeouts: Union[None, float, Mapping[str, float]] = None,
         ca_file: Optional[_Path] = None,
         accept_invalid_certs: bool = False,
         allow_plaintext_auth: bool = False,
@@ -260,7 +273,6 @@ def send_mail(
     allow_plaintext_auth: bool = False,
 ) -> List[RecipientResult]: ...
 def set_log_level(level: Union[int, str]) -> None: ...
-def cli_main(argv: Sequence[str]) -> int: ...
 def parse_reply(wire: bytes, max_line: int = 4096, max_lines: int = 128) -> Optional[Tuple[Reply, int]]: ...
 def parse_command(line: bytes, strict: bool = False, smtputf8: bool = False) -> Union[Dict[str, Any], Reply]: ...
 def parse_address(text: str, kind: str = "path", strict: bool = False, smtputf8: bool = False) -> Dict[str, Any]: ...

@@ -1,17 +1,19 @@
 """postwire's exceptions: one base class, one subclass per error kind of the API contract.
 
-Every exception has ``.kind`` (``"timeout"``, ``"rejected"``, ...) and ``.reply`` (the
-``postwire.Reply`` the server answered with, or None). ``TimeoutError`` is also the builtin
+Every exception has ``.kind`` (``"timeout"``, ``"rejected"``, ...), ``.reply`` (the
+``postwire.Reply`` the server answered with, or None) and ``.rejected`` (when every recipient
+was refused: one ``RejectedRecipient`` per refusal, as smtplib's
+``SMTPRecipientsRefused.recipients``; else empty). ``TimeoutError`` is also the builtin
 ``TimeoutError`` and ``InvalidInputError`` also a ``ValueError``, so generic handlers work.
 """
 
 from __future__ import annotations
 
 import builtins
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Type
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._postwire import Reply
+    from ._postwire import RejectedRecipient, Reply
 
 __all__ = [
     "Error",
@@ -33,20 +35,29 @@ class Error(Exception):
 
     kind: str = "error"
     reply: Optional["Reply"]
+    rejected: List["RejectedRecipient"]
 
-    def __init__(self, message: str = "", *, kind: Optional[str] = None, reply: Optional["Reply"] = None) -> None:
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        kind: Optional[str] = None,
+        reply: Optional["Reply"] = None,
+        rejected: Sequence["RejectedRecipient"] = (),
+    ) -> None:
         super().__init__(message)
         self.message = message
         if kind is not None:
             self.kind = kind
         self.reply = reply
+        self.rejected = list(rejected)
 
-    def __reduce__(self):  # keep kind and reply through pickling (multiprocessing)
-        return (_rebuild, (type(self), self.message, self.kind, self.reply))
+    def __reduce__(self) -> Any:  # keep kind, reply and rejected through pickling (multiprocessing)
+        return (_rebuild, (type(self), self.message, self.kind, self.reply, self.rejected))
 
 
-def _rebuild(cls, message, kind, reply):
-    return cls(message, kind=kind, reply=reply)
+def _rebuild(cls: Type[Error], message: str, kind: str, reply: Any, rejected: Any) -> Error:
+    return cls(message, kind=kind, reply=reply, rejected=rejected)
 
 
 class ConnectError(Error):
@@ -107,3 +118,16 @@ class IoError(Error):
     """Local I/O (spool, maildir, certificate files) failed."""
 
     kind = "io"
+
+
+_BY_KIND: Dict[str, Type[Error]] = {
+    c.kind: c
+    for c in (ConnectError, TimeoutError, TlsError, AuthError, ProtocolError, RejectedError,
+              TransientError, DnsError, InvalidInputError, IoError)
+}
+
+
+def _from_core(kind: str, message: str, reply: Optional["Reply"] = None,
+               rejected: Sequence["RejectedRecipient"] = ()) -> Error:
+    """The exception for a core error (called by the extension): the class of its kind."""
+    return _BY_KIND.get(kind, Error)(message, kind=kind, reply=reply, rejected=rejected)

@@ -10,6 +10,7 @@
 //! - `conn.rs`: name resolution, the socket (plain or TLS) and the bounded reply reader.
 //! - `tls.rs`: rustls configuration (with a CA file: a self-signed server certificate pinned);
 //!   `tls_error.rs`: every TLS failure in words.
+//! - `steps.rs`: single MAIL / RCPT / DATA steps as written (relay probes, tests).
 //! - `transcript.rs`, `validate.rs`: the wire log and the input checks.
 //!
 //! **Handles.** A [`Client`] is driven through `&mut self`: one owner, no locks. Bindings (and
@@ -36,6 +37,7 @@ mod options;
 mod result;
 mod session;
 mod shared;
+mod steps;
 mod tls;
 pub(crate) mod tls_error;
 mod transaction;

@@ -79,30 +79,44 @@ pub const IMPLICIT_TLS_PORT: u16 = 465;
 /// ([`DEFAULT_TIMEOUT`]) except `data_end`, 600 s ([`DEFAULT_DATA_TIMEOUT`]);
 /// [`ClientTimeouts::rfc5321`] gives the RFC's own values. Bindings build it with
 /// [`ClientTimeouts::from_seconds`] from the API's `timeout`, `data_timeout` and `timeouts` map.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// (De)serialized as float seconds per phase; `greeting` and `data_init`, the names of the first
+/// release, are still read as `banner` and `data_start`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ClientTimeouts {
     /// Name resolution and TCP connect.
+    #[serde(with = "crate::option_values::secs")]
     pub connect: Duration,
     /// The 220 banner (RFC 5321 §4.5.3.2.1: 5 minutes).
+    #[serde(with = "crate::option_values::secs", alias = "greeting")]
     pub banner: Duration,
     /// Each EHLO/HELO reply.
+    #[serde(with = "crate::option_values::secs")]
     pub ehlo: Duration,
     /// The STARTTLS reply and each TLS handshake (implicit TLS or after STARTTLS).
+    #[serde(with = "crate::option_values::secs")]
     pub tls: Duration,
     /// Each reply of an AUTH exchange.
+    #[serde(with = "crate::option_values::secs")]
     pub auth: Duration,
     /// The MAIL reply (RFC: 5 minutes).
+    #[serde(with = "crate::option_values::secs")]
     pub mail: Duration,
     /// Each RCPT reply (RFC: 5 minutes).
+    #[serde(with = "crate::option_values::secs")]
     pub rcpt: Duration,
     /// The 354 after DATA (RFC: 2 minutes).
+    #[serde(with = "crate::option_values::secs", alias = "data_init")]
     pub data_start: Duration,
     /// Each write of message data, and the reply to each BDAT chunk but the last (RFC: 3 minutes
     /// per block).
+    #[serde(with = "crate::option_values::secs")]
     pub data_block: Duration,
     /// The reply after the final dot or the last BDAT chunk (RFC: 10 minutes).
+    #[serde(with = "crate::option_values::secs")]
     pub data_end: Duration,
     /// Everything else: RSET, VRFY, EXPN, HELP, NOOP, QUIT.
+    #[serde(with = "crate::option_values::secs")]
     pub other: Duration,
 }
 
@@ -170,13 +184,13 @@ impl ClientTimeouts {
     fn slot_mut(&mut self, phase: &str) -> Option<&mut Duration> {
         Some(match phase {
             "connect" => &mut self.connect,
-            "banner" => &mut self.banner,
+            "banner" | "greeting" => &mut self.banner,
             "ehlo" => &mut self.ehlo,
             "tls" => &mut self.tls,
             "auth" => &mut self.auth,
             "mail" => &mut self.mail,
             "rcpt" => &mut self.rcpt,
-            "data_start" => &mut self.data_start,
+            "data_start" | "data_init" => &mut self.data_start,
             "data_block" => &mut self.data_block,
             "data_end" => &mut self.data_end,
             "other" => &mut self.other,
@@ -236,8 +250,10 @@ impl ClientTimeouts {
 
 /// Everything [`crate::client::Client::connect`] needs. `ClientOptions::default()` holds every
 /// default of the API contract (bindings never repeat one); build with [`ClientOptions::new`] and
-/// change fields.
-#[derive(Debug, Clone)]
+/// change fields, or — a binding — deserialize it from the host's keyword arguments
+/// (`host::options::client_options`), fields left out keeping their defaults.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ClientOptions {
     /// Server host name or IP address (also the TLS server name unless `tls_server_name`). A
     /// name that does not resolve is a `dns` error.
@@ -246,12 +262,14 @@ pub struct ClientOptions {
     /// [`ClientOptions::effective_port`]).
     pub port: Option<u16>,
     /// TLS mode (default opportunistic).
+    #[serde(deserialize_with = "crate::option_values::de::from_str")]
     pub tls: TlsMode,
     /// Name for EHLO/HELO; default: this machine's fully qualified name, else the address
     /// literal of the local end of the connection (`[192.0.2.1]`, `[IPv6:2001:db8::1]`), as RFC
     /// 5321 §4.1.4 asks — never a bare short host name.
     pub hello_name: Option<String>,
     /// Timeouts per phase (default: 30 s each, 600 s for the reply to the end of the message).
+    #[serde(deserialize_with = "crate::option_values::de::timeouts")]
     pub timeouts: ClientTimeouts,
     /// A PEM file of certificates trusted in addition to the webpki roots: CA certificates, or
     /// the server's own self-signed certificate (then pinned: accepted as the server's
@@ -272,6 +290,7 @@ pub struct ClientOptions {
     /// `String` per line).
     pub record_transcript: bool,
     /// Bounds on replies read from the server (line length, lines per reply).
+    #[serde(skip)]
     pub reply_limits: ReplyLimits,
 }
 
@@ -358,6 +377,8 @@ mod tests {
             assert_eq!(t.get(phase), Some(Duration::from_secs(100 + i as u64)), "{phase}");
         }
         assert_eq!(t.get("dat"), None);
+        assert_eq!(t.get("greeting"), t.get("banner"), "the first release's name still works");
+        assert_eq!(t.get("data_init"), t.get("data_start"));
         let e = ClientTimeouts::from_seconds(None, None, [("dat", 1.0)]).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
         assert!(e.message().contains("data_end"), "{e}");

@@ -289,12 +289,23 @@ impl Client {
     /// Send a line that the transcript shows as `shown` (AUTH secrets), and read the reply within
     /// the AUTH timeout.
     pub(super) async fn masked_line(&mut self, line: &str, shown: &str, what: &str) -> Result<Reply> {
+        self.line_as(line, shown, self.opts.timeouts.auth, what).await
+    }
+
+    /// Send `line` (CRLF added; its inputs already checked), shown in the transcript as `shown`,
+    /// and read the reply within `t`.
+    pub(super) async fn line_as(
+        &mut self,
+        line: &str,
+        shown: &str,
+        t: Duration,
+        what: &str,
+    ) -> Result<Reply> {
         self.ensure_open()?;
         self.wbuf.clear();
         self.wbuf.extend_from_slice(line.as_bytes());
         self.wbuf.extend_from_slice(b"\r\n");
         self.transcript.client_text(shown);
-        let t = self.opts.timeouts.auth;
         self.flush_wbuf(t, what).await?;
         self.read(t, what).await
     }

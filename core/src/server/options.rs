@@ -9,6 +9,7 @@ use ipnet::IpNet;
 
 use super::hooks::Authenticator;
 use crate::error::{Error, Result};
+use crate::option_values::de;
 use crate::proto::BareLinePolicy;
 
 /// Where accepted messages go after the `on_message` hook accepted them.
@@ -49,15 +50,21 @@ impl Delivery {
 }
 
 /// RFC 5321 §4.5.3.2.7: the server waits at least 5 minutes for each command and data block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Deserialized from float seconds per phase (`option_values::de`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ServerTimeouts {
     /// Waiting for the next command line (and AUTH continuation lines).
+    #[serde(deserialize_with = "de::seconds")]
     pub command: Duration,
     /// Waiting for the next bytes of DATA/BDAT content.
+    #[serde(deserialize_with = "de::seconds")]
     pub data: Duration,
     /// The whole TLS handshake after STARTTLS.
+    #[serde(deserialize_with = "de::seconds")]
     pub tls_handshake: Duration,
     /// Writing a reply to a client that does not read.
+    #[serde(deserialize_with = "de::seconds")]
     pub write: Duration,
 }
 
@@ -83,30 +90,38 @@ impl ServerTimeouts {
 /// session semaphore within its limits).
 pub const MAX_CONNECTIONS: usize = 1 << 20;
 
-/// Everything `Server::new` needs. Field names are the API contract's option names.
-#[derive(Clone)]
+/// Everything `Server::new` needs. Field names are the API contract's option names; a binding
+/// deserializes them from the host's keyword arguments (`host::options`), fields left out
+/// keeping the defaults below.
+#[derive(Clone, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ServerOptions {
     /// Our name: banner, EHLO greeting, Received `by`.
+    #[serde(deserialize_with = "de::hostname")]
     pub hostname: String,
     /// Domains we accept mail for (case-insensitive; `[192.0.2.1]` for an address literal).
     pub local_domains: Vec<String>,
     /// Clients allowed to relay (to non-local domains). Empty = nobody.
+    #[serde(deserialize_with = "de::networks")]
     pub relay_networks: Vec<IpNet>,
     /// Authenticated clients may relay.
     pub relay_authenticated: bool,
     /// SIZE: largest message in bytes; 552 above it. 0 = unlimited (not advertised as a number).
+    #[serde(deserialize_with = "de::size_limit")]
     pub max_message_size: u64,
     /// Most recipients per transaction; 452 past it.
     pub max_recipients: usize,
     /// Most simultaneous sessions; 421 past it.
     pub max_connections: usize,
     /// Timeouts.
+    #[serde(deserialize_with = "de::timeouts")]
     pub timeouts: ServerTimeouts,
     /// PEM certificate chain; with `tls_key`, STARTTLS is offered.
     pub tls_cert: Option<PathBuf>,
     /// PEM private key.
     pub tls_key: Option<PathBuf>,
     /// Credential check; AUTH PLAIN LOGIN is offered when set.
+    #[serde(deserialize_with = "de::credentials")]
     pub auth: Option<Arc<dyn Authenticator>>,
     /// Offer AUTH without TLS (tests, trusted networks). Off by default.
     pub allow_insecure_auth: bool,
@@ -115,6 +130,7 @@ pub struct ServerOptions {
     /// Answer EXPN (otherwise `502`).
     pub allow_expn: bool,
     /// What happens to accepted messages.
+    #[serde(deserialize_with = "de::delivery")]
     pub delivery: Delivery,
     /// Conformance mode: no leniency for real-world quirks (see `proto::ParseOptions::strict`).
     pub strict: bool,
@@ -123,6 +139,7 @@ pub struct ServerOptions {
     /// Longest text line in DATA, CRLF included (RFC 5321: 1000). 0 = unlimited.
     pub max_line_length: usize,
     /// Bare CR/LF and NUL in DATA: reject (default) or normalise.
+    #[serde(deserialize_with = "de::bare_line_policy")]
     pub bare_line_policy: BareLinePolicy,
     /// Look up the client's reverse-DNS name for the Received line (else `unknown`).
     pub reverse_dns: bool,
@@ -130,10 +147,15 @@ pub struct ServerOptions {
     pub max_errors: usize,
     /// After `stop()`, how long transactions in flight may take before every session is told
     /// `421` and closed.
+    #[serde(deserialize_with = "de::seconds")]
     pub shutdown_grace: Duration,
     /// Message bytes all sessions together may hold in memory; past it a message is drained
     /// and answered `452 4.3.1` (see `server::budget`).
     pub max_buffered_bytes: u64,
+    /// How long the server waits for a host hook (`host::dispatch`) before answering
+    /// `451 4.3.0` in its place.
+    #[serde(deserialize_with = "de::seconds")]
+    pub hook_timeout: Duration,
 }
 
 impl std::fmt::Debug for ServerOptions {
@@ -175,6 +197,7 @@ impl Default for ServerOptions {
             max_errors: 20,
             shutdown_grace: Duration::from_secs(30),
             max_buffered_bytes: 512 * 1024 * 1024,
+            hook_timeout: Duration::from_secs(60),
         }
     }
 }

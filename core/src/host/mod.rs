@@ -1,0 +1,35 @@
+//! The host layer: what every binding (Python, Node, C) needs around the core, written once.
+//!
+//! A binding runs the core inside someone else's process — an interpreter with a global lock, a
+//! JavaScript event loop, a C program with its own threads. What that takes is the same for all
+//! three, so it lives here and each binding is left with converting values and mapping errors:
+//!
+//! - [`runtime`]: the one tokio runtime of the process, rebuilt after `fork()`.
+//! - [`batch`]: a thread that hands queued items to the host in batches (one lock of the host per
+//!   batch, not per item) — the hook thread and the log thread are two of them.
+//! - [`dispatch`]: the server's [`Hooks`](crate::server::Hooks) and
+//!   [`Authenticator`](crate::server::Authenticator) as requests with a responder, answered by
+//!   the host on its own thread (Python, C) or through a callback (Node); a dropped responder or
+//!   a hook failure answers `451 4.3.0`, a hook that never answers is cut at `hook_timeout`.
+//! - [`completion`]: a queue of finished async calls with a file descriptor that becomes
+//!   readable when there is something to collect, for hosts that run their own loop (asyncio,
+//!   a C program's `poll`).
+//! - [`log`]: a `tracing` layer that forwards records (level, target, message, fields) to the
+//!   host in batches; a filtered-out event costs one atomic load.
+//! - [`server`]: [`Server::start`](crate::server::Server::start) and its [`ServerHandle`].
+//! - [`options`]: host values (JSON-shaped: a dict, an object) into `ServerOptions` /
+//!   `ClientOptions`, with the defaults and validation of the core's option types.
+
+pub mod batch;
+pub mod completion;
+pub mod dispatch;
+pub mod log;
+pub mod options;
+pub mod runtime;
+pub mod server;
+
+pub use batch::{Batch, BatchThread};
+pub use completion::CompletionQueue;
+pub use dispatch::{hook_reply, AuthResponder, HookDispatch, HookRequest, HookResponder, Responder};
+pub use log::{LogRecord, LogSink};
+pub use server::ServerHandle;

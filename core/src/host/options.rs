@@ -1,0 +1,183 @@
+//! Host values into the core's option types. A binding turns the host's keyword arguments or
+//! options object into a JSON-shaped value (a generic walk: dict → object, None → null …,
+//! knowing nothing of the options) and calls [`server_options`]; the names, the defaults (every
+//! field left out), the units (float seconds) and the checks are the core's, written once in the
+//! option types' `Deserialize` (`option_values::de`).
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::client::{ClientOptions, ClientTimeouts};
+use crate::error::{Error, Result};
+use crate::server::ServerOptions;
+
+/// The API's default `timeout` of a client (`Client.connect(..., timeout=30.0)`): each wait for
+/// a reply, except the one after the message (`data_timeout`). The client's own default.
+pub const CLIENT_TIMEOUT: Duration = crate::client::DEFAULT_TIMEOUT;
+
+/// Deserialize `T` from `value`; a mistake is `invalid_input` naming the option
+/// (`"option max_recipients: invalid type: string \"x\", expected usize"`).
+pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T> {
+    // serde_path_to_error: serde's own messages do not say which field was wrong.
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            Error::invalid_input(format!("options: {}", e.inner()))
+        } else {
+            Error::invalid_input(format!("option {path}: {}", e.inner()))
+        }
+    })
+}
+
+/// `ServerOptions` from the host's options (an object; missing fields take the defaults),
+/// validated ([`ServerOptions::validate`]).
+pub fn server_options(value: Value) -> Result<ServerOptions> {
+    let opts: ServerOptions = from_value(value)?;
+    opts.validate()?;
+    Ok(opts)
+}
+
+/// `ClientOptions` for `host:port` from the host's options (an object of `ClientOptions`
+/// fields, plus the API's `timeout`, `data_timeout` and `timeouts`). `port` `None` is 25, or 465
+/// with `tls="implicit"`; a null option is one left out. Timeouts:
+/// [`ClientTimeouts::from_seconds`] — `timeout` (default [`CLIENT_TIMEOUT`]) bounds every phase
+/// but the reply after the message, which waits `data_timeout` (default 10 minutes, RFC 5321
+/// §4.5.3.2.6 — cutting it short makes duplicates); `timeouts` (a map of phase → seconds) then
+/// sets single phases, or one number sets every phase.
+pub fn client_options(host: &str, port: Option<u16>, value: Value) -> Result<ClientOptions> {
+    let mut map = match value {
+        Value::Object(m) => m,
+        Value::Null => Map::new(),
+        other => return Err(Error::invalid_input(format!("client options must be an object, got {other}"))),
+    };
+    // For a client, `None` always means "the default": drop nulls rather than teach each field.
+    map.retain(|_, v| !v.is_null());
+    let mut take = |k: &str| map.remove(k);
+    let (timeout, data_timeout, phases) = (take("timeout"), take("data_timeout"), take("timeouts"));
+    let mut o: ClientOptions = from_value(Value::Object(map))?;
+    o.host = host.to_string();
+    o.port = port;
+    let timeout = timeout.map(|v| number("timeout", v)).transpose()?;
+    let data_timeout = data_timeout.map(|v| number("data_timeout", v)).transpose()?;
+    let phases: Vec<(String, f64)> = match phases {
+        None => Vec::new(),
+        Some(Value::Object(given)) => given
+            .into_iter()
+            .map(|(phase, v)| {
+                let secs = number(&format!("timeouts[{phase:?}]"), v)?;
+                Ok((phase, secs))
+            })
+            .collect::<Result<_>>()?,
+        Some(v) => {
+            let secs = number("timeouts", v)?;
+            ClientTimeouts::PHASES.iter().map(|p| (p.to_string(), secs)).collect()
+        }
+    };
+    o.timeouts = ClientTimeouts::from_seconds(timeout, data_timeout, phases)
+        .map_err(|e| Error::invalid_input(format!("timeouts: {}", e.message())))?;
+    Ok(o)
+}
+
+/// A number of seconds as given (the check that it is a usable duration is `from_seconds`').
+fn number(what: &str, v: Value) -> Result<f64> {
+    from_value(v).map_err(|_| Error::invalid_input(format!("{what} must be a number of seconds")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::TlsMode;
+    use serde_json::json;
+    use std::time::Duration;
+
+    #[test]
+    fn defaults_come_from_the_core() {
+        let o = server_options(json!({ "hostname": "mx.example.test" })).unwrap();
+        let d = ServerOptions::default();
+        assert_eq!(
+            (o.max_recipients, o.max_message_size, o.timeouts),
+            (d.max_recipients, d.max_message_size, d.timeouts)
+        );
+        assert_eq!(o.hook_timeout, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn host_values_convert() {
+        let o = server_options(json!({
+            "hostname": "mx.example.test",
+            "relay_networks": ["192.0.2.0/24", "::1"],
+            "max_message_size": null,
+            "timeouts": { "command": 2.5, "data": 10 },
+            "auth": { "alice": "s3cret" },
+            "delivery": "discard",
+            "shutdown_grace": 0.5,
+            "tls_cert": null,
+        }))
+        .unwrap();
+        assert_eq!(o.relay_networks.len(), 2);
+        assert_eq!(o.max_message_size, 0);
+        assert_eq!(o.timeouts.command, Duration::from_millis(2500));
+        assert_eq!(o.timeouts.tls_handshake, ServerOptions::default().timeouts.tls_handshake);
+        assert!(o.auth.is_some());
+        assert_eq!(o.delivery, crate::server::Delivery::Discard);
+        let uniform = server_options(json!({ "hostname": "h", "timeouts": 7 })).unwrap();
+        assert_eq!(uniform.timeouts.write, Duration::from_secs(7));
+    }
+
+    #[test]
+    fn client_options_from_host_values() {
+        let o = client_options("mx.example.test", None, json!({ "tls": "implicit", "pipelining": false }))
+            .unwrap();
+        assert_eq!(
+            (o.effective_port(), o.tls, o.pipelining, o.chunking),
+            (465, TlsMode::Implicit, false, true)
+        );
+        assert_eq!(o.timeouts.rcpt, CLIENT_TIMEOUT);
+        assert_eq!(
+            o.timeouts.data_end,
+            ClientTimeouts::default().data_end,
+            "timeout leaves the data wait alone"
+        );
+        let o = client_options(
+            "h",
+            Some(2525),
+            json!({ "timeout": 5, "data_timeout": 60.5, "timeouts": { "connect": 1.5 }, "tls": null }),
+        )
+        .unwrap();
+        assert_eq!(o.port, Some(2525));
+        assert_eq!(o.tls, TlsMode::Opportunistic);
+        assert_eq!(o.timeouts.connect, Duration::from_millis(1500));
+        assert_eq!(o.timeouts.mail, Duration::from_secs(5));
+        assert_eq!(o.timeouts.data_end, Duration::from_millis(60500));
+        for bad in [
+            json!({ "tls": "bogus" }),
+            json!({ "timeout": 0 }),
+            json!({ "timeouts": { "nope": 1 } }),
+            json!({ "data_timeout": "long" }),
+            json!({ "no_such_option": true }),
+        ] {
+            let e = client_options("h", None, bad.clone()).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidInput, "{bad}");
+        }
+    }
+
+    #[test]
+    fn mistakes_are_invalid_input_naming_the_option() {
+        for (v, needle) in [
+            (json!({ "relay_networks": ["not-a-net"] }), "relay_networks"),
+            (json!({ "timeouts": { "bogus": 1 } }), "bogus"),
+            (json!({ "timeouts": 0 }), "timeouts"),
+            (json!({ "shutdown_grace": -1 }), "shutdown_grace"),
+            (json!({ "max_recipients": "many" }), "max_recipients"),
+            (json!({ "no_such_option": 1 }), "no_such_option"),
+            (json!({ "delivery": "queue:/tmp/x" }), "delivery"),
+            (json!({ "max_connections": 0 }), "max_connections"),
+        ] {
+            let e = server_options(v.clone()).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidInput, "{v}");
+            assert!(e.message().contains(needle), "{v}: {}", e.message());
+        }
+    }
+}

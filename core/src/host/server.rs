@@ -1,0 +1,124 @@
+//! [`Server::start`]: serve in the background on the shared runtime, with a [`ServerHandle`] a
+//! binding keeps — stop, force_stop, stats, addresses, running, wait — callable from any host
+//! thread without a runtime of its own.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use super::runtime;
+use crate::error::{Error, Result};
+use crate::server::{Server, ServerStats};
+
+/// A started server. Cheap to clone; every method may be called from any thread.
+#[derive(Clone)]
+pub struct ServerHandle {
+    server: Arc<Server>,
+    /// `None` while serving; the outcome of `serve()` once it returned.
+    done: watch::Receiver<Option<Result<()>>>,
+}
+
+impl Server {
+    /// Serve every bound address in the background on the shared runtime
+    /// ([`runtime::shared`]) until [`ServerHandle::stop`]. Needs `listen()` first; a server is
+    /// started once.
+    pub fn start(self: &Arc<Self>) -> Result<ServerHandle> {
+        if self.is_stopping() {
+            return Err(Error::invalid_input("this server was stopped; create a new one"));
+        }
+        if self.local_addrs().is_empty() {
+            return Err(Error::invalid_input("call listen(host, port) before start()"));
+        }
+        let (tx, done) = watch::channel(None);
+        let server = Arc::clone(self);
+        runtime::shared()?.spawn(async move {
+            let r = server.serve().await;
+            tx.send_replace(Some(r));
+        });
+        Ok(ServerHandle { server: Arc::clone(self), done })
+    }
+}
+
+impl ServerHandle {
+    /// Begin a graceful stop (see [`Server::stop`]); returns at once. [`wait`](Self::wait) for
+    /// the end.
+    pub fn stop(&self) {
+        self.server.stop();
+    }
+
+    /// Close every session now, even mid-message (`421`).
+    pub fn force_stop(&self) {
+        self.server.force_stop();
+    }
+
+    /// The counters now.
+    pub fn stats(&self) -> ServerStats {
+        self.server.stats()
+    }
+
+    /// The bound addresses.
+    pub fn addresses(&self) -> Vec<SocketAddr> {
+        self.server.local_addrs()
+    }
+
+    /// True until the server has stopped serving.
+    pub fn running(&self) -> bool {
+        self.done.borrow().is_none()
+    }
+
+    /// The server behind the handle.
+    pub fn server(&self) -> &Arc<Server> {
+        &self.server
+    }
+
+    /// Wait until the server stopped serving (after `stop()`); the outcome of serving. Blocks the
+    /// calling thread: call it from a host thread (with the host's lock released), never from a
+    /// runtime thread.
+    pub fn wait(&self) -> Result<()> {
+        futures::executor::block_on(self.stopped())
+    }
+
+    /// [`wait`](Self::wait) as a future, for hosts that await (Node).
+    pub async fn stopped(&self) -> Result<()> {
+        let mut rx = self.done.clone();
+        let r = match rx.wait_for(Option::is_some).await {
+            Ok(v) => v.clone().unwrap_or(Ok(())),
+            // The serving task was dropped without an outcome (its runtime went away).
+            Err(_) => Err(Error::io("the server task ended without an outcome")),
+        };
+        r
+    }
+
+    /// `stop()` then `wait()`.
+    pub fn stop_and_wait(&self) -> Result<()> {
+        self.stop();
+        self.wait()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::ServerOptions;
+
+    #[test]
+    fn start_stop_wait() {
+        let opts = ServerOptions { hostname: "mx.example.test".into(), ..Default::default() };
+        let server = Arc::new(Server::new(opts).unwrap());
+        assert!(server.start().is_err(), "listen() first");
+        server.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+        let h = server.start().unwrap();
+        assert!(h.running());
+        assert_eq!(h.addresses().len(), 1);
+        let c = std::net::TcpStream::connect(h.addresses()[0]).unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(&c), &mut line).unwrap();
+        assert!(line.starts_with("220 "), "{line}");
+        drop(c);
+        h.stop_and_wait().unwrap();
+        assert!(!h.running());
+        assert_eq!(h.stats().connections, 1);
+        assert!(server.start().is_err(), "stopped servers do not restart");
+    }
+}
