@@ -7,7 +7,7 @@
 //! A CA file may hold the server's own self-signed certificate, as Python's `ssl` allows. OpenSSL
 //! 3's `req -x509` marks such certificates `CA:TRUE`, and webpki refuses a CA certificate as a
 //! server's certificate (`CaUsedAsEndEntity`) even when it is the very trust anchor. So with a CA
-//! file the standard webpki verifier is wrapped by [`PinnedVerifier`]: when, and only when, webpki
+//! file the standard webpki verifier is wrapped by [`Verifier`]: when, and only when, webpki
 //! says `CaUsedAsEndEntity` and the server's certificate is byte for byte one of the CA file's,
 //! the certificate is accepted as pinned — after checking it names the server. Its dates are
 //! already checked by then: webpki checks validity before basic constraints
@@ -52,11 +52,8 @@ pub(crate) fn client_config(ca_file: Option<&Path>, accept_invalid: bool) -> Res
         if let Some(c) = INSECURE.get() {
             return Ok(c.clone());
         }
-        let cfg = builder()?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider())))
-            .with_no_client_auth();
-        return Ok(INSECURE.get_or_init(|| Arc::new(cfg)).clone());
+        let cfg = with_verifier(Verifier::new(webpki_store(), Trust::Anything)?)?;
+        return Ok(INSECURE.get_or_init(|| cfg).clone());
     }
     match ca_file {
         None => {
@@ -84,18 +81,13 @@ pub(crate) fn client_config(ca_file: Option<&Path>, accept_invalid: bool) -> Res
                     path.display()
                 )));
             }
-            let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
-                .build()
-                .map_err(|e| Error::tls(format!("CA file {}: {e}", path.display())))?;
-            let verifier = PinnedVerifier { webpki, pinned };
-            Ok(Arc::new(
-                builder()?
-                    .dangerous()
-                    .with_custom_certificate_verifier(Arc::new(verifier))
-                    .with_no_client_auth(),
-            ))
+            with_verifier(Verifier::new(roots, Trust::WebPkiOrPinned(pinned))?)
         }
     }
+}
+
+fn with_verifier(v: Verifier) -> Result<Arc<ClientConfig>> {
+    Ok(Arc::new(builder()?.dangerous().with_custom_certificate_verifier(Arc::new(v)).with_no_client_auth()))
 }
 
 /// The name the certificate must match: an IP address or a DNS name.
@@ -105,16 +97,35 @@ pub(crate) fn server_name(name: &str) -> Result<ServerName<'static>> {
         .map_err(|_| Error::invalid_input(format!("{name:?} is not a valid TLS server name")))
 }
 
-/// webpki's verification, plus the server's own self-signed certificate from the CA file as a
-/// pinned trust anchor (see the module documentation).
+/// What [`Verifier`] accepts as the server's certificate.
 #[derive(Debug)]
-struct PinnedVerifier {
-    webpki: Arc<WebPkiServerVerifier>,
-    /// The certificates of the CA file, as given.
-    pinned: Vec<CertificateDer<'static>>,
+enum Trust {
+    /// What webpki accepts, and the server's own self-signed certificate from the CA file as a
+    /// pinned trust anchor (see the module documentation).
+    WebPkiOrPinned(Vec<CertificateDer<'static>>),
+    /// Anything (`accept_invalid_certs`, i.e. tests against self-signed peers). Handshake
+    /// signatures are still checked, so the handshake itself is sound.
+    Anything,
 }
 
-impl ServerCertVerifier for PinnedVerifier {
+/// The client's certificate verifier: webpki's checks and signature verification, with the
+/// [`Trust`] exceptions.
+#[derive(Debug)]
+struct Verifier {
+    webpki: Arc<WebPkiServerVerifier>,
+    trust: Trust,
+}
+
+impl Verifier {
+    fn new(roots: RootCertStore, trust: Trust) -> Result<Verifier> {
+        let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+            .build()
+            .map_err(|e| Error::tls(format!("TLS configuration: {e}")))?;
+        Ok(Verifier { webpki, trust })
+    }
+}
+
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -123,10 +134,14 @@ impl ServerCertVerifier for PinnedVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        let pinned = match &self.trust {
+            Trust::Anything => return Ok(ServerCertVerified::assertion()),
+            Trust::WebPkiOrPinned(pinned) => pinned,
+        };
         match self.webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
             Err(e)
                 if is_ca_used_as_end_entity(&e)
-                    && self.pinned.iter().any(|p| p.as_ref() == end_entity.as_ref()) =>
+                    && pinned.iter().any(|p| p.as_ref() == end_entity.as_ref()) =>
             {
                 // Validity was checked before webpki got to basic constraints; the name is ours.
                 verify_server_name(&ParsedCertificate::try_from(end_entity)?, server_name)?;
@@ -156,45 +171,5 @@ impl ServerCertVerifier for PinnedVerifier {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.webpki.supported_verify_schemes()
-    }
-}
-
-/// Accepts any certificate (signatures are still checked so the handshake is sound); for
-/// `accept_invalid_certs`, i.e. tests against self-signed peers.
-#[derive(Debug)]
-struct AcceptAnyCert(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AcceptAnyCert {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
