@@ -64,6 +64,7 @@ async fn every_refusal_travels_with_the_error() {
     assert_eq!(got, [("gone@test.example", 550), ("moved@test.example", 553)]);
     assert_eq!(e.rejected()[0].reply.enhanced.as_deref(), Some("5.1.1"));
     assert_eq!(e.reply().map(|r| r.code), Some(553));
+    assert_eq!(c.last_refused(), e.rejected(), "the convenience copy on the session agrees");
 
     // One of them 4xx: `transient` (a later try may get through), its reply attached.
     let e = c

@@ -44,6 +44,8 @@ pub struct Client {
     pub(super) content_sent: bool,
     /// The queue id the server named for the last successful `send`.
     pub(super) last_queue_id: Option<String>,
+    /// Recipients refused at RCPT in the last `send` (see [`Client::last_refused`]).
+    pub(super) last_refused: Vec<super::result::RejectedRecipient>,
     /// What handles read; see [`Client::publish`].
     pub(super) shared: Arc<Shared>,
     /// Session-level state (banner, capabilities, TLS, AUTH, timings) changed since the last
@@ -127,6 +129,7 @@ impl Client {
             started,
             content_sent: false,
             last_queue_id: None,
+            last_refused: Vec::new(),
             shared: Arc::new(Shared::default()),
             dirty: true,
             in_call: false,

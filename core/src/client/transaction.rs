@@ -160,6 +160,13 @@ impl Client {
         self.content_sent
     }
 
+    /// The recipients refused at RCPT (with their replies) in the last `send`, whatever its
+    /// outcome: what a failed send's [`Error::rejected`] carries, and `SendResult::rejected` of
+    /// a successful one — kept for callers that look after the fact.
+    pub fn last_refused(&self) -> &[RejectedRecipient] {
+        &self.last_refused
+    }
+
     /// [`Client::send`] with DSN options (sent only when the server offers DSN).
     pub async fn send_with(&mut self, envelope: &SendOptions, message: &[u8]) -> Result<SendResult> {
         let plan = self.plan(envelope, message)?;
@@ -275,6 +282,7 @@ impl Client {
 
     async fn run(&mut self, env: &SendOptions, plan: &Plan, message: &[u8]) -> Result<SendResult> {
         self.content_sent = false;
+        self.last_refused.clear();
         let to = self.opts.timeouts;
         let t0 = Instant::now();
         let mut timings = Timings::default();
@@ -348,6 +356,7 @@ impl Client {
             }
             timings.rcpt = Some(t0.elapsed() - timings.mail.unwrap_or_default());
         }
+        self.last_refused.clone_from(&rejected);
         if accepted.is_empty() {
             if data_reply.as_ref().is_some_and(|r| r.code == 354) {
                 self.end_unwanted_data().await?;
