@@ -170,9 +170,12 @@ impl Client {
     /// [`Client::send`] with DSN options (sent only when the server offers DSN).
     pub async fn send_with(&mut self, envelope: &SendOptions, message: &[u8]) -> Result<SendResult> {
         let plan = self.plan(envelope, message)?;
-        self.ensure_open()?;
+        // Begin first: a previous call abandoned half-way closes the session here.
         self.begin_call();
-        let r = self.run(envelope, &plan, message).await;
+        let r = match self.ensure_open() {
+            Ok(()) => self.run(envelope, &plan, message).await,
+            Err(e) => Err(e),
+        };
         self.last_queue_id = r.as_ref().ok().and_then(|r| r.queue_id.clone());
         self.end_call();
         r
