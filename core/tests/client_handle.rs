@@ -2,7 +2,8 @@
 //! `aio.Client` raised `RuntimeError` when a property was read during a send), calls from clones
 //! serialize on the one connection, and a call abandoned half-way closes the session. The server
 //! (our own) holds its reply to the end of each message until the test releases it, so "in
-//! flight" lasts exactly as long as the test needs — no timing involved.
+//! flight" lasts exactly as long as the test needs — no timing involved. A bare `Client` whose
+//! call was dropped half-way is closed at its next call too.
 
 mod client_support;
 
@@ -99,5 +100,24 @@ async fn an_abandoned_call_closes_the_session() {
     assert!(h.transcript().iter().any(|l| l.contains("abandoned")), "{:?}", h.transcript());
     let e = h.noop().await.expect_err("closed");
     assert_eq!(e.kind(), postwire::ErrorKind::Protocol);
+    srv.release();
+}
+
+#[tokio::test]
+async fn a_bare_client_abandoned_mid_call_is_closed_at_its_next_call() {
+    let srv = start(ServerOptions::default(), holding());
+    let mut c = postwire::client::Client::connect(opts(srv.port)).await.expect("connect");
+    let to = rcpt();
+    {
+        let send = c.send("a@example.org", &to, b"x\r\n");
+        tokio::pin!(send);
+        tokio::select! {
+            r = &mut send => panic!("the server holds its reply, yet the send ended: {r:?}"),
+            arrived = srv.arrived() => assert!(arrived, "the message never reached the server"),
+        }
+    } // the send is dropped here, half-way
+    let e = c.noop().await.expect_err("closed");
+    assert_eq!(e.kind(), postwire::ErrorKind::Protocol, "{e}");
+    assert!(c.is_closed());
     srv.release();
 }
