@@ -4,6 +4,8 @@
 //! - [`proto`]: the sans-IO protocol core (parsers, replies, DATA codec).
 //! - [`server`]: the SMTP server (`postwire serve`).
 //! - [`client`]: the SMTP client (`postwire send`), pool and message composition.
+//! - [`route`]: MX routing (`postwire mx`); [`delivery`]: delivery by MX or smarthost;
+//!   [`queue`]: the durable store-and-forward queue (`postwire queue`).
 //! - [`host`]: what every binding needs around the core (runtime, hook dispatch, completion
 //!   queue, log forwarding, server handle, options from host values).
 //! - [`relay_check`]: the open-relay checker (`postwire relay-check`).
@@ -16,12 +18,15 @@
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod client;
+pub mod delivery;
 pub mod error;
 pub mod host;
 pub mod hostname;
 pub mod option_values;
 pub mod proto;
+pub mod queue;
 pub mod relay_check;
+pub mod route;
 pub mod server;
 pub mod trace;
 

@@ -7,6 +7,7 @@
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
+use super::error_json;
 use crate::client::{Client, ClientOptions, ClientTimeouts, SendResult, TlsMode};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -234,15 +235,6 @@ async fn session(
         let _ = client.quit().await;
     }
     (Some(client), r)
-}
-
-fn error_json(e: &Error) -> serde_json::Value {
-    serde_json::json!({
-        "kind": e.kind().as_str(),
-        "message": e.message(),
-        "reply": e.reply(),
-        "rejected": e.rejected(),
-    })
 }
 
 /// Run `postwire send`.

@@ -5,13 +5,13 @@
 //! here, the decision ([`confirm`]) is a pure function, and the findings read the result from the
 //! hops. A lookup that fails leaves the hop unresolved (no finding), it never fails the analysis.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::Duration;
 
-use hickory_resolver::config::{NameServerConfig, Protocol, ResolverConfig, ResolverOpts};
-use hickory_resolver::TokioAsyncResolver;
+use hickory_resolver::proto::rr::RData;
+use hickory_resolver::TokioResolver;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 use super::hop::Hop;
 
@@ -19,26 +19,13 @@ use super::hop::Hop;
 const LOOKUP_LIMIT: Duration = Duration::from_secs(5);
 
 /// A resolver through `nameservers` (`"ip:port"`, UDP and TCP), or the system's configuration.
-pub fn resolver(nameservers: Option<&[String]>) -> Result<TokioAsyncResolver> {
-    let mut opts = ResolverOpts::default();
-    opts.timeout = LOOKUP_LIMIT;
-    opts.attempts = 1;
-    match nameservers {
-        Some(list) if !list.is_empty() => {
-            let mut config = ResolverConfig::new();
-            for ns in list {
-                let addr: SocketAddr = ns
-                    .parse()
-                    .or_else(|_| ns.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
-                    .map_err(|_| Error::invalid_input(format!("nameserver {ns:?} is not ip:port")))?;
-                config.add_name_server(NameServerConfig::new(addr, Protocol::Udp));
-                config.add_name_server(NameServerConfig::new(addr, Protocol::Tcp));
-            }
-            Ok(TokioAsyncResolver::tokio(config, opts))
-        }
-        _ => TokioAsyncResolver::tokio_from_system_conf()
-            .map_err(|e| Error::new(crate::ErrorKind::Dns, format!("system resolver configuration: {e}"))),
-    }
+pub fn resolver(nameservers: Option<&[String]>) -> Result<TokioResolver> {
+    let mut builder = crate::route::dns::builder(nameservers)?;
+    builder.options_mut().timeout = LOOKUP_LIMIT;
+    builder.options_mut().attempts = 1;
+    builder
+        .build()
+        .map_err(|e| crate::Error::new(crate::ErrorKind::Dns, format!("cannot build the resolver: {e}")))
 }
 
 /// The verdict of one address: its first PTR name, and whether any PTR name resolves back to
@@ -53,7 +40,7 @@ pub fn confirm(ip: IpAddr, forward: &[(String, Vec<IpAddr>)]) -> (Option<String>
 type Lookup = Option<(Option<String>, bool)>;
 
 /// Look up every hop's client address (each address once) and fill `resolved_rdns`/`fcrdns`.
-pub async fn resolve_hops(hops: &mut [Hop], resolver: &TokioAsyncResolver) {
+pub async fn resolve_hops(hops: &mut [Hop], resolver: &TokioResolver) {
     let mut seen: Vec<(IpAddr, Lookup)> = Vec::new();
     for hop in hops.iter_mut() {
         let Some(ip) = hop.from_ip else { continue };
@@ -73,10 +60,17 @@ pub async fn resolve_hops(hops: &mut [Hop], resolver: &TokioAsyncResolver) {
 }
 
 /// PTR then A/AAAA; `None` when the PTR lookup itself failed (no answer is not a verdict).
-async fn lookup(ip: IpAddr, resolver: &TokioAsyncResolver) -> Lookup {
+async fn lookup(ip: IpAddr, resolver: &TokioResolver) -> Lookup {
     let ptr = tokio::time::timeout(LOOKUP_LIMIT, resolver.reverse_lookup(ip)).await.ok()?;
     let names: Vec<String> = match ptr {
-        Ok(answer) => answer.iter().map(|n| n.to_utf8().trim_end_matches('.').to_string()).collect(),
+        Ok(answer) => answer
+            .answers()
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::PTR(p) => Some(p.0.to_utf8().trim_end_matches('.').to_string()),
+                _ => None,
+            })
+            .collect(),
         // NXDOMAIN / no PTR: the address has no name, which fails confirmation.
         Err(_) => return Some((None, false)),
     };
