@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Client benchmark (issue 3, "Performance"): MESSAGES x SIZE-byte messages to Postfix's smtp-sink
 # on loopback, sent by
-#   - postwire's Rust client: one session, and a pool of 10 (core/examples/client_bench.rs)
+#   - postwire's Rust client: one session (a bare Client, and a ClientHandle as the bindings
+#     hold it), and a pool of 10 (core/examples/client_bench.rs)
 #   - Postfix smtp-source: -s 1 -d and -s 10 -d (the reference at each concurrency)
 #   - Python smtplib: one reused session            (bench/smtplib_send.py)
 #   - Python aiosmtplib: 10 concurrent sessions     (bench/aiosmtplib_send.py)
@@ -81,6 +82,7 @@ SRC=(/usr/sbin/smtp-source -m "$MESSAGES" -l "$SIZE" -f bench@example.org -t sin
 run "smtp-source -s 1 -d"  "${SRC[@]}" -s 1 -d "127.0.0.1:@PORT@"
 run "smtp-source -s 10 -d" "${SRC[@]}" -s 10 -d "127.0.0.1:@PORT@"
 run "postwire Rust, 1 session" "$RUST_BENCH" --port @PORT@ --messages "$MESSAGES" --size "$SIZE" --sessions 1
+run "postwire Rust, 1 session, ClientHandle" "$RUST_BENCH" --port @PORT@ --messages "$MESSAGES" --size "$SIZE" --sessions 1 --handle
 run "postwire Rust, pool of 10" "$RUST_BENCH" --port @PORT@ --messages "$MESSAGES" --size "$SIZE" --sessions 10
 if [ -x "$PY" ] && "$PY" -c 'import aiosmtplib' 2>/dev/null; then
   run "Python smtplib, 1 session" "$PY" "$ROOT/bench/smtplib_send.py" @PORT@ "$MESSAGES" "$SIZE"

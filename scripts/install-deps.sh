@@ -5,7 +5,8 @@
 #   Debian packages  postfix (for smtp-source/smtp-sink only; no daemon is configured or started),
 #                    swaks with the Perl modules it needs for TLS and AUTH (Net::SSLeay,
 #                    IO::Socket::SSL, Authen::SASL), time (GNU /usr/bin/time), nmap with its
-#                    smtp-open-relay script (the relay checker is compared with it)
+#                    smtp-open-relay script (the relay checker is compared with it), openssl
+#                    (the client's TLS tests make self-signed certificates with `req -x509`)
 #   Python           <repo>/.venv from tests/peers/requirements.txt (aiosmtpd, aiosmtplib, pytest)
 #   Node             tests/peers/node/node_modules from its package-lock.json (smtp-server, nodemailer)
 #
@@ -43,6 +44,18 @@ swaks_can "AUTH DIGEST-MD5" || missing+=(libauthen-sasl-perl)
 # The relay checker's agreement test runs nmap's smtp-open-relay script, not just nmap.
 nmap_relay_script() { nmap --script-help smtp-open-relay 2>/dev/null | grep -q "^smtp-open-relay"; }
 nmap_relay_script || missing+=(nmap)
+# The client tests make certificates the way admins do (`req -x509 … -addext subjectAltName=…`,
+# OpenSSL 1.1.1 or later); check that it can, not only that a binary exists.
+openssl_can_x509() {
+  local d rc
+  d=$(mktemp -d) || return 1
+  openssl req -x509 -newkey rsa:2048 -nodes -days 1 -keyout "$d/k.pem" -out "$d/c.pem" \
+    -subj /CN=install-deps -addext subjectAltName=DNS:localhost >/dev/null 2>&1 && [ -s "$d/c.pem" ]
+  rc=$?
+  rm -rf "$d"
+  return $rc
+}
+openssl_can_x509 || missing+=(openssl)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ] && [ ${#as_root[@]} -eq 0 ]; then
@@ -117,6 +130,7 @@ check "swaks has Authen::SASL" swaks_can "AUTH DIGEST-MD5"
 check "smtp-sink runs" bash -c 'out=$("$(command -v smtp-sink || echo /usr/sbin/smtp-sink)" 2>&1); grep -q usage <<<"$out"'
 check "/usr/bin/time" test -x /usr/bin/time
 check "nmap with the smtp-open-relay script" nmap_relay_script
+check "openssl makes self-signed certificates (req -x509 -addext)" openssl_can_x509
 check "python aiosmtpd, aiosmtplib, pytest" "$venv/bin/python" -c "import aiosmtpd, aiosmtplib, pytest"
 check "node smtp-server, nodemailer" node -e "require('$nodedir/node_modules/smtp-server'); require('$nodedir/node_modules/nodemailer')"
 if (exec 3<>/dev/tcp/127.0.0.1/25) 2>/dev/null; then

@@ -170,7 +170,7 @@ impl AioClient {
             Ok(c) => format!(
                 "<postwire.aio.Client {}:{}{}>",
                 c.options().host,
-                c.options().port,
+                c.options().effective_port(),
                 if c.is_closed() { " closed" } else { "" }
             ),
             Err(_) => "<postwire.aio.Client (busy)>".into(),

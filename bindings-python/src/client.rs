@@ -204,7 +204,7 @@ impl PyClient {
             let o = c.options();
             let tls = if c.is_tls() { " tls" } else { "" };
             let closed = if c.is_closed() { " closed" } else { "" };
-            format!("<postwire.Client {}:{}{tls}{closed}>", o.host, o.port)
+            format!("<postwire.Client {}:{}{tls}{closed}>", o.host, o.effective_port())
         })
     }
 }

@@ -2,14 +2,14 @@
 //!
 //! The exception classes are pure Python (`postwire/errors.py`, so they can subclass the builtin
 //! `TimeoutError` and `ValueError`) and pick their class by the core's kind name; this file only
-//! hands over kind, message and reply. Binding methods read: convert arguments, call core,
+//! hands over kind, message, reply and the refused recipients. Binding methods read: convert arguments, call core,
 //! `.py_err()?`.
 
 use postwire::Error;
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
 
-use crate::values::PyReply;
+use crate::values::{PyRejected, PyReply};
 
 static FROM_CORE: GILOnceCell<Py<PyAny>> = GILOnceCell::new();
 
@@ -17,7 +17,12 @@ static FROM_CORE: GILOnceCell<Py<PyAny>> = GILOnceCell::new();
 pub fn exception<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>> {
     let make = FROM_CORE.import(py, "postwire.errors", "_from_core")?;
     let reply = e.reply().map(|r| PyReply::from(r.clone()));
-    make.call1((e.kind().as_str(), e.message(), reply))
+    let rejected: Vec<PyRejected> = e
+        .rejected()
+        .iter()
+        .map(|x| PyRejected { rcpt: x.rcpt.clone(), reply: x.reply.clone().into() })
+        .collect();
+    make.call1((e.kind().as_str(), e.message(), reply, rejected))
 }
 
 /// Extension trait: a core error as a `PyErr`.

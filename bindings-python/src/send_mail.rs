@@ -47,7 +47,8 @@ pub fn send_mail(
         port,
         tls: tls.parse::<TlsMode>().py_err()?,
         credentials,
-        timeouts: ClientTimeouts::uniform(timeout),
+        // `timeout` bounds each reply but the one after the message (API: data_timeout).
+        timeouts: ClientTimeouts::from_timeout(timeout),
         hello_name,
         nameservers,
         allow_loopback,

@@ -192,12 +192,9 @@ impl PySendResult {
     /// `total`); None for a phase that did not run.
     #[getter]
     fn timings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        // The core serialises milliseconds (C's `_ms`); Python's unit is the second.
         let d = PyDict::new(py);
-        if let Ok(serde_json::Value::Object(ms)) = serde_json::to_value(self.inner.timings) {
-            for (phase, v) in ms {
-                d.set_item(phase, v.as_f64().map(|ms| ms / 1000.0))?;
-            }
+        for (phase, secs) in self.inner.timings.seconds() {
+            d.set_item(phase, secs)?;
         }
         Ok(d)
     }

@@ -1,6 +1,7 @@
 //! Client benchmark driver (used by `bench/client_bench.sh`, not a test): send N messages of
 //! SIZE bytes to HOST:PORT, either over one session (`--sessions 1`, sequential sends on one
-//! `Client`) or through a `Pool` with `--sessions K` concurrent senders and K connections.
+//! `Client`; with `--handle`, through a `ClientHandle` as the bindings do) or through a `Pool`
+//! with `--sessions K` concurrent senders and K connections.
 //! Prints one line: `sent=N secs=S msgs_per_sec=R cpu_us_per_msg=C` (CPU from getrusage of this
 //! process, user + system).
 //!
@@ -9,7 +10,9 @@
 
 use std::time::{Duration, Instant};
 
-use postwire::client::{Client, ClientOptions, ClientTimeouts, Destination, Pool, PoolOptions, TlsMode};
+use postwire::client::{
+    Client, ClientHandle, ClientOptions, ClientTimeouts, Destination, Pool, PoolOptions, TlsMode,
+};
 
 fn cpu_secs() -> f64 {
     // SAFETY: getrusage only writes into the struct we pass.
@@ -35,6 +38,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let size: usize = arg(&args, "--size", "1024").parse()?;
     let sessions: usize = arg(&args, "--sessions", "1").parse::<usize>()?.max(1);
     let threads: usize = arg(&args, "--threads", "1").parse::<usize>()?.max(1);
+    let handle = args.iter().any(|a| a == "--handle");
 
     // A 1 KiB message: headers, then 64-byte lines up to `size` (CRLF included).
     let mut msg = b"From: bench@example.org\r\nTo: sink@example.net\r\nSubject: bench\r\n\r\n".to_vec();
@@ -62,7 +66,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cpu0 = cpu_secs();
     let t0 = Instant::now();
     let sent = rt.block_on(async {
-        if sessions == 1 {
+        if sessions == 1 && handle {
+            let h = ClientHandle::connect(o).await?;
+            for _ in 0..n {
+                h.send("bench@example.org", &rcpt, &msg).await?;
+            }
+            h.quit().await?;
+            Ok::<usize, postwire::Error>(n)
+        } else if sessions == 1 {
             let mut c = Client::connect(o).await?;
             for _ in 0..n {
                 c.send("bench@example.org", &rcpt, &msg).await?;

@@ -1,12 +1,25 @@
 //! The one error type of postwire.
 //!
 //! Every fallible call in the core returns [`Error`]. It carries a [`ErrorKind`] (the contract of
-//! `shared/API.md`: bindings map the kind to their own error classes and never parse the message)
-//! and, where a server answered, the [`Reply`] it answered with.
+//! `shared/API.md`: bindings map the kind to their own error classes and never parse the message),
+//! where a server answered, the [`Reply`] it answered with, and for a mail transaction that failed
+//! after its RCPTs, every recipient the server refused ([`RejectedRecipient`], what smtplib's
+//! `SMTPRecipientsRefused.recipients` gives). The refusal type lives here rather than in the client
+//! because the error carries it; the client re-exports it as part of `SendResult`.
 
 use std::fmt;
 
 use crate::proto::Reply;
+
+/// A recipient the server refused at RCPT, with its reply: in [`Error::rejected`] and in the
+/// client's `SendResult.rejected`. Serialises as `{"rcpt": …, "reply": …}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RejectedRecipient {
+    /// The recipient as the caller gave it.
+    pub rcpt: String,
+    /// The server's reply to its RCPT.
+    pub reply: Reply,
+}
 
 /// What went wrong, in the terms of the public API contract.
 ///
@@ -29,7 +42,8 @@ pub enum ErrorKind {
     Rejected,
     /// 4xx refusal: the caller may retry later.
     Transient,
-    /// Name resolution failed.
+    /// Name resolution failed: a host name that does not resolve (NXDOMAIN, SERVFAIL, no
+    /// answer) — never reported as `connect`.
     Dns,
     /// A bad argument: malformed address, CR/LF in an address, bad option.
     InvalidInput,
@@ -97,31 +111,38 @@ impl fmt::Display for ErrorKind {
     }
 }
 
-/// The error of every postwire operation: a kind, a human message and, when a server answered,
-/// its reply.
+/// The error of every postwire operation: a kind, a human message, when a server answered its
+/// reply, and the recipients refused in a failed transaction.
 #[derive(Debug, Clone)]
 pub struct Error {
     kind: ErrorKind,
     message: String,
     reply: Option<Reply>,
+    rejected: Vec<RejectedRecipient>,
 }
 
 impl Error {
     /// A new error of `kind` with a human-readable `message`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), reply: None }
+        Error { kind, message: message.into(), reply: None, rejected: Vec::new() }
     }
 
     /// An error caused by a server reply; the kind follows the reply class (4xx transient, else
-    /// rejected) unless given.
+    /// rejected).
     pub fn from_reply(reply: Reply) -> Self {
         let kind = if reply.is_transient() { ErrorKind::Transient } else { ErrorKind::Rejected };
-        Error { kind, message: format!("server answered {}", reply.one_line()), reply: Some(reply) }
+        Error::new(kind, format!("server answered {}", reply.one_line())).with_reply(reply)
     }
 
     /// Attach the server reply that caused this error.
     pub fn with_reply(mut self, reply: Reply) -> Self {
         self.reply = Some(reply);
+        self
+    }
+
+    /// Attach the recipients the server refused at RCPT in the failed transaction.
+    pub fn with_rejected(mut self, rejected: Vec<RejectedRecipient>) -> Self {
+        self.rejected = rejected;
         self
     }
 
@@ -163,6 +184,14 @@ impl Error {
     /// The server reply behind this error, if a server answered.
     pub fn reply(&self) -> Option<&Reply> {
         self.reply.as_ref()
+    }
+
+    /// The recipients refused at RCPT, each with its reply, when a mail transaction failed after
+    /// its RCPT commands were answered: **every** refusal when every recipient was refused (the
+    /// kind is then `transient` if any refusal was 4xx, else `rejected`), and the ones refused
+    /// before a later step failed (DATA, the final reply). Empty for every other error.
+    pub fn rejected(&self) -> &[RejectedRecipient] {
+        &self.rejected
     }
 
     /// True when retrying later may succeed (timeouts, 4xx, connection trouble).
@@ -231,5 +260,22 @@ mod tests {
         assert_eq!(ErrorKind::from_number(0), None);
         assert_eq!(ErrorKind::from_number(11), None);
         assert!("nope".parse::<ErrorKind>().is_err());
+    }
+
+    #[test]
+    fn refusals_travel_with_the_error() {
+        let r = |code, rcpt: &str| RejectedRecipient {
+            rcpt: rcpt.into(),
+            reply: Reply::new(code, "5.1.1 no such user", None),
+        };
+        let e = Error::new(ErrorKind::Rejected, "all refused")
+            .with_reply(Reply::new(550, "x", None))
+            .with_rejected(vec![r(550, "a@x.test"), r(551, "b@x.test")]);
+        let rcpts: Vec<_> = e.rejected().iter().map(|x| (x.rcpt.as_str(), x.reply.code)).collect();
+        assert_eq!(rcpts, [("a@x.test", 550), ("b@x.test", 551)]);
+        assert!(Error::from_reply(Reply::new(451, "later", None)).rejected().is_empty());
+        let json = serde_json::to_value(&e.rejected()[0]).expect("serialise");
+        assert_eq!(json["rcpt"], "a@x.test");
+        assert_eq!(json["reply"]["code"], 550);
     }
 }

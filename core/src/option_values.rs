@@ -107,12 +107,6 @@ pub mod de {
         String::deserialize(d)?.parse().map_err(|e: crate::Error| D::Error::custom(e.message()))
     }
 
-    /// What a field left out of the host's client options takes: `ClientOptions::new`'s
-    /// defaults (host and port are always given by the binding).
-    pub fn client_defaults() -> crate::client::ClientOptions {
-        crate::client::ClientOptions::new("", 25)
-    }
-
     /// `"reject"` or `"normalize"` (see [`BareLinePolicy`]).
     pub fn bare_line_policy<'de, D: Deserializer<'de>>(d: D) -> Result<BareLinePolicy, D::Error> {
         match String::deserialize(d)?.to_ascii_lowercase().as_str() {

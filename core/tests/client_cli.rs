@@ -130,18 +130,25 @@ fn send_exit_codes() {
 #[test]
 fn send_rejects_unusable_timeouts() {
     // Too large for a Duration (used to panic in Duration::from_secs_f64), not a number,
-    // negative, zero, or rounding to zero: exit 2 with a message naming --timeout, before any
-    // connection is tried.
+    // negative, zero, or rounding to zero: exit 2 with a message naming the option, before any
+    // connection is tried — for the one timeout, the end-of-data one and a phase's.
     let port = client_support::free_port();
     let server = format!("127.0.0.1:{port}");
     for t in ["1e30", "NaN", "inf", "-1", "0", "1e-12"] {
-        let out = postwire()
-            .args(["send", "--server", &server, "--tls", "none", "--from", "a@example.test"])
-            .args(["--to", "b@example.test", &format!("--timeout={t}")])
-            .output()
-            .expect("run postwire");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "--timeout={t}: {stderr}");
-        assert!(stderr.contains("--timeout") && !stderr.contains("panicked"), "--timeout={t}: {stderr}");
+        for (arg, names) in [
+            (format!("--timeout={t}"), "timeout must be"),
+            (format!("--data-timeout={t}"), "data_timeout must be"),
+            (format!("--timeouts=rcpt={t}"), "timeouts[\"rcpt\"] must be"),
+        ] {
+            let out = postwire()
+                .args(["send", "--server", &server, "--tls", "none", "--from", "a@example.test"])
+                .args(["--to", "b@example.test", &arg])
+                .output()
+                .expect("run postwire");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{arg}: {stderr}");
+            assert!(stderr.contains("--timeout") && stderr.contains(names), "{arg}: {stderr}");
+            assert!(!stderr.contains("panicked"), "{arg}: {stderr}");
+        }
     }
 }

@@ -6,70 +6,16 @@
 mod client_support;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
+use client_support::our_server::{start as start_with, strip_received, Running, Script};
 use client_support::{normalized, opts, pki};
 use postwire::client::{Client, TlsMode};
-use postwire::server::{
-    Envelope, HookFuture, Hooks, Server, ServerOptions, ServerTimeouts, SessionInfo, StaticCredentials,
-};
+use postwire::server::{ServerOptions, StaticCredentials};
 use postwire::ErrorKind;
 
-type Stored = Arc<Mutex<Vec<(Envelope, Vec<u8>)>>>;
-
-struct Capture(Stored);
-
-impl Hooks for Capture {
-    fn on_message(&self, _s: SessionInfo, envelope: Envelope, data: Arc<Vec<u8>>) -> Option<HookFuture> {
-        self.0.lock().expect("lock").push((envelope, data.to_vec()));
-        None
-    }
-}
-
-/// A server on its own runtime thread, stopped when dropped.
-struct Running {
-    server: Arc<Server>,
-    port: u16,
-    stored: Stored,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.server.stop();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn start(mut o: ServerOptions) -> Running {
-    o.hostname = "mx.test.example".into();
-    o.local_domains = vec!["test.example".into()];
-    o.timeouts = ServerTimeouts::uniform(Duration::from_secs(20));
-    let stored: Stored = Arc::default();
-    let server = Arc::new(Server::with_hooks(o, Arc::new(Capture(stored.clone()))).expect("server"));
-    let addr = server.listen("127.0.0.1:0".parse().expect("addr")).expect("listen");
-    let s = Arc::clone(&server);
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-        let _ = rt.block_on(s.serve());
-    });
-    Running { server, port: addr.port(), stored, thread: Some(thread) }
-}
-
-/// The message without the server's Received header (first line and its folded continuations).
-fn strip_received(data: &[u8]) -> Vec<u8> {
-    let mut rest = data;
-    assert!(rest.starts_with(b"Received:"), "{}", String::from_utf8_lossy(&data[..data.len().min(200)]));
-    loop {
-        let i = rest.windows(2).position(|w| w == b"\r\n").expect("CRLF") + 2;
-        rest = &rest[i..];
-        if !(rest.starts_with(b" ") || rest.starts_with(b"\t")) {
-            return rest.to_vec();
-        }
-    }
+fn start(o: ServerOptions) -> Running {
+    start_with(o, Script::default())
 }
 
 fn rcpts(v: &[&str]) -> Vec<String> {
@@ -98,11 +44,11 @@ async fn pipelined_and_chunked_byte_exact() {
         c.transcript()
     );
     c.quit().await.expect("quit");
-    let stored = srv.stored.lock().expect("lock").clone();
+    let stored = srv.stored();
     assert_eq!(stored.len(), 2);
-    assert_eq!(stored[0].0.rcpt_to, rcpts(&["b@test.example", "c@test.example"]));
-    assert_eq!(strip_received(&stored[0].1), normalized(&small));
-    assert_eq!(strip_received(&stored[1].1), normalized(&big));
+    assert_eq!(stored[0].envelope.rcpt_to, rcpts(&["b@test.example", "c@test.example"]));
+    assert_eq!(strip_received(&stored[0].data), normalized(&small));
+    assert_eq!(strip_received(&stored[1].data), normalized(&big));
 }
 
 #[tokio::test]
@@ -151,9 +97,9 @@ async fn size_starttls_and_auth() {
     let msg = b"Subject: tls\r\n\r\nhello\r\n";
     c.send("carol@example.org", &rcpts(&["b@test.example"]), msg).await.expect("send");
     c.quit().await.expect("quit");
-    let stored = srv.stored.lock().expect("lock").clone();
+    let stored = srv.stored();
     assert_eq!(stored.len(), 1);
-    assert_eq!(strip_received(&stored[0].1), normalized(msg));
-    let received = String::from_utf8_lossy(&stored[0].1[..200.min(stored[0].1.len())]).into_owned();
+    assert_eq!(strip_received(&stored[0].data), normalized(msg));
+    let received = String::from_utf8_lossy(&stored[0].data[..200.min(stored[0].data.len())]).into_owned();
     assert!(received.contains("ESMTPSA"), "{received}");
 }

@@ -1,6 +1,8 @@
 //! Pool caps under concurrent sends, counted on the server side: the global `max_connections`
 //! across destinations and `max_per_destination`, with more senders than connections (waiters
-//! must queue, and all of them must get through).
+//! must queue, and all of them must get through). Both bounds are checked: never more than the
+//! cap, and the cap actually reached — the server holds each final reply until that many
+//! connections were open at once, so a pool that serialised its sends would show a lower peak.
 
 mod pool_support;
 
@@ -46,20 +48,16 @@ async fn blast(pool: &Pool, dests: &[Destination], n: usize) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn per_destination_cap_holds_under_40_concurrent_sends() {
-    let rec = Recorder::start(Behavior {
-        delay_final: Duration::from_millis(15),
-        pipelining: true,
-        ..Default::default()
-    })
-    .await;
+    let rec =
+        Recorder::start(Behavior { hold_final_until_peak: 3, pipelining: true, ..Default::default() }).await;
     let p = pool(10, 3);
     let d = Destination::new(opts(rec.port));
     assert_eq!(blast(&p, &[d], 40).await, 40);
     assert_eq!(rec.message_count(), 40);
     let peak = rec.counters.peak.load(Ordering::SeqCst);
-    assert!(peak <= 3, "server saw {peak} concurrent connections, cap is 3");
+    assert_eq!(peak, 3, "server saw {peak} concurrent connections; the cap is 3 and 40 senders wait");
     let st = p.stats();
-    assert!(st.created <= 3, "{st:?}");
+    assert_eq!(st.created, 3, "{st:?}");
     assert_eq!(rec.counters.total.load(Ordering::SeqCst) as u64, st.created);
     assert!(st.reused >= 37, "{st:?}");
     p.close().await;
@@ -72,7 +70,7 @@ async fn global_cap_holds_across_destinations() {
     // Three servers share one counter: the pool may have at most 4 connections in all, though
     // each destination alone would be allowed 3.
     let shared = Arc::new(Counters::default());
-    let b = Behavior { delay_final: Duration::from_millis(10), ..Default::default() };
+    let b = Behavior { hold_final_until_peak: 4, ..Default::default() };
     let r1 = Recorder::start_with(b.clone(), shared.clone()).await;
     let r2 = Recorder::start_with(b.clone(), shared.clone()).await;
     let r3 = Recorder::start_with(b, shared.clone()).await;
@@ -81,7 +79,7 @@ async fn global_cap_holds_across_destinations() {
     assert_eq!(blast(&p, &dests, 60).await, 60);
     assert_eq!(r1.message_count() + r2.message_count() + r3.message_count(), 60);
     let peak = shared.peak.load(Ordering::SeqCst);
-    assert!(peak <= 4, "servers saw {peak} concurrent connections, global cap is 4");
+    assert_eq!(peak, 4, "servers saw {peak} concurrent connections; the global cap is 4 and 60 senders wait");
     assert!(p.stats().open <= 4, "{:?}", p.stats());
     p.close().await;
     assert!(pool_support::wait_until(10, || p.stats().open == 0).await, "{:?}", p.stats());

@@ -342,14 +342,12 @@ def test_timeouts_map_sets_one_phase(silent_server):
             postwire.Client.connect("127.0.0.1", silent_server, **bad)
 
 
-@pytest.mark.xfail(strict=True, reason="the core reports resolution failures as `connect` until the client work lands")
 def test_unresolvable_host_is_dns_error():
     with pytest.raises(postwire.DnsError) as e:
         postwire.Client.connect("no-such-host.invalid", 25, timeout=5)
     assert e.value.kind == "dns"
 
 
-@pytest.mark.xfail(strict=True, reason="Error.rejected comes with the client work")
 def test_all_refused_error_carries_every_refusal(aiosmtpd_peer):
     handler, port = aiosmtpd_peer(Recorder(refuse=["x@example.test", "y@example.test"]))
     with postwire.Client.connect("127.0.0.1", port, tls="none") as c:

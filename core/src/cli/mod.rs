@@ -60,8 +60,13 @@ where
     }
 }
 
-/// An error as every `--json` output shows it: `{kind, message, reply}` (`send` and
-/// `relay-check` still spell it out themselves).
+/// An error as every `--json` output shows it: `{kind, message, reply, rejected}` — `rejected`
+/// the recipients refused at RCPT (`[]` for anything but a failed transaction).
 pub(crate) fn error_json(e: &crate::Error) -> serde_json::Value {
-    serde_json::json!({ "kind": e.kind().as_str(), "message": e.message(), "reply": e.reply() })
+    serde_json::json!({
+        "kind": e.kind().as_str(),
+        "message": e.message(),
+        "reply": e.reply(),
+        "rejected": e.rejected(),
+    })
 }

@@ -49,9 +49,10 @@ pub struct RelayCheckArgs {
 }
 
 fn options(a: &RelayCheckArgs) -> crate::Result<RelayCheckOptions> {
-    let (host, port) = super::send::split_server(&a.server, 25).map_err(|_| {
+    let (host, port) = super::send::split_server(&a.server).map_err(|_| {
         Error::invalid_input(format!("{:?}: expected HOST, HOST:PORT or [IPv6]:PORT", a.server))
     })?;
+    let port = port.unwrap_or(crate::client::SMTP_PORT);
     let mut o = RelayCheckOptions::new(host, port);
     o.helo = a.helo.clone();
     o.probe_domain = a.probe_domain.clone();

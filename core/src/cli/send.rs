@@ -6,8 +6,8 @@
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::time::Duration;
 
+use super::error_json;
 use crate::client::{Client, ClientOptions, ClientTimeouts, SendResult, TlsMode};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -57,9 +57,18 @@ pub struct SendArgs {
     /// Accept any server certificate (testing only).
     #[arg(long)]
     pub insecure: bool,
-    /// One timeout in seconds for every phase (default: the RFC 5321 values).
+    /// Seconds each wait for a reply may take (default 30), except the reply to the end of the
+    /// message (see --data-timeout).
     #[arg(long)]
     pub timeout: Option<f64>,
+    /// Seconds to wait for the reply to the end of the message (default 600, RFC 5321
+    /// §4.5.3.2.6: giving up earlier makes duplicates).
+    #[arg(long)]
+    pub data_timeout: Option<f64>,
+    /// One phase's timeout as PHASE=SECONDS (connect, banner, ehlo, tls, auth, mail, rcpt,
+    /// data_start, data_block, data_end, other); repeat, or separate with commas.
+    #[arg(long = "timeouts", value_name = "PHASE=SECONDS", value_delimiter = ',')]
+    pub timeouts: Vec<String>,
     /// Do not use PIPELINING even when offered.
     #[arg(long)]
     pub no_pipelining: bool,
@@ -90,6 +99,8 @@ impl std::fmt::Debug for SendArgs {
             tls_server_name,
             insecure,
             timeout,
+            data_timeout,
+            timeouts,
             no_pipelining,
             no_chunking,
             json,
@@ -113,6 +124,8 @@ impl std::fmt::Debug for SendArgs {
             .field("tls_server_name", tls_server_name)
             .field("insecure", insecure)
             .field("timeout", timeout)
+            .field("data_timeout", data_timeout)
+            .field("timeouts", timeouts)
             .field("no_pipelining", no_pipelining)
             .field("no_chunking", no_chunking)
             .field("json", json)
@@ -120,23 +133,36 @@ impl std::fmt::Debug for SendArgs {
     }
 }
 
-/// `host:port` / `[v6]:port` / `host`.
-pub(crate) fn split_server(s: &str, default_port: u16) -> Result<(String, u16)> {
+/// `host:port` / `[v6]:port` / `host` (port `None`: the client's default for the TLS mode).
+pub(crate) fn split_server(s: &str) -> Result<(String, Option<u16>)> {
     let bad = || Error::invalid_input(format!("--server {s:?}: expected HOST:PORT"));
     if let Some(rest) = s.strip_prefix('[') {
         let (host, after) = rest.split_once(']').ok_or_else(bad)?;
         let port = match after.strip_prefix(':') {
-            Some(p) => p.parse().map_err(|_| bad())?,
-            None if after.is_empty() => default_port,
+            Some(p) => Some(p.parse().map_err(|_| bad())?),
+            None if after.is_empty() => None,
             None => return Err(bad()),
         };
         return Ok((host.to_string(), port));
     }
     match s.rsplit_once(':') {
-        Some((h, p)) if !h.contains(':') => Ok((h.to_string(), p.parse().map_err(|_| bad())?)),
-        Some(_) => Ok((s.to_string(), default_port)),
-        None => Ok((s.to_string(), default_port)),
+        Some((h, p)) if !h.contains(':') => Ok((h.to_string(), Some(p.parse().map_err(|_| bad())?))),
+        _ => Ok((s.to_string(), None)),
     }
+}
+
+/// `--timeout`, `--data-timeout` and every `--timeouts PHASE=SECONDS`, validated once by the
+/// client's own option code.
+fn timeouts(a: &SendArgs) -> Result<ClientTimeouts> {
+    let mut phases = Vec::with_capacity(a.timeouts.len());
+    for item in &a.timeouts {
+        let bad = || Error::invalid_input(format!("--timeouts {item:?}: expected PHASE=SECONDS"));
+        let (phase, secs) = item.split_once('=').ok_or_else(bad)?;
+        phases.push((phase.trim().to_string(), secs.trim().parse::<f64>().map_err(|_| bad())?));
+    }
+    ClientTimeouts::from_seconds(a.timeout, a.data_timeout, phases).map_err(|e| {
+        Error::invalid_input(format!("--timeout, --data-timeout or --timeouts: {}", e.message()))
+    })
 }
 
 /// The message of `--subject`/`--body`, built by [`crate::client::compose`] (Date, Message-ID,
@@ -162,8 +188,8 @@ fn read_data(path: &str) -> Result<Vec<u8>> {
 
 fn options(a: &SendArgs) -> Result<ClientOptions> {
     let tls: TlsMode = a.tls.parse()?;
-    let (host, port) = split_server(&a.server, if tls == TlsMode::Implicit { 465 } else { 25 })?;
-    let mut o = ClientOptions::new(host, port);
+    let (host, port) = split_server(&a.server)?;
+    let mut o = ClientOptions { port, ..ClientOptions::for_host(host) };
     o.tls = tls;
     o.hello_name = a.hello.clone();
     o.ca_file = a.ca_file.clone();
@@ -172,16 +198,8 @@ fn options(a: &SendArgs) -> Result<ClientOptions> {
     o.tls_server_name = a.tls_server_name.clone();
     o.pipelining = !a.no_pipelining;
     o.chunking = !a.no_chunking;
-    if let Some(t) = a.timeout {
-        o.timeouts = ClientTimeouts::uniform(timeout_arg(t)?);
-    }
+    o.timeouts = timeouts(a)?;
     Ok(o)
-}
-
-/// `--timeout` seconds as a `Duration`: a positive, finite number that fits a `Duration` and is
-/// at least a nanosecond; anything else (NaN, infinity, negative, zero, 1e30) is `invalid_input`.
-fn timeout_arg(t: f64) -> Result<Duration> {
-    crate::option_values::seconds("--timeout", t)
 }
 
 /// Connect, authenticate, send, quit. The client comes back whenever it exists, for its
@@ -219,10 +237,6 @@ async fn session(
     (Some(client), r)
 }
 
-fn error_json(e: &Error) -> serde_json::Value {
-    serde_json::json!({ "kind": e.kind().as_str(), "message": e.message(), "reply": e.reply() })
-}
-
 /// Run `postwire send`.
 pub fn run(args: SendArgs) -> i32 {
     let prepared = options(&args).and_then(|o| Ok((o, args.data.as_deref().map(read_data).transpose()?)));
@@ -241,7 +255,7 @@ pub fn run(args: SendArgs) -> i32 {
         }
     };
     let (client, result) = rt.block_on(session(&args, opts, message));
-    let transcript: &[String] = client.as_ref().map(|c| c.transcript()).unwrap_or(&[]);
+    let transcript: Vec<String> = client.as_ref().map(|c| c.transcript()).unwrap_or_default();
     let mut out = std::io::stdout().lock();
     if args.json {
         let v = match &result {
@@ -277,6 +291,11 @@ pub fn run(args: SendArgs) -> i32 {
             0
         }
         Err(e) => {
+            if !args.json {
+                for rej in e.rejected() {
+                    eprintln!("postwire send: recipient {} refused: {}", rej.rcpt, rej.reply.one_line());
+                }
+            }
             eprintln!("postwire send: {e}");
             if e.kind() == ErrorKind::InvalidInput || e.kind() == ErrorKind::Io {
                 2
@@ -289,7 +308,7 @@ pub fn run(args: SendArgs) -> i32 {
 
 #[cfg(test)]
 mod tests {
-    use super::{split_server, timeout_arg, SendArgs};
+    use super::{options, split_server, SendArgs};
     use clap::Parser;
     use std::time::Duration;
 
@@ -317,21 +336,54 @@ mod tests {
         assert!(shown.contains("\"alice:****\"") && shown.contains("mx.example:25"), "{shown}");
     }
 
+    fn parse(extra: &[&str]) -> SendArgs {
+        let mut argv =
+            vec!["send", "--server", "mx.example", "--from", "a@example.org", "--to", "b@example.org"];
+        argv.extend_from_slice(extra);
+        Cli::parse_from(argv).args
+    }
+
     #[test]
-    fn timeout_argument() {
-        assert_eq!(timeout_arg(1.5).unwrap(), Duration::from_millis(1500));
-        for t in [1e30, f64::MAX, f64::NAN, f64::INFINITY, -1.0, 0.0, -0.0, 1e-12] {
-            let e = timeout_arg(t).expect_err("unusable timeout");
-            assert_eq!(e.kind(), crate::ErrorKind::InvalidInput, "{t}: {e}");
+    fn timeout_arguments() {
+        let o = options(&parse(&["--timeout", "1.5"])).expect("valid");
+        assert_eq!(o.timeouts.mail, Duration::from_millis(1500));
+        assert_eq!(o.timeouts.data_end, Duration::from_secs(600), "--timeout leaves the end of data alone");
+        let o = options(&parse(&[
+            "--data-timeout",
+            "900",
+            "--timeouts",
+            "rcpt=60,banner=2",
+            "--timeouts",
+            "tls=9",
+        ]))
+        .expect("valid");
+        assert_eq!(o.timeouts.data_end, Duration::from_secs(900));
+        assert_eq!((o.timeouts.rcpt, o.timeouts.banner), (Duration::from_secs(60), Duration::from_secs(2)));
+        assert_eq!((o.timeouts.tls, o.timeouts.mail), (Duration::from_secs(9), Duration::from_secs(30)));
+        for t in ["1e30", "NaN", "inf", "-1", "0", "-0", "1e-12"] {
+            for flag in ["--timeout", "--data-timeout"] {
+                let arg = format!("{flag}={t}");
+                let e = options(&parse(&[&arg])).expect_err("unusable timeout");
+                assert_eq!(e.kind(), crate::ErrorKind::InvalidInput, "{arg}: {e}");
+            }
+            let item = format!("mail={t}");
+            let e = options(&parse(&["--timeouts", &item])).expect_err("unusable timeout");
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidInput, "{item}: {e}");
+        }
+        for bad in ["mail", "mail=x", "post=3"] {
+            let e = options(&parse(&["--timeouts", bad])).expect_err("bad --timeouts");
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidInput, "{bad}: {e}");
         }
     }
 
     #[test]
     fn server_argument() {
-        assert_eq!(split_server("mx.example:2525", 25).unwrap(), ("mx.example".into(), 2525));
-        assert_eq!(split_server("mx.example", 25).unwrap(), ("mx.example".into(), 25));
-        assert_eq!(split_server("[::1]:26", 25).unwrap(), ("::1".into(), 26));
-        assert_eq!(split_server("::1", 25).unwrap(), ("::1".into(), 25));
-        assert!(split_server("mx:port", 25).is_err());
+        assert_eq!(split_server("mx.example:2525").unwrap(), ("mx.example".into(), Some(2525)));
+        assert_eq!(split_server("mx.example").unwrap(), ("mx.example".into(), None));
+        assert_eq!(split_server("[::1]:26").unwrap(), ("::1".into(), Some(26)));
+        assert_eq!(split_server("::1").unwrap(), ("::1".into(), None));
+        assert!(split_server("mx:port").is_err());
+        assert_eq!(options(&parse(&[])).expect("valid").effective_port(), 25);
+        assert_eq!(options(&parse(&["--tls", "implicit"])).expect("valid").effective_port(), 465);
     }
 }

@@ -45,6 +45,13 @@ impl Client {
     /// server offers no usable mechanism, or when it refuses the credentials (reply attached);
     /// `transient` for a 4xx (454 temporary failure).
     pub async fn login(&mut self, user: &str, secret: &str, mechanism: Option<&str>) -> Result<Reply> {
+        self.begin_call();
+        let r = self.login_inner(user, secret, mechanism).await;
+        self.end_call();
+        r
+    }
+
+    async fn login_inner(&mut self, user: &str, secret: &str, mechanism: Option<&str>) -> Result<Reply> {
         validate::no_line_breaks("AUTH user name", user)?;
         validate::no_line_breaks("AUTH secret", secret)?;
         let chosen = match mechanism {
@@ -98,6 +105,7 @@ impl Client {
             _ => self.auth_xoauth2(user, secret).await,
         };
         self.timings.auth = Some(t.elapsed());
+        self.dirty = true;
         if result.is_ok() {
             self.authenticated = Some(user.to_string());
         }

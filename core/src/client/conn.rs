@@ -1,10 +1,12 @@
-//! The client's socket: plain TCP or rustls over TCP, a reply reader over one receive buffer
-//! that never grows past `ReplyLimits` (endless `250-` lines or a 1 MiB line are a `protocol`
-//! error, a drip that outlasts the timeout a `timeout` error), and timed writes.
+//! The client's socket: name resolution (a name that does not resolve is a `dns` error, a refused
+//! connection a `connect` error), plain TCP or rustls over TCP, a reply reader over one receive
+//! buffer that never grows past `ReplyLimits` (endless `250-` lines or a 1 MiB line are a
+//! `protocol` error, a drip that outlasts the timeout a `timeout` error), and timed writes.
 //!
 //! The reply parser is `proto::Reply::parse` (sans-IO); this file only moves bytes.
 
 use std::io;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -69,6 +71,8 @@ pub(crate) struct Conn {
     rbuf: Vec<u8>,
     rpos: usize,
     limits: ReplyLimits,
+    /// Our end of the TCP connection (for the EHLO address literal).
+    local: SocketAddr,
 }
 
 fn timeout_err(what: &str, t: Duration) -> Error {
@@ -80,19 +84,56 @@ fn io_err(what: &str, e: io::Error) -> Error {
     Error::new(kind, format!("{what}: {e}"))
 }
 
+/// Resolve (unless `host` is an address) and connect. A resolver failure or an empty answer is
+/// `dns`; a refusal of every address `connect` (the last one's error).
+async fn open(host: &str, port: u16) -> Result<TcpStream> {
+    let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, port)],
+        Err(_) => tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|e| Error::new(ErrorKind::Dns, format!("{host} does not resolve: {e}")))?
+            .collect(),
+    };
+    let mut last = None;
+    let several = addrs.len() > 1;
+    for addr in addrs {
+        match TcpStream::connect(addr).await {
+            Ok(s) => return Ok(s),
+            Err(e) if several => last = Some(format!("{e} (last address tried: {addr})")),
+            Err(e) => last = Some(e.to_string()),
+        }
+    }
+    Err(match last {
+        Some(why) => Error::new(ErrorKind::Connect, why),
+        None => Error::new(ErrorKind::Dns, format!("{host} resolves to no address")),
+    })
+}
+
 impl Conn {
-    /// Connect to `host:port` within `t`, TCP_NODELAY on.
+    /// Resolve `host` and connect to `host:port`, all within `t`, TCP_NODELAY on. Each address
+    /// the name resolves to is tried in turn; the last refusal is the error.
     pub(crate) async fn connect(host: &str, port: u16, t: Duration, limits: ReplyLimits) -> Result<Conn> {
         let target = host.trim_start_matches('[').trim_end_matches(']');
-        let stream = match tokio::time::timeout(t, TcpStream::connect((target, port))).await {
+        let stream = match tokio::time::timeout(t, open(target, port)).await {
             Err(_) => return Err(Error::timeout(format!("connect to {host}:{port}: timed out"))),
-            Ok(Err(e)) => {
-                return Err(Error::new(ErrorKind::Connect, format!("connect to {host}:{port}: {e}")))
+            Ok(r) => {
+                r.map_err(|e| Error::new(e.kind(), format!("connect to {host}:{port}: {}", e.message())))?
             }
-            Ok(Ok(s)) => s,
         };
         let _ = stream.set_nodelay(true);
-        Ok(Conn { stream: Stream::Plain(stream), rbuf: Vec::with_capacity(READ_CHUNK), rpos: 0, limits })
+        let local = stream.local_addr().map_err(|e| io_err("connect", e))?;
+        Ok(Conn {
+            stream: Stream::Plain(stream),
+            rbuf: Vec::with_capacity(READ_CHUNK),
+            rpos: 0,
+            limits,
+            local,
+        })
+    }
+
+    /// Our end of the connection.
+    pub(crate) fn local_addr(&self) -> SocketAddr {
+        self.local
     }
 
     /// Wrap the connection in TLS (implicit TLS or after a STARTTLS 220). Whatever is still in
@@ -117,7 +158,7 @@ impl Conn {
         let connector = TlsConnector::from(config);
         match tokio::time::timeout(t, connector.connect(name, tcp)).await {
             Err(_) => Err(Error::timeout("TLS handshake: timed out")),
-            Ok(Err(e)) => Err(Error::tls(format!("TLS handshake: {e}"))),
+            Ok(Err(e)) => Err(super::tls_error::handshake_error(&e)),
             Ok(Ok(s)) => {
                 self.stream = Stream::Tls(Box::new(s));
                 Ok(dropped)
@@ -195,6 +236,13 @@ impl Conn {
                 return Ok(r);
             }
         }
+    }
+
+    /// Drop the connection at once (no goodbye): for a session whose state is unknown.
+    pub(crate) fn close_now(&mut self) {
+        self.stream = Stream::Gone;
+        self.rbuf.clear();
+        self.rpos = 0;
     }
 
     /// Close the write side politely (best effort, bounded by `t`).

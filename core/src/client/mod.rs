@@ -1,14 +1,26 @@
-//! The SMTP client: one session ([`Client`]) over the sans-IO protocol core.
+//! The SMTP client: one session ([`Client`]) over the sans-IO protocol core, and
+//! [`ClientHandle`], the same session shared by clones.
 //!
-//! - `options.rs`: [`ClientOptions`], [`TlsMode`], [`ClientTimeouts`].
+//! - `options.rs`: [`ClientOptions`], [`TlsMode`], [`ClientTimeouts`] — with every default.
 //! - `session.rs`: connect, banner, EHLO/HELO, STARTTLS, VRFY/EXPN/HELP/NOOP/RSET/QUIT.
 //! - `auth.rs`: AUTH PLAIN, LOGIN, XOAUTH2; plaintext refusal; masking.
 //! - `transaction.rs`: `send` — MAIL/RCPT/DATA or BDAT, PIPELINING, per-recipient results.
 //! - `result.rs`: [`SendOptions`], [`DsnOptions`], [`SendResult`], [`Timings`], queue ids.
-//! - `conn.rs`: the socket (plain or TLS) and the bounded reply reader.
-//! - `tls.rs`: rustls configuration.
+//! - `handle.rs`, `shared.rs`: [`ClientHandle`] and the [`SessionState`] snapshot its getters read.
+//! - `conn.rs`: name resolution, the socket (plain or TLS) and the bounded reply reader.
+//! - `tls.rs`: rustls configuration (with a CA file: a self-signed server certificate pinned);
+//!   `tls_error.rs`: every TLS failure in words.
 //! - `steps.rs`: single MAIL / RCPT / DATA steps as written (relay probes, tests).
 //! - `transcript.rs`, `validate.rs`: the wire log and the input checks.
+//!
+//! **Handles.** A [`Client`] is driven through `&mut self`: one owner, no locks. Bindings (and
+//! Rust code with several tasks) keep a [`ClientHandle`] instead (`Client::into_handle`,
+//! `ClientHandle::connect`): clones share one session; calls serialize on the connection (a FIFO
+//! async mutex held for the whole exchange); getters — banner, capabilities, TLS, EHLO name,
+//! authenticated user, closed, queue id of the last send, timings, transcript — never wait behind
+//! a call in flight: they copy a small snapshot the session publishes at the end of each call
+//! (one uncontended lock per call, none per reply, none at all for a bare `Client`). A call
+//! abandoned half-way (its future dropped) closes the session.
 //!
 //! Error kinds chosen where the contract leaves a choice:
 //! - AUTH without TLS and without `allow_plaintext_auth`: `auth` (nothing written).
@@ -20,19 +32,27 @@
 
 mod auth;
 mod conn;
+mod handle;
 mod options;
 mod result;
 mod session;
+mod shared;
 mod steps;
 mod tls;
+pub(crate) mod tls_error;
 mod transaction;
 mod transcript;
 mod validate;
 
-pub use options::{ClientOptions, ClientTimeouts, TlsMode};
+pub use handle::ClientHandle;
+pub use options::{
+    ClientOptions, ClientTimeouts, TlsMode, DEFAULT_DATA_TIMEOUT, DEFAULT_TIMEOUT, IMPLICIT_TLS_PORT,
+    SMTP_PORT,
+};
 pub use result::{parse_queue_id, DsnOptions, RejectedRecipient, SendOptions, SendResult, Timings};
 pub use session::Client;
-pub use transaction::{BDAT_CHUNK, CHUNKING_THRESHOLD};
+pub use shared::SessionState;
+pub use transaction::{BDAT_CHUNK, BDAT_WINDOW, CHUNKING_THRESHOLD};
 
 pub use crate::proto::params::{Notify, Ret};
 pub use crate::proto::{Capabilities, Reply, ReplyLimits};

@@ -169,7 +169,7 @@ impl Key {
         let o = &d.options;
         Key {
             host: o.host.to_ascii_lowercase(),
-            port: o.port,
+            port: o.effective_port(),
             tls: o.tls,
             ca_file: o.ca_file.clone(),
             accept_invalid_certs: o.accept_invalid_certs,

@@ -1,5 +1,7 @@
 //! What a transaction is asked to do and what came of it: [`SendOptions`] (envelope + DSN),
-//! [`SendResult`] with per-recipient outcomes and the queue id, and [`Timings`] per phase.
+//! [`SendResult`] with per-recipient outcomes and the queue id, and [`Timings`] per phase —
+//! `Duration`s in Rust, with the views bindings report: float seconds (`None` for a phase that
+//! did not run; also the JSON form) and whole milliseconds for C's `_ms` fields.
 
 use std::time::Duration;
 
@@ -39,51 +41,79 @@ impl SendOptions {
     }
 }
 
-/// A recipient the server refused at RCPT.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RejectedRecipient {
-    /// The recipient as the caller gave it.
-    pub rcpt: String,
-    /// The server's reply to its RCPT.
-    pub reply: Reply,
-}
+pub use crate::error::RejectedRecipient;
 
-/// Time spent per phase; a phase that did not happen is `None`. Serialised as milliseconds.
+/// Time spent per phase; a phase that did not happen is `None`. Serialised as float seconds
+/// (`null` for a phase that did not run), as the API reports them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Timings {
     /// TCP connect.
-    #[serde(serialize_with = "ser_ms")]
+    #[serde(serialize_with = "ser_secs")]
     pub connect: Option<Duration>,
     /// Waiting for the banner.
-    #[serde(serialize_with = "ser_ms")]
+    #[serde(serialize_with = "ser_secs")]
     pub banner: Option<Duration>,
     /// TLS handshake (STARTTLS command included) .
-    #[serde(serialize_with = "ser_ms")]
+    #[serde(serialize_with = "ser_secs")]
     pub tls: Option<Duration>,
     /// EHLO/HELO (both of them after STARTTLS).
-    #[serde(serialize_with = "ser_ms")]
+    #[serde(serialize_with = "ser_secs")]
     pub ehlo: Option<Duration>,
     /// AUTH exchange.
-    #[serde(serialize_with = "ser_ms")]
+    #[serde(serialize_with = "ser_secs")]
     pub auth: Option<Duration>,
     /// MAIL reply (with PIPELINING: from the batch write to the MAIL reply).
-    #[serde(serialize_with = "ser_ms")]
+    #[serde(serialize_with = "ser_secs")]
     pub mail: Option<Duration>,
     /// All RCPT replies.
-    #[serde(serialize_with = "ser_ms")]
+    #[serde(serialize_with = "ser_secs")]
     pub rcpt: Option<Duration>,
     /// DATA/BDAT: from the DATA reply wait to the final reply.
-    #[serde(serialize_with = "ser_ms")]
+    #[serde(serialize_with = "ser_secs")]
     pub data: Option<Duration>,
     /// The whole transaction (send) or session so far (client).
-    #[serde(serialize_with = "ser_ms")]
+    #[serde(serialize_with = "ser_secs")]
     pub total: Option<Duration>,
 }
 
-fn ser_ms<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+fn ser_secs<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
     match d {
-        Some(d) => s.serialize_f64(d.as_secs_f64() * 1000.0),
+        Some(d) => s.serialize_f64(d.as_secs_f64()),
         None => s.serialize_none(),
+    }
+}
+
+impl Timings {
+    /// The phase names, in the order of [`Timings::phases`]: the API's `timings` keys.
+    pub const NAMES: [&'static str; 9] =
+        ["connect", "banner", "tls", "ehlo", "auth", "mail", "rcpt", "data", "total"];
+
+    /// Every phase with its name, in [`Timings::NAMES`] order.
+    pub fn phases(&self) -> [(&'static str, Option<Duration>); 9] {
+        let t = self;
+        [
+            ("connect", t.connect),
+            ("banner", t.banner),
+            ("tls", t.tls),
+            ("ehlo", t.ehlo),
+            ("auth", t.auth),
+            ("mail", t.mail),
+            ("rcpt", t.rcpt),
+            ("data", t.data),
+            ("total", t.total),
+        ]
+    }
+
+    /// Every phase in float seconds (`None` for a phase that did not run): Python's and Node's
+    /// `timings`.
+    pub fn seconds(&self) -> [(&'static str, Option<f64>); 9] {
+        self.phases().map(|(name, d)| (name, d.map(|d| d.as_secs_f64())))
+    }
+
+    /// Every phase in whole milliseconds, rounded down (`None` for a phase that did not run):
+    /// C's `_ms` fields.
+    pub fn millis(&self) -> [(&'static str, Option<u64>); 9] {
+        self.phases().map(|(name, d)| (name, d.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))))
     }
 }
 
@@ -144,6 +174,29 @@ mod tests {
 
     fn r(text: &str) -> Reply {
         Reply { code: 250, enhanced: Some("2.0.0".into()), lines: vec![text.into()] }
+    }
+
+    #[test]
+    fn timings_in_seconds_and_milliseconds() {
+        let t = Timings {
+            connect: Some(Duration::from_millis(1500)),
+            data: Some(Duration::from_micros(2500)),
+            ..Timings::default()
+        };
+        let secs = t.seconds();
+        assert_eq!(secs[0], ("connect", Some(1.5)));
+        assert_eq!(secs[1], ("banner", None));
+        assert_eq!(secs[7], ("data", Some(0.0025)));
+        let ms = t.millis();
+        assert_eq!((ms[0], ms[7], ms[8]), (("connect", Some(1500)), ("data", Some(2)), ("total", None)));
+        let json = serde_json::to_value(t).expect("json");
+        assert_eq!(json["connect"], 1.5);
+        assert!(json["tls"].is_null());
+        let names: Vec<_> = t.phases().iter().map(|p| p.0).collect();
+        assert_eq!(names, Timings::NAMES);
+        let keys: Vec<_> = json.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+        assert_eq!(keys.len(), names.len());
+        assert!(names.iter().all(|n| keys.iter().any(|k| k == n)));
     }
 
     #[test]

@@ -173,7 +173,7 @@ pub async fn send_mail(
     co.accept_invalid_certs = opts.accept_invalid_certs;
     co.allow_plaintext_auth = opts.allow_plaintext_auth;
 
-    let (outcome, refused) = deliver(co, opts.credentials.as_ref(), mail_from, rcpt_to, message).await;
+    let outcome = deliver(co, opts.credentials.as_ref(), mail_from, rcpt_to, message).await;
     Ok(match outcome {
         Ok(res) => rcpt_to
             .iter()
@@ -186,8 +186,8 @@ pub async fn send_mail(
             .collect(),
         Err(e) => rcpt_to
             .iter()
-            .map(|r| match refused.iter().find(|x| &x.rcpt == r) {
-                // Every recipient refused: each gets its own RCPT reply, not only the last one.
+            .map(|r| match e.rejected().iter().find(|x| &x.rcpt == r) {
+                // Refused at RCPT (every one, when all were): each gets its own reply.
                 Some(x) => refused_at_rcpt(x),
                 None => RecipientResult {
                     rcpt: r.clone(),
@@ -249,23 +249,19 @@ async fn deliver(
     mail_from: &str,
     rcpt_to: &[String],
     message: &[u8],
-) -> (Result<super::result::SendResult>, Vec<super::result::RejectedRecipient>) {
-    let mut client = match Client::connect(co).await {
-        Ok(c) => c,
-        Err(e) => return (Err(e), Vec::new()),
-    };
+) -> Result<super::result::SendResult> {
+    let mut client = Client::connect(co).await?;
     if let Some((user, secret)) = credentials {
         if let Err(e) = client.login(user, secret, None).await {
             let _ = client.quit().await;
-            return (Err(e), Vec::new());
+            return Err(e);
         }
     }
     let res = client.send(mail_from, rcpt_to, message).await;
-    let refused = client.last_refused().to_vec();
     if !client.is_closed() {
         let _ = client.quit().await;
     }
-    (res, refused)
+    res
 }
 
 #[cfg(test)]

@@ -4,7 +4,13 @@
 //! longer be trusted (timeout, I/O error, protocol violation).
 //!
 //! AUTH lives in `auth.rs`, the mail transaction in `transaction.rs`.
+//!
+//! Every public call is bracketed by `begin_call`/`end_call`: the end publishes what a
+//! [`super::ClientHandle`]'s getters read (`shared.rs`) — once per call, never per reply — and a
+//! call whose future was dropped half-way leaves the session closed, since what the server has
+//! seen of it is unknown.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -13,6 +19,7 @@ use crate::proto::{Capabilities, Command, Reply};
 use super::conn::Conn;
 use super::options::{ClientOptions, TlsMode};
 use super::result::Timings;
+use super::shared::Shared;
 use super::tls;
 use super::transcript::Transcript;
 use super::validate;
@@ -35,26 +42,37 @@ pub struct Client {
     pub(super) started: Instant,
     /// Whether the last `send` wrote any message content (see [`Client::content_sent`]).
     pub(super) content_sent: bool,
-    /// Recipients refused in the last `send`, kept when every one was refused.
+    /// The queue id the server named for the last successful `send`.
+    pub(super) last_queue_id: Option<String>,
+    /// Recipients refused at RCPT in the last `send` (see [`Client::last_refused`]).
     pub(super) last_refused: Vec<super::result::RejectedRecipient>,
+    /// What handles read; see [`Client::publish`].
+    pub(super) shared: Arc<Shared>,
+    /// Session-level state (banner, capabilities, TLS, AUTH, timings) changed since the last
+    /// publish.
+    pub(super) dirty: bool,
+    /// A public call is running (still true at the next call: the last one was abandoned).
+    pub(super) in_call: bool,
 }
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
             .field("host", &self.opts.host)
-            .field("port", &self.opts.port)
+            .field("port", &self.opts.effective_port())
             .field("tls", &self.conn.is_tls())
             .field("closed", &self.closed)
             .finish_non_exhaustive()
     }
 }
 
-/// This machine's host name for EHLO, or `localhost` when it has none usable.
-fn default_hello_name() -> String {
-    crate::hostname::system_hostname()
+/// The EHLO name when none is given (RFC 5321 §4.1.4): this machine's fully qualified name, else
+/// the address literal of our end of the connection — never a bare short host name, which
+/// servers checking HELO (Postfix's `reject_non_fqdn_helo_hostname`) refuse.
+fn default_hello_name(local: std::net::SocketAddr) -> String {
+    crate::hostname::fqdn()
         .filter(|name| validate::token("host name", name).is_ok())
-        .unwrap_or_else(|| "localhost".to_string())
+        .unwrap_or_else(|| crate::hostname::address_literal(local))
 }
 
 /// How long the best-effort QUIT after a refused banner may take.
@@ -64,21 +82,18 @@ impl Client {
     /// Open a session: TCP connect, implicit TLS if asked, banner, EHLO (HELO when EHLO is
     /// refused with 500/502), then STARTTLS per `opts.tls` and EHLO again over TLS.
     ///
-    /// Errors: `invalid_input` for a bad hello name (before connecting), `connect`, `timeout`,
-    /// `tls` (handshake failure; STARTTLS not offered or refused in `StartTls` mode),
-    /// `transient`/`rejected` for a 4xx/5xx banner or EHLO (reply attached), `protocol`.
+    /// Errors: `invalid_input` for a bad hello name (before connecting), `dns` for a host name
+    /// that does not resolve, `connect`, `timeout`, `tls` (handshake failure, in words; STARTTLS
+    /// not offered or refused in `StartTls` mode), `transient`/`rejected` for a 4xx/5xx banner or
+    /// EHLO (reply attached), `protocol`.
     pub async fn connect(opts: ClientOptions) -> Result<Client> {
         if opts.host.is_empty() {
             return Err(Error::invalid_input("server host is empty"));
         }
         validate::token("server host", &opts.host)?;
-        let hello_name = match &opts.hello_name {
-            Some(h) => {
-                validate::token("EHLO name", h)?;
-                h.clone()
-            }
-            None => default_hello_name(),
-        };
+        if let Some(h) = &opts.hello_name {
+            validate::token("EHLO name", h)?;
+        }
         // Build the TLS configuration and check the name before connecting: a bad CA file is a
         // local error, not the server's.
         let tls_setup = match opts.tls {
@@ -93,8 +108,13 @@ impl Client {
         };
 
         let started = Instant::now();
-        let conn = Conn::connect(&opts.host, opts.port, opts.timeouts.connect, opts.reply_limits).await?;
+        let port = opts.effective_port();
+        let conn = Conn::connect(&opts.host, port, opts.timeouts.connect, opts.reply_limits).await?;
         let timings = Timings { connect: Some(started.elapsed()), ..Timings::default() };
+        let hello_name = match &opts.hello_name {
+            Some(h) => h.clone(),
+            None => default_hello_name(conn.local_addr()),
+        };
         let mut client = Client {
             conn,
             transcript: Transcript::new(opts.record_transcript),
@@ -108,7 +128,11 @@ impl Client {
             authenticated: None,
             started,
             content_sent: false,
+            last_queue_id: None,
             last_refused: Vec::new(),
+            shared: Arc::new(Shared::default()),
+            dirty: true,
+            in_call: false,
             opts,
         };
 
@@ -117,7 +141,7 @@ impl Client {
             if let Some((config, name)) = tls_setup.clone() {
                 client
                     .conn
-                    .upgrade(config, name, client.opts.timeouts.connect)
+                    .upgrade(config, name, client.opts.timeouts.tls)
                     .await
                     .map_err(|e| client.fail(e))?;
             }
@@ -125,7 +149,7 @@ impl Client {
         }
 
         let t = Instant::now();
-        let banner = client.read(client.opts.timeouts.greeting, "banner").await?;
+        let banner = client.read(client.opts.timeouts.banner, "banner").await?;
         client.timings.banner = Some(t.elapsed());
         if banner.code != 220 {
             let err = if banner.is_transient() || banner.is_permanent() {
@@ -167,7 +191,7 @@ impl Client {
         name: rustls::pki_types::ServerName<'static>,
     ) -> Result<()> {
         let t = Instant::now();
-        let reply = self.command(&Command::StartTls, self.opts.timeouts.other, "STARTTLS").await?;
+        let reply = self.command(&Command::StartTls, self.opts.timeouts.tls, "STARTTLS").await?;
         if reply.code != 220 {
             if self.opts.tls == TlsMode::StartTls {
                 self.quit_quietly().await;
@@ -178,7 +202,7 @@ impl Client {
             return Ok(());
         }
         let dropped =
-            self.conn.upgrade(config, name, self.opts.timeouts.other).await.map_err(|e| self.fail(e))?;
+            self.conn.upgrade(config, name, self.opts.timeouts.tls).await.map_err(|e| self.fail(e))?;
         if dropped > 0 {
             self.transcript
                 .note(&format!("discarded {dropped} bytes the server sent after its STARTTLS 220"));
@@ -265,14 +289,26 @@ impl Client {
         self.read(t, what).await
     }
 
-    /// Send a line that the transcript shows as `shown` (AUTH secrets), and read the reply.
+    /// Send a line that the transcript shows as `shown` (AUTH secrets), and read the reply within
+    /// the AUTH timeout.
     pub(super) async fn masked_line(&mut self, line: &str, shown: &str, what: &str) -> Result<Reply> {
+        self.line_as(line, shown, self.opts.timeouts.auth, what).await
+    }
+
+    /// Send `line` (CRLF added; its inputs already checked), shown in the transcript as `shown`,
+    /// and read the reply within `t`.
+    pub(super) async fn line_as(
+        &mut self,
+        line: &str,
+        shown: &str,
+        t: Duration,
+        what: &str,
+    ) -> Result<Reply> {
         self.ensure_open()?;
         self.wbuf.clear();
         self.wbuf.extend_from_slice(line.as_bytes());
         self.wbuf.extend_from_slice(b"\r\n");
         self.transcript.client_text(shown);
-        let t = self.opts.timeouts.other;
         self.flush_wbuf(t, what).await?;
         self.read(t, what).await
     }
@@ -334,8 +370,15 @@ impl Client {
 
     /// The wire log: `"C: EHLO x"`, `"S: 250-…"`, AUTH secrets as `****`, message data as one
     /// summary line; `*: …` lines are the client's notes. Empty when `record_transcript` is off.
-    pub fn transcript(&self) -> &[String] {
-        self.transcript.lines()
+    pub fn transcript(&self) -> Vec<String> {
+        let mut lines = self.shared.transcript();
+        lines.extend(self.transcript.pending().iter().cloned());
+        lines
+    }
+
+    /// The queue id the server named in its reply to the last successful `send`, if any.
+    pub fn last_queue_id(&self) -> Option<&str> {
+        self.last_queue_id.as_deref()
     }
 
     /// Session phases: connect, banner, TLS, EHLO, AUTH (transaction phases are in each
@@ -355,41 +398,102 @@ impl Client {
     /// smtplib); CR/LF/NUL in `addr` is `invalid_input`.
     pub async fn verify(&mut self, addr: &str) -> Result<Reply> {
         validate::no_line_breaks("VRFY argument", addr)?;
-        self.command(&Command::Vrfy { arg: addr.to_string() }, self.opts.timeouts.other, "VRFY").await
+        self.simple(Command::Vrfy { arg: addr.to_string() }, "VRFY").await
     }
 
     /// EXPN `name`; any well-formed reply is `Ok`.
     pub async fn expand(&mut self, name: &str) -> Result<Reply> {
         validate::no_line_breaks("EXPN argument", name)?;
-        self.command(&Command::Expn { arg: name.to_string() }, self.opts.timeouts.other, "EXPN").await
+        self.simple(Command::Expn { arg: name.to_string() }, "EXPN").await
     }
 
-    /// HELP [`topic`]; any well-formed reply is `Ok`.
+    /// HELP, with an optional `topic`; any well-formed reply is `Ok`.
     pub async fn help(&mut self, topic: Option<&str>) -> Result<Reply> {
         if let Some(t) = topic {
             validate::no_line_breaks("HELP topic", t)?;
         }
-        let cmd = Command::Help { topic: topic.map(str::to_string) };
-        self.command(&cmd, self.opts.timeouts.other, "HELP").await
+        self.simple(Command::Help { topic: topic.map(str::to_string) }, "HELP").await
     }
 
     /// NOOP; any well-formed reply is `Ok`.
     pub async fn noop(&mut self) -> Result<Reply> {
-        self.command(&Command::Noop, self.opts.timeouts.other, "NOOP").await
+        self.simple(Command::Noop, "NOOP").await
     }
 
     /// RSET; any well-formed reply is `Ok`.
     pub async fn reset(&mut self) -> Result<Reply> {
-        self.command(&Command::Rset, self.opts.timeouts.other, "RSET").await
+        self.simple(Command::Rset, "RSET").await
     }
 
     /// QUIT and close the connection. The session is closed afterwards whatever happened.
     pub async fn quit(&mut self) -> Result<Reply> {
+        self.begin_call();
         let r = self.command(&Command::Quit, self.opts.timeouts.other, "QUIT").await;
         if !self.closed {
             self.conn.shutdown(self.opts.timeouts.other.min(POLITE_QUIT)).await;
         }
         self.closed = true;
+        self.end_call();
         r
+    }
+
+    /// One command of the `other` timeout class as a public call.
+    async fn simple(&mut self, cmd: Command, what: &str) -> Result<Reply> {
+        self.begin_call();
+        let r = self.command(&cmd, self.opts.timeouts.other, what).await;
+        self.end_call();
+        r
+    }
+
+    // ---- calls and what handles see -------------------------------------------------------
+
+    /// Start a public call. If the previous one never reached its end (its future was dropped,
+    /// e.g. by a caller's timeout), the session is closed: the server may be anywhere in it.
+    pub(super) fn begin_call(&mut self) {
+        if self.in_call {
+            self.abandoned();
+        }
+        self.in_call = true;
+    }
+
+    /// End a public call: publish for the handles.
+    pub(super) fn end_call(&mut self) {
+        self.in_call = false;
+        self.publish();
+    }
+
+    /// The call in flight was abandoned: close the connection now (without QUIT: we cannot wait
+    /// here) and let the handles see it.
+    pub(super) fn abandoned(&mut self) {
+        if !self.closed {
+            self.transcript.note("a call was abandoned before it finished: session closed");
+        }
+        self.closed = true;
+        self.in_call = false;
+        self.conn.close_now();
+        self.publish();
+    }
+
+    /// Copy what changed into the state the handles read, and move the new transcript lines
+    /// there. One uncontended lock per call; none at all while no handle exists (a bare `Client`
+    /// — the benchmark's and the pool's — is the only owner of `shared`).
+    pub(super) fn publish(&mut self) {
+        if Arc::strong_count(&self.shared) == 1 {
+            return;
+        }
+        let mut p = self.shared.lock();
+        p.state.closed = self.closed;
+        p.state.last_queue_id.clone_from(&self.last_queue_id);
+        if self.dirty {
+            p.state.banner.clone_from(&self.banner);
+            p.state.capabilities.clone_from(&self.caps);
+            p.state.esmtp = self.esmtp;
+            p.state.tls = self.conn.is_tls();
+            p.state.hello_name.clone_from(&self.hello_name);
+            p.state.authenticated_user.clone_from(&self.authenticated);
+            p.state.timings = self.timings;
+            self.dirty = false;
+        }
+        self.transcript.drain_into(&mut p.transcript);
     }
 }

@@ -21,21 +21,34 @@ impl Client {
     pub async fn mail_from_raw(&mut self, arg: &str) -> Result<Reply> {
         validate::no_line_breaks("MAIL FROM argument", arg)?;
         let line = format!("MAIL FROM:{arg}");
-        self.masked_line(&line, &line, "MAIL").await
+        self.begin_call();
+        let r = self.line_as(&line, &line, self.opts.timeouts.mail, "MAIL").await;
+        self.end_call();
+        r
     }
 
     /// Send `RCPT TO:` followed by `arg` as given and return the reply, whatever its code.
     pub async fn rcpt_to_raw(&mut self, arg: &str) -> Result<Reply> {
         validate::no_line_breaks("RCPT TO argument", arg)?;
         let line = format!("RCPT TO:{arg}");
-        self.masked_line(&line, &line, "RCPT").await
+        self.begin_call();
+        let r = self.line_as(&line, &line, self.opts.timeouts.rcpt, "RCPT").await;
+        self.end_call();
+        r
     }
 
     /// `DATA`, then — only after a 354 — `message` (dot-stuffed, CRLF-normalised) and the final
     /// dot. Returns the reply to DATA when it is not 354, else the reply after the dot.
     pub async fn data_raw(&mut self, message: &[u8]) -> Result<Reply> {
-        let t = self.opts.timeouts.data_init;
-        let go = self.masked_line("DATA", "DATA", "DATA").await?;
+        self.begin_call();
+        let r = self.data_raw_inner(message).await;
+        self.end_call();
+        r
+    }
+
+    async fn data_raw_inner(&mut self, message: &[u8]) -> Result<Reply> {
+        let t = self.opts.timeouts;
+        let go = self.line_as("DATA", "DATA", t.data_start, "DATA").await?;
         if go.code != 354 {
             return Ok(go);
         }
@@ -43,7 +56,7 @@ impl Client {
         encode_data(message, &mut self.wbuf);
         self.transcript.client_text(&format!("<{} bytes of message data>", self.wbuf.len()));
         self.content_sent = true;
-        self.flush_wbuf(self.opts.timeouts.data_block.max(t), "DATA").await?;
-        self.read(self.opts.timeouts.data_end, "end of data").await
+        self.flush_wbuf(t.data_block, "DATA").await?;
+        self.read(t.data_end, "end of data").await
     }
 }

@@ -10,12 +10,18 @@
 //!
 //! With PIPELINING, MAIL, every RCPT and DATA go out in one write and the replies are read in
 //! order; the message goes in a second write. Large messages (> 64 KiB) go as BDAT chunks of
-//! 1 MiB when the server offers CHUNKING. After any failure the session sends RSET, so it stays
-//! usable for the next transaction.
+//! 1 MiB when the server offers CHUNKING; with PIPELINING too, up to [`BDAT_WINDOW`] chunks are
+//! on the wire before their replies are read (RFC 3030 §4.2), so a chunk never waits a round trip
+//! for the previous one's `250`. A refused chunk stops the sending (RFC 3030 §2: no more chunks
+//! after a failure), the replies of the chunks already sent are read so the session stays in step,
+//! and the first refusal is the send's error. After any failure the session sends RSET, so it
+//! stays usable for the next transaction.
 //!
 //! Outcome rules: a recipient refused at RCPT does not fail the send while one is accepted;
-//! all refused → `rejected` with the last RCPT reply (`transient` when every refusal was 4xx);
-//! a refused MAIL, DATA or final reply → `transient` for 4xx, `rejected` for 5xx.
+//! all refused → the error carries every refusal ([`Error::rejected`]) and is `transient` when any
+//! refusal was 4xx (a later try may reach that recipient; its reply is the error's), else
+//! `rejected` with the last reply; a refused MAIL, DATA, chunk or final reply → `transient` for
+//! 4xx, `rejected` for 5xx, carrying the recipients refused before it.
 
 use std::time::Instant;
 
@@ -35,6 +41,10 @@ pub const CHUNKING_THRESHOLD: usize = 64 * 1024;
 pub const BDAT_CHUNK: usize = 1024 * 1024;
 /// Message data is written in pieces of this size, each under the data-block timeout.
 const WRITE_PIECE: usize = 1024 * 1024;
+/// With PIPELINING: BDAT chunks written whose replies are not read yet, at most. Enough to keep
+/// the connection busy while the server answers; few enough that little is sent in vain after a
+/// refusal, and the unread replies (a line each) never fill a socket buffer.
+pub const BDAT_WINDOW: usize = 4;
 
 /// Size of the message as stored: bare CR / bare LF as CRLF, NUL bytes dropped, a final CRLF
 /// added (an empty message is one empty line) — exactly what `encode_data` puts on the wire
@@ -99,23 +109,31 @@ fn mailbox_of(a: &Addr) -> Option<&Mailbox> {
     }
 }
 
-/// The error for "every recipient was refused".
-fn all_refused(rejected: &[RejectedRecipient]) -> Error {
-    let any_permanent = rejected.iter().any(|r| !r.reply.is_transient());
-    let last = rejected.last().map(|r| r.reply.clone());
-    let kind = if any_permanent { ErrorKind::Rejected } else { ErrorKind::Transient };
+/// The error for "every recipient was refused": every refusal attached; `transient` when any was
+/// 4xx (with the last 4xx reply), else `rejected` (with the last reply).
+fn all_refused(rejected: Vec<RejectedRecipient>) -> Error {
+    let transient = rejected.iter().rev().find(|r| r.reply.is_transient());
+    let (kind, reply) = match transient {
+        Some(r) => (ErrorKind::Transient, Some(r.reply.clone())),
+        None => (ErrorKind::Rejected, rejected.last().map(|r| r.reply.clone())),
+    };
     let mut e = Error::new(
         kind,
         format!(
             "all {} recipient(s) refused{}",
             rejected.len(),
-            last.as_ref().map(|r| format!(", last: {}", r.one_line())).unwrap_or_default()
+            reply.as_ref().map(|r| format!(", e.g. {}", r.one_line())).unwrap_or_default()
         ),
     );
-    if let Some(r) = last {
+    if let Some(r) = reply {
         e = e.with_reply(r);
     }
-    e
+    e.with_rejected(rejected)
+}
+
+/// The error for a refused DATA, chunk or final reply, with the recipients refused before it.
+fn refused(reply: Reply, rejected: &[RejectedRecipient]) -> Error {
+    Error::from_reply(reply).with_rejected(rejected.to_vec())
 }
 
 /// What the checks decided, ready to write.
@@ -142,8 +160,9 @@ impl Client {
         self.content_sent
     }
 
-    /// The recipients refused (with their replies) in the last `send` — also after a send that
-    /// failed because every recipient was refused, where the error carries only the last reply.
+    /// The recipients refused at RCPT (with their replies) in the last `send`, whatever its
+    /// outcome: what a failed send's [`Error::rejected`] carries, and `SendResult::rejected` of
+    /// a successful one — kept for callers that look after the fact.
     pub fn last_refused(&self) -> &[RejectedRecipient] {
         &self.last_refused
     }
@@ -151,8 +170,15 @@ impl Client {
     /// [`Client::send`] with DSN options (sent only when the server offers DSN).
     pub async fn send_with(&mut self, envelope: &SendOptions, message: &[u8]) -> Result<SendResult> {
         let plan = self.plan(envelope, message)?;
-        self.ensure_open()?;
-        self.run(envelope, &plan, message).await
+        // Begin first: a previous call abandoned half-way closes the session here.
+        self.begin_call();
+        let r = match self.ensure_open() {
+            Ok(()) => self.run(envelope, &plan, message).await,
+            Err(e) => Err(e),
+        };
+        self.last_queue_id = r.as_ref().ok().and_then(|r| r.queue_id.clone());
+        self.end_call();
+        r
     }
 
     /// Every check that does not need the network.
@@ -295,7 +321,7 @@ impl Client {
             }
             timings.rcpt = Some(t0.elapsed() - timings.mail.unwrap_or_default());
             if !plan.chunking {
-                let reply = self.read(to.data_init, "DATA").await?;
+                let reply = self.read(to.data_start, "DATA").await?;
                 if self.closed {
                     return Err(Error::from_reply(reply));
                 }
@@ -338,20 +364,20 @@ impl Client {
             if data_reply.as_ref().is_some_and(|r| r.code == 354) {
                 self.end_unwanted_data().await?;
             }
-            return self.abort(all_refused(&rejected)).await;
+            return self.abort(all_refused(rejected)).await;
         }
 
         // --- content ------------------------------------------------------------------------
         let t_data = Instant::now();
         let final_reply = if plan.chunking {
-            self.send_bdat(message).await?
+            self.send_bdat(message, plan.pipelining).await?
         } else {
             let data_reply = match data_reply {
                 Some(r) => r,
-                None => self.command(&Command::Data, to.data_init, "DATA").await?,
+                None => self.command(&Command::Data, to.data_start, "DATA").await?,
             };
             if data_reply.code != 354 {
-                return self.abort(Error::from_reply(data_reply)).await;
+                return self.abort(refused(data_reply, &rejected)).await;
             }
             self.wbuf.clear();
             encode_data(message, &mut self.wbuf);
@@ -373,7 +399,7 @@ impl Client {
         timings.data = Some(t_data.elapsed());
         timings.total = Some(t0.elapsed());
         if !final_reply.is_positive() {
-            return self.abort(Error::from_reply(final_reply)).await;
+            return self.abort(refused(final_reply, &rejected)).await;
         }
         if self.wbuf.capacity() > 4 * WRITE_PIECE {
             self.wbuf = Vec::with_capacity(4096);
@@ -398,30 +424,52 @@ impl Client {
         Ok(())
     }
 
-    /// The message as BDAT chunks; returns the reply to the last one (or the first refusal).
-    async fn send_bdat(&mut self, message: &[u8]) -> Result<Reply> {
+    /// The message as BDAT chunks; returns the reply to the last one, or the first refusal.
+    /// `pipelined`: up to [`BDAT_WINDOW`] chunks in flight; else one at a time.
+    async fn send_bdat(&mut self, message: &[u8], pipelined: bool) -> Result<Reply> {
         let body = bdat_body(message);
         let to = self.opts.timeouts;
-        let mut chunks = body.chunks(BDAT_CHUNK).peekable();
-        if chunks.peek().is_none() {
+        let chunks: Vec<&[u8]> = body.chunks(BDAT_CHUNK).collect();
+        if chunks.is_empty() {
             self.content_sent = true;
             return self.command(&Command::Bdat { size: 0, last: true }, to.data_end, "BDAT").await;
         }
-        while let Some(chunk) = chunks.next() {
-            let last = chunks.peek().is_none();
-            self.wbuf.clear();
-            Command::Bdat { size: chunk.len() as u64, last }.write_to(&mut self.wbuf);
-            self.transcript.client_bytes(&self.wbuf);
-            self.transcript.client_text(&format!("<message chunk: {} bytes>", chunk.len()));
-            self.wbuf.extend_from_slice(chunk);
-            self.content_sent = true;
-            self.flush_wbuf(to.data_block, "BDAT").await?;
-            let reply = self.read(if last { to.data_end } else { to.data_init }, "BDAT").await?;
-            if last || !reply.is_positive() {
+        let window = if pipelined { BDAT_WINDOW } else { 1 };
+        let n = chunks.len();
+        let (mut sent, mut answered) = (0, 0);
+        let mut refusal: Option<Reply> = None;
+        // Bounded: each turn reads one of the `n` replies.
+        while answered < sent || (refusal.is_none() && sent < n) {
+            while refusal.is_none() && sent < n && sent - answered < window {
+                let chunk = chunks[sent];
+                let last = sent + 1 == n;
+                self.wbuf.clear();
+                Command::Bdat { size: chunk.len() as u64, last }.write_to(&mut self.wbuf);
+                self.transcript.client_bytes(&self.wbuf);
+                self.transcript.client_text(&format!("<message chunk: {} bytes>", chunk.len()));
+                self.wbuf.extend_from_slice(chunk);
+                self.content_sent = true;
+                self.flush_wbuf(to.data_block, "BDAT").await?;
+                sent += 1;
+            }
+            let last = answered + 1 == n;
+            let reply = self.read(if last { to.data_end } else { to.data_block }, "BDAT").await?;
+            answered += 1;
+            if self.closed {
+                // 421: the server is closing; nothing more will come.
                 return Ok(reply);
             }
+            if refusal.is_some() {
+                continue; // a chunk already in flight: its reply says nothing new
+            }
+            if last || !reply.is_positive() {
+                if last {
+                    return Ok(reply);
+                }
+                refusal = Some(reply);
+            }
         }
-        Err(Error::protocol("BDAT: no chunk sent"))
+        refusal.ok_or_else(|| Error::protocol("BDAT: the last chunk got no reply"))
     }
 }
 

@@ -1,5 +1,9 @@
 //! The session's wire log: `C: …` for what we sent, `S: …` for what the server answered, with
 //! AUTH secrets masked. Recording can be switched off (benchmarks), then every call is a no-op.
+//!
+//! Lines collect here as `pending` while a call runs; at the end of each call the session moves
+//! them into the shared log its handles read (`shared.rs`), so recording a line never takes a
+//! lock.
 
 use crate::proto::Reply;
 
@@ -12,7 +16,7 @@ pub(crate) fn masked_credentials(c: &Option<(String, String)>) -> Option<(&str, 
     c.as_ref().map(|(user, _)| (user.as_str(), MASK))
 }
 
-/// The `C:`/`S:` lines of one session.
+/// The `C:`/`S:` lines of one session not yet published.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Transcript {
     enabled: bool,
@@ -24,8 +28,14 @@ impl Transcript {
         Transcript { enabled, lines: Vec::new() }
     }
 
-    pub(crate) fn lines(&self) -> &[String] {
+    /// The lines recorded since the last [`Transcript::drain_into`].
+    pub(crate) fn pending(&self) -> &[String] {
         &self.lines
+    }
+
+    /// Move the pending lines to the end of `log`.
+    pub(crate) fn drain_into(&mut self, log: &mut Vec<String>) {
+        log.append(&mut self.lines);
     }
 
     /// The client wrote `bytes` (one or more CRLF-terminated command lines).

@@ -55,7 +55,8 @@ impl Default for DeliveryOptions {
             hello_name: None,
             credentials: None,
             allow_plaintext_auth: false,
-            timeouts: ClientTimeouts::default(),
+            // An MTA's: RFC 5321 §4.5.3.2's own values, not the API's interactive 30 s default.
+            timeouts: ClientTimeouts::rfc5321(),
             parallel_domains: 8,
         }
     }

@@ -9,13 +9,13 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::client::{ClientOptions, ClientTimeouts, TlsMode};
+use crate::client::{ClientOptions, ClientTimeouts};
 use crate::error::{Error, Result};
 use crate::server::ServerOptions;
 
 /// The API's default `timeout` of a client (`Client.connect(..., timeout=30.0)`): each wait for
-/// a reply, except the one after the message (`data_timeout`).
-pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+/// a reply, except the one after the message (`data_timeout`). The client's own default.
+pub const CLIENT_TIMEOUT: Duration = crate::client::DEFAULT_TIMEOUT;
 
 /// Deserialize `T` from `value`; a mistake is `invalid_input` naming the option
 /// (`"option max_recipients: invalid type: string \"x\", expected usize"`).
@@ -41,10 +41,11 @@ pub fn server_options(value: Value) -> Result<ServerOptions> {
 
 /// `ClientOptions` for `host:port` from the host's options (an object of `ClientOptions`
 /// fields, plus the API's `timeout`, `data_timeout` and `timeouts`). `port` `None` is 25, or 465
-/// with `tls="implicit"`; a null option is one left out. Timeouts: `timeout` (default [`CLIENT_TIMEOUT`]) bounds every phase
-/// but the reply after the message, which waits `data_timeout` (default: `ClientTimeouts`' 10
-/// minutes, RFC 5321 §4.5.3.2.6 — cutting it short makes duplicates); `timeouts` (a map of phase
-/// → seconds) then sets single phases.
+/// with `tls="implicit"`; a null option is one left out. Timeouts:
+/// [`ClientTimeouts::from_seconds`] — `timeout` (default [`CLIENT_TIMEOUT`]) bounds every phase
+/// but the reply after the message, which waits `data_timeout` (default 10 minutes, RFC 5321
+/// §4.5.3.2.6 — cutting it short makes duplicates); `timeouts` (a map of phase → seconds) then
+/// sets single phases, or one number sets every phase.
 pub fn client_options(host: &str, port: Option<u16>, value: Value) -> Result<ClientOptions> {
     let mut map = match value {
         Value::Object(m) => m,
@@ -57,42 +58,37 @@ pub fn client_options(host: &str, port: Option<u16>, value: Value) -> Result<Cli
     let (timeout, data_timeout, phases) = (take("timeout"), take("data_timeout"), take("timeouts"));
     let mut o: ClientOptions = from_value(Value::Object(map))?;
     o.host = host.to_string();
-    o.port = port.unwrap_or(if o.tls == TlsMode::Implicit { 465 } else { 25 });
-    let timeout = match timeout {
-        Some(v) => seconds("timeout", v)?,
-        None => CLIENT_TIMEOUT,
-    };
-    let mut t = ClientTimeouts { data_end: o.timeouts.data_end, ..ClientTimeouts::uniform(timeout) };
-    if let Some(v) = data_timeout {
-        t.data_end = seconds("data_timeout", v)?;
-    }
-    match phases {
-        None => {}
-        Some(Value::Object(given)) => {
-            // The phases given replace those of `t`; the names and checks are ClientTimeouts'.
-            let mut all = match serde_json::to_value(t) {
-                Ok(Value::Object(m)) => m,
-                _ => Map::new(),
-            };
-            all.extend(given);
-            t = from_value(Value::Object(all))
-                .map_err(|e| Error::invalid_input(format!("timeouts: {}", e.message())))?;
+    o.port = port;
+    let timeout = timeout.map(|v| number("timeout", v)).transpose()?;
+    let data_timeout = data_timeout.map(|v| number("data_timeout", v)).transpose()?;
+    let phases: Vec<(String, f64)> = match phases {
+        None => Vec::new(),
+        Some(Value::Object(given)) => given
+            .into_iter()
+            .map(|(phase, v)| {
+                let secs = number(&format!("timeouts[{phase:?}]"), v)?;
+                Ok((phase, secs))
+            })
+            .collect::<Result<_>>()?,
+        Some(v) => {
+            let secs = number("timeouts", v)?;
+            ClientTimeouts::PHASES.iter().map(|p| (p.to_string(), secs)).collect()
         }
-        Some(v) => t = ClientTimeouts::uniform(seconds("timeouts", v)?),
-    }
-    o.timeouts = t;
+    };
+    o.timeouts = ClientTimeouts::from_seconds(timeout, data_timeout, phases)
+        .map_err(|e| Error::invalid_input(format!("timeouts: {}", e.message())))?;
     Ok(o)
 }
 
-fn seconds(what: &str, v: Value) -> Result<Duration> {
-    let secs: f64 =
-        from_value(v).map_err(|_| Error::invalid_input(format!("{what} must be a number of seconds")))?;
-    crate::option_values::seconds(what, secs)
+/// A number of seconds as given (the check that it is a usable duration is `from_seconds`').
+fn number(what: &str, v: Value) -> Result<f64> {
+    from_value(v).map_err(|_| Error::invalid_input(format!("{what} must be a number of seconds")))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::TlsMode;
     use serde_json::json;
     use std::time::Duration;
 
@@ -134,7 +130,10 @@ mod tests {
     fn client_options_from_host_values() {
         let o = client_options("mx.example.test", None, json!({ "tls": "implicit", "pipelining": false }))
             .unwrap();
-        assert_eq!((o.port, o.tls, o.pipelining, o.chunking), (465, TlsMode::Implicit, false, true));
+        assert_eq!(
+            (o.effective_port(), o.tls, o.pipelining, o.chunking),
+            (465, TlsMode::Implicit, false, true)
+        );
         assert_eq!(o.timeouts.rcpt, CLIENT_TIMEOUT);
         assert_eq!(
             o.timeouts.data_end,
@@ -147,7 +146,7 @@ mod tests {
             json!({ "timeout": 5, "data_timeout": 60.5, "timeouts": { "connect": 1.5 }, "tls": null }),
         )
         .unwrap();
-        assert_eq!(o.port, 2525);
+        assert_eq!(o.port, Some(2525));
         assert_eq!(o.tls, TlsMode::Opportunistic);
         assert_eq!(o.timeouts.connect, Duration::from_millis(1500));
         assert_eq!(o.timeouts.mail, Duration::from_secs(5));

@@ -95,7 +95,11 @@ impl Session {
             Ok(c) => {
                 self.connections += 1;
                 self.failed_connects = 0;
-                self.pending.push(format!("=== Connected to {}:{}", self.opts.host, self.opts.port));
+                self.pending.push(format!(
+                    "=== Connected to {}:{}",
+                    self.opts.host,
+                    self.opts.effective_port()
+                ));
                 self.pending.extend(c.transcript().iter().map(|l| swaks_line(l)));
                 self.client = Some(c);
                 Ok(())
@@ -240,7 +244,7 @@ pub async fn check_relay(opts: &RelayCheckOptions) -> Result<RelayReport> {
 
     let (banner_name, ehlo) = match s.client.as_ref() {
         Some(c) => {
-            (c.banner().lines.first().and_then(|l| matrix::server_name_of(l)), ehlo_name(c.transcript()))
+            (c.banner().lines.first().and_then(|l| matrix::server_name_of(l)), ehlo_name(&c.transcript()))
         }
         None => (None, None),
     };

@@ -1,9 +1,11 @@
 //! Shared helpers of the client tests: the real peers (aiosmtpd, Node's smtp-server, Postfix's
-//! smtp-sink) come from `peer_support` and are re-exported here; this module owns the client
-//! tests' own options, reading smtp-sink dumps, a test PKI made with rcgen, and a scripted tokio
-//! SMTP server for the hostile and injection cases.
+//! smtp-sink) come from `peer_support` and are re-exported here; our own server with recording
+//! hooks is `our_server`; this module owns the client tests' own options, reading smtp-sink
+//! dumps, a test PKI made with rcgen, self-signed certificates made by the `openssl` command line,
+//! and a scripted tokio SMTP server for the hostile and injection cases.
 #![allow(dead_code)]
 
+pub mod our_server;
 #[path = "../peer_support/mod.rs"]
 mod peer_support;
 
@@ -99,6 +101,26 @@ pub fn pki() -> Pki {
     std::fs::write(&cert, &cert_pem).expect("write cert");
     std::fs::write(&key, &key_pem).expect("write key");
     Pki { dir, ca, cert, key, cert_pem, key_pem }
+}
+
+/// A self-signed certificate and key made by the `openssl` command line exactly as an admin
+/// following a how-to does (OpenSSL 3's `req -x509` marks it `CA:TRUE`), for `localhost` and
+/// `127.0.0.1`; `cn` names it. Returns (directory, certificate, key).
+pub fn openssl_self_signed(cn: &str) -> (TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cert = dir.path().join("cert.pem");
+    let key = dir.path().join("key.pem");
+    let out = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .args(["-subj", &format!("/CN={cn}"), "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run openssl: {e} — run `make deps`"));
+    assert!(out.status.success(), "openssl req -x509 failed: {}", String::from_utf8_lossy(&out.stderr));
+    (dir, cert, key)
 }
 
 /// A server-side rustls acceptor for the test PKI (for the scripted server).

@@ -8,7 +8,7 @@
 #[path = "../peer_support/mod.rs"]
 mod peer_support;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -65,6 +65,9 @@ pub struct Counters {
     pub ended: AtomicUsize,
     /// `421` idle-timeout replies sent (`Behavior::idle_421`).
     pub idle_421s: AtomicUsize,
+    /// A `hold_final_until_peak` wait ran out: later ones do not wait (a failing test fails in
+    /// 10 s, not 10 s per message).
+    pub hold_gave_up: AtomicBool,
 }
 
 /// How the recorder misbehaves.
@@ -72,6 +75,10 @@ pub struct Counters {
 pub struct Behavior {
     /// Wait this long before the reply to the final dot (lets concurrency build up).
     pub delay_final: Duration,
+    /// Hold the reply to the final dot until this many connections have been open at once
+    /// (`Counters::peak`), at most 10 s: a client that can reach that concurrency always does,
+    /// one that cannot (a pool serialising its sends) shows a lower peak — no timing involved.
+    pub hold_final_until_peak: usize,
     /// The first N connections are closed right after MAIL is read, without a reply.
     pub drop_after_mail: usize,
     /// The first N connections read the whole message, then close without a reply.
@@ -220,6 +227,18 @@ async fn session(
                 }
                 if !b.delay_final.is_zero() {
                     tokio::time::sleep(b.delay_final).await;
+                }
+                // Bounded: 1000 × 10 ms, once for the whole server.
+                let mut waited = 0;
+                while c.peak.load(Ordering::SeqCst) < b.hold_final_until_peak
+                    && !c.hold_gave_up.load(Ordering::SeqCst)
+                {
+                    if waited == 1000 {
+                        c.hold_gave_up.store(true, Ordering::SeqCst);
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    waited += 1;
                 }
                 queued += 1;
                 w.write_all(format!("250 2.0.0 Ok: queued as R{n}x{queued}\r\n").as_bytes()).await?;
