@@ -6,6 +6,8 @@
 //! - [`client`]: the SMTP client (`postwire send`), pool and message composition.
 //! - [`host`]: what every binding needs around the core (runtime, hook dispatch, completion
 //!   queue, log forwarding, server handle, options from host values).
+//! - [`relay_check`]: the open-relay checker (`postwire relay-check`).
+//! - [`trace`]: `Received:`-trace analysis (`postwire analyze`).
 //! - [`error`]: the one error type.
 //!
 //! The `cli` feature (on by default, for the `postwire` binary) adds [`cli`]; the bindings build
@@ -19,7 +21,9 @@ pub mod host;
 pub mod hostname;
 pub mod option_values;
 pub mod proto;
+pub mod relay_check;
 pub mod server;
+pub mod trace;
 
 pub use error::{Error, ErrorKind, Result};
 pub use proto::Reply;

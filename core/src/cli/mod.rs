@@ -5,6 +5,8 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod analyze;
+pub mod relay_check;
 pub mod send;
 pub mod serve;
 
@@ -22,6 +24,10 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Send one message, printing the SMTP transcript (swaks-style).
     Send(send::SendArgs),
+    /// Check whether a server is an open relay (nmap's and DSBL's address tricks, with evidence).
+    RelayCheck(relay_check::RelayCheckArgs),
+    /// Analyse a message's Received trace: hops, delays, forged or broken lines.
+    Analyze(analyze::AnalyzeArgs),
 }
 
 /// Parse `args` (program name first) and run; returns the process exit code.
@@ -40,5 +46,7 @@ where
     match cli.command {
         Command::Serve(a) => serve::run(a),
         Command::Send(a) => send::run(a),
+        Command::RelayCheck(a) => relay_check::run(a),
+        Command::Analyze(a) => analyze::run(a),
     }
 }
