@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use napi::bindgen_prelude::{
-    Buffer, CallbackContext, FnArgs, FromNapiValue, Function, FunctionRef, JavaScriptClassExt, JsObjectValue,
+    Buffer, CallbackContext, ClassInstance, FnArgs, FromNapiValue, Function, FunctionRef, JavaScriptClassExt, JsObjectValue,
     JsValue, JsValuesTupleIntoVec, PromiseRaw, Unknown,
 };
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -201,8 +201,8 @@ fn to_reply(env: &Env, v: Unknown<'_>) -> Result<Option<postwire::Reply>, String
         return Err(expected());
     }
     if Reply::instance_of(env, &v).unwrap_or(false) {
-        // SAFETY: `v` is a `Reply` instance (checked just above).
-        let r = unsafe { <&Reply as FromNapiValue>::from_napi_value(env.raw(), v.raw()) }
+        // SAFETY: `v` is a live `Reply` instance of this environment (checked just above).
+        let r = unsafe { ClassInstance::<Reply>::from_napi_value(env.raw(), v.raw()) }
             .map_err(|e| e.to_string())?;
         return Ok(Some(r.inner.clone()));
     }
