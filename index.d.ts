@@ -313,6 +313,12 @@ export interface Envelope {
 }
 
 /**
+ * Every error `.code` in the core's fixed order: `errorCodes()[n - 1]` is the code of kind
+ * number `n` (`PW_CONNECT` = 1 … `PW_IO` = 10, as C's status values).
+ */
+export declare function errorCodes(): Array<string>
+
+/**
  * Parse an address (`kind` `"path"`, the default, or `"mailbox"`) into an object of its
  * fields; throws `PW_INVALID_INPUT` when refused.
  */

@@ -840,6 +840,7 @@ module.exports.Pool = nativeBinding.Pool
 module.exports.Reply = nativeBinding.Reply
 module.exports.Server = nativeBinding.Server
 module.exports.compose = nativeBinding.compose
+module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.parseAddress = nativeBinding.parseAddress
 module.exports.parseCommand = nativeBinding.parseCommand
 module.exports.parseReply = nativeBinding.parseReply
