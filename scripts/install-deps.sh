@@ -5,7 +5,8 @@
 #   Debian packages  postfix (for smtp-source/smtp-sink only; no daemon is configured or started),
 #                    swaks with the Perl modules it needs for TLS and AUTH (Net::SSLeay,
 #                    IO::Socket::SSL, Authen::SASL), time (GNU /usr/bin/time), nmap with its
-#                    smtp-open-relay script (the relay checker is compared with it)
+#                    smtp-open-relay script (the relay checker is compared with it), openssl (the
+#                    Node suite makes its test CA with it)
 #   Python           <repo>/.venv from tests/peers/requirements.txt (aiosmtpd, aiosmtplib, pytest)
 #   Node             tests/peers/node/node_modules from its package-lock.json (smtp-server, nodemailer)
 #
@@ -43,6 +44,9 @@ swaks_can "AUTH DIGEST-MD5" || missing+=(libauthen-sasl-perl)
 # The relay checker's agreement test runs nmap's smtp-open-relay script, not just nmap.
 nmap_relay_script() { nmap --script-help smtp-open-relay 2>/dev/null | grep -q "^smtp-open-relay"; }
 nmap_relay_script || missing+=(nmap)
+# The Node suite signs a server certificate with a test CA of its own (tests/node/helpers.js).
+openssl_can_sign() { openssl req -help 2>&1 | grep -q -- "-addext" && openssl x509 -help 2>&1 | grep -q -- "-extfile"; }
+openssl_can_sign || missing+=(openssl)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ] && [ ${#as_root[@]} -eq 0 ]; then
@@ -117,6 +121,7 @@ check "swaks has Authen::SASL" swaks_can "AUTH DIGEST-MD5"
 check "smtp-sink runs" bash -c 'out=$("$(command -v smtp-sink || echo /usr/sbin/smtp-sink)" 2>&1); grep -q usage <<<"$out"'
 check "/usr/bin/time" test -x /usr/bin/time
 check "nmap with the smtp-open-relay script" nmap_relay_script
+check "openssl signs certificates with extensions" openssl_can_sign
 check "python aiosmtpd, aiosmtplib, pytest" "$venv/bin/python" -c "import aiosmtpd, aiosmtplib, pytest"
 check "node smtp-server, nodemailer" node -e "require('$nodedir/node_modules/smtp-server'); require('$nodedir/node_modules/nodemailer')"
 if (exec 3<>/dev/tcp/127.0.0.1/25) 2>/dev/null; then
