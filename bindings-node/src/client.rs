@@ -56,7 +56,7 @@ impl Client {
 impl Client {
     /// Open a session: connect, read the banner, EHLO (HELO fallback), STARTTLS as `tls` says.
     /// `port` left out: 25, or 465 with `tls: "implicit"`.
-    #[napi(ts_return_type = "Promise<Client>")]
+    #[napi(ts_return_type = "Promise<Client>", catch_unwind)]
     pub fn connect<'e>(
         env: &'e Env,
         host: String,
@@ -75,49 +75,49 @@ impl Client {
     }
 
     /// The server's EHLO capabilities: keyword → parameters (`""` when none).
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn capabilities(&self, env: Env) -> napi::Result<HashMap<String, String>> {
         self.with(&env, |c| c.capabilities().0.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
     }
 
     /// The server's 220 banner.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn banner(&self, env: Env) -> napi::Result<Reply> {
         self.with(&env, |c| c.banner().clone().into())
     }
 
     /// True once the session is encrypted.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn tls(&self, env: Env) -> napi::Result<bool> {
         self.with(&env, |c| c.is_tls())
     }
 
     /// The name we sent in EHLO/HELO.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn hello_name(&self, env: Env) -> napi::Result<String> {
         self.with(&env, |c| c.hello_name().to_string())
     }
 
     /// The user after a successful `login`, else null.
-    #[napi(getter, ts_return_type = "string | null")]
+    #[napi(getter, ts_return_type = "string | null", catch_unwind)]
     pub fn authenticated_user(&self, env: Env) -> napi::Result<Option<String>> {
         self.with(&env, |c| c.authenticated_user().map(str::to_string))
     }
 
     /// The wire log: `"C: …"` / `"S: …"` lines, AUTH secrets masked.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn transcript(&self, env: Env) -> napi::Result<Vec<String>> {
         self.with(&env, |c| c.transcript().to_vec())
     }
 
     /// True after `quit()` or when the server hung up.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn closed(&self, env: Env) -> napi::Result<bool> {
         self.with(&env, |c| c.is_closed())
     }
 
     /// AUTH: PLAIN, LOGIN or XOAUTH2 (`mechanism` left out: PLAIN or LOGIN as offered).
-    #[napi(ts_return_type = "Promise<Reply>")]
+    #[napi(ts_return_type = "Promise<Reply>", catch_unwind)]
     pub fn login<'e>(
         &self,
         env: &'e Env,
@@ -130,7 +130,7 @@ impl Client {
 
     /// One transaction: MAIL, RCPT per recipient, DATA or BDAT. `message` is a Buffer or a
     /// string (UTF-8); the client dot-stuffs and ends lines in CRLF.
-    #[napi(ts_return_type = "Promise<SendResult>")]
+    #[napi(ts_return_type = "Promise<SendResult>", catch_unwind)]
     pub fn send<'e>(
         &self,
         env: &'e Env,
@@ -147,37 +147,37 @@ impl Client {
     }
 
     /// VRFY.
-    #[napi(ts_return_type = "Promise<Reply>")]
+    #[napi(ts_return_type = "Promise<Reply>", catch_unwind)]
     pub fn verify<'e>(&self, env: &'e Env, address: String) -> napi::Result<PromiseRaw<'e, Reply>> {
         self.call(env, move |mut c| async move { c.verify(&address).await })
     }
 
     /// EXPN.
-    #[napi(ts_return_type = "Promise<Reply>")]
+    #[napi(ts_return_type = "Promise<Reply>", catch_unwind)]
     pub fn expand<'e>(&self, env: &'e Env, name: String) -> napi::Result<PromiseRaw<'e, Reply>> {
         self.call(env, move |mut c| async move { c.expand(&name).await })
     }
 
     /// HELP.
-    #[napi(ts_return_type = "Promise<Reply>")]
+    #[napi(ts_return_type = "Promise<Reply>", catch_unwind)]
     pub fn help<'e>(&self, env: &'e Env, topic: Option<String>) -> napi::Result<PromiseRaw<'e, Reply>> {
         self.call(env, move |mut c| async move { c.help(topic.as_deref()).await })
     }
 
     /// NOOP.
-    #[napi(ts_return_type = "Promise<Reply>")]
+    #[napi(ts_return_type = "Promise<Reply>", catch_unwind)]
     pub fn noop<'e>(&self, env: &'e Env) -> napi::Result<PromiseRaw<'e, Reply>> {
         self.call(env, |mut c| async move { c.noop().await })
     }
 
     /// RSET.
-    #[napi(ts_return_type = "Promise<Reply>")]
+    #[napi(ts_return_type = "Promise<Reply>", catch_unwind)]
     pub fn reset<'e>(&self, env: &'e Env) -> napi::Result<PromiseRaw<'e, Reply>> {
         self.call(env, |mut c| async move { c.reset().await })
     }
 
     /// QUIT and close the connection.
-    #[napi(ts_return_type = "Promise<Reply>")]
+    #[napi(ts_return_type = "Promise<Reply>", catch_unwind)]
     pub fn quit<'e>(&self, env: &'e Env) -> napi::Result<PromiseRaw<'e, Reply>> {
         self.call(env, |mut c| async move { c.quit().await })
     }

@@ -13,6 +13,9 @@ use postwire::client::{
 use crate::error::ResultExt;
 use crate::values::{message_bytes, recipients, MessageArg, Recipients};
 
+/// Extra headers as given: `[name, value]` pairs, or an object.
+type Headers = Either<Vec<Vec<String>>, HashMap<String, String>>;
+
 /// A file attached to a composed message.
 #[napi(object, object_to_js = false)]
 pub struct Attachment {
@@ -39,7 +42,7 @@ pub struct ComposeOptions {
     pub bcc: Option<Recipients>,
     /// Extra headers: an object or a list of `[name, value]` pairs (in order).
     #[napi(ts_type = "Record<string, string> | Array<[string, string]>")]
-    pub headers: Option<Either<Vec<Vec<String>>, HashMap<String, String>>>,
+    pub headers: Option<Headers>,
     /// Attachments.
     pub attachments: Option<Vec<Attachment>>,
     /// The `Date` as Unix seconds (default: now).
@@ -50,7 +53,7 @@ pub struct ComposeOptions {
 
 /// Build an RFC 5322 message (Date and Message-ID added; Bcc only for the envelope, never in the
 /// headers). `to`: one address or a list.
-#[napi]
+#[napi(catch_unwind)]
 pub fn compose(
     env: Env,
     from: String,

@@ -78,7 +78,7 @@ where
 
 /// Every error `.code` in the core's fixed order: `errorCodes()[n - 1]` is the code of kind
 /// number `n` (`PW_CONNECT` = 1 … `PW_IO` = 10, as C's status values).
-#[napi_derive::napi]
+#[napi_derive::napi(catch_unwind)]
 pub fn error_codes() -> Vec<String> {
     ErrorKind::ALL.iter().map(|k| code_of(*k)).collect()
 }

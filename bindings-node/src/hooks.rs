@@ -18,8 +18,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use napi::bindgen_prelude::{
-    Buffer, CallbackContext, ClassInstance, FnArgs, FromNapiValue, Function, FunctionRef, JavaScriptClassExt, JsObjectValue,
-    JsValue, JsValuesTupleIntoVec, PromiseRaw, Unknown,
+    Buffer, CallbackContext, ClassInstance, FnArgs, FromNapiValue, Function, FunctionRef, JavaScriptClassExt,
+    JsObjectValue, JsValue, JsValuesTupleIntoVec, PromiseRaw, Unknown,
 };
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status, ValueType};

@@ -55,6 +55,7 @@ fn method(level: Level) -> &'static str {
 /// `"trace"`); `null` or `false` stops forwarding. Process-wide: the last logger set receives
 /// every record, whichever server or client logged it.
 #[napi(
+    catch_unwind,
     ts_args_type = "logger: Logger | boolean | null, level?: 'off' | 'error' | 'warn' | 'info' | 'debug' | 'trace'"
 )]
 pub fn set_logger(

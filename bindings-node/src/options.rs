@@ -226,6 +226,9 @@ pub type MessageArgs = napi::bindgen_prelude::FnArgs<(Session, Envelope, napi::b
 /// `auth` arguments.
 pub type AuthArgs = napi::bindgen_prelude::FnArgs<(String, String)>;
 
+/// `auth` as given: a function, or a `{user: password}` map.
+pub type AuthOption<'a> = Either<Function<'a, AuthArgs, Unknown<'static>>, HashMap<String, String>>;
+
 /// A JS hook as given in the options.
 pub type Hook<'a, A> = Function<'a, A, Unknown<'static>>;
 
@@ -264,7 +267,7 @@ pub struct ServerOptions<'a> {
         ts_type = "((user: string, password: string) => boolean | Promise<boolean>) | Record<string, string>"
     )]
     #[serde(serialize_with = "auth_map")]
-    pub auth: Option<Either<Function<'a, AuthArgs, Unknown<'static>>, HashMap<String, String>>>,
+    pub auth: Option<AuthOption<'a>>,
     /// Offer AUTH without TLS (tests, trusted networks; default false).
     pub allow_insecure_auth: Option<bool>,
     /// Answer VRFY (otherwise 252).
@@ -331,10 +334,7 @@ fn size_limit<S: serde::Serializer>(v: &Option<Either<i64, Null>>, s: S) -> Resu
 
 /// `auth` as a `{user: password}` map is an option value for the core; as a function it is not
 /// (the server answers it through the hook dispatch).
-fn auth_map<S: serde::Serializer>(
-    v: &Option<Either<Function<'_, AuthArgs, Unknown<'static>>, HashMap<String, String>>>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
+fn auth_map<S: serde::Serializer>(v: &Option<AuthOption<'_>>, s: S) -> Result<S::Ok, S::Error> {
     match v {
         Some(Either::B(map)) => map.serialize(s),
         _ => s.serialize_none(),

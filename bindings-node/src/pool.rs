@@ -20,7 +20,7 @@ pub struct Pool {
 #[napi]
 impl Pool {
     /// A new, empty pool (`maxConnections` 10 by default; see `PoolOptions`).
-    #[napi(constructor)]
+    #[napi(constructor, catch_unwind)]
     pub fn new(env: Env, options: Option<PoolOptions<'_>>) -> napi::Result<Self> {
         let mut options = options.unwrap_or_default();
         crate::logging::from_option(&env, options.logger.take())?;
@@ -30,7 +30,7 @@ impl Pool {
 
     /// Send one message through a pooled session to `destination` (same result and errors as
     /// `client.send`). Waits while the caps are reached.
-    #[napi(ts_return_type = "Promise<SendResult>")]
+    #[napi(ts_return_type = "Promise<SendResult>", catch_unwind)]
     pub fn send<'e>(
         &self,
         env: &'e Env,
@@ -49,13 +49,13 @@ impl Pool {
     }
 
     /// The counters now: open, idle, created, reused, retried.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn stats(&self) -> PoolStats {
         self.inner.stats().into()
     }
 
     /// QUIT every idle session and refuse further sends; sends in flight finish first.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(ts_return_type = "Promise<void>", catch_unwind)]
     pub fn close<'e>(&self, env: &'e Env) -> napi::Result<PromiseRaw<'e, ()>> {
         let pool = self.inner.clone();
         promise(

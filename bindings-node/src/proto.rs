@@ -21,7 +21,7 @@ pub struct ParsedReply {
 
 /// Parse one reply from `wire`: the reply and the bytes used, or null when more bytes are
 /// needed; throws `PW_PROTOCOL` for bytes that are not an acceptable reply.
-#[napi]
+#[napi(catch_unwind)]
 pub fn parse_reply(
     env: Env,
     wire: Buffer,
@@ -39,7 +39,7 @@ pub fn parse_reply(
 
 /// Parse a command line (without CRLF): an object of the command's fields (names as in
 /// `tests/vectors/README.md`), or the `Reply` the server would answer instead.
-#[napi(ts_return_type = "Record<string, unknown> | Reply")]
+#[napi(ts_return_type = "Record<string, unknown> | Reply", catch_unwind)]
 pub fn parse_command(
     line: Buffer,
     strict: Option<bool>,
@@ -54,7 +54,7 @@ pub fn parse_command(
 
 /// Parse an address (`kind` `"path"`, the default, or `"mailbox"`) into an object of its
 /// fields; throws `PW_INVALID_INPUT` when refused.
-#[napi(ts_return_type = "Record<string, unknown>")]
+#[napi(ts_return_type = "Record<string, unknown>", catch_unwind)]
 pub fn parse_address(
     env: Env,
     text: String,

@@ -15,7 +15,7 @@ use crate::values::{message_bytes, recipients, MessageArg, RecipientResult, Reci
 /// Deliver `message` from `mailFrom` to `rcptTo` (one address or a list) through
 /// `options.smarthost`; resolves to one result per recipient (a failed recipient carries its
 /// error, not thrown). Rejects only when nothing was attempted (bad arguments).
-#[napi(ts_return_type = "Promise<Array<RecipientResult>>")]
+#[napi(ts_return_type = "Promise<Array<RecipientResult>>", catch_unwind)]
 pub fn send_mail<'e>(
     env: &'e Env,
     mail_from: String,

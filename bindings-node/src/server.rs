@@ -38,7 +38,7 @@ impl Server {
 #[napi]
 impl Server {
     /// A server with `options` (see `ServerOptions`; every one optional).
-    #[napi(constructor)]
+    #[napi(constructor, catch_unwind)]
     pub fn new(env: Env, options: Option<ServerOptions<'_>>) -> napi::Result<Self> {
         let mut o = options.unwrap_or_default();
         crate::logging::from_option(&env, o.logger.take())?;
@@ -73,7 +73,7 @@ impl Server {
 
     /// Bind `host:port` (defaults `127.0.0.1` and 0, an ephemeral port); resolves to the bound
     /// `{host, port}`. May be called several times before `start()`.
-    #[napi(ts_return_type = "Promise<Address>")]
+    #[napi(ts_return_type = "Promise<Address>", catch_unwind)]
     pub fn listen<'e>(
         &self,
         env: &'e Env,
@@ -101,7 +101,7 @@ impl Server {
     }
 
     /// Serve in the background until `stop()`; the process stays alive meanwhile.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn start(&self, env: Env) -> napi::Result<()> {
         let mut g = self.handle.lock().unwrap_or_else(|p| p.into_inner());
         if g.is_some() {
@@ -121,7 +121,7 @@ impl Server {
 
     /// Graceful stop: no new sessions, idle ones told 421, transactions in flight may finish
     /// for up to `shutdownGrace` seconds; resolves once every session ended. Idempotent.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(ts_return_type = "Promise<void>", catch_unwind)]
     pub fn stop<'e>(&self, env: &'e Env) -> napi::Result<PromiseRaw<'e, ()>> {
         self.server.stop();
         let handle = self.handle();
@@ -145,32 +145,32 @@ impl Server {
     }
 
     /// Close every session now, even mid-message (421); `stop()` still resolves when done.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn force_stop(&self) {
         self.server.force_stop();
     }
 
     /// True between `start()` and the end of `stop()`.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn running(&self) -> bool {
         self.handle().is_some_and(|h| h.running())
     }
 
     /// The addresses bound so far.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn addresses(&self) -> Vec<Address> {
         self.server.local_addrs().into_iter().map(Address::from).collect()
     }
 
     /// The host name in force (banner, EHLO, Received `by`).
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn hostname(&self) -> String {
         self.server.options().hostname.clone()
     }
 
     /// Counters: connections, activeConnections, refusedConnections, messagesAccepted,
     /// messagesRejected, recipientsAccepted, recipientsRejected, bytesReceived.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn stats(&self) -> ServerStats {
         self.server.stats().into()
     }

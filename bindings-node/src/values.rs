@@ -49,7 +49,7 @@ pub struct ReplyJson {
 #[napi]
 impl Reply {
     /// `new Reply(code, text = "", enhanced = null)`; `code` must be 200..599.
-    #[napi(constructor)]
+    #[napi(constructor, catch_unwind)]
     pub fn new(env: Env, code: u32, text: Option<String>, enhanced: Option<String>) -> napi::Result<Self> {
         let code = u16::try_from(code)
             .ok()
@@ -59,61 +59,61 @@ impl Reply {
     }
 
     /// The three-digit code.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn code(&self) -> u32 {
         u32::from(self.inner.code)
     }
 
     /// The enhanced status code (RFC 3463), e.g. `"5.1.1"`, or null.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn enhanced(&self) -> Option<String> {
         self.inner.enhanced.clone()
     }
 
     /// The text lines.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn lines(&self) -> Vec<String> {
         self.inner.lines.clone()
     }
 
     /// The lines joined by `\n`.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn text(&self) -> String {
         self.inner.text()
     }
 
     /// 2xx.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn is_positive(&self) -> bool {
         self.inner.is_positive()
     }
 
     /// 4xx.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn is_transient(&self) -> bool {
         self.inner.is_transient()
     }
 
     /// 5xx.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn is_permanent(&self) -> bool {
         self.inner.is_permanent()
     }
 
     /// `"550 5.7.1 relaying denied"`: the reply on one line.
-    #[napi(js_name = "toString")]
+    #[napi(js_name = "toString", catch_unwind)]
     pub fn to_js_string(&self) -> String {
         self.inner.one_line()
     }
 
     /// `{code, enhanced, lines, text}`.
-    #[napi(js_name = "toJSON")]
+    #[napi(js_name = "toJSON", catch_unwind)]
     pub fn to_json(&self) -> ReplyJson {
         ReplyJson { code: self.code(), enhanced: self.enhanced(), lines: self.lines(), text: self.text() }
     }
 
     /// True when both replies have the same code, enhanced code and lines.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn equals(&self, other: &Reply) -> bool {
         self.inner == other.inner
     }
