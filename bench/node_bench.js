@@ -134,7 +134,7 @@ async function main() {
   console.error(`node_bench: ${N} messages of 1 KiB per run, ${os.cpus().length} CPUs, Node ${process.version}`);
   const rows = await serverRows();
   const clients = await clientRows();
-  const mib = (k) => (k / 1024).toFixed(0);
+  const mib = (k) => (Number.isFinite(k) ? (k / 1024).toFixed(0) : '–');
   const out = [];
   out.push(`### Node server: JS \`onMessage\` counting (${N} x 1 KiB, smtp-source)\n`);
   out.push('| sessions | mode | postwire.Server msg/s | smtp-server msg/s | smtp-sink msg/s | postwire / smtp-server | postwire / smtp-sink | peak RSS MiB postwire / smtp-server / sink |');
@@ -149,7 +149,7 @@ async function main() {
   out.push('| client | msg/s | client CPU µs/msg | peak RSS MiB | vs nodemailer |');
   out.push('|---|---:|---:|---:|---:|');
   for (const [name, c] of Object.entries(clients)) {
-    out.push(`| ${name} | ${c.rate.toFixed(0)} | ${c.cpuPerMsg.toFixed(1)} | ${mib(c.rss)} | ${(c.rate / base).toFixed(2)}x |`);
+    out.push(`| ${name} | ${c.rate.toFixed(0)} | ${Number.isFinite(c.cpuPerMsg) ? c.cpuPerMsg.toFixed(1) : '–'} | ${mib(c.rss)} | ${(c.rate / base).toFixed(2)}x |`);
   }
   console.log(out.join('\n'));
 }
