@@ -412,12 +412,16 @@ export interface ReplyJson {
 
 /**
  * Deliver `message` from `mailFrom` to `rcptTo` (one address or a list) through
- * `options.smarthost`; resolves to one result per recipient (a failed recipient carries its
- * error, not thrown). Rejects only when nothing was attempted (bad arguments).
+ * `options.smarthost` (or by MX routing); resolves to one result per recipient (a failed
+ * recipient carries its error, not thrown). Rejects only when nothing was attempted (bad
+ * arguments).
  */
 export declare function sendMail(mailFrom: string, rcptTo: string | string[], message: Buffer | string, options?: SendMailOptions | undefined | null): Promise<Array<RecipientResult>>
 
-/** How `sendMail` delivers (through `smarthost`; MX routing comes with the routing issue). */
+/**
+ * How `sendMail` delivers: through `smarthost`, or without one by MX routing per recipient
+ * domain (where the core routes; `nameservers`, `allowLoopback` and `port` apply there).
+ */
 export interface SendMailOptions {
   /** Relay everything through this host. */
   smarthost?: string

@@ -168,7 +168,8 @@ pub struct PoolOptions<'a> {
     pub logger: Option<Either<Object<'a>, bool>>,
 }
 
-/// How `sendMail` delivers (through `smarthost`; MX routing comes with the routing issue).
+/// How `sendMail` delivers: through `smarthost`, or without one by MX routing per recipient
+/// domain (where the core routes; `nameservers`, `allowLoopback` and `port` apply there).
 #[napi(object, object_to_js = false)]
 #[derive(Serialize, Default)]
 pub struct SendMailOptions<'a> {

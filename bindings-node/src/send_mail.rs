@@ -1,6 +1,6 @@
 //! `sendMail(mailFrom, rcptTo, message, options?)`: deliver one message without a session object
-//! (through a smarthost for now), by `postwire::client::send_mail`; one `RecipientResult` per
-//! recipient. The options are read by the core (`host::options::send_mail_options`).
+//! (through a smarthost, or by MX routing where the core routes), by
+//! `postwire::client::send_mail`; one `RecipientResult` per recipient. The options are read by the core (`host::options::send_mail_options`).
 
 use napi::bindgen_prelude::PromiseRaw;
 use napi::Env;
@@ -13,8 +13,9 @@ use crate::options::{to_json, SendMailOptions};
 use crate::values::{message_bytes, recipients, MessageArg, RecipientResult, Recipients};
 
 /// Deliver `message` from `mailFrom` to `rcptTo` (one address or a list) through
-/// `options.smarthost`; resolves to one result per recipient (a failed recipient carries its
-/// error, not thrown). Rejects only when nothing was attempted (bad arguments).
+/// `options.smarthost` (or by MX routing); resolves to one result per recipient (a failed
+/// recipient carries its error, not thrown). Rejects only when nothing was attempted (bad
+/// arguments).
 #[napi(ts_return_type = "Promise<Array<RecipientResult>>", catch_unwind)]
 pub fn send_mail<'e>(
     env: &'e Env,
