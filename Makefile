@@ -6,7 +6,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 
 .DEFAULT_GOAL := help
-.PHONY: help deps build fmt fmt-check test test-rust test-python demo bench bench-server bench-client bench-python clean
+.PHONY: help deps build node fmt fmt-check test test-rust test-python test-node demo bench bench-server bench-client bench-python bench-node clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -18,6 +18,9 @@ deps: ## Install the test peers: Postfix smtp-source/smtp-sink, swaks, .venv, No
 build: ## Build every crate of the workspace (debug)
 	$(CARGO) build --workspace
 
+node: ## Build the Node addon in this checkout (npm install: napi build, debug profile)
+	npm install --no-audit --no-fund
+
 fmt: ## Format the Rust code (cargo fmt)
 	$(CARGO) fmt --all
 
@@ -26,8 +29,8 @@ fmt-check: ## Check the Rust code is formatted (skipped when rustfmt is absent)
 	  $(CARGO) fmt --all --check || { echo "run \`make fmt\`"; exit 1; }; \
 	else echo "fmt-check: rustfmt not installed, skipped"; fi
 
-# Later suites (Node, C bindings) are added here as `test-node test-c`.
-test: deps test-rust test-python fmt-check ## Install peers, then run every test suite
+# Later suites (the C binding) are added here as `test-c`.
+test: deps test-rust test-python test-node fmt-check ## Install peers, then run every test suite
 	@echo "make test: all suites passed"
 
 test-rust: ## Rust unit and integration tests (debug build, real peers on loopback)
@@ -36,10 +39,13 @@ test-rust: ## Rust unit and integration tests (debug build, real peers on loopba
 test-python: ## Python binding: `pip install .` into a fresh venv, pytest tests/python, wheel smoke test
 	@bash scripts/test-python.sh
 
+test-node: ## Node binding: npm install (builds the addon), d.ts check, tsc --strict, node --test tests/node, npm pack installed without Rust
+	@bash scripts/test-node.sh
+
 demo: ## Start `postwire serve` on loopback, deliver a message, show a relay refused, stop
 	@bash scripts/demo.sh
 
-bench: bench-server bench-client bench-python ## Run the server and client benchmarks (release build)
+bench: bench-server bench-client bench-python bench-node ## Run the server and client benchmarks (release build)
 
 bench-server: ## Server benchmark: smtp-source against postwire, smtp-sink, aiosmtpd, smtp-server
 	@bash bench/server_bench.sh
@@ -51,6 +57,9 @@ bench-client: ## Client benchmark (when bench/client_bench.sh exists)
 bench-python: ## Python binding benchmark: Server with a Python hook, Client, aio.Client (release wheel)
 	@bash bench/python_bench.sh
 
+bench-node: ## Node binding benchmark: Server with a JS hook vs smtp-server, Client/Pool vs nodemailer (release addon)
+	@bash bench/node_bench.sh
+
 clean: ## Remove build output, the venv, Node modules and bench results
 	$(CARGO) clean
-	rm -rf .venv .work tests/peers/node/node_modules bench/results
+	rm -rf .venv .work node_modules *.node tests/peers/node/node_modules bench/results

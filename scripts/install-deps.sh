@@ -6,7 +6,8 @@
 #                    swaks with the Perl modules it needs for TLS and AUTH (Net::SSLeay,
 #                    IO::Socket::SSL, Authen::SASL), time (GNU /usr/bin/time), nmap with its
 #                    smtp-open-relay script (the relay checker is compared with it), openssl
-#                    (the client's TLS tests make self-signed certificates with `req -x509`)
+#                    (the client's TLS tests make self-signed certificates with `req -x509`, the
+#                    Node suite signs a server certificate with a test CA of its own)
 #   Python           <repo>/.venv from tests/peers/requirements.txt (aiosmtpd, aiosmtplib, pytest)
 #   Node             tests/peers/node/node_modules from its package-lock.json (smtp-server, nodemailer)
 #
@@ -56,6 +57,9 @@ openssl_can_x509() {
   return $rc
 }
 openssl_can_x509 || missing+=(openssl)
+# The Node suite signs a server certificate with a test CA of its own (tests/node/helpers.js).
+openssl_can_sign() { openssl req -help 2>&1 | grep -q -- "-addext" && openssl x509 -help 2>&1 | grep -q -- "-extfile"; }
+openssl_can_sign || missing+=(openssl)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ] && [ ${#as_root[@]} -eq 0 ]; then
@@ -131,6 +135,7 @@ check "smtp-sink runs" bash -c 'out=$("$(command -v smtp-sink || echo /usr/sbin/
 check "/usr/bin/time" test -x /usr/bin/time
 check "nmap with the smtp-open-relay script" nmap_relay_script
 check "openssl makes self-signed certificates (req -x509 -addext)" openssl_can_x509
+check "openssl signs certificates with extensions" openssl_can_sign
 check "python aiosmtpd, aiosmtplib, pytest" "$venv/bin/python" -c "import aiosmtpd, aiosmtplib, pytest"
 check "node smtp-server, nodemailer" node -e "require('$nodedir/node_modules/smtp-server'); require('$nodedir/node_modules/nodemailer')"
 if (exec 3<>/dev/tcp/127.0.0.1/25) 2>/dev/null; then

@@ -58,21 +58,27 @@ const QUIT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Upper bound of the NOOP health check (the session's own `other` timeout if shorter).
 const HEALTH_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Limits and timers of a [`Pool`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Limits and timers of a [`Pool`]. A binding deserializes it from the host's options
+/// (`host::options::pool_options`): fields left out keep the defaults, durations are float
+/// seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct PoolOptions {
     /// Hard cap on open connections across all destinations (busy, idle or closing).
     pub max_connections: usize,
     /// Cap on open connections (and concurrent sends) to one destination.
     pub max_per_destination: usize,
     /// An idle session older than this is closed (QUIT) instead of reused.
+    #[serde(with = "crate::option_values::secs")]
     pub idle_timeout: Duration,
     /// A session older than this is closed after its current send.
+    #[serde(with = "crate::option_values::secs")]
     pub max_lifetime: Duration,
     /// How many times a send is retried on a fresh connection after the connection dropped
     /// before any message content was written.
     pub max_retries: u32,
     /// A session idle longer than this is checked with NOOP before it is reused.
+    #[serde(with = "crate::option_values::secs")]
     pub health_check_after: Duration,
     /// A session is closed after this many messages (0 = no limit); nodemailer's `maxMessages`.
     pub max_messages_per_connection: u32,

@@ -3,13 +3,16 @@
 //! knowing nothing of the options) and calls [`server_options`]; the names, the defaults (every
 //! field left out), the units (float seconds) and the checks are the core's, written once in the
 //! option types' `Deserialize` (`option_values::de`).
+//!
+//! Also the pool's options and destination, and `send_mail`'s options, from the same kind of
+//! value: the Node binding builds them from its option objects, Python and C can do the same.
 
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::client::{ClientOptions, ClientTimeouts};
+use crate::client::{ClientOptions, ClientTimeouts, Destination, PoolOptions, SendMailOptions};
 use crate::error::{Error, Result};
 use crate::server::ServerOptions;
 
@@ -83,6 +86,108 @@ pub fn client_options(host: &str, port: Option<u16>, value: Value) -> Result<Cli
 /// A number of seconds as given (the check that it is a usable duration is `from_seconds`').
 fn number(what: &str, v: Value) -> Result<f64> {
     from_value(v).map_err(|_| Error::invalid_input(format!("{what} must be a number of seconds")))
+}
+
+/// `PoolOptions` from the host's options (`max_connections`, `max_per_destination`,
+/// `idle_timeout`, `max_lifetime`, `max_retries`, `health_check_after`,
+/// `max_messages_per_connection`; left out or null: the pool's defaults).
+pub fn pool_options(value: Value) -> Result<PoolOptions> {
+    from_value(Value::Object(object("pool options", value)?))
+}
+
+/// A pool [`Destination`] from the host's options: `host` (required), `port`, `credentials`
+/// (see [`credentials`]) and every option of [`client_options`].
+pub fn destination(value: Value) -> Result<Destination> {
+    let mut map = object("destination", value)?;
+    let host = match map.remove("host") {
+        Some(Value::String(h)) if !h.is_empty() => h,
+        _ => return Err(Error::invalid_input("destination: host (a non-empty string) is required")),
+    };
+    let port = port(map.remove("port"))?;
+    let creds = credentials(map.remove("credentials"))?;
+    let options = client_options(&host, port, Value::Object(map))?;
+    Ok(Destination { options, credentials: creds })
+}
+
+/// `SendMailOptions` from the host's options: `smarthost`, `port` (25 by default),
+/// `credentials`, `nameservers`, `allow_loopback`, and the session options `send_mail` uses —
+/// `tls`, `hello_name`, `timeout`/`data_timeout`/`timeouts`, `ca_file`, `accept_invalid_certs`,
+/// `allow_plaintext_auth` — read as [`client_options`] reads them (same defaults and checks).
+pub fn send_mail_options(value: Value) -> Result<SendMailOptions> {
+    let mut map = object("send_mail options", value)?;
+    let smarthost = match map.remove("smarthost") {
+        None => None,
+        Some(Value::String(h)) => Some(h),
+        Some(other) => {
+            return Err(Error::invalid_input(format!("option smarthost must be a host name, got {other}")))
+        }
+    };
+    let port = port(map.remove("port"))?;
+    let creds = credentials(map.remove("credentials"))?;
+    let nameservers: Option<Vec<String>> = match map.remove("nameservers") {
+        None => None,
+        Some(v) => Some(
+            from_value(v).map_err(|_| Error::invalid_input("nameservers must be a list of \"ip:port\""))?,
+        ),
+    };
+    let allow_loopback = match map.remove("allow_loopback") {
+        None => false,
+        Some(v) => from_value(v).map_err(|_| Error::invalid_input("allow_loopback must be a boolean"))?,
+    };
+    let co = client_options(smarthost.as_deref().unwrap_or(""), port, Value::Object(map))?;
+    Ok(SendMailOptions {
+        smarthost,
+        port: co.effective_port(),
+        tls: co.tls,
+        credentials: creds,
+        timeouts: co.timeouts,
+        hello_name: co.hello_name,
+        nameservers,
+        allow_loopback,
+        ca_file: co.ca_file,
+        accept_invalid_certs: co.accept_invalid_certs,
+        allow_plaintext_auth: co.allow_plaintext_auth,
+    })
+}
+
+/// AUTH credentials as a host gives them: `[user, password]` (a Python tuple) or
+/// `{user, password}` (a JS object); null or left out: none.
+pub fn credentials(value: Option<Value>) -> Result<Option<(String, String)>> {
+    let bad = || Error::invalid_input("credentials must be [user, password] or {user, password}");
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(a)) => match <[Value; 2]>::try_from(a) {
+            Ok([Value::String(u), Value::String(p)]) => Ok(Some((u, p))),
+            _ => Err(bad()),
+        },
+        Some(Value::Object(mut m)) => match (m.remove("user"), m.remove("password")) {
+            (Some(Value::String(u)), Some(Value::String(p))) if m.is_empty() => Ok(Some((u, p))),
+            _ => Err(bad()),
+        },
+        Some(_) => Err(bad()),
+    }
+}
+
+/// An object's fields, nulls dropped (a null option is one left out); null itself is `{}`.
+fn object(what: &str, value: Value) -> Result<Map<String, Value>> {
+    match value {
+        Value::Object(mut m) => {
+            m.retain(|_, v| !v.is_null());
+            Ok(m)
+        }
+        Value::Null => Ok(Map::new()),
+        other => Err(Error::invalid_input(format!("{what} must be an object, got {other}"))),
+    }
+}
+
+/// A port option (left out: `None`, the default of the caller).
+fn port(value: Option<Value>) -> Result<Option<u16>> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => {
+            from_value(v).map(Some).map_err(|_| Error::invalid_input("port must be a number 0..65535"))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -160,6 +265,65 @@ mod tests {
         ] {
             let e = client_options("h", None, bad.clone()).unwrap_err();
             assert_eq!(e.kind(), crate::ErrorKind::InvalidInput, "{bad}");
+        }
+    }
+
+    #[test]
+    fn pool_destination_and_send_mail_options() {
+        let p =
+            pool_options(json!({ "max_connections": 3, "idle_timeout": 1.5, "max_retries": null })).unwrap();
+        let d = PoolOptions::default();
+        assert_eq!((p.max_connections, p.idle_timeout), (3, Duration::from_millis(1500)));
+        assert_eq!((p.max_per_destination, p.max_retries), (d.max_per_destination, d.max_retries));
+        assert_eq!(pool_options(Value::Null).unwrap(), d);
+        for bad in [json!({ "idle_timeout": 0 }), json!({ "nope": 1 }), json!(3)] {
+            assert_eq!(
+                pool_options(bad.clone()).unwrap_err().kind(),
+                crate::ErrorKind::InvalidInput,
+                "{bad}"
+            );
+        }
+
+        let dest = destination(json!({
+            "host": "mx.example.test", "port": 2525, "tls": "none",
+            "credentials": { "user": "alice", "password": "s3cret" }, "timeout": 2,
+        }))
+        .unwrap();
+        assert_eq!((dest.options.host.as_str(), dest.options.effective_port()), ("mx.example.test", 2525));
+        assert_eq!(dest.options.tls, TlsMode::None);
+        assert_eq!(dest.options.timeouts.mail, Duration::from_secs(2));
+        assert_eq!(dest.credentials, Some(("alice".into(), "s3cret".into())));
+        let implicit =
+            destination(json!({ "host": "h", "tls": "implicit", "credentials": ["u", "p"] })).unwrap();
+        assert_eq!(implicit.options.effective_port(), 465);
+        assert_eq!(implicit.credentials, Some(("u".into(), "p".into())));
+        for bad in [
+            json!({ "port": 25 }),
+            json!({ "host": "h", "credentials": ["u"] }),
+            json!({ "host": "h", "credentials": { "user": "u" } }),
+            json!({ "host": "h", "bogus": true }),
+        ] {
+            assert_eq!(destination(bad.clone()).unwrap_err().kind(), crate::ErrorKind::InvalidInput, "{bad}");
+        }
+
+        let sm = send_mail_options(json!({
+            "smarthost": "127.0.0.1", "port": 2525, "tls": "none", "timeout": 3,
+            "nameservers": ["127.0.0.1:5353"], "allow_loopback": true, "credentials": null,
+        }))
+        .unwrap();
+        assert_eq!((sm.smarthost.as_deref(), sm.port, sm.tls), (Some("127.0.0.1"), 2525, TlsMode::None));
+        assert_eq!(sm.timeouts.rcpt, Duration::from_secs(3));
+        assert_eq!(sm.timeouts.data_end, ClientTimeouts::default().data_end);
+        assert_eq!(sm.nameservers, Some(vec!["127.0.0.1:5353".to_string()]));
+        assert!(sm.allow_loopback && sm.credentials.is_none());
+        let defaults = send_mail_options(Value::Null).unwrap();
+        assert_eq!((defaults.smarthost, defaults.port, defaults.tls), (None, 25, TlsMode::Opportunistic));
+        for bad in [json!({ "smarthost": 7 }), json!({ "allow_loopback": "yes" }), json!({ "timeout": -1 })] {
+            assert_eq!(
+                send_mail_options(bad.clone()).unwrap_err().kind(),
+                crate::ErrorKind::InvalidInput,
+                "{bad}"
+            );
         }
     }
 

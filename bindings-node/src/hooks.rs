@@ -1,0 +1,222 @@
+//! JS functions as the server's hooks and authenticator: the Node end of the core's hook
+//! dispatch (`postwire::host::dispatch`, callback mode).
+//!
+//! The core hands each hook call (a `HookRequest`: arguments + responder) to one
+//! threadsafe function per server, which runs it on the JS thread: the hook is called with
+//! JS values, and its result answers the responder — at once for a plain value, when it settles
+//! for a Promise. A hook that throws, rejects or returns something that is not an answer fails
+//! the request, and the core answers `451 4.3.0` (and logs why); a hook that never settles is
+//! cut by the server's `hookTimeout`. The threadsafe function is weak: hooks never keep the
+//! process alive (a started server does, see `server.rs`).
+//!
+//! Answers: `undefined`/`null` accepts; `[code, text]`, `{code, text}` or a `Reply` refuses
+//! (the code checked by the core's `hook_reply`); `auth` answers with a truthy or falsy value.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use napi::bindgen_prelude::{
+    Buffer, CallbackContext, ClassInstance, FnArgs, FromNapiValue, Function, FunctionRef, JavaScriptClassExt,
+    JsObjectValue, JsValue, JsValuesTupleIntoVec, PromiseRaw, Unknown,
+};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{Env, Status, ValueType};
+use postwire::host::{hook_reply, HookDispatch, HookRequest, Responder};
+use postwire::server::HookSet;
+
+use crate::options::{AddressArgs, AuthArgs, ConnectArgs, MessageArgs};
+use crate::values::{params, Reply, Session};
+
+/// A hook kept past the constructor call.
+type HookRef<A> = FunctionRef<A, Unknown<'static>>;
+
+/// The hooks given as JS functions (each optional).
+#[derive(Default)]
+pub struct JsHooks {
+    pub connect: Option<HookRef<ConnectArgs>>,
+    pub mail_from: Option<HookRef<AddressArgs>>,
+    pub rcpt_to: Option<HookRef<AddressArgs>>,
+    pub message: Option<HookRef<MessageArgs>>,
+    pub auth: Option<HookRef<AuthArgs>>,
+}
+
+/// Carries hook requests to the JS thread (weak: never holds the process open).
+type HookFn = ThreadsafeFunction<HookRequest, (), (), Status, false, true>;
+
+/// How a hook's JS result becomes the answer.
+type Convert<T> = fn(&Env, Unknown<'_>) -> Result<T, String>;
+
+impl JsHooks {
+    /// True when at least one hook or a callable `auth` was given.
+    pub fn any(&self) -> bool {
+        self.set() != HookSet::NONE || self.auth.is_some()
+    }
+
+    fn set(&self) -> HookSet {
+        HookSet {
+            connect: self.connect.is_some(),
+            mail_from: self.mail_from.is_some(),
+            rcpt_to: self.rcpt_to.is_some(),
+            message: self.message.is_some(),
+        }
+    }
+
+    /// The core's dispatch calling these hooks on the JS thread of `env`.
+    pub fn dispatch(self, env: &Env, hook_timeout: Duration) -> napi::Result<HookDispatch> {
+        let set = self.set();
+        let carrier: Function<'_, (), ()> = env.create_function_from_closure("postwireHooks", |_| Ok(()))?;
+        let tsfn: HookFn = carrier
+            .build_threadsafe_function::<HookRequest>()
+            .callee_handled::<false>()
+            .weak::<true>()
+            .build_callback(move |ctx| {
+                self.handle(&ctx.env, ctx.value);
+                // Never an Err out of here: napi would make it a fatal exception.
+                Ok(())
+            })?;
+        let tsfn = Arc::new(tsfn);
+        Ok(HookDispatch::with_callback(set, hook_timeout, move |req| {
+            // Not queued (the environment is closing): the request is dropped here, which
+            // answers the session 451.
+            let _ = tsfn.call(req, ThreadsafeFunctionCallMode::NonBlocking);
+        }))
+    }
+
+    /// Run one request on the JS thread.
+    fn handle(&self, env: &Env, req: HookRequest) {
+        match req {
+            HookRequest::Connect { session, respond } => {
+                run(env, "onConnect", &self.connect, respond, to_reply, || {
+                    FnArgs::from((Session::from(session),))
+                })
+            }
+            HookRequest::MailFrom { session, address, params: p, respond } => {
+                run(env, "onMailFrom", &self.mail_from, respond, to_reply, || {
+                    FnArgs::from((Session::from(session), address, params(p.to_pairs())))
+                })
+            }
+            HookRequest::RcptTo { session, address, params: p, respond } => {
+                run(env, "onRcptTo", &self.rcpt_to, respond, to_reply, || {
+                    FnArgs::from((Session::from(session), address, params(p.to_pairs())))
+                })
+            }
+            HookRequest::Message { session, envelope, data, respond } => {
+                run(env, "onMessage", &self.message, respond, to_reply, || {
+                    // The core keeps no other reference in the common case: no copy then.
+                    let bytes = Arc::try_unwrap(data).unwrap_or_else(|shared| shared.as_ref().clone());
+                    FnArgs::from((Session::from(session), envelope.into(), Buffer::from(bytes)))
+                })
+            }
+            HookRequest::Auth { user, password, respond } => {
+                run(env, "auth", &self.auth, respond, to_bool, || FnArgs::from((user, password)))
+            }
+        }
+    }
+}
+
+/// Call `hook(args())` and answer `respond` with its (eventual) converted result.
+fn run<A: JsValuesTupleIntoVec, T: 'static>(
+    env: &Env,
+    name: &'static str,
+    hook: &Option<HookRef<A>>,
+    respond: Responder<T>,
+    convert: Convert<T>,
+    args: impl FnOnce() -> A,
+) {
+    let Some(hook) = hook else { return respond.fail(format!("{name} is not set")) };
+    if respond.is_closed() {
+        // The session stopped waiting (hook_timeout, or it closed) while the call was queued.
+        return;
+    }
+    let called = hook.borrow_back(env).and_then(|f| f.call(args()));
+    match called {
+        Err(e) => respond.fail(format!("{name} threw: {}", e.reason)),
+        Ok(value) => settle(env, name, value, respond, convert),
+    }
+}
+
+/// Answer with `value`, or with what it settles to when it is a Promise.
+fn settle<T: 'static>(
+    env: &Env,
+    name: &'static str,
+    value: Unknown<'_>,
+    respond: Responder<T>,
+    convert: Convert<T>,
+) {
+    if !value.is_promise().unwrap_or(false) {
+        return respond.answer(convert(env, value));
+    }
+    // SAFETY: `value` is a live promise of this environment (checked just above).
+    let promise = match unsafe { PromiseRaw::<Unknown<'_>>::from_napi_value(env.raw(), value.raw()) } {
+        Ok(p) => p,
+        Err(e) => return respond.fail(format!("{name} returned a promise that cannot be awaited: {e}")),
+    };
+    // Whichever of then/catch runs first answers; the responder is used once.
+    let on_ok = Rc::new(Cell::new(Some(respond)));
+    let on_err = Rc::clone(&on_ok);
+    let attached = promise
+        .then(move |ctx: CallbackContext<Unknown<'_>>| {
+            if let Some(r) = on_ok.take() {
+                r.answer(convert(&ctx.env, ctx.value));
+            }
+            Ok(())
+        })
+        .and_then(|p| {
+            p.catch(move |ctx: CallbackContext<Unknown<'_>>| {
+                if let Some(r) = on_err.take() {
+                    r.fail(format!("{name} rejected: {}", describe(ctx.value)));
+                }
+                Ok(())
+            })
+        });
+    // Err: the callbacks were not attached; dropping them (with the responder) answers 451.
+    drop(attached);
+}
+
+/// A thrown or rejected value as text for the log: an Error's message, else its string form.
+fn describe(v: Unknown<'_>) -> String {
+    let message = v
+        .coerce_to_object()
+        .ok()
+        .filter(|_| v.get_type().ok() == Some(ValueType::Object))
+        .and_then(|o| o.get_named_property::<Option<String>>("message").ok().flatten());
+    message
+        .or_else(|| v.coerce_to_string().ok().and_then(|s| s.into_utf8().ok()?.into_owned().ok()))
+        .unwrap_or_else(|| "a value that is not text".into())
+}
+
+/// A hook's answer: `undefined`/`null` accepts; `[code, text]`, `{code, text}` or a `Reply`
+/// refuses.
+fn to_reply(env: &Env, v: Unknown<'_>) -> Result<Option<postwire::Reply>, String> {
+    let kind = v.get_type().map_err(|e| e.to_string())?;
+    if matches!(kind, ValueType::Undefined | ValueType::Null) {
+        return Ok(None);
+    }
+    let expected = || {
+        format!("hook returned {}, expected nothing, [code, text], {{code, text}} or a Reply", describe(v))
+    };
+    if kind != ValueType::Object {
+        return Err(expected());
+    }
+    if Reply::instance_of(env, &v).unwrap_or(false) {
+        // SAFETY: `v` is a live `Reply` instance of this environment (checked just above).
+        let r = unsafe { ClassInstance::<Reply>::from_napi_value(env.raw(), v.raw()) }
+            .map_err(|e| e.to_string())?;
+        return Ok(Some(r.inner.clone()));
+    }
+    let obj = v.coerce_to_object().map_err(|e| e.to_string())?;
+    let (code, text): (Option<f64>, Option<String>) = if v.is_array().unwrap_or(false) {
+        (obj.get_element(0).ok(), obj.get_element(1).ok())
+    } else {
+        (obj.get_named_property("code").ok(), obj.get_named_property("text").ok())
+    };
+    let code = code.filter(|c| c.fract() == 0.0).ok_or_else(expected)?;
+    hook_reply(code as i64, text.as_deref().unwrap_or("")).map(Some)
+}
+
+/// `auth`'s answer: JS truthiness.
+fn to_bool(_env: &Env, v: Unknown<'_>) -> Result<bool, String> {
+    v.coerce_to_bool().map_err(|e| format!("auth answered {e}"))
+}

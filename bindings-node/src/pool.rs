@@ -1,0 +1,70 @@
+//! `Pool`: sessions kept open per destination and shared by sends (`postwire::client::Pool`,
+//! which owns every rule: caps, idle expiry, health check, bounded retry).
+
+use napi::bindgen_prelude::PromiseRaw;
+use napi::Env;
+use napi_derive::napi;
+use postwire::client::Pool as CorePool;
+use postwire::host;
+
+use crate::error::{promise, ResultExt};
+use crate::options::{to_json, Destination, PoolOptions};
+use crate::values::{message_bytes, recipients, MessageArg, PoolStats, Recipients, SendResult};
+
+/// A pool of SMTP sessions: `await pool.send(destination, from, to, message)`.
+#[napi]
+pub struct Pool {
+    inner: CorePool,
+}
+
+#[napi]
+impl Pool {
+    /// A new, empty pool (`maxConnections` 10 by default; see `PoolOptions`).
+    #[napi(constructor, catch_unwind)]
+    pub fn new(env: Env, options: Option<PoolOptions<'_>>) -> napi::Result<Self> {
+        let mut options = options.unwrap_or_default();
+        crate::logging::from_option(&env, options.logger.take())?;
+        let opts = host::options::pool_options(to_json(&options)).js(&env)?;
+        Ok(Pool { inner: CorePool::new(opts) })
+    }
+
+    /// Send one message through a pooled session to `destination` (same result and errors as
+    /// `client.send`). Waits while the caps are reached.
+    #[napi(ts_return_type = "Promise<SendResult>", catch_unwind)]
+    pub fn send<'e>(
+        &self,
+        env: &'e Env,
+        destination: Destination,
+        mail_from: String,
+        #[napi(ts_arg_type = "string | string[]")] rcpt_to: Recipients,
+        #[napi(ts_arg_type = "Buffer | string")] message: MessageArg,
+    ) -> napi::Result<PromiseRaw<'e, SendResult>> {
+        let dest = host::options::destination(to_json(&destination)).js(env)?;
+        let rcpts = recipients(rcpt_to);
+        let msg = message_bytes(message);
+        let pool = self.inner.clone();
+        promise(env, async move { pool.send(&dest, &mail_from, &rcpts, &msg).await }, |_, r| {
+            Ok(SendResult::from(r))
+        })
+    }
+
+    /// The counters now: open, idle, created, reused, retried.
+    #[napi(getter, catch_unwind)]
+    pub fn stats(&self) -> PoolStats {
+        self.inner.stats().into()
+    }
+
+    /// QUIT every idle session and refuse further sends; sends in flight finish first.
+    #[napi(ts_return_type = "Promise<void>", catch_unwind)]
+    pub fn close<'e>(&self, env: &'e Env) -> napi::Result<PromiseRaw<'e, ()>> {
+        let pool = self.inner.clone();
+        promise(
+            env,
+            async move {
+                pool.close().await;
+                Ok(())
+            },
+            |_, ()| Ok(()),
+        )
+    }
+}

@@ -1,0 +1,35 @@
+//! `sendMail(mailFrom, rcptTo, message, options?)`: deliver one message without a session object
+//! (through a smarthost, or by MX routing where the core routes), by
+//! `postwire::client::send_mail`; one `RecipientResult` per recipient. The options are read by the core (`host::options::send_mail_options`).
+
+use napi::bindgen_prelude::PromiseRaw;
+use napi::Env;
+use napi_derive::napi;
+use postwire::client::send_mail as core_send_mail;
+use postwire::host;
+
+use crate::error::{promise, ResultExt};
+use crate::options::{to_json, SendMailOptions};
+use crate::values::{message_bytes, recipients, MessageArg, RecipientResult, Recipients};
+
+/// Deliver `message` from `mailFrom` to `rcptTo` (one address or a list) through
+/// `options.smarthost` (or by MX routing); resolves to one result per recipient (a failed
+/// recipient carries its error, not thrown). Rejects only when nothing was attempted (bad
+/// arguments).
+#[napi(ts_return_type = "Promise<Array<RecipientResult>>", catch_unwind)]
+pub fn send_mail<'e>(
+    env: &'e Env,
+    mail_from: String,
+    #[napi(ts_arg_type = "string | string[]")] rcpt_to: Recipients,
+    #[napi(ts_arg_type = "Buffer | string")] message: MessageArg,
+    options: Option<SendMailOptions<'_>>,
+) -> napi::Result<PromiseRaw<'e, Vec<RecipientResult>>> {
+    let mut options = options.unwrap_or_default();
+    crate::logging::from_option(env, options.logger.take())?;
+    let opts = host::options::send_mail_options(to_json(&options)).js(env)?;
+    let rcpts = recipients(rcpt_to);
+    let msg = message_bytes(message);
+    promise(env, async move { core_send_mail(&mail_from, &rcpts, &msg, &opts).await }, |_, results| {
+        Ok(results.into_iter().map(RecipientResult::from).collect())
+    })
+}

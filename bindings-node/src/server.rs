@@ -1,0 +1,177 @@
+//! `Server`: every option of the API contract (`ServerOptions`; names, defaults and checks are
+//! the core's), JS hooks (`hooks.rs`), `listen` / `start` / `stop` / `forceStop`, `stats`.
+//!
+//! The server runs on the core's shared runtime through its `ServerHandle`. Process lifetime is
+//! Node's `net.Server`'s: between `start()` and the end of `stop()` a pending internal Promise
+//! keeps the event loop (and so the process) alive; hooks and logging never do by themselves.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use napi::bindgen_prelude::PromiseRaw;
+use napi::Either;
+use napi::Env;
+use napi_derive::napi;
+use postwire::host::{self, HookDispatch, ServerHandle};
+use postwire::server::Server as CoreServer;
+
+use crate::error::{invalid_input, promise, ResultExt};
+use crate::hooks::JsHooks;
+use crate::options::{to_json, ServerOptions};
+use crate::values::{Address, ServerStats};
+
+/// An SMTP server: `new Server(options)`, `await server.listen(host, port)`, `server.start()`,
+/// `await server.stop()`.
+#[napi]
+pub struct Server {
+    server: Arc<CoreServer>,
+    dispatch: Option<Arc<HookDispatch>>,
+    handle: Arc<Mutex<Option<ServerHandle>>>,
+}
+
+impl Server {
+    fn handle(&self) -> Option<ServerHandle> {
+        self.handle.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+#[napi]
+impl Server {
+    /// A server with `options` (see `ServerOptions`; every one optional).
+    #[napi(constructor, catch_unwind)]
+    pub fn new(env: Env, options: Option<ServerOptions<'_>>) -> napi::Result<Self> {
+        let mut o = options.unwrap_or_default();
+        crate::logging::from_option(&env, o.logger.take())?;
+        let hooks = JsHooks {
+            connect: o.on_connect.take().map(|f| f.create_ref()).transpose()?,
+            mail_from: o.on_mail_from.take().map(|f| f.create_ref()).transpose()?,
+            rcpt_to: o.on_rcpt_to.take().map(|f| f.create_ref()).transpose()?,
+            message: o.on_message.take().map(|f| f.create_ref()).transpose()?,
+            auth: match &o.auth {
+                Some(Either::A(f)) => Some(f.create_ref()?),
+                _ => None,
+            },
+        };
+        let mut opts = host::options::server_options(to_json(&o)).js(&env)?;
+        let dispatch = if hooks.any() {
+            let callable_auth = hooks.auth.is_some();
+            let d = Arc::new(hooks.dispatch(&env, opts.hook_timeout)?);
+            if callable_auth {
+                opts.auth = Some(d.clone());
+            }
+            Some(d)
+        } else {
+            None
+        };
+        let server = match &dispatch {
+            Some(d) => CoreServer::with_hooks(opts, d.clone()),
+            None => CoreServer::new(opts),
+        }
+        .js(&env)?;
+        Ok(Server { server: Arc::new(server), dispatch, handle: Arc::new(Mutex::new(None)) })
+    }
+
+    /// Bind `host:port` (defaults `127.0.0.1` and 0, an ephemeral port); resolves to the bound
+    /// `{host, port}`. May be called several times before `start()`.
+    #[napi(ts_return_type = "Promise<Address>", catch_unwind)]
+    pub fn listen<'e>(
+        &self,
+        env: &'e Env,
+        host: Option<String>,
+        port: Option<u32>,
+    ) -> napi::Result<PromiseRaw<'e, Address>> {
+        let host = host.unwrap_or_else(|| "127.0.0.1".into());
+        let port =
+            u16::try_from(port.unwrap_or(0)).map_err(|_| invalid_input(env, "port must be 0..65535"))?;
+        let server = Arc::clone(&self.server);
+        promise(
+            env,
+            async move {
+                let addr: SocketAddr = tokio::net::lookup_host((host.as_str(), port))
+                    .await
+                    .ok()
+                    .and_then(|mut a| a.next())
+                    .ok_or_else(|| {
+                        postwire::Error::invalid_input(format!("cannot resolve listen host {host:?}"))
+                    })?;
+                server.listen(addr)
+            },
+            |_, a| Ok(Address::from(a)),
+        )
+    }
+
+    /// Serve in the background until `stop()`; the process stays alive meanwhile.
+    #[napi(catch_unwind)]
+    pub fn start(&self, env: Env) -> napi::Result<()> {
+        let mut g = self.handle.lock().unwrap_or_else(|p| p.into_inner());
+        if g.is_some() {
+            return Ok(());
+        }
+        let h = self.server.start().js(&env)?;
+        let serving = h.clone();
+        *g = Some(h);
+        // Pending until the server stopped serving: this is what keeps the event loop alive. It
+        // never rejects (nobody awaits it); an error of serving comes out of `stop()`.
+        let _pending: PromiseRaw<'_, ()> = env.spawn_future(async move {
+            let _ = serving.stopped().await;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// Graceful stop: no new sessions, idle ones told 421, transactions in flight may finish
+    /// for up to `shutdownGrace` seconds; resolves once every session ended. Idempotent.
+    #[napi(ts_return_type = "Promise<void>", catch_unwind)]
+    pub fn stop<'e>(&self, env: &'e Env) -> napi::Result<PromiseRaw<'e, ()>> {
+        self.server.stop();
+        let handle = self.handle();
+        let dispatch = self.dispatch.clone();
+        promise(
+            env,
+            async move {
+                let served = match handle {
+                    Some(h) => h.stopped().await,
+                    None => Ok(()),
+                };
+                if let Some(d) = dispatch {
+                    d.close();
+                }
+                // Records of the last sessions reach the logger before stop() resolves.
+                let _ = tokio::task::spawn_blocking(host::log::flush).await;
+                served
+            },
+            |_, ()| Ok(()),
+        )
+    }
+
+    /// Close every session now, even mid-message (421); `stop()` still resolves when done.
+    #[napi(catch_unwind)]
+    pub fn force_stop(&self) {
+        self.server.force_stop();
+    }
+
+    /// True between `start()` and the end of `stop()`.
+    #[napi(getter, catch_unwind)]
+    pub fn running(&self) -> bool {
+        self.handle().is_some_and(|h| h.running())
+    }
+
+    /// The addresses bound so far.
+    #[napi(getter, catch_unwind)]
+    pub fn addresses(&self) -> Vec<Address> {
+        self.server.local_addrs().into_iter().map(Address::from).collect()
+    }
+
+    /// The host name in force (banner, EHLO, Received `by`).
+    #[napi(getter, catch_unwind)]
+    pub fn hostname(&self) -> String {
+        self.server.options().hostname.clone()
+    }
+
+    /// Counters: connections, activeConnections, refusedConnections, messagesAccepted,
+    /// messagesRejected, recipientsAccepted, recipientsRejected, bytesReceived.
+    #[napi(getter, catch_unwind)]
+    pub fn stats(&self) -> ServerStats {
+        self.server.stats().into()
+    }
+}

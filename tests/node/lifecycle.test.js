@@ -1,0 +1,89 @@
+// Process lifetime, checked with child `node` processes that must exit on their own: a started
+// server keeps its process alive until `stop()`, then lets it exit; a client never quit does not
+// hold its process open. (Waits are bounded; nothing asserts on how long anything took.)
+'use strict';
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { spawn } = require('node:child_process');
+const { ROOT, postwire, within } = require('./helpers');
+
+const pw = postwire();
+const PKG = JSON.stringify(process.env.POSTWIRE_PACKAGE || ROOT);
+
+/** Run `code` in a child node; resolves to `{child, lines, exited}` once it printed its first line. */
+async function child(code) {
+  const p = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = [];
+  let first;
+  const firstLine = new Promise((resolve) => { first = resolve; });
+  let buf = '';
+  p.stdout.on('data', (d) => {
+    buf += d;
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      lines.push(buf.slice(0, i));
+      buf = buf.slice(i + 1);
+      first();
+    }
+  });
+  const exited = new Promise((resolve) => p.on('exit', (code, signal) => resolve({ code, signal })));
+  await within(30000, Promise.race([firstLine, exited]), 'the child starting');
+  return { child: p, lines, exited };
+}
+
+test('a started server keeps the process alive; stop() from a hook lets it exit', async (t) => {
+  // The child's script ends at once; only the server can keep it running. Its onMessage hook
+  // stops the server, after which nothing holds the event loop.
+  const { child: p, lines, exited } = await child(`
+    const pw = require(${PKG});
+    const server = new pw.Server({ hostname: 'mx.example.test', localDomains: ['example.test'],
+      onMessage: () => { setImmediate(() => server.stop().then(() => console.log('stopped'))); } });
+    server.listen('127.0.0.1', 0).then((a) => { server.start(); console.log(a.port); });
+  `);
+  t.after(() => p.kill('SIGKILL'));
+  const port = Number(lines[0]);
+  assert.ok(port > 0, `child said ${lines[0]}`);
+  // Still serving after the child's script and its listen() Promise are long done: several
+  // sessions one after another, each answered.
+  for (let i = 0; i < 3; i++) {
+    const c = await pw.Client.connect('127.0.0.1', port, { tls: 'none', timeout: 10 });
+    assert.equal((await c.noop()).code, 250);
+    await c.quit();
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.equal(p.exitCode, null, 'the child exited while its server was running');
+  const c = await pw.Client.connect('127.0.0.1', port, { tls: 'none', timeout: 10 });
+  await c.send('me@example.org', ['a@example.test'], 'Subject: stop\r\n\r\nstop\r\n');
+  const how = await within(30000, exited, 'the child exiting after stop()');
+  assert.deepEqual(how, { code: 0, signal: null });
+  assert.deepEqual(lines.slice(1), ['stopped']);
+});
+
+test('a client never quit does not keep its process alive', async (t) => {
+  const server = new pw.Server({ hostname: 'mx.example.test' });
+  const addr = await server.listen();
+  server.start();
+  t.after(() => server.stop());
+  const { child: p, lines, exited } = await child(`
+    const pw = require(${PKG});
+    pw.Client.connect('127.0.0.1', ${addr.port}, { tls: 'none' })
+      .then((c) => c.noop())
+      .then((r) => console.log(r.code));   // no quit(): the session stays open
+  `);
+  t.after(() => p.kill('SIGKILL'));
+  const how = await within(30000, exited, 'the child exiting with an open session');
+  assert.deepEqual(how, { code: 0, signal: null });
+  assert.deepEqual(lines, ['250']);
+});
+
+test('a server that was never started does not keep its process alive', async (t) => {
+  const { child: p, lines, exited } = await child(`
+    const pw = require(${PKG});
+    const server = new pw.Server({ hostname: 'mx.example.test', onMessage: () => {} });
+    server.listen('127.0.0.1', 0).then((a) => console.log(a.port > 0));
+  `);
+  t.after(() => p.kill('SIGKILL'));
+  const how = await within(30000, exited, 'the child exiting');
+  assert.deepEqual(how, { code: 0, signal: null });
+  assert.deepEqual(lines, ['true']);
+});
