@@ -4,9 +4,14 @@
 
 SHELL := /bin/bash
 CARGO ?= cargo
+# `make c PROFILE=release`, `make install PREFIX=/opt/postwire PROFILE=release`.
+PROFILE ?= debug
+PREFIX ?= /usr/local
+C_LIBDIR := $(or $(CARGO_TARGET_DIR),target)/$(PROFILE)
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 
 .DEFAULT_GOAL := help
-.PHONY: help deps build fmt fmt-check test test-rust test-python demo bench bench-server bench-client bench-python clean
+.PHONY: help deps build fmt fmt-check test test-rust test-python test-c c c-header install demo bench bench-server bench-client bench-python bench-c clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -26,8 +31,8 @@ fmt-check: ## Check the Rust code is formatted (skipped when rustfmt is absent)
 	  $(CARGO) fmt --all --check || { echo "run \`make fmt\`"; exit 1; }; \
 	else echo "fmt-check: rustfmt not installed, skipped"; fi
 
-# Later suites (Node, C bindings) are added here as `test-node test-c`.
-test: deps test-rust test-python fmt-check ## Install peers, then run every test suite
+# The Node binding's suite is added here as `test-node`.
+test: deps test-rust test-python test-c fmt-check ## Install peers, then run every test suite
 	@echo "make test: all suites passed"
 
 test-rust: ## Rust unit and integration tests (debug build, real peers on loopback)
@@ -36,10 +41,27 @@ test-rust: ## Rust unit and integration tests (debug build, real peers on loopba
 test-python: ## Python binding: `pip install .` into a fresh venv, pytest tests/python, wheel smoke test
 	@bash scripts/test-python.sh
 
+test-c: ## C binding: header check, C programs in tests/c (plain, valgrind, ASan), examples via make install
+	@bash scripts/test-c.sh
+
+c: ## Build libpostwire.so / .a (PROFILE=debug|release) for include/postwire.h
+	$(CARGO) build -p postwire-c $(if $(filter release,$(PROFILE)),--release)
+
+c-header: ## Regenerate include/postwire.h (pinned cbindgen, status values from the core)
+	$(CARGO) run -q -p postwire-c --features header --bin postwire-c-header
+
+install: c ## Install header, libpostwire (.so, .a) and postwire.pc under PREFIX (default /usr/local)
+	install -d "$(DESTDIR)$(PREFIX)/include" "$(DESTDIR)$(PREFIX)/lib/pkgconfig"
+	install -m 644 include/postwire.h "$(DESTDIR)$(PREFIX)/include/"
+	install -m 755 "$(C_LIBDIR)/libpostwire.so" "$(DESTDIR)$(PREFIX)/lib/"
+	install -m 644 "$(C_LIBDIR)/libpostwire.a" "$(DESTDIR)$(PREFIX)/lib/"
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' bindings-c/postwire.pc.in \
+	  >"$(DESTDIR)$(PREFIX)/lib/pkgconfig/postwire.pc"
+
 demo: ## Start `postwire serve` on loopback, deliver a message, show a relay refused, stop
 	@bash scripts/demo.sh
 
-bench: bench-server bench-client bench-python ## Run the server and client benchmarks (release build)
+bench: bench-server bench-client bench-python bench-c ## Run the server and client benchmarks (release build)
 
 bench-server: ## Server benchmark: smtp-source against postwire, smtp-sink, aiosmtpd, smtp-server
 	@bash bench/server_bench.sh
@@ -50,6 +72,9 @@ bench-client: ## Client benchmark (when bench/client_bench.sh exists)
 
 bench-python: ## Python binding benchmark: Server with a Python hook, Client, aio.Client (release wheel)
 	@bash bench/python_bench.sh
+
+bench-c: ## C binding benchmark: C server with a counting hook, C client (release build)
+	@bash bench/c_bench.sh
 
 clean: ## Remove build output, the venv, Node modules and bench results
 	$(CARGO) clean

@@ -1351,8 +1351,8 @@ pw_status pw_pool_send(const pw_pool *pool,
  * # Safety
  * `pool` is NULL or live; `out` NULL or writable.
  */
-pw_status pw_pool_stats(const pw_pool *pool,
-                        pw_pool_stats *out);
+pw_status pw_pool_get_stats(const pw_pool *pool,
+                            pw_pool_stats *out);
 
 /**
  * QUIT every idle session and refuse further sends (`PW_INVALID_INPUT`).
@@ -1560,8 +1560,8 @@ bool pw_server_running(const pw_server *server);
  * # Safety
  * `server` is NULL or live; `out` NULL or writable.
  */
-pw_status pw_server_stats(const pw_server *server,
-                          pw_server_stats *out);
+pw_status pw_server_get_stats(const pw_server *server,
+                              pw_server_stats *out);
 
 /**
  * Stop the server (as `pw_server_stop`, if it runs) and free it. NULL does nothing.

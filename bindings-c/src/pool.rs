@@ -134,7 +134,7 @@ pub struct pw_pool_stats {
 /// # Safety
 /// `pool` is NULL or live; `out` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn pw_pool_stats(pool: *const pw_pool, out: *mut pw_pool_stats) -> pw_status {
+pub unsafe extern "C" fn pw_pool_get_stats(pool: *const pw_pool, out: *mut pw_pool_stats) -> pw_status {
     ffi::status(|| {
         non_null!(pool, out);
         // SAFETY: checked non-NULL.

@@ -402,7 +402,7 @@ impl From<ServerStats> for pw_server_stats {
 /// # Safety
 /// `server` is NULL or live; `out` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn pw_server_stats(server: *const pw_server, out: *mut pw_server_stats) -> pw_status {
+pub unsafe extern "C" fn pw_server_get_stats(server: *const pw_server, out: *mut pw_server_stats) -> pw_status {
     ffi::status(|| {
         non_null!(server, out);
         // SAFETY: checked non-NULL.
