@@ -4,7 +4,9 @@
 #
 #   Debian packages  postfix (for smtp-source/smtp-sink only; no daemon is configured or started),
 #                    swaks with the Perl modules it needs for TLS and AUTH (Net::SSLeay,
-#                    IO::Socket::SSL, Authen::SASL), time (GNU /usr/bin/time)
+#                    IO::Socket::SSL, Authen::SASL), time (GNU /usr/bin/time); for the C suite:
+#                    valgrind (memcheck), libjansson-dev (the C vector test reads JSON),
+#                    pkg-config, gcc (and its AddressSanitizer runtime, libasan)
 #   Python           <repo>/.venv from tests/peers/requirements.txt (aiosmtpd, aiosmtplib, pytest)
 #   Node             tests/peers/node/node_modules from its package-lock.json (smtp-server, nodemailer)
 #
@@ -39,6 +41,25 @@ command -v swaks >/dev/null 2>&1 || missing+=(swaks)
 swaks_can "TLS" || missing+=(libnet-ssleay-perl libio-socket-ssl-perl)
 swaks_can "AUTH DIGEST-MD5" || missing+=(libauthen-sasl-perl)
 [ -x /usr/bin/time ] || missing+=(time)
+# The C suite: each decided by what it must do (compile, link, sanitize, trace), not by a binary.
+c_can() {  # c_can FLAGS...: a tiny C program compiles, links with FLAGS and runs
+  local d; d=$(mktemp -d)
+  printf '#include <stdio.h>\nint main(void){puts("ok");return 0;}\n' >"$d/t.c"
+  cc "$d/t.c" -o "$d/t" "$@" >/dev/null 2>&1 && "$d/t" >/dev/null 2>&1; local rc=$?
+  rm -rf "$d"; return $rc
+}
+jansson_ok() {
+  local d; d=$(mktemp -d)
+  printf '#include <jansson.h>\nint main(void){json_t *j=json_loads("[1]",0,NULL);int ok=json_is_array(j);json_decref(j);return !ok;}\n' >"$d/t.c"
+  # shellcheck disable=SC2046
+  cc "$d/t.c" -o "$d/t" $(pkg-config --cflags --libs jansson 2>/dev/null) >/dev/null 2>&1 && "$d/t"; local rc=$?
+  rm -rf "$d"; return $rc
+}
+command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+valgrind -q --error-exitcode=9 true >/dev/null 2>&1 || missing+=(valgrind)
+jansson_ok || missing+=(libjansson-dev)
+c_can -fsanitize=address || missing+=(libasan8)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ] && [ ${#as_root[@]} -eq 0 ]; then
@@ -112,6 +133,10 @@ check "swaks speaks TLS" swaks_can "TLS"
 check "swaks has Authen::SASL" swaks_can "AUTH DIGEST-MD5"
 check "smtp-sink runs" bash -c 'out=$("$(command -v smtp-sink || echo /usr/sbin/smtp-sink)" 2>&1); grep -q usage <<<"$out"'
 check "/usr/bin/time" test -x /usr/bin/time
+check "cc compiles and links C" c_can
+check "cc -fsanitize=address (ASan runtime)" c_can -fsanitize=address
+check "valgrind memcheck runs a program" valgrind -q --error-exitcode=9 true
+check "jansson (libjansson-dev) via pkg-config" jansson_ok
 check "python aiosmtpd, aiosmtplib, pytest" "$venv/bin/python" -c "import aiosmtpd, aiosmtplib, pytest"
 check "node smtp-server, nodemailer" node -e "require('$nodedir/node_modules/smtp-server'); require('$nodedir/node_modules/nodemailer')"
 if (exec 3<>/dev/tcp/127.0.0.1/25) 2>/dev/null; then
