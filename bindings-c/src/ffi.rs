@@ -265,3 +265,70 @@ pub unsafe extern "C" fn pw_string_free(s: *mut c_char) {
     // SAFETY: strings returned by the library come from malloc (`owned_bytes`).
     void(|| unsafe { libc::free(s.cast()) })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{pw_last_error_message, pw_last_error_status};
+
+    fn last_message() -> String {
+        // SAFETY: the library's own NUL-terminated string.
+        unsafe { CStr::from_ptr(pw_last_error_message()) }.to_string_lossy().into_owned()
+    }
+
+    #[test]
+    fn a_panic_is_caught_and_recorded() {
+        let st = status(|| panic!("bug"));
+        assert_eq!(st, status::PANIC);
+        assert_eq!(pw_last_error_status(), status::PANIC);
+        let v: usize = value(|| panic!("bug"));
+        assert_eq!(v, 0);
+        void(|| panic!("bug in a free"));
+        assert_eq!(pw_last_error_status(), status::PANIC);
+    }
+
+    #[test]
+    fn null_and_core_failures_have_their_status_and_message() {
+        let p: *const u8 = std::ptr::null();
+        let q = &1u8 as *const u8;
+        assert_eq!(
+            status(|| {
+                non_null!(q, p);
+                Ok(())
+            }),
+            status::NULL_PARAMETER
+        );
+        assert!(last_message().contains("`p`"), "{}", last_message());
+        let st = status(|| Err(Error::new(postwire::ErrorKind::Dns, "no such host").into()));
+        assert_eq!(st, 8);
+        assert_eq!(last_message(), "dns: no such host");
+        // A success leaves the last error alone.
+        assert_eq!(status(|| Ok(())), status::OK);
+        assert_eq!(pw_last_error_status(), 8);
+    }
+
+    #[test]
+    fn owned_bytes_keep_nuls_and_terminate() {
+        let p = owned_bytes(b"a\0b").unwrap_or(std::ptr::null_mut());
+        assert!(!p.is_null());
+        // SAFETY: 3 bytes + NUL from owned_bytes.
+        let b = unsafe { std::slice::from_raw_parts(p.cast::<u8>(), 4) };
+        assert_eq!(b, b"a\0b\0");
+        // SAFETY: from owned_bytes, freed once.
+        unsafe { pw_string_free(p) };
+        assert_eq!(c_string("x\0y").as_bytes(), "x\u{FFFD}y".as_bytes());
+    }
+
+    #[test]
+    fn statuses_are_the_core_kinds_plus_two() {
+        let all = status::all();
+        assert_eq!(all.len(), postwire::ErrorKind::ALL.len() + 3);
+        for k in postwire::ErrorKind::ALL {
+            let name = format!("PW_{}", k.as_str().to_ascii_uppercase());
+            assert!(all.iter().any(|(n, v, _)| *n == name && *v == k.number()), "{name}");
+        }
+        let mut numbers: Vec<u32> = all.iter().map(|(_, v, _)| *v).collect();
+        numbers.dedup();
+        assert_eq!(numbers.len(), all.len(), "every status has its own number");
+    }
+}

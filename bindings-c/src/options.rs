@@ -257,3 +257,71 @@ impl pw_client_options {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn opts() -> pw_client_options {
+        pw_client_options {
+            host: c"mx.example.test".as_ptr(),
+            port: 0,
+            tls: PW_TLS_DEFAULT,
+            hello_name: std::ptr::null(),
+            timeout_ms: 0,
+            data_timeout_ms: 0,
+            timeouts: pw_client_timeouts::default(),
+            ca_file: std::ptr::null(),
+            tls_server_name: std::ptr::null(),
+            accept_invalid_certs: PW_SWITCH_DEFAULT,
+            allow_plaintext_auth: PW_SWITCH_DEFAULT,
+            pipelining: PW_SWITCH_DEFAULT,
+            chunking: PW_SWITCH_DEFAULT,
+            record_transcript: PW_SWITCH_DEFAULT,
+            auth_user: std::ptr::null(),
+            auth_password: std::ptr::null(),
+        }
+    }
+
+    fn core(o: &pw_client_options) -> postwire::client::ClientOptions {
+        // SAFETY: static strings or NULL.
+        match unsafe { o.to_core() } {
+            Ok(c) => c,
+            Err(_) => panic!("conversion failed"),
+        }
+    }
+
+    #[test]
+    fn zero_fields_are_the_cores_defaults() {
+        let c = core(&opts());
+        let d = postwire::host::options::client_options("mx.example.test", None, Value::Null).ok();
+        let d = d.as_ref().map(|d| (d.port, d.tls, d.pipelining, d.chunking, d.timeouts));
+        assert_eq!(Some((c.port, c.tls, c.pipelining, c.chunking, c.timeouts)), d);
+    }
+
+    #[test]
+    fn set_fields_convert() {
+        let mut o = opts();
+        o.tls = PW_TLS_IMPLICIT;
+        o.timeout_ms = 1500;
+        o.timeouts.connect_ms = 250;
+        o.pipelining = PW_SWITCH_OFF;
+        let c = core(&o);
+        assert_eq!(c.port, 465, "implicit TLS takes port 465 from the core");
+        assert_eq!((c.timeouts.connect, c.timeouts.mail), (Duration::from_millis(250), Duration::from_millis(1500)));
+        assert!(!c.pipelining);
+        for bad in [{
+            let mut b = opts();
+            b.tls = 9;
+            b
+        }, {
+            let mut b = opts();
+            b.chunking = 3;
+            b
+        }] {
+            // SAFETY: static strings or NULL.
+            assert!(unsafe { bad.to_core() }.is_err());
+        }
+    }
+}
