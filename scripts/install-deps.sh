@@ -4,8 +4,9 @@
 #
 #   Debian packages  postfix (for smtp-source/smtp-sink only; no daemon is configured or started),
 #                    swaks with the Perl modules it needs for TLS and AUTH (Net::SSLeay,
-#                    IO::Socket::SSL, Authen::SASL), time (GNU /usr/bin/time); for the C suite:
-#                    valgrind (memcheck), libjansson-dev (the C vector test reads JSON),
+#                    IO::Socket::SSL, Authen::SASL), time (GNU /usr/bin/time), nmap with its
+#                    smtp-open-relay script (the relay checker is compared with it); for the C
+#                    suite: valgrind (memcheck), libjansson-dev (the C vector test reads JSON),
 #                    pkg-config, gcc (and its AddressSanitizer runtime, libasan)
 #   Python           <repo>/.venv from tests/peers/requirements.txt (aiosmtpd, aiosmtplib, pytest)
 #   Node             tests/peers/node/node_modules from its package-lock.json (smtp-server, nodemailer)
@@ -41,6 +42,9 @@ command -v swaks >/dev/null 2>&1 || missing+=(swaks)
 swaks_can "TLS" || missing+=(libnet-ssleay-perl libio-socket-ssl-perl)
 swaks_can "AUTH DIGEST-MD5" || missing+=(libauthen-sasl-perl)
 [ -x /usr/bin/time ] || missing+=(time)
+# The relay checker's agreement test runs nmap's smtp-open-relay script, not just nmap.
+nmap_relay_script() { nmap --script-help smtp-open-relay 2>/dev/null | grep -q "^smtp-open-relay"; }
+nmap_relay_script || missing+=(nmap)
 # The C suite: each decided by what it must do (compile, link, sanitize, trace), not by a binary.
 c_can() {  # c_can FLAGS...: a tiny C program compiles, links with FLAGS and runs
   local d; d=$(mktemp -d)
@@ -137,6 +141,7 @@ check "cc compiles and links C" c_can
 check "cc -fsanitize=address (ASan runtime)" c_can -fsanitize=address
 check "valgrind memcheck runs a program" valgrind -q --error-exitcode=9 true
 check "jansson (libjansson-dev) via pkg-config" jansson_ok
+check "nmap with the smtp-open-relay script" nmap_relay_script
 check "python aiosmtpd, aiosmtplib, pytest" "$venv/bin/python" -c "import aiosmtpd, aiosmtplib, pytest"
 check "node smtp-server, nodemailer" node -e "require('$nodedir/node_modules/smtp-server'); require('$nodedir/node_modules/nodemailer')"
 if (exec 3<>/dev/tcp/127.0.0.1/25) 2>/dev/null; then

@@ -5,6 +5,10 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod analyze;
+pub mod mx;
+pub mod queue;
+pub mod relay_check;
 pub mod send;
 pub mod serve;
 
@@ -22,6 +26,14 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Send one message, printing the SMTP transcript (swaks-style).
     Send(send::SendArgs),
+    /// Show the MX route of a domain and how it was found.
+    Mx(mx::MxArgs),
+    /// List or deliver the durable queue.
+    Queue(queue::QueueArgs),
+    /// Check whether a server is an open relay (nmap's and DSBL's address tricks, with evidence).
+    RelayCheck(relay_check::RelayCheckArgs),
+    /// Analyse a message's Received trace: hops, delays, forged or broken lines.
+    Analyze(analyze::AnalyzeArgs),
 }
 
 /// Parse `args` (program name first) and run; returns the process exit code.
@@ -40,5 +52,15 @@ where
     match cli.command {
         Command::Serve(a) => serve::run(a),
         Command::Send(a) => send::run(a),
+        Command::Mx(a) => mx::run(a),
+        Command::Queue(a) => queue::run(a),
+        Command::RelayCheck(a) => relay_check::run(a),
+        Command::Analyze(a) => analyze::run(a),
     }
+}
+
+/// An error as every `--json` output shows it: `{kind, message, reply}` (`send` and
+/// `relay-check` still spell it out themselves).
+pub(crate) fn error_json(e: &crate::Error) -> serde_json::Value {
+    serde_json::json!({ "kind": e.kind().as_str(), "message": e.message(), "reply": e.reply() })
 }

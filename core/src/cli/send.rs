@@ -121,7 +121,7 @@ impl std::fmt::Debug for SendArgs {
 }
 
 /// `host:port` / `[v6]:port` / `host`.
-fn split_server(s: &str, default_port: u16) -> Result<(String, u16)> {
+pub(crate) fn split_server(s: &str, default_port: u16) -> Result<(String, u16)> {
     let bad = || Error::invalid_input(format!("--server {s:?}: expected HOST:PORT"));
     if let Some(rest) = s.strip_prefix('[') {
         let (host, after) = rest.split_once(']').ok_or_else(bad)?;

@@ -7,6 +7,7 @@
 //! - `result.rs`: [`SendOptions`], [`DsnOptions`], [`SendResult`], [`Timings`], queue ids.
 //! - `conn.rs`: the socket (plain or TLS) and the bounded reply reader.
 //! - `tls.rs`: rustls configuration.
+//! - `steps.rs`: single MAIL / RCPT / DATA steps as written (relay probes, tests).
 //! - `transcript.rs`, `validate.rs`: the wire log and the input checks.
 //!
 //! Error kinds chosen where the contract leaves a choice:
@@ -22,6 +23,7 @@ mod conn;
 mod options;
 mod result;
 mod session;
+mod steps;
 mod tls;
 mod transaction;
 mod transcript;

@@ -1,11 +1,9 @@
 //! `send_mail(...)` of `shared/API.md`: deliver one message without holding a session object,
 //! with one result per recipient.
 //!
-//! Only the smarthost path exists so far: one session to `smarthost:port`, AUTH when credentials
-//! are given, one transaction. MX routing per recipient domain comes with the routing issue;
-//! until then a call without `smarthost` is refused with `invalid_input` (rather than pretending
-//! to route). `nameservers` and `allow_loopback` are accepted now so callers can be written
-//! against the final shape; they only matter for MX routing.
+//! With `smarthost`: one session to `smarthost:port`, AUTH when credentials are given, one
+//! transaction. Without: MX routing per recipient domain through [`crate::delivery`]
+//! (`nameservers`, `allow_loopback` and `port` apply there).
 //!
 //! Loopback guard: the API skips an *MX* that resolves to a loopback address unless
 //! `allow_loopback` is set (loop and SSRF guard). A smarthost is different — the caller named it
@@ -29,9 +27,9 @@ use super::session::Client;
 /// How [`send_mail`] delivers. `Debug` shows the AUTH secret as `****`.
 #[derive(Clone)]
 pub struct SendMailOptions {
-    /// Relay everything through this host. Required until MX routing lands.
+    /// Relay everything through this host; `None` routes each recipient domain by MX.
     pub smarthost: Option<String>,
-    /// Port of the smarthost (default 25).
+    /// Port of the smarthost, or of every exchanger when routing by MX (default 25).
     pub port: u16,
     /// TLS mode (default opportunistic).
     pub tls: TlsMode,
@@ -41,7 +39,7 @@ pub struct SendMailOptions {
     pub timeouts: ClientTimeouts,
     /// EHLO name (default: this host's name).
     pub hello_name: Option<String>,
-    /// DNS servers (`"ip:port"`) for MX routing (unused with a smarthost).
+    /// DNS servers (`"ip:port"`) for MX routing (unused with a smarthost; `None`: the system's).
     pub nameservers: Option<Vec<String>>,
     /// Allow MX hosts that resolve to loopback (unused with a smarthost, which may always be
     /// loopback).
@@ -145,8 +143,8 @@ fn ser_err<S: serde::Serializer>(
 /// Deliver `message` from `mail_from` to every recipient in `rcpt_to` through the smarthost of
 /// `opts`, returning one [`RecipientResult`] per recipient, in order.
 ///
-/// `Err` only when nothing was attempted: `invalid_input` for no recipients, a malformed
-/// address, or no `smarthost` (MX routing is not available yet).
+/// `Err` only when nothing was attempted: `invalid_input` for no recipients or a malformed
+/// address. Without `smarthost` each recipient is routed by MX.
 pub async fn send_mail(
     mail_from: &str,
     rcpt_to: &[String],
@@ -164,9 +162,7 @@ pub async fn send_mail(
         parse_mailbox(r).map_err(|e| Error::invalid_input(format!("bad recipient {r:?}: {e}")))?;
     }
     let Some(host) = opts.smarthost.as_deref() else {
-        return Err(Error::invalid_input(
-            "send_mail needs smarthost until MX routing lands (the routing issue)",
-        ));
+        return Ok(by_mx(mail_from, rcpt_to, message, opts).await);
     };
 
     let mut co = ClientOptions::new(host, opts.port);
@@ -202,6 +198,36 @@ pub async fn send_mail(
             })
             .collect(),
     })
+}
+
+/// Without a smarthost: [`crate::delivery::deliver`] by MX, each outcome as a result.
+async fn by_mx(
+    mail_from: &str,
+    rcpt_to: &[String],
+    message: &[u8],
+    opts: &SendMailOptions,
+) -> Vec<RecipientResult> {
+    let d = crate::delivery::DeliveryOptions {
+        port: opts.port,
+        resolve: crate::route::ResolveOptions { nameservers: opts.nameservers.clone(), ..Default::default() },
+        allow_loopback: opts.allow_loopback,
+        tls: opts.tls,
+        hello_name: opts.hello_name.clone(),
+        timeouts: opts.timeouts,
+        verify_certificates: !opts.accept_invalid_certs && opts.ca_file.is_some(),
+        ..Default::default()
+    };
+    let rcpts: Vec<_> = rcpt_to.iter().map(crate::delivery::Recipient::new).collect();
+    crate::delivery::deliver(mail_from, &rcpts, message, &d)
+        .await
+        .into_iter()
+        .map(|o| RecipientResult {
+            ok: o.status == crate::delivery::Status::Delivered,
+            error: o.kind.map(|k| (k, o.detail.clone())),
+            rcpt: o.rcpt,
+            reply: o.reply,
+        })
+        .collect()
 }
 
 /// The result of a recipient the server refused at RCPT.

@@ -60,7 +60,7 @@ pub(crate) struct Shared {
     pub counters: stats::Counters,
     /// Message bytes in memory, server-wide (`max_buffered_bytes`).
     pub budget: Arc<Semaphore>,
-    pub resolver: Option<hickory_resolver::TokioAsyncResolver>,
+    pub resolver: Option<hickory_resolver::TokioResolver>,
 }
 
 /// An SMTP server. Cheap to share behind an `Arc`; `stop()` may be called from any thread.

@@ -135,6 +135,15 @@ pub fn aiosmtpd(args: &[&str]) -> Peer {
     spawn_ready(cmd, dir, "aiosmtpd")
 }
 
+/// A Python peer script of `tests/peers/python/` (on the project's venv, aiosmtpd importable)
+/// with `args`; it prints `READY <port>` like the others.
+pub fn python_peer(script: &str, args: &[&str]) -> Peer {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = Command::new(python());
+    cmd.arg(repo_root().join("tests/peers/python").join(script)).args(args);
+    spawn_ready(cmd, dir, script)
+}
+
 /// Node's smtp-server with `tests/peers/node/smtp_server_peer.js` and `args`.
 pub fn node_peer(args: &[&str]) -> Peer {
     let node_dir = repo_root().join("tests/peers/node");

@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 #[path = "../peer_support/mod.rs"]
-mod peer_support;
+pub mod peer_support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

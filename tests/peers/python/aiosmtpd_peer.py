@@ -1,6 +1,6 @@
 """aiosmtpd as a test peer for the postwire client.
 
-Listens on 127.0.0.1 (ephemeral port unless --port), prints ``READY <port>`` on stdout, and
+Listens on 127.0.0.1 (or --host, e.g. 127.0.0.33 for routing tests; ephemeral port unless --port), prints ``READY <port>`` on stdout, and
 writes every accepted message to --dir as ``<n>.eml`` (the bytes as received, dot-unstuffed)
 and ``<n>.json`` (envelope and ESMTP options) for byte-exact comparison by the Rust tests.
 
@@ -59,6 +59,7 @@ class Handler:
 
 def main():
     p = argparse.ArgumentParser()
+    p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--dir")
     p.add_argument("--refuse", action="append", default=[])
@@ -93,7 +94,7 @@ def main():
 
     async def serve():
         loop = asyncio.get_running_loop()
-        server = await loop.create_server(factory, "127.0.0.1", args.port)
+        server = await loop.create_server(factory, args.host, args.port)
         port = server.sockets[0].getsockname()[1]
         print(f"READY {port}", flush=True)
         # Exit when the test closes our stdin (or dies).

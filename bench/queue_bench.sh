@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Queue benchmark (issue 11, "Performance"): what durability costs at accept time, and how fast
+# the queue relays end to end. A benchmark, not a test: it asserts nothing, prints a markdown
+# table and writes it to bench/results/queue.md (not committed).
+#
+#   accept   smtp-source -s 50 -m BENCH_MSGS (default 10000) 1 KiB messages into
+#            postwire serve --queue DIR (durable: fsynced before the 250)
+#            postwire serve --maildir DIR
+#            postwire serve --discard
+#            Target: --queue within 2x of --discard (its msg/s at least half of discard's).
+#   relay    smtp-source -> serve --queue (smarthost: smtp-sink) -> smtp-sink: wall time until
+#            smtp-sink has counted every message, msg/s end to end.
+#
+# Runs are bounded by BENCH_TIMEOUT seconds (default 120). Needs `serve --queue` (issue 11,
+# item 4): without it the queue rows say "not available" and the others still run.
+# Knobs: BENCH_MSGS, BENCH_SESSIONS (default 50), BENCH_SIZE (default 1024), POSTWIRE_ARGS,
+# POSTWIRE_BIN (a postwire binary to use instead of building the release one: sanity runs only).
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+
+msgs=${BENCH_MSGS:-10000}
+sessions=${BENCH_SESSIONS:-50}
+size=${BENCH_SIZE:-1024}
+time_limit=${BENCH_TIMEOUT:-120}
+target_dir=${CARGO_TARGET_DIR:-$repo/target}
+postwire_bin=${POSTWIRE_BIN:-$target_dir/release/postwire}
+smtp_source=$(command -v smtp-source || echo /usr/sbin/smtp-source)
+smtp_sink=$(command -v smtp-sink || echo /usr/sbin/smtp-sink)
+
+say() { printf 'queue_bench: %s\n' "$*" >&2; }
+die() { printf 'queue_bench: ERROR: %s\n' "$*" >&2; exit 1; }
+now() { date +%s.%N; }
+
+[ -x "$smtp_source" ] && [ -x "$smtp_sink" ] || die "smtp-source/smtp-sink not found: run \`make deps\`"
+if [ -z "${POSTWIRE_BIN:-}" ]; then
+  say "building postwire (release)"
+  cargo build --release -p postwire --bin postwire >&2
+fi
+work=$(mktemp -d "${TMPDIR:-/tmp}/postwire-qbench.XXXXXX")
+chmod 777 "$work"
+server_pid= sink_pid=
+cleanup() { kill_now "$server_pid"; kill_now "$sink_pid"; rm -rf "$work"; }
+trap cleanup EXIT
+
+has_queue=false
+"$postwire_bin" serve --help 2>/dev/null | grep -q -- '--queue' && has_queue=true
+
+# wait_listening PID PORT NAME
+wait_listening() {
+  for _ in $(seq 1 200); do
+    kill -0 "$1" 2>/dev/null || { say "$3 exited at start"; return 1; }
+    port_listening "$2" && return 0
+    sleep 0.05
+  done
+  say "$3 did not listen on $2"; return 1
+}
+
+start_sink() {  # start_sink PORT: smtp-sink counting messages (-c) into $work/sink.out
+  local cmd=("$smtp_sink" -c)
+  [ "$(id -u)" -eq 0 ] && cmd+=(-u nobody)
+  "${cmd[@]}" "127.0.0.1:$1" 1024 >"$work/sink.out" 2>&1 </dev/null &
+  sink_pid=$!
+  wait_listening "$sink_pid" "$1" smtp-sink
+}
+
+sink_count() { tr '\r' '\n' <"$work/sink.out" | grep -oE 'mesg=[0-9]+' | tail -n 1 | cut -d= -f2; }
+
+# start_postwire PORT MODE [SINKPORT]: MODE is queue, maildir or discard
+start_postwire() {
+  local port=$1 mode=$2 args=(serve --listen "127.0.0.1:$port" --hostname mx.bench.test
+    --local-domain bench.test --relay-network 127.0.0.0/8 --quiet --max-connections 1000)
+  case "$mode" in
+    queue) args+=(--queue "$work/spool-$port")
+           [ -n "${3:-}" ] && args+=(--queue-smarthost "127.0.0.1:$3") ;;
+    maildir) args+=(--maildir "$work/maildir-$port") ;;
+    discard) args+=(--discard) ;;
+  esac
+  # shellcheck disable=SC2086
+  "$postwire_bin" "${args[@]}" ${POSTWIRE_ARGS:-} >"$work/postwire.log" 2>&1 </dev/null &
+  server_pid=$!
+  wait_listening "$server_pid" "$port" "postwire serve --$mode"
+}
+
+# accept MODE: prints msg/s of smtp-source into serve --MODE (or "fail")
+accept() {
+  local mode=$1 port t0 t1 rc
+  port=$(free_port)
+  start_postwire "$port" "$mode" || { echo fail; return; }
+  t0=$(now)
+  set +e
+  timeout "$time_limit" "$smtp_source" -s "$sessions" -m "$msgs" -l "$size" -M client.bench.test \
+    -f sender@client.bench.test -t rcpt@bench.test "127.0.0.1:$port" >/dev/null 2>"$work/source.err"
+  rc=$?
+  set -e
+  t1=$(now)
+  kill_now "$server_pid"; server_pid=
+  [ "$rc" -eq 0 ] || { say "$mode: smtp-source exited $rc"; echo fail; return; }
+  awk -v n="$msgs" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", n / (b - a)}'
+}
+
+# relay: msg/s from the first message sent to the last one counted by smtp-sink
+relay() {
+  local port sport t0 t1 got=0
+  sport=$(free_port); start_sink "$sport" || { echo fail; return; }
+  port=$(free_port); start_postwire "$port" queue "$sport" || { echo fail; return; }
+  t0=$(now)
+  timeout "$time_limit" "$smtp_source" -s "$sessions" -m "$msgs" -l "$size" -M client.bench.test \
+    -f sender@client.bench.test -t rcpt@remote.bench.test "127.0.0.1:$port" >/dev/null 2>&1 || true
+  local deadline=$((SECONDS + time_limit))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    got=$(sink_count); got=${got:-0}
+    [ "$got" -ge "$msgs" ] && break
+    sleep 0.2
+  done
+  t1=$(now)
+  kill_now "$server_pid"; server_pid=; kill_now "$sink_pid"; sink_pid=
+  [ "$got" -ge "$msgs" ] || { say "relay: smtp-sink counted $got of $msgs"; echo fail; return; }
+  awk -v n="$msgs" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", n / (b - a)}'
+}
+
+discard=$(accept discard)
+maildir=$(accept maildir)
+if $has_queue; then queue=$(accept queue); relayed=$(relay); else queue="not available"; relayed="not available"; fi
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a !~ /^[0-9]+$/ || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
+
+mkdir -p bench/results
+{
+  echo "# postwire queue benchmark"
+  echo
+  echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg);"
+  echo "smtp-source -s $sessions -m $msgs -l $size on loopback, one run per row."
+  echo
+  echo "| run | msg/s | vs --discard |"
+  echo "|---|---:|---:|"
+  echo "| serve --discard (accept) | $discard | 1.00 |"
+  echo "| serve --maildir (accept) | $maildir | $(ratio "$maildir" "$discard") |"
+  echo "| serve --queue (accept, durable) | $queue | $(ratio "$queue" "$discard") |"
+  echo "| relay: smtp-source → serve --queue → smtp-sink (end to end) | $relayed | $(ratio "$relayed" "$discard") |"
+  echo
+  echo "Target: serve --queue at least 0.50 of --discard (durable within 2x)."
+} | tee bench/results/queue.md

@@ -1,0 +1,507 @@
+//! [`Queue`]: the queue as callers use it — `submit` (durable on return), `list`, `run_once` /
+//! `flush` (deliver what is due / everything now), `start` / `stop` (a background runner).
+//!
+//! One attempt of an entry: expire it if it is past the retry policy's maximum age, else
+//! deliver its pending recipients ([`crate::delivery::deliver_with`]) holding a slot for each
+//! destination domain (at most `per_destination` entries in flight per domain, `concurrency` in
+//! all); apply the outcomes; queue the notices the outcomes call for; then either remove the
+//! entry (nothing pending, notices queued) or record its new state and next try.
+//!
+//! Exactly one notice per recipient: a notice gets the id `<entry>-f<attempt>` (or `-s` for
+//! success) and is submitted *before* the entry's state records it as sent; after a crash in
+//! between, the attempt is redone and the same id is submitted again, which the store ignores.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::stream::{self, StreamExt};
+use serde::Serialize;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::dsn::{build_notice, NoticeKind};
+use super::entry::{
+    wants_failure, wants_success, NewEntry, NewRecipient, QueueEntry, RcptStatus, StoredReply,
+};
+use super::schedule::RetryPolicy;
+use super::spool::{now_ms, Spool};
+use super::store::Store;
+use crate::delivery::{deliver_with, DeliveryOptions, Outgoing, Status};
+use crate::error::{Error, Result};
+use crate::proto::address::parse_mailbox;
+use crate::route::MxResolver;
+
+/// How the queue delivers and retries.
+#[derive(Debug, Clone)]
+pub struct QueueOptions {
+    /// Smarthost or MX routing, port, loopback guard, TLS, timeouts.
+    pub delivery: DeliveryOptions,
+    /// When to retry and when to give up.
+    pub retry: RetryPolicy,
+    /// This host's name: `Reporting-MTA` and `MAILER-DAEMON@` of the notices, and an MX to drop
+    /// when routing (mail never loops back here).
+    pub hostname: String,
+    /// Entries delivered at the same time.
+    pub concurrency: usize,
+    /// Entries delivered at the same time to one destination domain.
+    pub per_destination: usize,
+    /// How often the background runner looks for due entries when nothing woke it.
+    pub poll_interval: Duration,
+}
+
+impl Default for QueueOptions {
+    fn default() -> Self {
+        QueueOptions {
+            delivery: DeliveryOptions::default(),
+            retry: RetryPolicy::default(),
+            hostname: crate::hostname::system_hostname().unwrap_or_else(|| "localhost".into()),
+            concurrency: 20,
+            per_destination: 5,
+            poll_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// What one run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RunStats {
+    /// Entries attempted (or expired).
+    pub entries: usize,
+    /// Recipients delivered.
+    pub delivered: usize,
+    /// Recipients deferred to a later try.
+    pub deferred: usize,
+    /// Recipients failed or expired (bounced).
+    pub failed: usize,
+    /// Notices queued (DSNs and success notices).
+    pub notices: usize,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    spool: Option<Arc<Spool>>,
+    opts: QueueOptions,
+    resolver: tokio::sync::OnceCell<MxResolver>,
+    seq: AtomicU64,
+    destinations: Mutex<HashMap<String, Arc<Semaphore>>>,
+    wake: tokio::sync::Notify,
+    stop: tokio::sync::watch::Sender<bool>,
+    runner: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// The queue. Cheap to clone (shared state).
+#[derive(Clone)]
+pub struct Queue {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue").field("spool", &self.inner.spool).field("opts", &self.inner.opts).finish()
+    }
+}
+
+impl Queue {
+    /// Open (creating) the spool directory `spool_dir`: every entry there is picked up again.
+    pub fn open(spool_dir: impl AsRef<Path>, opts: QueueOptions) -> Result<Queue> {
+        let spool = Arc::new(Spool::open(spool_dir.as_ref())?);
+        let mut q = Queue::with_store(spool.clone(), opts);
+        if let Some(inner) = Arc::get_mut(&mut q.inner) {
+            inner.spool = Some(spool);
+        }
+        Ok(q)
+    }
+
+    /// A queue over any [`Store`].
+    pub fn with_store(store: Arc<dyn Store>, mut opts: QueueOptions) -> Queue {
+        if !opts.hostname.is_empty() && !opts.delivery.resolve.own_hostnames.contains(&opts.hostname) {
+            opts.delivery.resolve.own_hostnames.push(opts.hostname.clone());
+        }
+        let (stop, _) = tokio::sync::watch::channel(false);
+        Queue {
+            inner: Arc::new(Inner {
+                store,
+                spool: None,
+                opts,
+                resolver: tokio::sync::OnceCell::new(),
+                seq: AtomicU64::new(0),
+                destinations: Mutex::new(HashMap::new()),
+                wake: tokio::sync::Notify::new(),
+                stop,
+                runner: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// The spool, when the queue was opened on a directory.
+    pub fn spool(&self) -> Option<&Spool> {
+        self.inner.spool.as_deref()
+    }
+
+    /// The options.
+    pub fn options(&self) -> &QueueOptions {
+        &self.inner.opts
+    }
+
+    /// A new queue id: time, a per-queue sequence number and randomness (unique across
+    /// restarts and processes sharing a spool).
+    fn new_id(&self) -> String {
+        let n = self.inner.seq.fetch_add(1, Ordering::Relaxed);
+        format!("{:011X}{:04X}{:06X}", now_ms(), n & 0xFFFF, rand::random::<u32>() & 0xFF_FFFF)
+    }
+
+    /// Check an envelope before anything is written: `invalid_input` for no recipients or a
+    /// malformed address.
+    fn validate(env: &NewEntry) -> Result<()> {
+        if env.recipients.is_empty() {
+            return Err(Error::invalid_input("a queued message needs at least one recipient"));
+        }
+        if !env.mail_from.is_empty() {
+            parse_mailbox(&env.mail_from)
+                .map_err(|e| Error::invalid_input(format!("bad sender {:?}: {e}", env.mail_from)))?;
+        }
+        for r in &env.recipients {
+            parse_mailbox(&r.address)
+                .map_err(|e| Error::invalid_input(format!("bad recipient {:?}: {e}", r.address)))?;
+        }
+        Ok(())
+    }
+
+    /// Store `message` for delivery; returns its queue id once message and envelope are synced
+    /// to disk (file and directory). Errors: `invalid_input`, `io` (nothing kept).
+    pub fn submit_blocking(&self, env: &NewEntry, message: &[u8]) -> Result<String> {
+        Queue::validate(env)?;
+        let id = self.new_id();
+        self.inner.store.submit(&id, env, message)?;
+        self.inner.wake.notify_one();
+        Ok(id)
+    }
+
+    /// [`Queue::submit_blocking`] on a blocking thread.
+    pub async fn submit(&self, env: &NewEntry, message: &[u8]) -> Result<String> {
+        let (q, env, message) = (self.clone(), env.clone(), message.to_vec());
+        tokio::task::spawn_blocking(move || q.submit_blocking(&env, &message))
+            .await
+            .map_err(|e| Error::io(format!("submit task failed: {e}")))?
+    }
+
+    /// Every entry with its per-recipient state, oldest first.
+    pub fn list(&self) -> Result<Vec<QueueEntry>> {
+        self.inner.store.list()
+    }
+
+    /// Deliver every entry that is due now, once. Returns when all of them were attempted.
+    pub async fn run_once(&self) -> Result<RunStats> {
+        self.run(false, &|_, _| {}).await
+    }
+
+    /// Deliver every entry now, due or not (`postwire queue flush`).
+    pub async fn flush(&self) -> Result<RunStats> {
+        self.run(true, &|_, _| {}).await
+    }
+
+    /// [`Queue::run_once`] (or, with `all`, [`Queue::flush`]) calling `progress(done, total)`
+    /// after each entry.
+    pub async fn run(&self, all: bool, progress: &(dyn Fn(usize, usize) + Sync)) -> Result<RunStats> {
+        let resolver = self
+            .inner
+            .resolver
+            .get_or_try_init(|| async { MxResolver::new(self.inner.opts.delivery.resolve.clone()) })
+            .await?;
+        // Lease only once nothing else can fail: a leased entry must end recorded or released.
+        let now = if all { u64::MAX } else { now_ms() };
+        let store = Arc::clone(&self.inner.store);
+        let due = tokio::task::spawn_blocking(move || store.lease_due(now, usize::MAX))
+            .await
+            .map_err(|e| Error::io(format!("lease task failed: {e}")))??;
+        let total = due.len();
+        let done = AtomicU64::new(0);
+        let stats = Mutex::new(RunStats::default());
+        stream::iter(due)
+            .for_each_concurrent(self.inner.opts.concurrency.max(1), |entry| {
+                let (done, stats) = (&done, &stats);
+                async move {
+                    let s = self.attempt(resolver, entry).await;
+                    let mut st = stats.lock().unwrap_or_else(|p| p.into_inner());
+                    st.entries += 1;
+                    st.delivered += s.delivered;
+                    st.deferred += s.deferred;
+                    st.failed += s.failed;
+                    st.notices += s.notices;
+                    drop(st);
+                    progress(done.fetch_add(1, Ordering::Relaxed) as usize + 1, total);
+                }
+            })
+            .await;
+        Ok(stats.into_inner().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Start the background runner (on the current tokio runtime): it delivers due entries,
+    /// wakes on every submit, and looks again every `poll_interval`.
+    pub fn start(&self) {
+        let mut slot = self.inner.runner.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.as_ref().is_some_and(|h| !h.is_finished()) {
+            return;
+        }
+        self.inner.stop.send_replace(false);
+        let q = self.clone();
+        let mut stop = self.inner.stop.subscribe();
+        *slot = Some(tokio::spawn(async move {
+            loop {
+                if *stop.borrow() {
+                    break;
+                }
+                if let Err(e) = q.run_once().await {
+                    tracing::error!(error = %e, "queue run failed");
+                }
+                tokio::select! {
+                    _ = q.inner.wake.notified() => {}
+                    _ = tokio::time::sleep(q.inner.opts.poll_interval) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        }));
+    }
+
+    /// Stop the background runner after its current run.
+    pub async fn stop(&self) {
+        self.inner.stop.send_replace(true);
+        let handle = self.inner.runner.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(h) = handle {
+            let _ = h.await;
+        }
+    }
+
+    /// A slot for each destination of `rcpts`, taken in name order so two entries never wait
+    /// on each other.
+    async fn permits(&self, entry: &QueueEntry) -> Vec<OwnedSemaphorePermit> {
+        let mut dests: Vec<String> = if self.inner.opts.delivery.smarthost.is_some() {
+            vec![String::new()]
+        } else {
+            entry
+                .recipients
+                .iter()
+                .filter(|r| r.status == RcptStatus::Pending)
+                .filter_map(|r| r.rcpt.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()))
+                .collect()
+        };
+        dests.sort();
+        dests.dedup();
+        let mut out = Vec::with_capacity(dests.len());
+        for d in dests {
+            let sem = {
+                let mut map = self.inner.destinations.lock().unwrap_or_else(|p| p.into_inner());
+                Arc::clone(
+                    map.entry(d)
+                        .or_insert_with(|| Arc::new(Semaphore::new(self.inner.opts.per_destination.max(1)))),
+                )
+            };
+            if let Ok(p) = sem.acquire_owned().await {
+                out.push(p);
+            }
+        }
+        out
+    }
+
+    /// One attempt of one leased entry; always ends by recording, removing or releasing it.
+    async fn attempt(&self, resolver: &MxResolver, mut entry: QueueEntry) -> RunStats {
+        let mut stats = RunStats::default();
+        let opts = &self.inner.opts;
+        let store = Arc::clone(&self.inner.store);
+        let now = now_ms();
+        if opts.retry.expired(entry.created_ms, now) {
+            for r in entry.recipients.iter_mut().filter(|r| r.status == RcptStatus::Pending) {
+                r.status = RcptStatus::Expired;
+            }
+        } else if !entry.pending().is_empty() {
+            let id = entry.id.clone();
+            let s2 = Arc::clone(&store);
+            let message = match tokio::task::spawn_blocking(move || s2.message(&id)).await {
+                Ok(Ok(m)) => m,
+                other => {
+                    let why = match other {
+                        Ok(Err(e)) => e.to_string(),
+                        Err(e) => e.to_string(),
+                        Ok(Ok(_)) => String::new(),
+                    };
+                    tracing::error!(id = %entry.id, why, "cannot read the queued message; left for later");
+                    store.release(&entry.id);
+                    return stats;
+                }
+            };
+            let permits = self.permits(&entry).await;
+            let out = Outgoing {
+                mail_from: entry.mail_from.clone(),
+                envid: entry.envid.clone(),
+                ret: entry.ret(),
+                recipients: entry.pending(),
+            };
+            let outcomes = deliver_with(resolver, &out, &message, &opts.delivery).await;
+            drop(permits);
+            entry.attempts += 1;
+            for o in outcomes {
+                let Some(r) =
+                    entry.recipients.iter_mut().find(|r| r.rcpt == o.rcpt && r.status == RcptStatus::Pending)
+                else {
+                    continue;
+                };
+                r.attempts += 1;
+                r.last_reply = o.reply.as_ref().map(StoredReply::from);
+                r.last_detail = Some(o.detail.clone());
+                r.remote_host = o.host.clone();
+                r.remote_dsn = o.remote_dsn;
+                r.status = match o.status {
+                    Status::Delivered => RcptStatus::Delivered,
+                    Status::Failed => RcptStatus::Failed,
+                    Status::Deferred => RcptStatus::Pending,
+                };
+            }
+            let after = now_ms();
+            if entry.recipients.iter().any(|r| r.status == RcptStatus::Pending) {
+                if opts.retry.expired(entry.created_ms, after) {
+                    for r in entry.recipients.iter_mut().filter(|r| r.status == RcptStatus::Pending) {
+                        r.status = RcptStatus::Expired;
+                    }
+                } else {
+                    entry.next_try_ms = after + opts.retry.delay_after(entry.attempts).as_millis() as u64;
+                }
+            }
+            for r in &entry.recipients {
+                match r.status {
+                    RcptStatus::Delivered if !r.notified => stats.delivered += 1,
+                    RcptStatus::Pending => stats.deferred += 1,
+                    _ => {}
+                }
+            }
+        }
+        stats.failed += entry
+            .recipients
+            .iter()
+            .filter(|r| matches!(r.status, RcptStatus::Failed | RcptStatus::Expired) && !r.notified)
+            .count();
+        stats.notices += self.queue_notices(&mut entry).await;
+
+        let done = entry.is_done();
+        let res = tokio::task::spawn_blocking(move || {
+            if done {
+                store.remove(&entry.id)
+            } else {
+                store.record_attempt(&entry)
+            }
+        })
+        .await;
+        if let Ok(Err(e)) | Err(e) = res.map_err(|e| Error::io(e.to_string())) {
+            tracing::error!(error = %e, "cannot record a queue attempt");
+        }
+        stats
+    }
+
+    /// Queue the notices `entry`'s final recipients call for and mark them notified; returns
+    /// how many were queued. A notice that cannot be queued leaves its recipients unmarked, so
+    /// the next run tries again.
+    async fn queue_notices(&self, entry: &mut QueueEntry) -> usize {
+        let opts = &self.inner.opts;
+        let final_unnotified =
+            |r: &&mut super::entry::RecipientState| r.status != RcptStatus::Pending && !r.notified;
+        if entry.mail_from.is_empty() {
+            // Never a notice to <>: those recipients are settled as they are.
+            entry.recipients.iter_mut().filter(final_unnotified).for_each(|r| r.notified = true);
+            return 0;
+        }
+        let failed: Vec<usize> = (0..entry.recipients.len())
+            .filter(|&i| {
+                let r = &entry.recipients[i];
+                !r.notified
+                    && matches!(r.status, RcptStatus::Failed | RcptStatus::Expired)
+                    && wants_failure(r.notify.as_deref())
+            })
+            .collect();
+        let relayed: Vec<usize> = (0..entry.recipients.len())
+            .filter(|&i| {
+                let r = &entry.recipients[i];
+                !r.notified
+                    && r.status == RcptStatus::Delivered
+                    && !r.remote_dsn
+                    && wants_success(r.notify.as_deref())
+            })
+            .collect();
+        let mut queued = 0;
+        let message = if failed.is_empty() && relayed.is_empty() {
+            Vec::new()
+        } else {
+            let (store, id) = (Arc::clone(&self.inner.store), entry.id.clone());
+            match tokio::task::spawn_blocking(move || store.message(&id)).await {
+                Ok(Ok(m)) => m,
+                _ => {
+                    tracing::error!(id = %entry.id, "cannot read the message for its notice; retried next run");
+                    return 0;
+                }
+            }
+        };
+        for (which, kind, tag) in [(failed, NoticeKind::Failure, 'f'), (relayed, NoticeKind::Relayed, 's')] {
+            if which.is_empty() {
+                continue;
+            }
+            let rcpts: Vec<&super::entry::RecipientState> =
+                which.iter().map(|&i| &entry.recipients[i]).collect();
+            let now = now_ms();
+            let body = match build_notice(entry, &rcpts, kind, &opts.hostname, &message, now) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot build a notice");
+                    continue;
+                }
+            };
+            let notice_id = format!("{}-{tag}{}", entry.id, entry.attempts);
+            let env = NewEntry {
+                mail_from: String::new(),
+                recipients: vec![NewRecipient { address: entry.mail_from.clone(), ..Default::default() }],
+                envid: None,
+                ret: None,
+            };
+            let store = Arc::clone(&self.inner.store);
+            let r = tokio::task::spawn_blocking(move || store.submit(&notice_id, &env, &body)).await;
+            match r {
+                Ok(Ok(_)) => {
+                    queued += 1;
+                    for &i in &which {
+                        entry.recipients[i].notified = true;
+                    }
+                    self.inner.wake.notify_one();
+                }
+                _ => tracing::error!(id = %entry.id, "cannot queue a notice; retried next run"),
+            }
+        }
+        // Final recipients that asked for no notice are settled too.
+        entry.recipients.iter_mut().filter(final_unnotified).for_each(|r| {
+            let wants = match r.status {
+                RcptStatus::Delivered => wants_success(r.notify.as_deref()) && !r.remote_dsn,
+                _ => wants_failure(r.notify.as_deref()),
+            };
+            if !wants {
+                r.notified = true;
+            }
+        });
+        queued
+    }
+
+    /// True when the spool's filesystem has room for a message of `max_message_size` bytes with
+    /// the margin the server keeps (1.5 ×); a queue over another store always has room.
+    pub fn has_room_for(&self, max_message_size: u64) -> Result<bool> {
+        match &self.inner.spool {
+            Some(s) => Ok(s.free_bytes()? >= max_message_size.saturating_add(max_message_size / 2)),
+            None => Ok(true),
+        }
+    }
+
+    /// Make the next `n` syncs of the spool fail, as a failing disk would (tests of the
+    /// "fsync failed → 451, nothing kept" path).
+    #[doc(hidden)]
+    pub fn fail_next_syncs(&self, n: u32) {
+        if let Some(s) = &self.inner.spool {
+            s.fail_next_syncs(n);
+        }
+    }
+}
