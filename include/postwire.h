@@ -477,13 +477,13 @@ typedef struct {
 } pw_pool_stats;
 
 /**
- * How `pw_send_mail` delivers: the session options of `pw_client_options` (`host` is the
- * smarthost, required until MX routing exists; `auth_user` logs in there), plus the routing
- * options.
+ * How `pw_send_mail` delivers: the session options of `pw_client_options` (`host`: a smarthost
+ * that relays everything, with `auth_user` to log in there; NULL: MX routing per recipient
+ * domain, on port `port` or 25), plus the routing options.
  */
 typedef struct {
     /**
-     * Where and how to connect (`host`: the smarthost).
+     * Where and how to connect (`host`: the smarthost, NULL for MX routing).
      */
     pw_client_options session;
     /**
@@ -1438,9 +1438,9 @@ pw_status pw_parse_address(const char *input,
                            char **out);
 
 /**
- * Deliver `message` from `mail_from` to the `rcpt_count` recipients (through the smarthost of
- * `opts`). `PW_OK` when it was attempted — each recipient's outcome is in `*out` — an error
- * only when nothing was attempted (bad address, no smarthost).
+ * Deliver `message` from `mail_from` to the `rcpt_count` recipients, through the smarthost of
+ * `opts` or by MX routing. `PW_OK` when it was attempted — each recipient's outcome is in
+ * `*out` — an error only when nothing was attempted (bad address, bad option).
  *
  * # Safety
  * As `pw_client_send`; `opts` NULL or valid; `out` NULL or writable.

@@ -52,7 +52,10 @@ unsafe fn put_reply(out: *mut *mut pw_reply, r: postwire::Reply) {
 /// `opts` is NULL or valid (its strings NULL or valid C strings); `out` is NULL or valid for
 /// writes.
 #[no_mangle]
-pub unsafe extern "C" fn pw_client_connect(opts: *const pw_client_options, out: *mut *mut pw_client) -> pw_status {
+pub unsafe extern "C" fn pw_client_connect(
+    opts: *const pw_client_options,
+    out: *mut *mut pw_client,
+) -> pw_status {
     ffi::status(|| {
         non_null!(opts, out);
         // SAFETY: checked non-NULL; the caller's struct.
@@ -111,7 +114,10 @@ pub unsafe extern "C" fn pw_client_capability(
 /// # Safety
 /// `client` is NULL or live; `out` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn pw_client_capabilities_to_json(client: *const pw_client, out: *mut *mut c_char) -> pw_status {
+pub unsafe extern "C" fn pw_client_capabilities_to_json(
+    client: *const pw_client,
+    out: *mut *mut c_char,
+) -> pw_status {
     ffi::status(|| {
         non_null!(client, out);
         // SAFETY: checked non-NULL.
@@ -252,7 +258,12 @@ enum Simple {
 ///
 /// # Safety
 /// As the `extern` functions below.
-unsafe fn simple(client: *mut pw_client, cmd: Simple, arg: *const c_char, out: *mut *mut pw_reply) -> pw_status {
+unsafe fn simple(
+    client: *mut pw_client,
+    cmd: Simple,
+    arg: *const c_char,
+    out: *mut *mut pw_reply,
+) -> pw_status {
     ffi::status(|| {
         non_null!(client, arg, out);
         // SAFETY: checked non-NULL; live handle and C string.
@@ -276,7 +287,11 @@ unsafe fn simple(client: *mut pw_client, cmd: Simple, arg: *const c_char, out: *
 /// # Safety
 /// `client` is NULL or live; `address` NULL or a C string; `out` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn pw_client_verify(client: *mut pw_client, address: *const c_char, out: *mut *mut pw_reply) -> pw_status {
+pub unsafe extern "C" fn pw_client_verify(
+    client: *mut pw_client,
+    address: *const c_char,
+    out: *mut *mut pw_reply,
+) -> pw_status {
     // SAFETY: per the contract above.
     unsafe { simple(client, Simple::Verify, address, out) }
 }
@@ -286,7 +301,11 @@ pub unsafe extern "C" fn pw_client_verify(client: *mut pw_client, address: *cons
 /// # Safety
 /// `client` is NULL or live; `name` NULL or a C string; `out` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn pw_client_expand(client: *mut pw_client, name: *const c_char, out: *mut *mut pw_reply) -> pw_status {
+pub unsafe extern "C" fn pw_client_expand(
+    client: *mut pw_client,
+    name: *const c_char,
+    out: *mut *mut pw_reply,
+) -> pw_status {
     // SAFETY: per the contract above.
     unsafe { simple(client, Simple::Expand, name, out) }
 }
@@ -296,7 +315,11 @@ pub unsafe extern "C" fn pw_client_expand(client: *mut pw_client, name: *const c
 /// # Safety
 /// `client` is NULL or live; `topic` NULL or a C string; `out` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn pw_client_help(client: *mut pw_client, topic: *const c_char, out: *mut *mut pw_reply) -> pw_status {
+pub unsafe extern "C" fn pw_client_help(
+    client: *mut pw_client,
+    topic: *const c_char,
+    out: *mut *mut pw_reply,
+) -> pw_status {
     // SAFETY: per the contract above.
     unsafe { simple(client, Simple::Help, topic, out) }
 }

@@ -33,7 +33,7 @@ pub struct pw_attachment {
 
 /// The fields of a message to compose. Addresses are `a@b` or `Name <a@b>`.
 #[repr(C)]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct pw_compose_options {
     /// The author (`From`). Required.
     pub from: *const c_char,

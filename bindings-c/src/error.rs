@@ -93,7 +93,10 @@ pub extern "C" fn pw_last_error_status() -> pw_status {
 /// Borrowed: valid until the next failing call on this thread; do not free it.
 #[no_mangle]
 pub extern "C" fn pw_last_error_reply() -> *const pw_reply {
-    read(|l| l.and_then(|l| l.reply.as_deref()).map_or(std::ptr::null(), |r| r as *const pw_reply), std::ptr::null())
+    read(
+        |l| l.and_then(|l| l.reply.as_deref()).map_or(std::ptr::null(), |r| r as *const pw_reply),
+        std::ptr::null(),
+    )
 }
 
 /// How many recipients the server refused in the failed send of this thread's last error (every
@@ -175,18 +178,18 @@ pub extern "C" fn pw_last_error_clear() {
 #[no_mangle]
 pub extern "C" fn pw_status_name(status: pw_status) -> *const c_char {
     static NAMES: OnceLock<Vec<(pw_status, CString)>> = OnceLock::new();
-    let names = NAMES.get_or_init(|| status::all().into_iter().map(|(_, n, s)| (n, ffi::c_string(s))).collect());
+    let names =
+        NAMES.get_or_init(|| status::all().into_iter().map(|(_, n, s)| (n, ffi::c_string(s))).collect());
     names.iter().find(|(n, _)| *n == status).map_or(std::ptr::null(), |(_, s)| s.as_ptr())
 }
 
 /// The library's version (`"0.1.0"`). Static: never freed.
 #[no_mangle]
 pub extern "C" fn pw_version() -> *const c_char {
-    const V: &std::ffi::CStr = match std::ffi::CStr::from_bytes_with_nul(
-        concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes(),
-    ) {
-        Ok(v) => v,
-        Err(_) => c"unknown",
-    };
+    const V: &std::ffi::CStr =
+        match std::ffi::CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+            Ok(v) => v,
+            Err(_) => c"unknown",
+        };
     V.as_ptr()
 }

@@ -28,8 +28,13 @@ pub const PW_HOOK_REFUSE: pw_hook_result = 1;
 
 /// `on_connect(user_data, session, reply)`: after accept, before the banner; a refusal is sent
 /// instead of the banner and the connection closed.
-pub type pw_on_connect_fn =
-    Option<unsafe extern "C" fn(user_data: *mut c_void, session: *const pw_session, reply: *mut pw_reply_out) -> pw_hook_result>;
+pub type pw_on_connect_fn = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        session: *const pw_session,
+        reply: *mut pw_reply_out,
+    ) -> pw_hook_result,
+>;
 
 /// `on_mail_from(user_data, session, address, params, reply)`: on MAIL after the syntax checks;
 /// `address` is `""` for the null sender.
@@ -62,8 +67,9 @@ pub type pw_on_message_fn = Option<
 >;
 
 /// `auth(user_data, user, password)`: true accepts the credentials, false refuses (`535`).
-pub type pw_auth_fn =
-    Option<unsafe extern "C" fn(user_data: *mut c_void, user: *const c_char, password: *const c_char) -> bool>;
+pub type pw_auth_fn = Option<
+    unsafe extern "C" fn(user_data: *mut c_void, user: *const c_char, password: *const c_char) -> bool,
+>;
 
 /// The session a hook is called for (borrowed for the call).
 pub struct pw_session {
@@ -192,14 +198,16 @@ impl CHooks {
             }
             HookRequest::MailFrom { session, address, params, respond } => {
                 let Some(f) = self.on_mail_from else { return respond.fail("on_mail_from is not set") };
-                let (s, a, p) = (pw_session::new(session), ffi::c_string(&address), pw_params::new(params.to_pairs()));
+                let (s, a, p) =
+                    (pw_session::new(session), ffi::c_string(&address), pw_params::new(params.to_pairs()));
                 // SAFETY: as above.
                 let r = unsafe { f(ud, &s, a.as_ptr(), &p, &mut out) };
                 respond.answer(answer(r, out, what));
             }
             HookRequest::RcptTo { session, address, params, respond } => {
                 let Some(f) = self.on_rcpt_to else { return respond.fail("on_rcpt_to is not set") };
-                let (s, a, p) = (pw_session::new(session), ffi::c_string(&address), pw_params::new(params.to_pairs()));
+                let (s, a, p) =
+                    (pw_session::new(session), ffi::c_string(&address), pw_params::new(params.to_pairs()));
                 // SAFETY: as above.
                 let r = unsafe { f(ud, &s, a.as_ptr(), &p, &mut out) };
                 respond.answer(answer(r, out, what));
@@ -228,7 +236,11 @@ impl CHooks {
 /// # Safety
 /// `reply` is NULL or the hook's `pw_reply_out`; `text` NULL or a C string.
 #[no_mangle]
-pub unsafe extern "C" fn pw_reply_out_set(reply: *mut pw_reply_out, code: u16, text: *const c_char) -> pw_status {
+pub unsafe extern "C" fn pw_reply_out_set(
+    reply: *mut pw_reply_out,
+    code: u16,
+    text: *const c_char,
+) -> pw_status {
     ffi::status(|| {
         non_null!(reply, text);
         // SAFETY: checked non-NULL; a C string.
@@ -300,7 +312,11 @@ pub unsafe extern "C" fn pw_session_tls(session: *const pw_session) -> bool {
 /// # Safety
 /// `session` is NULL or the session a hook was handed, during that call; `out` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn pw_session_address(session: *const pw_session, local: bool, out: *mut pw_socket_addr) -> pw_status {
+pub unsafe extern "C" fn pw_session_address(
+    session: *const pw_session,
+    local: bool,
+    out: *mut pw_socket_addr,
+) -> pw_status {
     ffi::status(|| {
         non_null!(session, out);
         // SAFETY: checked non-NULL; alive during the hook call.
@@ -353,13 +369,18 @@ pub unsafe extern "C" fn pw_params_count(params: *const pw_params) -> usize {
 /// `params` is NULL or the parameters a hook was handed, during that call; `out` NULL or
 /// writable.
 #[no_mangle]
-pub unsafe extern "C" fn pw_params_get(params: *const pw_params, index: usize, out: *mut pw_param) -> pw_status {
+pub unsafe extern "C" fn pw_params_get(
+    params: *const pw_params,
+    index: usize,
+    out: *mut pw_param,
+) -> pw_status {
     ffi::status(|| {
         non_null!(params, out);
         // SAFETY: checked non-NULL; alive during the hook call.
         let p = unsafe { ffi::handle(params) };
         let (k, v) = p.c.get(index).ok_or_else(|| ffi::invalid("parameter index out of range"))?;
-        let param = pw_param { keyword: k.as_ptr(), value: v.as_ref().map_or(std::ptr::null(), |v| v.as_ptr()) };
+        let param =
+            pw_param { keyword: k.as_ptr(), value: v.as_ref().map_or(std::ptr::null(), |v| v.as_ptr()) };
         // SAFETY: checked non-NULL.
         unsafe { ffi::put(out, param) };
         Ok(())
@@ -377,7 +398,8 @@ pub unsafe extern "C" fn pw_params_to_json(params: *const pw_params, out: *mut *
         non_null!(params, out);
         // SAFETY: checked non-NULL; alive during the hook call.
         let p = unsafe { ffi::handle(params) };
-        let map: serde_json::Map<String, Value> = p.pairs.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        let map: serde_json::Map<String, Value> =
+            p.pairs.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
         let s = ffi::owned_json(&map)?;
         // SAFETY: checked non-NULL.
         unsafe { ffi::put(out, s) };
@@ -432,7 +454,10 @@ pub unsafe extern "C" fn pw_envelope_rcpt(envelope: *const pw_envelope, index: u
 /// `envelope` is NULL or the envelope a hook was handed, during that call; `out` NULL or
 /// writable.
 #[no_mangle]
-pub unsafe extern "C" fn pw_envelope_to_json(envelope: *const pw_envelope, out: *mut *mut c_char) -> pw_status {
+pub unsafe extern "C" fn pw_envelope_to_json(
+    envelope: *const pw_envelope,
+    out: *mut *mut c_char,
+) -> pw_status {
     ffi::status(|| {
         non_null!(envelope, out);
         // SAFETY: checked non-NULL; alive during the hook call.

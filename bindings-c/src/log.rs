@@ -32,13 +32,19 @@ pub const PW_LOG_TRACE: pw_log_level = 5;
 /// `callback(user_data, level, target, message)`: one log record. `target` is the module that
 /// logged (`"postwire::server"`), `message` the text with its fields as ` name=value`; both are
 /// borrowed for the call.
-pub type pw_log_fn =
-    Option<unsafe extern "C" fn(user_data: *mut c_void, level: pw_log_level, target: *const c_char, message: *const c_char)>;
+pub type pw_log_fn = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        level: pw_log_level,
+        target: *const c_char,
+        message: *const c_char,
+    ),
+>;
 
 /// The callback in force; read by the log thread for each batch (so replacing it waits for the
 /// batch being delivered, and the old one is never called afterwards).
-static CALLBACK: RwLock<Option<(unsafe extern "C" fn(*mut c_void, pw_log_level, *const c_char, *const c_char), UserData)>> =
-    RwLock::new(None);
+type LogFn = unsafe extern "C" fn(*mut c_void, pw_log_level, *const c_char, *const c_char);
+static CALLBACK: RwLock<Option<(LogFn, UserData)>> = RwLock::new(None);
 
 /// Whether the forwarding is installed (false: the process had a `tracing` subscriber already).
 static INSTALLED: OnceLock<bool> = OnceLock::new();
@@ -88,7 +94,11 @@ fn install() -> bool {
 /// # Safety
 /// `callback` is NULL or a function safe to call from another thread with `user_data`.
 #[no_mangle]
-pub unsafe extern "C" fn pw_set_log_callback(level: pw_log_level, callback: pw_log_fn, user_data: *mut c_void) -> pw_status {
+pub unsafe extern "C" fn pw_set_log_callback(
+    level: pw_log_level,
+    callback: pw_log_fn,
+    user_data: *mut c_void,
+) -> pw_status {
     ffi::status(|| {
         // A NULL function pointer is `None` (non_null! is for raw pointers).
         let Some(cb) = callback else { return Err(ffi::Fail::Null("callback")) };

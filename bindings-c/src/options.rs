@@ -81,7 +81,7 @@ pub struct pw_client_timeouts {
 /// How to open a client session (`pw_client_connect`), or where a pooled send goes
 /// (`pw_pool_send`). Zero fields take the core's defaults; `host` is required.
 #[repr(C)]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct pw_client_options {
     /// Server host name or IP address. Required.
     pub host: *const c_char,
@@ -191,11 +191,9 @@ impl pw_client_options {
     ///
     /// # Safety
     /// The pointer fields are NULL or valid C strings.
-    pub unsafe fn to_host(&self) -> Res<(String, Option<u16>, Value)> {
+    pub unsafe fn to_host(&self) -> Res<(Option<String>, Option<u16>, Value)> {
         // SAFETY (every block below): the pointer fields are NULL or valid C strings.
-        let host = unsafe { ffi::opt_text(self.host, "host") }?
-            .ok_or_else(|| ffi::invalid("option host is required"))?
-            .to_string();
+        let host = unsafe { ffi::opt_text(self.host, "host") }?.map(str::to_string);
         let mut o = Obj::default();
         if let Some(t) = tls_name(self.tls)? {
             o.set("tls", t);
@@ -239,7 +237,19 @@ impl pw_client_options {
     pub unsafe fn to_core(&self) -> Res<postwire::client::ClientOptions> {
         // SAFETY: per the contract above.
         let (host, port, v) = unsafe { self.to_host() }?;
+        let host = host.ok_or_else(|| ffi::invalid("option host is required"))?;
         Ok(postwire::host::options::client_options(&host, port, v)?)
+    }
+
+    /// The core's `ClientOptions` and the host, which may be NULL (`send_mail`: MX routing).
+    ///
+    /// # Safety
+    /// As [`Self::to_host`].
+    pub unsafe fn to_core_any_host(&self) -> Res<(Option<String>, postwire::client::ClientOptions)> {
+        // SAFETY: per the contract above.
+        let (host, port, v) = unsafe { self.to_host() }?;
+        let o = postwire::host::options::client_options(host.as_deref().unwrap_or(""), port, v)?;
+        Ok((host, o))
     }
 
     /// `(user, password)` when `auth_user` is set.
@@ -309,17 +319,23 @@ mod tests {
         o.pipelining = PW_SWITCH_OFF;
         let c = core(&o);
         assert_eq!(c.port, 465, "implicit TLS takes port 465 from the core");
-        assert_eq!((c.timeouts.connect, c.timeouts.mail), (Duration::from_millis(250), Duration::from_millis(1500)));
+        assert_eq!(
+            (c.timeouts.connect, c.timeouts.mail),
+            (Duration::from_millis(250), Duration::from_millis(1500))
+        );
         assert!(!c.pipelining);
-        for bad in [{
-            let mut b = opts();
-            b.tls = 9;
-            b
-        }, {
-            let mut b = opts();
-            b.chunking = 3;
-            b
-        }] {
+        for bad in [
+            {
+                let mut b = opts();
+                b.tls = 9;
+                b
+            },
+            {
+                let mut b = opts();
+                b.chunking = 3;
+                b
+            },
+        ] {
             // SAFETY: static strings or NULL.
             assert!(unsafe { bad.to_core() }.is_err());
         }

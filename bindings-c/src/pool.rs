@@ -105,7 +105,8 @@ pub unsafe extern "C" fn pw_pool_send(
             )
         };
         // SAFETY: the struct's strings are NULL or valid.
-        let d = Destination { options: unsafe { dest.to_core() }?, credentials: unsafe { dest.credentials() }? };
+        let d =
+            Destination { options: unsafe { dest.to_core() }?, credentials: unsafe { dest.credentials() }? };
         let r = runtime::block_on(p.pool.send(&d, from, &rcpts, msg))??;
         // SAFETY: checked non-NULL.
         unsafe { ffi::put(out, ffi::boxed(pw_send_result::new(r))) };

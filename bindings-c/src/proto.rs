@@ -40,7 +40,11 @@ pub unsafe extern "C" fn pw_reply_new(
 /// # Safety
 /// `reply` NULL or live; the out-pointers NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn pw_reply_to_wire(reply: *const pw_reply, out: *mut *mut c_char, out_len: *mut usize) -> pw_status {
+pub unsafe extern "C" fn pw_reply_to_wire(
+    reply: *const pw_reply,
+    out: *mut *mut c_char,
+    out_len: *mut usize,
+) -> pw_status {
     ffi::status(|| {
         non_null!(reply, out, out_len);
         // SAFETY: checked non-NULL.

@@ -13,13 +13,13 @@ use crate::options::{pw_client_options, pw_switch, PW_SWITCH_DEFAULT, PW_SWITCH_
 use crate::status;
 use crate::values::pw_reply;
 
-/// How `pw_send_mail` delivers: the session options of `pw_client_options` (`host` is the
-/// smarthost, required until MX routing exists; `auth_user` logs in there), plus the routing
-/// options.
+/// How `pw_send_mail` delivers: the session options of `pw_client_options` (`host`: a smarthost
+/// that relays everything, with `auth_user` to log in there; NULL: MX routing per recipient
+/// domain, on port `port` or 25), plus the routing options.
 #[repr(C)]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct pw_send_mail_options {
-    /// Where and how to connect (`host`: the smarthost).
+    /// Where and how to connect (`host`: the smarthost, NULL for MX routing).
     pub session: pw_client_options,
     /// DNS servers (`"ip:port"`) for MX routing.
     pub nameservers: *const *const c_char,
@@ -36,9 +36,9 @@ impl pw_send_mail_options {
     /// The pointer fields are NULL or valid.
     unsafe fn to_core(&self) -> Res<SendMailOptions> {
         // SAFETY (every block): the pointer fields are NULL or valid.
-        let c = unsafe { self.session.to_core() }?;
+        let (smarthost, c) = unsafe { self.session.to_core_any_host() }?;
         let nameservers = unsafe { ffi::text_list(self.nameservers, self.nameservers_len, "nameservers") }?;
-        let mut o = SendMailOptions::smarthost(c.host, c.port);
+        let mut o = SendMailOptions { smarthost, port: c.port, ..SendMailOptions::default() };
         o.tls = c.tls;
         o.credentials = unsafe { self.session.credentials() }?;
         o.timeouts = c.timeouts;
@@ -83,9 +83,9 @@ pub struct pw_recipient_results {
     items: Vec<Item>,
 }
 
-/// Deliver `message` from `mail_from` to the `rcpt_count` recipients (through the smarthost of
-/// `opts`). `PW_OK` when it was attempted — each recipient's outcome is in `*out` — an error
-/// only when nothing was attempted (bad address, no smarthost).
+/// Deliver `message` from `mail_from` to the `rcpt_count` recipients, through the smarthost of
+/// `opts` or by MX routing. `PW_OK` when it was attempted — each recipient's outcome is in
+/// `*out` — an error only when nothing was attempted (bad address, bad option).
 ///
 /// # Safety
 /// As `pw_client_send`; `opts` NULL or valid; `out` NULL or writable.
@@ -174,7 +174,10 @@ pub unsafe extern "C" fn pw_recipient_results_get(
 /// # Safety
 /// `results` is NULL or live; `out` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn pw_recipient_results_to_json(results: *const pw_recipient_results, out: *mut *mut c_char) -> pw_status {
+pub unsafe extern "C" fn pw_recipient_results_to_json(
+    results: *const pw_recipient_results,
+    out: *mut *mut c_char,
+) -> pw_status {
     ffi::status(|| {
         non_null!(results, out);
         // SAFETY: checked non-NULL.

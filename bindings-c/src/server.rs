@@ -17,7 +17,9 @@ use serde_json::Value;
 
 use crate::error::pw_status;
 use crate::ffi::{self, non_null, Res};
-use crate::hooks::{pw_auth_fn, pw_on_connect_fn, pw_on_mail_from_fn, pw_on_message_fn, pw_on_rcpt_to_fn, CHooks, UserData};
+use crate::hooks::{
+    pw_auth_fn, pw_on_connect_fn, pw_on_mail_from_fn, pw_on_message_fn, pw_on_rcpt_to_fn, CHooks, UserData,
+};
 use crate::options::{pw_switch, Obj};
 use crate::values::pw_socket_addr;
 
@@ -53,7 +55,7 @@ pub struct pw_server_timeouts {
 /// A hook blocks the sessions waiting for it; one that does not return within
 /// `hook_timeout_ms` is answered `451 4.3.0` for it.
 #[repr(C)]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct pw_server_options {
     /// Our name: banner, EHLO, the Received line's `by`. NULL: this machine's name.
     pub hostname: *const c_char,
@@ -167,7 +169,10 @@ impl pw_server_options {
             for c in users {
                 // SAFETY: the caller's strings (NULL is refused by `text` callers below).
                 let (u, p) = unsafe {
-                    (ffi::opt_text(c.user, "auth_users user")?, ffi::opt_text(c.password, "auth_users password")?)
+                    (
+                        ffi::opt_text(c.user, "auth_users user")?,
+                        ffi::opt_text(c.password, "auth_users password")?,
+                    )
                 };
                 let (Some(u), Some(p)) = (u, p) else { return Err(ffi::Fail::Null("auth_users")) };
                 map.insert(u.to_string(), p.into());
@@ -230,7 +235,10 @@ impl pw_server {
 /// # Safety
 /// `opts` is NULL or valid (its pointers NULL or valid); `out` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn pw_server_new(opts: *const pw_server_options, out: *mut *mut pw_server) -> pw_status {
+pub unsafe extern "C" fn pw_server_new(
+    opts: *const pw_server_options,
+    out: *mut *mut pw_server,
+) -> pw_status {
     ffi::status(|| {
         non_null!(opts, out);
         // SAFETY: checked non-NULL; the caller's struct.
@@ -239,9 +247,12 @@ pub unsafe extern "C" fn pw_server_new(opts: *const pw_server_options, out: *mut
         let mut core = host::options::server_options(unsafe { opts.to_host() }?)?;
         let hooks = opts.hooks();
         let has_auth = hooks.auth.is_some();
-        let dispatch = Arc::new(HookDispatch::on_thread("postwire-hooks", hooks.set(), core.hook_timeout, move |batch| {
-            batch.for_each(|req| hooks.handle(req))
-        }));
+        let dispatch = Arc::new(HookDispatch::on_thread(
+            "postwire-hooks",
+            hooks.set(),
+            core.hook_timeout,
+            move |batch| batch.for_each(|req| hooks.handle(req)),
+        ));
         if has_auth {
             core.auth = Some(dispatch.clone());
         }
@@ -402,7 +413,10 @@ impl From<ServerStats> for pw_server_stats {
 /// # Safety
 /// `server` is NULL or live; `out` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn pw_server_get_stats(server: *const pw_server, out: *mut pw_server_stats) -> pw_status {
+pub unsafe extern "C" fn pw_server_get_stats(
+    server: *const pw_server,
+    out: *mut pw_server_stats,
+) -> pw_status {
     ffi::status(|| {
         non_null!(server, out);
         // SAFETY: checked non-NULL.

@@ -264,7 +264,10 @@ pub unsafe extern "C" fn pw_send_result_accepted_count(result: *const pw_send_re
 /// # Safety
 /// `result` is NULL or a live `pw_send_result`.
 #[no_mangle]
-pub unsafe extern "C" fn pw_send_result_accepted(result: *const pw_send_result, index: usize) -> *const c_char {
+pub unsafe extern "C" fn pw_send_result_accepted(
+    result: *const pw_send_result,
+    index: usize,
+) -> *const c_char {
     ffi::value(|| {
         non_null!(result);
         // SAFETY: a live handle (checked non-NULL).
@@ -339,7 +342,10 @@ pub unsafe extern "C" fn pw_send_result_queue_id(result: *const pw_send_result) 
 /// # Safety
 /// `result` is NULL or a live `pw_send_result`; `out` is NULL or valid for writes.
 #[no_mangle]
-pub unsafe extern "C" fn pw_send_result_timings(result: *const pw_send_result, out: *mut pw_timings) -> pw_status {
+pub unsafe extern "C" fn pw_send_result_timings(
+    result: *const pw_send_result,
+    out: *mut pw_timings,
+) -> pw_status {
     ffi::status(|| {
         non_null!(result, out);
         // SAFETY: a live handle (checked non-NULL).
@@ -357,7 +363,10 @@ pub unsafe extern "C" fn pw_send_result_timings(result: *const pw_send_result, o
 /// # Safety
 /// `result` is NULL or a live `pw_send_result`; `out` is NULL or valid for writes.
 #[no_mangle]
-pub unsafe extern "C" fn pw_send_result_to_json(result: *const pw_send_result, out: *mut *mut c_char) -> pw_status {
+pub unsafe extern "C" fn pw_send_result_to_json(
+    result: *const pw_send_result,
+    out: *mut *mut c_char,
+) -> pw_status {
     ffi::status(|| {
         non_null!(result, out);
         // SAFETY: a live handle (checked non-NULL).
