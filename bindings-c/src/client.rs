@@ -224,13 +224,8 @@ pub unsafe extern "C" fn pw_client_send(
     ffi::status(|| {
         non_null!(client, mail_from, rcpt_to, message, out);
         // SAFETY: checked non-NULL; per the contract above.
-        let (c, from, rcpts, msg) = unsafe {
-            (
-                ffi::handle(client),
-                ffi::text(mail_from, "mail_from")?,
-                ffi::text_list(rcpt_to, rcpt_count, "rcpt_to")?,
-                ffi::bytes(message, message_len),
-            )
+        let (c, (from, rcpts, msg)) = unsafe {
+            (ffi::handle(client), ffi::mail(mail_from, rcpt_to, rcpt_count, message, message_len)?)
         };
         let mut session = c.lock();
         let sent = c.rt.block_on(session.send(from, &rcpts, msg));

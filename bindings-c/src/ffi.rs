@@ -175,6 +175,29 @@ pub unsafe fn text_list(p: *const *const c_char, n: usize, what: &'static str) -
         .collect()
 }
 
+/// The arguments of a send (`pw_client_send`, `pw_pool_send`, `pw_send_mail`): the sender, the
+/// `rcpt_count` recipients and the message, each checked non-NULL by the caller.
+///
+/// # Safety
+/// `mail_from` is a C string, `rcpt_to` holds `rcpt_count` C strings, `message` has
+/// `message_len` readable bytes; all outlive `'a`.
+pub unsafe fn mail<'a>(
+    mail_from: *const c_char,
+    rcpt_to: *const *const c_char,
+    rcpt_count: usize,
+    message: *const u8,
+    message_len: usize,
+) -> Res<(&'a str, Vec<String>, &'a [u8])> {
+    // SAFETY: per the contract above.
+    unsafe {
+        Ok((
+            text(mail_from, "mail_from")?,
+            text_list(rcpt_to, rcpt_count, "rcpt_to")?,
+            bytes(message, message_len),
+        ))
+    }
+}
+
 /// A struct-field array of `n` items (`T` is a `#[repr(C)]` struct).
 ///
 /// # Safety

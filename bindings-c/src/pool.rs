@@ -95,14 +95,8 @@ pub unsafe extern "C" fn pw_pool_send(
     ffi::status(|| {
         non_null!(pool, dest, mail_from, rcpt_to, message, out);
         // SAFETY: checked non-NULL; per the contract above.
-        let (p, dest, from, rcpts, msg) = unsafe {
-            (
-                ffi::handle(pool),
-                &*dest,
-                ffi::text(mail_from, "mail_from")?,
-                ffi::text_list(rcpt_to, rcpt_count, "rcpt_to")?,
-                ffi::bytes(message, message_len),
-            )
+        let (p, dest, (from, rcpts, msg)) = unsafe {
+            (ffi::handle(pool), &*dest, ffi::mail(mail_from, rcpt_to, rcpt_count, message, message_len)?)
         };
         // SAFETY: the struct's strings are NULL or valid.
         let d =

@@ -102,14 +102,8 @@ pub unsafe extern "C" fn pw_send_mail(
     ffi::status(|| {
         non_null!(mail_from, rcpt_to, message, opts, out);
         // SAFETY: checked non-NULL; per the contract above.
-        let (from, rcpts, msg, o) = unsafe {
-            (
-                ffi::text(mail_from, "mail_from")?,
-                ffi::text_list(rcpt_to, rcpt_count, "rcpt_to")?,
-                ffi::bytes(message, message_len),
-                (*opts).to_core()?,
-            )
-        };
+        let ((from, rcpts, msg), o) =
+            unsafe { (ffi::mail(mail_from, rcpt_to, rcpt_count, message, message_len)?, (*opts).to_core()?) };
         let results = runtime::block_on(send_mail(from, &rcpts, msg, &o))??;
         let items = results
             .iter()
