@@ -4,9 +4,14 @@
 
 SHELL := /bin/bash
 CARGO ?= cargo
+# `make c PROFILE=release`, `make install PREFIX=/opt/postwire PROFILE=release`.
+PROFILE ?= debug
+PREFIX ?= /usr/local
+C_LIBDIR := $(or $(CARGO_TARGET_DIR),target)/$(PROFILE)
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 
 .DEFAULT_GOAL := help
-.PHONY: help deps build node fmt fmt-check test test-rust test-python test-node demo bench bench-server bench-client bench-python bench-node clean
+.PHONY: help deps build node fmt fmt-check test test-rust test-python test-node test-c c c-header install demo bench bench-server bench-client bench-python bench-node bench-c clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -29,8 +34,7 @@ fmt-check: ## Check the Rust code is formatted (skipped when rustfmt is absent)
 	  $(CARGO) fmt --all --check || { echo "run \`make fmt\`"; exit 1; }; \
 	else echo "fmt-check: rustfmt not installed, skipped"; fi
 
-# Later suites (the C binding) are added here as `test-c`.
-test: deps test-rust test-python test-node fmt-check ## Install peers, then run every test suite
+test: deps test-rust test-python test-node test-c fmt-check ## Install peers, then run every test suite
 	@echo "make test: all suites passed"
 
 test-rust: ## Rust unit and integration tests (debug build, real peers on loopback)
@@ -42,10 +46,27 @@ test-python: ## Python binding: `pip install .` into a fresh venv, pytest tests/
 test-node: ## Node binding: npm install (builds the addon), d.ts check, tsc --strict, node --test tests/node, npm pack installed without Rust
 	@bash scripts/test-node.sh
 
+test-c: ## C binding: header check, C programs in tests/c (plain, valgrind, ASan), examples via make install
+	@bash scripts/test-c.sh
+
+c: ## Build libpostwire.so / .a (PROFILE=debug|release) for include/postwire.h
+	$(CARGO) build -p postwire-c $(if $(filter release,$(PROFILE)),--release)
+
+c-header: ## Regenerate include/postwire.h (pinned cbindgen, status values from the core)
+	$(CARGO) run -q -p postwire-c --features header --bin postwire-c-header
+
+install: c ## Install header, libpostwire (.so, .a) and postwire.pc under PREFIX (default /usr/local)
+	install -d "$(DESTDIR)$(PREFIX)/include" "$(DESTDIR)$(PREFIX)/lib/pkgconfig"
+	install -m 644 include/postwire.h "$(DESTDIR)$(PREFIX)/include/"
+	install -m 755 "$(C_LIBDIR)/libpostwire.so" "$(DESTDIR)$(PREFIX)/lib/"
+	install -m 644 "$(C_LIBDIR)/libpostwire.a" "$(DESTDIR)$(PREFIX)/lib/"
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' bindings-c/postwire.pc.in \
+	  >"$(DESTDIR)$(PREFIX)/lib/pkgconfig/postwire.pc"
+
 demo: ## Start `postwire serve` on loopback, deliver a message, show a relay refused, stop
 	@bash scripts/demo.sh
 
-bench: bench-server bench-client bench-python bench-node ## Run the server and client benchmarks (release build)
+bench: bench-server bench-client bench-python bench-node bench-c ## Run every benchmark (release builds)
 
 bench-server: ## Server benchmark: smtp-source against postwire, smtp-sink, aiosmtpd, smtp-server
 	@bash bench/server_bench.sh
@@ -59,6 +80,8 @@ bench-python: ## Python binding benchmark: Server with a Python hook, Client, ai
 
 bench-node: ## Node binding benchmark: Server with a JS hook vs smtp-server, Client/Pool vs nodemailer (release addon)
 	@bash bench/node_bench.sh
+bench-c: ## C binding benchmark: C server with a counting hook, C client (release build)
+	@bash bench/c_bench.sh
 
 clean: ## Remove build output, the venv, Node modules and bench results
 	$(CARGO) clean

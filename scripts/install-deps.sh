@@ -7,7 +7,9 @@
 #                    IO::Socket::SSL, Authen::SASL), time (GNU /usr/bin/time), nmap with its
 #                    smtp-open-relay script (the relay checker is compared with it), openssl
 #                    (the client's TLS tests make self-signed certificates with `req -x509`, the
-#                    Node suite signs a server certificate with a test CA of its own)
+#                    Node suite signs a server certificate with a test CA of its own); for the C
+#                    suite: valgrind (memcheck), libjansson-dev (the C vector test reads JSON),
+#                    pkg-config, gcc (and its AddressSanitizer runtime, libasan)
 #   Python           <repo>/.venv from tests/peers/requirements.txt (aiosmtpd, aiosmtplib, pytest)
 #   Node             tests/peers/node/node_modules from its package-lock.json (smtp-server, nodemailer)
 #
@@ -60,6 +62,25 @@ openssl_can_x509 || missing+=(openssl)
 # The Node suite signs a server certificate with a test CA of its own (tests/node/helpers.js).
 openssl_can_sign() { openssl req -help 2>&1 | grep -q -- "-addext" && openssl x509 -help 2>&1 | grep -q -- "-extfile"; }
 openssl_can_sign || missing+=(openssl)
+# The C suite: each decided by what it must do (compile, link, sanitize, trace), not by a binary.
+c_can() {  # c_can FLAGS...: a tiny C program compiles, links with FLAGS and runs
+  local d; d=$(mktemp -d)
+  printf '#include <stdio.h>\nint main(void){puts("ok");return 0;}\n' >"$d/t.c"
+  cc "$d/t.c" -o "$d/t" "$@" >/dev/null 2>&1 && "$d/t" >/dev/null 2>&1; local rc=$?
+  rm -rf "$d"; return $rc
+}
+jansson_ok() {
+  local d; d=$(mktemp -d)
+  printf '#include <jansson.h>\nint main(void){json_t *j=json_loads("[1]",0,NULL);int ok=json_is_array(j);json_decref(j);return !ok;}\n' >"$d/t.c"
+  # shellcheck disable=SC2046
+  cc "$d/t.c" -o "$d/t" $(pkg-config --cflags --libs jansson 2>/dev/null) >/dev/null 2>&1 && "$d/t"; local rc=$?
+  rm -rf "$d"; return $rc
+}
+command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+valgrind -q --error-exitcode=9 true >/dev/null 2>&1 || missing+=(valgrind)
+jansson_ok || missing+=(libjansson-dev)
+c_can -fsanitize=address || missing+=(libasan8)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ] && [ ${#as_root[@]} -eq 0 ]; then
@@ -133,6 +154,10 @@ check "swaks speaks TLS" swaks_can "TLS"
 check "swaks has Authen::SASL" swaks_can "AUTH DIGEST-MD5"
 check "smtp-sink runs" bash -c 'out=$("$(command -v smtp-sink || echo /usr/sbin/smtp-sink)" 2>&1); grep -q usage <<<"$out"'
 check "/usr/bin/time" test -x /usr/bin/time
+check "cc compiles and links C" c_can
+check "cc -fsanitize=address (ASan runtime)" c_can -fsanitize=address
+check "valgrind memcheck runs a program" valgrind -q --error-exitcode=9 true
+check "jansson (libjansson-dev) via pkg-config" jansson_ok
 check "nmap with the smtp-open-relay script" nmap_relay_script
 check "openssl makes self-signed certificates (req -x509 -addext)" openssl_can_x509
 check "openssl signs certificates with extensions" openssl_can_sign

@@ -117,6 +117,13 @@ impl fmt::Display for ErrorKind {
 pub struct Error {
     kind: ErrorKind,
     message: String,
+    /// Reply and refusals, boxed: most errors have neither, and an `Error` small enough to move
+    /// cheaply keeps every `Result<T>` of the crate (and of the bindings around it) small.
+    details: Option<Box<Details>>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Details {
     reply: Option<Reply>,
     rejected: Vec<RejectedRecipient>,
 }
@@ -124,7 +131,11 @@ pub struct Error {
 impl Error {
     /// A new error of `kind` with a human-readable `message`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), reply: None, rejected: Vec::new() }
+        Error { kind, message: message.into(), details: None }
+    }
+
+    fn details_mut(&mut self) -> &mut Details {
+        self.details.get_or_insert_with(Box::default)
     }
 
     /// An error caused by a server reply; the kind follows the reply class (4xx transient, else
@@ -136,13 +147,13 @@ impl Error {
 
     /// Attach the server reply that caused this error.
     pub fn with_reply(mut self, reply: Reply) -> Self {
-        self.reply = Some(reply);
+        self.details_mut().reply = Some(reply);
         self
     }
 
     /// Attach the recipients the server refused at RCPT in the failed transaction.
     pub fn with_rejected(mut self, rejected: Vec<RejectedRecipient>) -> Self {
-        self.rejected = rejected;
+        self.details_mut().rejected = rejected;
         self
     }
 
@@ -183,7 +194,7 @@ impl Error {
 
     /// The server reply behind this error, if a server answered.
     pub fn reply(&self) -> Option<&Reply> {
-        self.reply.as_ref()
+        self.details.as_ref()?.reply.as_ref()
     }
 
     /// The recipients refused at RCPT, each with its reply, when a mail transaction failed after
@@ -191,17 +202,27 @@ impl Error {
     /// kind is then `transient` if any refusal was 4xx, else `rejected`), and the ones refused
     /// before a later step failed (DATA, the final reply). Empty for every other error.
     pub fn rejected(&self) -> &[RejectedRecipient] {
-        &self.rejected
+        self.details.as_ref().map_or(&[], |d| &d.rejected)
     }
 
-    /// True when retrying later may succeed (timeouts, 4xx, connection trouble).
+    /// True when retrying later may succeed (timeouts, 4xx, connection trouble, a DNS failure
+    /// whose reply says it is temporary — SERVFAIL, a timeout).
     pub fn is_transient(&self) -> bool {
-        matches!(self.kind, ErrorKind::Transient | ErrorKind::Timeout | ErrorKind::Connect | ErrorKind::Io)
+        match self.kind {
+            ErrorKind::Transient | ErrorKind::Timeout | ErrorKind::Connect | ErrorKind::Io => true,
+            ErrorKind::Dns => self.reply().is_none_or(Reply::is_transient),
+            _ => false,
+        }
     }
 
-    /// True when retrying will not help (5xx, bad input, auth refused).
+    /// True when retrying will not help (5xx, bad input, auth refused, a DNS answer that is final
+    /// — NXDOMAIN, null MX — as its reply says).
     pub fn is_permanent(&self) -> bool {
-        matches!(self.kind, ErrorKind::Rejected | ErrorKind::InvalidInput | ErrorKind::Auth)
+        match self.kind {
+            ErrorKind::Rejected | ErrorKind::InvalidInput | ErrorKind::Auth => true,
+            ErrorKind::Dns => self.reply().is_some_and(Reply::is_permanent),
+            _ => false,
+        }
     }
 }
 
@@ -260,6 +281,19 @@ mod tests {
         assert_eq!(ErrorKind::from_number(0), None);
         assert_eq!(ErrorKind::from_number(11), None);
         assert!("nope".parse::<ErrorKind>().is_err());
+    }
+
+    #[test]
+    fn dns_errors_are_transient_or_permanent_by_their_reply() {
+        let nx =
+            Error::new(ErrorKind::Dns, "nxdomain").with_reply(Reply::new(550, "5.1.2 no such domain", None));
+        assert!(nx.is_permanent() && !nx.is_transient());
+        let servfail =
+            Error::new(ErrorKind::Dns, "servfail").with_reply(Reply::new(451, "4.4.3 try later", None));
+        assert!(servfail.is_transient() && !servfail.is_permanent());
+        let bare = Error::new(ErrorKind::Dns, "no reply");
+        assert!(bare.is_transient() && !bare.is_permanent());
+        assert!(std::mem::size_of::<Error>() <= 48, "{}", std::mem::size_of::<Error>());
     }
 
     #[test]

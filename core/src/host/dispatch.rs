@@ -211,6 +211,22 @@ impl HookDispatch {
         }
     }
 
+    /// Wait until every request queued so far was handed to the host and handled (thread mode;
+    /// at once in callback mode, where nothing is queued here). A host whose hooks hold pointers
+    /// it is about to free (C's `user_data`) calls it once the server stopped serving (no session
+    /// is left to make a request), then [`close`]s: from then on no hook of this dispatch runs.
+    /// Returns at once when called from the hook thread itself, or after [`close`].
+    ///
+    /// Why it is needed: a session that gave up on a hook (`hook_timeout`) ends, but its request
+    /// may still wait in the queue, and the host would be called with it later.
+    ///
+    /// [`close`]: Self::close
+    pub fn flush(&self) {
+        if let Sink::Thread(t) = &self.sink {
+            t.flush();
+        }
+    }
+
     fn submit<T: Send + 'static>(
         &self,
         make: impl FnOnce(Responder<T>) -> HookRequest,
@@ -320,6 +336,29 @@ mod tests {
         assert_eq!(rt.block_on(d.authenticate("u".into(), "no".into())), Ok(false));
         d.close();
         assert!(rt.block_on(d.on_connect(session()).unwrap()).is_err(), "closed: fails at once");
+    }
+
+    #[test]
+    fn flush_waits_for_queued_requests_to_be_handled() {
+        use std::sync::atomic::AtomicUsize;
+        let handled = Arc::new(AtomicUsize::new(0));
+        let h = Arc::clone(&handled);
+        let d = HookDispatch::on_thread("test-flush", HookSet::ALL, Duration::from_secs(5), move |batch| {
+            for req in batch {
+                // A slow host: the requests pile up behind this one.
+                std::thread::sleep(Duration::from_millis(20));
+                h.fetch_add(1, Ordering::SeqCst);
+                req.fail("test");
+            }
+        });
+        // Queue requests without waiting for their answers (the futures are dropped at once,
+        // as a session that timed out drops its wait); the host still gets every request.
+        for _ in 0..5 {
+            drop(d.on_connect(session()));
+        }
+        d.flush();
+        d.close();
+        assert_eq!(handled.load(Ordering::SeqCst), 5, "flush returned before the host saw every request");
     }
 
     #[test]

@@ -1,0 +1,383 @@
+//! `pw_client`: one SMTP session, blocking calls. Each client drives its session on a private
+//! current-thread runtime (`postwire::host::runtime::local`) inside the calling thread, so a send
+//! costs no thread hand-off.
+//!
+//! Threads: a `pw_client` may be used from any thread, one call at a time; the library locks it
+//! per call, so a getter called while another thread's call runs waits for that call.
+
+use std::ffi::c_char;
+use std::sync::{Mutex, MutexGuard};
+
+use postwire::client::Client;
+use postwire::host::runtime;
+use tokio::runtime::Runtime;
+
+use crate::error::pw_status;
+use crate::ffi::{self, non_null, Fail, Res};
+use crate::options::pw_client_options;
+use crate::values::{pw_reply, pw_send_result};
+
+/// An open SMTP session. Open with `pw_client_connect`, free with `pw_client_free`.
+pub struct pw_client {
+    rt: Runtime,
+    session: Mutex<Client>,
+}
+
+impl pw_client {
+    fn lock(&self) -> MutexGuard<'_, Client> {
+        self.session.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Run one call of the session to its end on the client's runtime.
+    fn call<T>(&self, f: impl AsyncFnOnce(&mut Client) -> postwire::Result<T>) -> Res<T> {
+        let mut c = self.lock();
+        Ok(self.rt.block_on(f(&mut c))?)
+    }
+}
+
+/// A reply result into an owned `pw_reply` out-parameter.
+///
+/// # Safety
+/// `out` is valid for writes.
+unsafe fn put_reply(out: *mut *mut pw_reply, r: postwire::Reply) {
+    // SAFETY: per the contract above.
+    unsafe { ffi::put(out, ffi::boxed(pw_reply::new(r))) }
+}
+
+/// Open a session: connect, banner, EHLO (HELO fallback), STARTTLS per `opts->tls`, then AUTH
+/// when `opts->auth_user` is set. On success `*out` is the session (free it with
+/// `pw_client_free`).
+///
+/// # Safety
+/// `opts` is NULL or valid (its strings NULL or valid C strings); `out` is NULL or valid for
+/// writes.
+#[no_mangle]
+pub unsafe extern "C" fn pw_client_connect(
+    opts: *const pw_client_options,
+    out: *mut *mut pw_client,
+) -> pw_status {
+    ffi::status(|| {
+        non_null!(opts, out);
+        // SAFETY: checked non-NULL; the caller's struct.
+        let opts = unsafe { &*opts };
+        // SAFETY: the struct's strings are NULL or valid.
+        let (core, creds) = unsafe { (opts.to_core()?, opts.credentials()?) };
+        let rt = runtime::local()?;
+        let mut c = rt.block_on(Client::connect(core))?;
+        if let Some((user, password)) = creds {
+            if let Err(e) = rt.block_on(c.login(&user, &password, None)) {
+                let _ = rt.block_on(c.quit());
+                return Err(e.into());
+            }
+        }
+        let client = pw_client { rt, session: Mutex::new(c) };
+        // SAFETY: checked non-NULL.
+        unsafe { ffi::put(out, ffi::boxed(client)) };
+        Ok(())
+    })
+}
+
+/// Whether the server advertised EHLO keyword `keyword` (case-insensitive) and its parameters:
+/// `*out_present`, and `*out_params` — a string you free with `pw_string_free` (`""` when the
+/// keyword has no parameters), or NULL when it was not advertised.
+///
+/// # Safety
+/// `client` is NULL or live; `keyword` NULL or a C string; the out-pointers NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn pw_client_capability(
+    client: *const pw_client,
+    keyword: *const c_char,
+    out_present: *mut bool,
+    out_params: *mut *mut c_char,
+) -> pw_status {
+    ffi::status(|| {
+        non_null!(client, keyword, out_present, out_params);
+        // SAFETY: checked non-NULL; live handle and C string.
+        let (c, kw) = unsafe { (ffi::handle(client), ffi::text(keyword, "keyword")?) };
+        let params = c.lock().capabilities().get(kw).map(str::to_string);
+        let s = match &params {
+            Some(p) => ffi::owned_bytes(p.as_bytes())?,
+            None => std::ptr::null_mut(),
+        };
+        // SAFETY: checked non-NULL.
+        unsafe {
+            ffi::put(out_present, params.is_some());
+            ffi::put(out_params, s);
+        }
+        Ok(())
+    })
+}
+
+/// Every EHLO capability as a JSON object `{"KEYWORD": "params", …}` (`""` for none). Free with
+/// `pw_string_free`.
+///
+/// # Safety
+/// `client` is NULL or live; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn pw_client_capabilities_to_json(
+    client: *const pw_client,
+    out: *mut *mut c_char,
+) -> pw_status {
+    ffi::status(|| {
+        non_null!(client, out);
+        // SAFETY: checked non-NULL.
+        let s = ffi::owned_json(&unsafe { ffi::handle(client) }.lock().capabilities().0)?;
+        // SAFETY: checked non-NULL.
+        unsafe { ffi::put(out, s) };
+        Ok(())
+    })
+}
+
+/// The server's 220 banner, as a reply you own (`pw_reply_free`).
+///
+/// # Safety
+/// `client` is NULL or live; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn pw_client_banner(client: *const pw_client, out: *mut *mut pw_reply) -> pw_status {
+    ffi::status(|| {
+        non_null!(client, out);
+        // SAFETY: checked non-NULL.
+        let banner = unsafe { ffi::handle(client) }.lock().banner().clone();
+        // SAFETY: checked non-NULL.
+        unsafe { put_reply(out, banner) };
+        Ok(())
+    })
+}
+
+/// True when the session runs over TLS (implicit, or after STARTTLS).
+///
+/// # Safety
+/// `client` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn pw_client_tls(client: *const pw_client) -> bool {
+    ffi::value(|| {
+        non_null!(client);
+        // SAFETY: checked non-NULL.
+        Ok(unsafe { ffi::handle(client) }.lock().is_tls())
+    })
+}
+
+/// True once the connection is gone (after `pw_client_quit`, or an error that ended it).
+///
+/// # Safety
+/// `client` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn pw_client_closed(client: *const pw_client) -> bool {
+    ffi::value(|| {
+        non_null!(client);
+        // SAFETY: checked non-NULL.
+        Ok(unsafe { ffi::handle(client) }.lock().is_closed())
+    })
+}
+
+/// AUTH as `user` with `password`. `mechanism`: `"PLAIN"`, `"LOGIN"`, `"XOAUTH2"`, or `""` to pick
+/// PLAIN or LOGIN as offered. `*out` is the server's final reply (yours: `pw_reply_free`).
+///
+/// # Safety
+/// `client` is NULL or live; the strings NULL or C strings; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn pw_client_login(
+    client: *mut pw_client,
+    user: *const c_char,
+    password: *const c_char,
+    mechanism: *const c_char,
+    out: *mut *mut pw_reply,
+) -> pw_status {
+    ffi::status(|| {
+        non_null!(client, user, password, mechanism, out);
+        // SAFETY: checked non-NULL; live handle and C strings.
+        let (c, user, password, mechanism) = unsafe {
+            (
+                ffi::handle(client),
+                ffi::text(user, "user")?,
+                ffi::text(password, "password")?,
+                ffi::text(mechanism, "mechanism")?,
+            )
+        };
+        let mechanism = (!mechanism.is_empty()).then_some(mechanism);
+        let r = c.call(async |s| s.login(user, password, mechanism).await)?;
+        // SAFETY: checked non-NULL.
+        unsafe { put_reply(out, r) };
+        Ok(())
+    })
+}
+
+/// One transaction: MAIL FROM `mail_from` (`""`: the null sender), RCPT TO each of the
+/// `rcpt_count` recipients, then the message (`message_len` bytes; the library dot-stuffs and
+/// turns bare LF into CRLF). A recipient refused at RCPT does not fail the send while another
+/// was accepted: see `pw_send_result_rejected`. When the send fails, `pw_last_error_reply()` is
+/// the server's reply and `pw_last_error_rejected()` lists every refused recipient.
+///
+/// # Safety
+/// `client` is NULL or live; `mail_from` NULL or a C string; `rcpt_to` NULL or `rcpt_count` C
+/// strings; `message` NULL or `message_len` readable bytes; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn pw_client_send(
+    client: *mut pw_client,
+    mail_from: *const c_char,
+    rcpt_to: *const *const c_char,
+    rcpt_count: usize,
+    message: *const u8,
+    message_len: usize,
+    out: *mut *mut pw_send_result,
+) -> pw_status {
+    ffi::status(|| {
+        non_null!(client, mail_from, rcpt_to, message, out);
+        // SAFETY: checked non-NULL; per the contract above.
+        let (c, (from, rcpts, msg)) = unsafe {
+            (ffi::handle(client), ffi::mail(mail_from, rcpt_to, rcpt_count, message, message_len)?)
+        };
+        let mut session = c.lock();
+        let sent = c.rt.block_on(session.send(from, &rcpts, msg));
+        let result = match sent {
+            Ok(r) => r,
+            Err(error) => return Err(Fail::Core { error, rejected: session.last_refused().to_vec() }),
+        };
+        // SAFETY: checked non-NULL.
+        unsafe { ffi::put(out, ffi::boxed(pw_send_result::new(result))) };
+        Ok(())
+    })
+}
+
+/// The five simple commands: a command and, where it has one, its argument.
+#[derive(Clone, Copy)]
+enum Simple {
+    Verify,
+    Expand,
+    Help,
+    Noop,
+    Reset,
+}
+
+/// One simple command, its reply into `out`.
+///
+/// # Safety
+/// As the `extern` functions below.
+unsafe fn simple(
+    client: *mut pw_client,
+    cmd: Simple,
+    arg: *const c_char,
+    out: *mut *mut pw_reply,
+) -> pw_status {
+    ffi::status(|| {
+        non_null!(client, arg, out);
+        // SAFETY: checked non-NULL; live handle and C string.
+        let (c, arg) = unsafe { (ffi::handle(client), ffi::text(arg, "argument")?) };
+        let r = c.call(async |s| match cmd {
+            Simple::Verify => s.verify(arg).await,
+            Simple::Expand => s.expand(arg).await,
+            Simple::Help => s.help((!arg.is_empty()).then_some(arg)).await,
+            Simple::Noop => s.noop().await,
+            Simple::Reset => s.reset().await,
+        })?;
+        // SAFETY: checked non-NULL.
+        unsafe { put_reply(out, r) };
+        Ok(())
+    })
+}
+
+/// VRFY `address`; any well-formed reply (252 and 502 included) is `PW_OK` with the reply in
+/// `*out` (yours: `pw_reply_free`).
+///
+/// # Safety
+/// `client` is NULL or live; `address` NULL or a C string; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn pw_client_verify(
+    client: *mut pw_client,
+    address: *const c_char,
+    out: *mut *mut pw_reply,
+) -> pw_status {
+    // SAFETY: per the contract above.
+    unsafe { simple(client, Simple::Verify, address, out) }
+}
+
+/// EXPN `name`; as `pw_client_verify`.
+///
+/// # Safety
+/// `client` is NULL or live; `name` NULL or a C string; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn pw_client_expand(
+    client: *mut pw_client,
+    name: *const c_char,
+    out: *mut *mut pw_reply,
+) -> pw_status {
+    // SAFETY: per the contract above.
+    unsafe { simple(client, Simple::Expand, name, out) }
+}
+
+/// HELP `topic` (`""`: HELP without a topic); as `pw_client_verify`.
+///
+/// # Safety
+/// `client` is NULL or live; `topic` NULL or a C string; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn pw_client_help(
+    client: *mut pw_client,
+    topic: *const c_char,
+    out: *mut *mut pw_reply,
+) -> pw_status {
+    // SAFETY: per the contract above.
+    unsafe { simple(client, Simple::Help, topic, out) }
+}
+
+/// NOOP; the reply in `*out` (yours: `pw_reply_free`).
+///
+/// # Safety
+/// `client` is NULL or live; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn pw_client_noop(client: *mut pw_client, out: *mut *mut pw_reply) -> pw_status {
+    // SAFETY: per the contract above; the argument is a static empty string.
+    unsafe { simple(client, Simple::Noop, c"".as_ptr(), out) }
+}
+
+/// RSET; the reply in `*out` (yours: `pw_reply_free`).
+///
+/// # Safety
+/// `client` is NULL or live; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn pw_client_reset(client: *mut pw_client, out: *mut *mut pw_reply) -> pw_status {
+    // SAFETY: per the contract above; the argument is a static empty string.
+    unsafe { simple(client, Simple::Reset, c"".as_ptr(), out) }
+}
+
+/// QUIT and close the connection; the session is closed afterwards whatever happened. Still
+/// free it with `pw_client_free`.
+///
+/// # Safety
+/// `client` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn pw_client_quit(client: *mut pw_client) -> pw_status {
+    ffi::status(|| {
+        non_null!(client);
+        // SAFETY: checked non-NULL.
+        unsafe { ffi::handle(client) }.call(async |s| s.quit().await)?;
+        Ok(())
+    })
+}
+
+/// The wire log so far: `"C: …"` / `"S: …"` lines joined by `"\n"` (AUTH secrets masked; `*: `
+/// lines are the library's notes). Free with `pw_string_free`.
+///
+/// # Safety
+/// `client` is NULL or live; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn pw_client_transcript(client: *const pw_client, out: *mut *mut c_char) -> pw_status {
+    ffi::status(|| {
+        non_null!(client, out);
+        // SAFETY: checked non-NULL.
+        let text = unsafe { ffi::handle(client) }.lock().transcript().join("\n");
+        let s = ffi::owned_bytes(text.as_bytes())?;
+        // SAFETY: checked non-NULL.
+        unsafe { ffi::put(out, s) };
+        Ok(())
+    })
+}
+
+/// Free a session (closing its connection without QUIT if still open). NULL does nothing.
+///
+/// # Safety
+/// `client` is NULL or a `pw_client` not freed yet, with no call running on it.
+#[no_mangle]
+pub unsafe extern "C" fn pw_client_free(client: *mut pw_client) {
+    // SAFETY: per the contract above.
+    ffi::void(|| unsafe { ffi::free(client) })
+}

@@ -1,0 +1,180 @@
+//! `pw_pool`: pooled sessions per destination (`postwire::client::Pool`), blocking calls on the
+//! core's shared runtime (the pool's reaper runs there between calls). Every `pw_pool_*`
+//! function may be called from several threads at once: that is what a pool is for.
+
+use std::ffi::c_char;
+use std::time::Duration;
+
+use postwire::client::{Destination, Pool, PoolOptions};
+use postwire::host::runtime;
+
+use crate::error::pw_status;
+use crate::ffi::{self, non_null, Res};
+use crate::options::{pw_client_options, PW_NO_LIMIT};
+use crate::values::pw_send_result;
+
+/// Limits of a pool (0: the core's default).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct pw_pool_options {
+    /// Most open connections across all destinations.
+    pub max_connections: u64,
+    /// Most open connections (and concurrent sends) per destination.
+    pub max_per_destination: u64,
+    /// An idle session older than this is closed instead of reused.
+    pub idle_timeout_ms: u64,
+    /// A session older than this is closed after its current send.
+    pub max_lifetime_ms: u64,
+    /// Retries on a fresh connection when one dropped before any content was sent.
+    pub max_retries: u64,
+    /// A session idle longer than this is checked with NOOP before reuse.
+    pub health_check_after_ms: u64,
+    /// Messages per connection before it is closed; `PW_NO_LIMIT`: no limit.
+    pub max_messages_per_connection: u64,
+}
+
+impl pw_pool_options {
+    /// The core's options, fields left at 0 keeping `PoolOptions::default()`.
+    fn to_core(self) -> PoolOptions {
+        let d = PoolOptions::default();
+        let n = |v: u64, d: usize| if v == 0 { d } else { usize::try_from(v).unwrap_or(usize::MAX) };
+        let t = |v: u64, d: Duration| if v == 0 { d } else { Duration::from_millis(v) };
+        let c = |v: u64, d: u32| if v == 0 { d } else { u32::try_from(v).unwrap_or(u32::MAX) };
+        PoolOptions {
+            max_connections: n(self.max_connections, d.max_connections),
+            max_per_destination: n(self.max_per_destination, d.max_per_destination),
+            idle_timeout: t(self.idle_timeout_ms, d.idle_timeout),
+            max_lifetime: t(self.max_lifetime_ms, d.max_lifetime),
+            max_retries: c(self.max_retries, d.max_retries),
+            health_check_after: t(self.health_check_after_ms, d.health_check_after),
+            max_messages_per_connection: match self.max_messages_per_connection {
+                PW_NO_LIMIT => 0,
+                v => c(v, d.max_messages_per_connection),
+            },
+        }
+    }
+}
+
+/// A pool of SMTP sessions. Make with `pw_pool_new`, free with `pw_pool_free`.
+pub struct pw_pool {
+    pool: Pool,
+}
+
+/// Make a pool.
+///
+/// # Safety
+/// `opts` is NULL or valid; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn pw_pool_new(opts: *const pw_pool_options, out: *mut *mut pw_pool) -> pw_status {
+    ffi::status(|| {
+        non_null!(opts, out);
+        // SAFETY: checked non-NULL; the caller's struct.
+        let pool = Pool::new(unsafe { *opts }.to_core());
+        // SAFETY: checked non-NULL.
+        unsafe { ffi::put(out, ffi::boxed(pw_pool { pool })) };
+        Ok(())
+    })
+}
+
+/// Send one message through a pooled session to `dest` (its AUTH too: `auth_user`), with the
+/// rules and result of `pw_client_send`. Waits while the caps are reached.
+///
+/// # Safety
+/// `pool` is NULL or live; `dest` NULL or valid; the rest as `pw_client_send`.
+#[no_mangle]
+pub unsafe extern "C" fn pw_pool_send(
+    pool: *const pw_pool,
+    dest: *const pw_client_options,
+    mail_from: *const c_char,
+    rcpt_to: *const *const c_char,
+    rcpt_count: usize,
+    message: *const u8,
+    message_len: usize,
+    out: *mut *mut pw_send_result,
+) -> pw_status {
+    ffi::status(|| {
+        non_null!(pool, dest, mail_from, rcpt_to, message, out);
+        // SAFETY: checked non-NULL; per the contract above.
+        let (p, dest, (from, rcpts, msg)) = unsafe {
+            (ffi::handle(pool), &*dest, ffi::mail(mail_from, rcpt_to, rcpt_count, message, message_len)?)
+        };
+        // SAFETY: the struct's strings are NULL or valid.
+        let d =
+            Destination { options: unsafe { dest.to_core() }?, credentials: unsafe { dest.credentials() }? };
+        let r = runtime::block_on(p.pool.send(&d, from, &rcpts, msg))??;
+        // SAFETY: checked non-NULL.
+        unsafe { ffi::put(out, ffi::boxed(pw_send_result::new(r))) };
+        Ok(())
+    })
+}
+
+/// The pool's counters.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct pw_pool_stats {
+    /// Connections open now (busy, idle or closing).
+    pub open: u64,
+    /// Connections idle now.
+    pub idle: u64,
+    /// Connections opened since the pool was made.
+    pub created: u64,
+    /// Sends that reused an idle connection.
+    pub reused: u64,
+    /// Sends retried on a fresh connection.
+    pub retried: u64,
+}
+
+/// The counters now.
+///
+/// # Safety
+/// `pool` is NULL or live; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn pw_pool_get_stats(pool: *const pw_pool, out: *mut pw_pool_stats) -> pw_status {
+    ffi::status(|| {
+        non_null!(pool, out);
+        // SAFETY: checked non-NULL.
+        let s = unsafe { ffi::handle(pool) }.pool.stats();
+        let stats = pw_pool_stats {
+            open: s.open as u64,
+            idle: s.idle as u64,
+            created: s.created,
+            reused: s.reused,
+            retried: s.retried,
+        };
+        // SAFETY: checked non-NULL.
+        unsafe { ffi::put(out, stats) };
+        Ok(())
+    })
+}
+
+/// QUIT every idle session and refuse further sends (`PW_INVALID_INPUT`).
+///
+/// # Safety
+/// `pool` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn pw_pool_close(pool: *const pw_pool) -> pw_status {
+    ffi::status(|| {
+        non_null!(pool);
+        // SAFETY: checked non-NULL.
+        let p = unsafe { ffi::handle(pool) };
+        runtime::block_on(p.pool.close())?;
+        Ok(())
+    })
+}
+
+/// Close the pool (as `pw_pool_close`) and free it. NULL does nothing.
+///
+/// # Safety
+/// `pool` is NULL or a `pw_pool` not freed yet, with no call running on it.
+#[no_mangle]
+pub unsafe extern "C" fn pw_pool_free(pool: *mut pw_pool) {
+    ffi::void(|| {
+        if !pool.is_null() {
+            // SAFETY: non-NULL and live.
+            let p = unsafe { ffi::handle(pool) };
+            let _: Res<()> = runtime::block_on(p.pool.close()).map_err(Into::into);
+        }
+        // SAFETY: per the contract above.
+        unsafe { ffi::free(pool) }
+    })
+}

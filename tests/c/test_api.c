@@ -1,0 +1,211 @@
+/* The rest of the API against a C server in the same process: compose, send_mail through a
+ * smarthost, the pool, an AUTH callback, the log callback, replies built and serialised, and
+ * the JSON forms of what hooks are handed. */
+#include "common.h"
+
+#include <pthread.h>
+
+struct state {
+    pthread_mutex_t lock;
+    int messages, logs, auth_calls;
+    char last_envelope[1024], last_session[1024], last_params[256];
+    size_t last_len;
+};
+
+static pw_hook_result on_mail(void *ud, const pw_session *s, const char *address, const pw_params *params,
+                              pw_reply_out *reply) {
+    (void)s, (void)address, (void)reply;
+    struct state *st = ud;
+    char *json = NULL;
+    if (pw_params_to_json(params, &json) == PW_OK) {
+        snprintf(st->last_params, sizeof st->last_params, "%s", json);
+        pw_string_free(json);
+    }
+    return PW_HOOK_ACCEPT;
+}
+
+static pw_hook_result on_message(void *ud, const pw_session *s, const pw_envelope *env, const uint8_t *data,
+                                 size_t len, pw_reply_out *reply) {
+    (void)data, (void)reply;
+    struct state *st = ud;
+    char *json = NULL;
+    if (pw_envelope_to_json(env, &json) == PW_OK) {
+        snprintf(st->last_envelope, sizeof st->last_envelope, "%s", json);
+        pw_string_free(json);
+    }
+    if (pw_session_to_json(s, &json) == PW_OK) {
+        snprintf(st->last_session, sizeof st->last_session, "%s", json);
+        pw_string_free(json);
+    }
+    st->last_len = len;
+    st->messages++;
+    return PW_HOOK_ACCEPT;
+}
+
+static bool check_auth(void *ud, const char *user, const char *password) {
+    struct state *st = ud;
+    st->auth_calls++;
+    return strcmp(user, "bob") == 0 && strcmp(password, "hunter2") == 0;
+}
+
+static void on_log(void *ud, pw_log_level level, const char *target, const char *message) {
+    struct state *st = ud;
+    pthread_mutex_lock(&st->lock);
+    if (level <= PW_LOG_INFO && strncmp(target, "postwire", 8) == 0 && message[0] != '\0') st->logs++;
+    pthread_mutex_unlock(&st->lock);
+}
+
+int main(void) {
+    struct state st;
+    memset(&st, 0, sizeof st);
+    pthread_mutex_init(&st.lock, NULL);
+    CHECK(strlen(pw_version()) > 0, "version");
+    OK(pw_set_log_callback(PW_LOG_INFO, on_log, &st));
+    FAILS(PW_INVALID_INPUT, pw_set_log_level(9));
+
+    /* Replies: built, serialised, parsed back. */
+    pw_reply *r = NULL;
+    OK(pw_reply_new(550, "5.7.1 relaying denied\nsee policy", "", &r));
+    CHECK(pw_reply_code(r) == 550 && strcmp(pw_reply_enhanced(r), "5.7.1") == 0, "enhanced code recognised");
+    CHECK(pw_reply_line_count(r) == 2 && strcmp(pw_reply_line(r, 1), "see policy") == 0, "lines");
+    char *wire = NULL;
+    size_t wire_len = 0;
+    OK(pw_reply_to_wire(r, &wire, &wire_len));
+    CHECK(strcmp(wire, "550-5.7.1 relaying denied\r\n550 5.7.1 see policy\r\n") == 0, "wire %s", wire);
+    pw_reply *back = NULL;
+    size_t used = 0;
+    OK(pw_reply_parse((const uint8_t *)wire, wire_len, 0, 0, &back, &used));
+    CHECK(back && used == wire_len && strcmp(pw_reply_text(back), pw_reply_text(r)) == 0, "round trip");
+    pw_reply_free(back);
+    back = r; /* must be overwritten with NULL: more bytes needed */
+    OK(pw_reply_parse((const uint8_t *)wire, 10, 0, 0, &back, &used));
+    CHECK(back == NULL && used == 0, "incomplete reply");
+    FAILS(PW_PROTOCOL, pw_reply_parse((const uint8_t *)"hello\r\n", 7, 0, 0, &back, &used));
+    pw_string_free(wire);
+    char *json = NULL;
+    OK(pw_reply_to_json(r, &json));
+    CHECK(contains(json, "\"code\":550") && contains(json, "\"enhanced\":\"5.7.1\""), "reply JSON %s", json);
+    pw_string_free(json);
+    pw_reply_free(r);
+
+    /* Compose. */
+    const char *to[] = {"Ann <ann@example.test>"};
+    const char *bcc[] = {"hidden@example.test"};
+    pw_header headers[] = {{"Reply-To", "replies@example.org"}};
+    const uint8_t blob[] = {0, 1, 2, 3, 255};
+    pw_attachment att[] = {{"data.bin", "application/octet-stream", blob, sizeof blob}};
+    pw_compose_options co = {0};
+    co.from = "Me <me@example.org>";
+    co.to = to;
+    co.to_len = 1;
+    co.bcc = bcc;
+    co.bcc_len = 1;
+    co.subject = "Grüße";
+    co.text = "Hello from C.\n";
+    co.headers = headers;
+    co.headers_len = 1;
+    co.attachments = att;
+    co.attachments_len = 1;
+    co.has_date = true;
+    co.date = 1700000000;
+    co.message_id = "<c-test@example.org>";
+    char *msg = NULL;
+    size_t msg_len = 0;
+    OK(pw_compose(&co, &msg, &msg_len));
+    CHECK(msg && strlen(msg) == msg_len, "composed message is text");
+    CHECK(contains(msg, "Reply-To: replies@example.org") && contains(msg, "Message-ID: <c-test@example.org>"),
+          "headers in %s", msg);
+    CHECK(!contains(msg, "hidden@example.test"), "Bcc never in the message");
+    CHECK(contains(msg, "data.bin") && contains(msg, "=?utf-8?"), "attachment and encoded subject");
+    co.from = "bad address";
+    char *bad = NULL;
+    size_t bad_len = 0;
+    FAILS(PW_INVALID_INPUT, pw_compose(&co, &bad, &bad_len));
+    CHECK(bad == NULL && bad_len == 0, "nothing written on failure");
+
+    /* A server with an AUTH callback; every hook on one library thread. */
+    const char *domains[] = {"example.test"};
+    pw_server_options so = {0};
+    so.hostname = "mx.api.example.test";
+    so.local_domains = domains;
+    so.local_domains_len = 1;
+    so.allow_insecure_auth = PW_SWITCH_ON;
+    so.user_data = &st;
+    so.on_mail_from = on_mail;
+    so.on_message = on_message;
+    so.auth = check_auth;
+    pw_server *srv = NULL;
+    OK(pw_server_new(&so, &srv));
+    pw_socket_addr addr;
+    OK(pw_server_listen(srv, "localhost", 0, &addr));
+    OK(pw_server_start(srv));
+
+    /* send_mail through the server as smarthost, authenticated by the callback. */
+    const char *rcpts[] = {"ann@example.test", "hidden@example.test"};
+    pw_send_mail_options sm = {0};
+    sm.session.host = addr.ip;
+    sm.session.port = addr.port;
+    sm.session.tls = PW_TLS_NONE;
+    sm.session.allow_plaintext_auth = PW_SWITCH_ON;
+    sm.session.auth_user = "bob";
+    sm.session.auth_password = "hunter2";
+    pw_recipient_results *res = NULL;
+    OK(pw_send_mail("me@example.org", rcpts, 2, (const uint8_t *)msg, msg_len, &sm, &res));
+    CHECK(pw_recipient_results_count(res) == 2, "one result per recipient");
+    pw_recipient_result rr;
+    OK(pw_recipient_results_get(res, 1, &rr));
+    CHECK(rr.ok && strcmp(rr.rcpt, "hidden@example.test") == 0 && pw_reply_code(rr.reply) == 250 &&
+              rr.error == PW_OK && rr.error_message == NULL,
+          "second recipient delivered");
+    OK(pw_recipient_results_to_json(res, &json));
+    CHECK(contains(json, "\"ok\":true"), "results JSON %s", json);
+    pw_string_free(json);
+    pw_recipient_results_free(res);
+    CHECK(contains(st.last_envelope, "\"rcpt_to\":[\"ann@example.test\",\"hidden@example.test\"]"), "envelope %s",
+          st.last_envelope);
+    CHECK(contains(st.last_session, "\"authenticated_user\":\"bob\""), "session %s", st.last_session);
+    CHECK(contains(st.last_params, "\"SIZE\""), "MAIL parameters %s", st.last_params);
+    CHECK(st.last_len > msg_len, "the hook sees the message with our Received line");
+
+    /* send_mail with a wrong password: attempted, every recipient failed with PW_AUTH. */
+    sm.session.auth_password = "nope";
+    OK(pw_send_mail("me@example.org", rcpts, 1, (const uint8_t *)msg, msg_len, &sm, &res));
+    OK(pw_recipient_results_get(res, 0, &rr));
+    CHECK(!rr.ok && rr.error == PW_AUTH && rr.error_message != NULL, "auth failure per recipient");
+    pw_recipient_results_free(res);
+
+    /* The pool: five sends to one destination reuse one session. */
+    pw_pool_options po = {0};
+    pw_pool *pool = NULL;
+    OK(pw_pool_new(&po, &pool));
+    pw_client_options dest = {0};
+    dest.host = "127.0.0.1";
+    dest.port = addr.port;
+    dest.tls = PW_TLS_NONE;
+    for (int i = 0; i < 5; i++) {
+        pw_send_result *sr = NULL;
+        OK(pw_pool_send(pool, &dest, "me@example.org", rcpts, 1, (const uint8_t *)msg, msg_len, &sr));
+        CHECK(sr && pw_send_result_accepted_count(sr) == 1, "pooled send %d", i);
+        pw_send_result_free(sr);
+    }
+    pw_pool_stats ps;
+    OK(pw_pool_get_stats(pool, &ps));
+    CHECK(ps.created == 1 && ps.reused == 4, "one session, reused: created %llu reused %llu",
+          (unsigned long long)ps.created, (unsigned long long)ps.reused);
+    OK(pw_pool_close(pool));
+    pw_send_result *sr = NULL;
+    FAILS(PW_INVALID_INPUT, pw_pool_send(pool, &dest, "me@example.org", rcpts, 1, (const uint8_t *)msg, msg_len, &sr));
+    pw_pool_free(pool);
+    pw_string_free(msg);
+
+    OK(pw_server_stop(srv));
+    pw_server_free(srv);
+    CHECK(st.messages == 6, "messages seen by the hook: %d", st.messages);
+    CHECK(st.auth_calls == 2, "auth callback calls: %d", st.auth_calls);
+    pw_log_flush();
+    pthread_mutex_lock(&st.lock);
+    CHECK(st.logs > 0, "log records forwarded: %d", st.logs);
+    pthread_mutex_unlock(&st.lock);
+    OK(pw_set_log_level(PW_LOG_OFF));
+    return finish("test_api");
+}
