@@ -199,3 +199,44 @@ fn stop_cannot_be_held_off_by_a_client() {
     srv.stop();
     assert_eq!(srv.server.stats().messages_accepted, 0);
 }
+
+/// Stops the server from inside `on_message`, while the server awaits the hook.
+#[derive(Default)]
+struct StopsFromHook(std::sync::OnceLock<Arc<postwire::server::Server>>);
+impl Hooks for StopsFromHook {
+    fn on_message(&self, _s: SessionInfo, _e: Envelope, _d: Arc<Vec<u8>>) -> Option<HookFuture> {
+        let server = self.0.get().cloned();
+        Some(Box::pin(async move {
+            // Let the session's driver start waiting on the hook first, then stop: the stop
+            // arrives while the hook is awaited (as a Node/Python hook calling stop() does).
+            tokio::task::yield_now().await;
+            if let Some(s) = server {
+                s.stop();
+            }
+            tokio::task::yield_now().await;
+            Ok(None)
+        }))
+    }
+}
+
+/// A stop that happens while a hook runs must still reach the session: once its transaction is
+/// over it is idle, and an idle session is told 421 at once — not after `shutdown_grace` (set
+/// far beyond the read timeout here, so a session that never hears of the stop fails the test).
+#[test]
+fn stop_during_a_hook_reaches_the_session_once_idle() {
+    let hooks = Arc::new(StopsFromHook::default());
+    let opts = ServerOptions { shutdown_grace: std::time::Duration::from_secs(3600), ..options() };
+    let srv = TestServer::with_hooks(opts, hooks.clone());
+    let _ = hooks.0.set(Arc::clone(&srv.server));
+    let mut r = Raw::greeted(srv.addr);
+    r.cmd("MAIL FROM:<a@b.example>");
+    r.cmd("RCPT TO:<bob@test.example>");
+    assert_eq!(r.cmd("DATA").0, 354);
+    r.send(b"Subject: stop\r\n\r\nstop\r\n.\r\n");
+    assert_eq!(r.reply().0, 250, "the transaction in flight finishes");
+    // 4.3.2 is the stop; a session that missed it would only be cut by its command timeout
+    // (421 4.4.2) or by the end of the grace period.
+    let (code, text) = r.reply();
+    assert_eq!((code, text.as_str()), (421, "4.3.2 Server shutting down, try again later"));
+    assert!(r.closed());
+}

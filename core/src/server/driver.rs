@@ -30,9 +30,13 @@ pub(super) async fn run(
         _ => None,
     };
     let mut s = Session::new(Arc::clone(&shared.config), info, rdns, Instant::now());
-    let level = *shutdown.borrow_and_update();
-    if level > StopLevel::Running {
-        s.handle(Event::Stop(level), Instant::now());
+    // The stop level the session has been told. Compared with the channel's value after every
+    // step rather than asking `has_changed()`: awaiting a hook waits on the same channel for
+    // `Forced` (`wait_for`), which marks a `Stopping` seen without the session hearing of it —
+    // a session stopped during its `on_message` then sat idle until the grace period ran out.
+    let mut told = *shutdown.borrow_and_update();
+    if told > StopLevel::Running {
+        s.handle(Event::Stop(told), Instant::now());
     }
     let mut io = Stream::Plain(tcp);
     loop {
@@ -104,8 +108,16 @@ pub(super) async fn run(
         };
         // A stop that happened while this step ran is reported first, so the session judges
         // the bytes that came after it (a NOOP after stop() is answered 421) knowing it.
-        if let Ok(true) = shutdown.has_changed() {
-            s.handle(Event::Stop(*shutdown.borrow_and_update()), Instant::now());
+        let level = *shutdown.borrow_and_update();
+        if level > told {
+            told = level;
+            s.handle(Event::Stop(level), Instant::now());
+        }
+        if let Event::Stop(level) = event {
+            if level <= told {
+                continue;
+            }
+            told = level;
         }
         s.handle(event, Instant::now());
     }
