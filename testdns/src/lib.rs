@@ -19,7 +19,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use hickory_proto::op::{Metadata, ResponseCode};
-use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, TXT};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, PTR, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use hickory_server::net::runtime::Time;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
@@ -122,6 +122,7 @@ fn rdata(rtype: &str, data: &str) -> Result<RData, String> {
         "AAAA" => RData::AAAA(AAAA(data.parse().map_err(|e| format!("{e}"))?)),
         "CNAME" => RData::CNAME(CNAME(fqdn(data)?)),
         "TXT" => RData::TXT(TXT::new(vec![data.to_string()])),
+        "PTR" => RData::PTR(PTR(fqdn(data)?)),
         "MX" => {
             let (pref, exchange) = data.split_once(' ').ok_or("MX data is 'PREFERENCE EXCHANGE'")?;
             let pref: u16 = pref.parse().map_err(|e| format!("preference: {e}"))?;
