@@ -152,7 +152,7 @@ pub fn run(args: RelayCheckArgs) -> i32 {
         }
         Err(e) => {
             if args.json {
-                let v = serde_json::json!({ "error": { "kind": e.kind().as_str(), "message": e.message(), "reply": e.reply() } });
+                let v = serde_json::json!({ "error": super::error_json(&e) });
                 let _ = writeln!(out, "{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             }
             eprintln!("postwire relay-check: {e}");
