@@ -19,11 +19,14 @@
 //! - [`server`]: [`Server::start`](crate::server::Server::start) and its [`ServerHandle`].
 //! - [`options`]: host values (JSON-shaped: a dict, an object) into `ServerOptions` /
 //!   `ClientOptions`, with the defaults and validation of the core's option types.
+//! - [`mta`]: the same for `resolve_mx`, `Queue`, `check_relay` and `analyze_received`, and
+//!   their results out as JSON-shaped values.
 
 pub mod batch;
 pub mod completion;
 pub mod dispatch;
 pub mod log;
+pub mod mta;
 pub mod options;
 pub mod runtime;
 pub mod server;
