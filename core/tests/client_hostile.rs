@@ -41,6 +41,7 @@ async fn injection_in_envelope_writes_nothing_of_the_transaction() {
         mail_from: "a@example.test".into(),
         rcpt_to: vec!["b@example.test".into()],
         dsn: Some(DsnOptions { envid: Some("id\r\nRSET".into()), ..Default::default() }),
+        ..Default::default()
     };
     let e = c.send_with(&env, b"x\r\n").await.expect_err("ENVID with CRLF");
     assert_eq!(e.kind(), ErrorKind::InvalidInput);

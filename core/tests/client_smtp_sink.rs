@@ -67,6 +67,7 @@ async fn dsn_parameters_when_offered() {
             notify: Some(Notify { success: true, failure: true, ..Default::default() }),
             orcpt: true,
         }),
+        ..Default::default()
     };
     c.send_with(&env, b"Subject: dsn\r\n\r\nx\r\n").await.expect("send");
     c.quit().await.expect("quit");

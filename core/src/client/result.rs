@@ -32,12 +32,19 @@ pub struct SendOptions {
     pub rcpt_to: Vec<String>,
     /// DSN parameters (ignored when the server does not offer DSN).
     pub dsn: Option<DsnOptions>,
+    /// More MAIL parameters, sent as given after the client's own (`SIZE`, `BODY`, `SMTPUTF8`,
+    /// DSN) — one the client sends itself is not repeated. smtplib's `mail_options`
+    /// (`["BODY=8BITMIME"]` there is `("BODY", Some("8BITMIME"))` here).
+    pub mail_params: Vec<(String, Option<String>)>,
+    /// More RCPT parameters, sent on every RCPT after the client's own (DSN); smtplib's
+    /// `rcpt_options`.
+    pub rcpt_params: Vec<(String, Option<String>)>,
 }
 
 impl SendOptions {
     /// An envelope without DSN.
     pub fn new(mail_from: impl Into<String>, rcpt_to: Vec<String>) -> Self {
-        SendOptions { mail_from: mail_from.into(), rcpt_to, dsn: None }
+        SendOptions { mail_from: mail_from.into(), rcpt_to, ..Default::default() }
     }
 }
 

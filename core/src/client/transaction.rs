@@ -144,12 +144,30 @@ struct Plan {
     pipelining: bool,
 }
 
+/// Append the caller's parameters to ours: keywords and values checked (no space, no control
+/// character, no `=` in a keyword), a keyword we send ourselves skipped.
+fn extra_params(ours: &mut Vec<(String, Option<String>)>, extra: &[(String, Option<String>)]) -> Result<()> {
+    for (k, v) in extra {
+        validate::token("ESMTP parameter keyword", k)?;
+        if k.contains('=') {
+            return Err(Error::invalid_input(format!("ESMTP parameter keyword {k:?} contains '='")));
+        }
+        if let Some(v) = v {
+            validate::token(&format!("ESMTP parameter {k}"), v)?;
+        }
+        if !ours.iter().any(|(o, _)| o.eq_ignore_ascii_case(k)) {
+            ours.push((k.to_ascii_uppercase(), v.clone()));
+        }
+    }
+    Ok(())
+}
+
 impl Client {
     /// Send `message` from `mail_from` (`""` = null sender) to every address in `rcpt_to`.
     /// See the module documentation for the rules; the result lists accepted and refused
     /// recipients, the final reply and the queue id when the server named one.
     pub async fn send(&mut self, mail_from: &str, rcpt_to: &[String], message: &[u8]) -> Result<SendResult> {
-        let env = SendOptions { mail_from: mail_from.to_string(), rcpt_to: rcpt_to.to_vec(), dsn: None };
+        let env = SendOptions::new(mail_from, rcpt_to.to_vec());
         self.send_with(&env, message).await
     }
 
@@ -246,6 +264,7 @@ impl Client {
                 mp.push(("ENVID".to_string(), Some(xtext_encode(envid))));
             }
         }
+        extra_params(&mut mp, &env.mail_params)?;
         let mail = Command::Mail { from: path_of(&from), params: Params(mp) };
 
         let notify = dsn.and_then(|d| d.notify).and_then(|n| n.to_param_value());
@@ -265,9 +284,10 @@ impl Client {
                         ));
                     }
                 }
-                Command::Rcpt { to: path_of(a), params: Params(rp) }
+                extra_params(&mut rp, &env.rcpt_params)?;
+                Ok(Command::Rcpt { to: path_of(a), params: Params(rp) })
             })
-            .collect();
+            .collect::<Result<Vec<_>>>()?;
 
         Ok(Plan {
             mail,

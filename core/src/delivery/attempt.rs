@@ -98,6 +98,7 @@ pub(super) async fn attempt(
                 notify,
                 orcpt: false,
             }),
+            ..Default::default()
         };
         let result = client.send_with(&send, message).await;
         let remote_dsn = notify.is_some() && client.capabilities().has("DSN");

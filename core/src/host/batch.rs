@@ -150,6 +150,13 @@ impl<T: Send + 'static> BatchThread<T> {
         let _ = ack_rx.recv();
     }
 
+    /// True when called on this batch thread.
+    pub fn is_own_thread(&self) -> bool {
+        let g = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        matches!(&*g, State::Running { pid, thread, .. }
+            if *pid == std::process::id() && *thread == std::thread::current().id())
+    }
+
     /// Refuse new items; the thread handles what is queued, then ends.
     pub fn close(&self) {
         *self.state.lock().unwrap_or_else(|p| p.into_inner()) = State::Closed;

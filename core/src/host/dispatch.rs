@@ -5,6 +5,9 @@
 //! - [`HookDispatch::on_thread`]: requests go to one [`BatchThread`] per server, which hands
 //!   them to the host in batches (Python takes the GIL once per batch; C calls its function
 //!   pointers from that library thread);
+//! - [`HookDispatch::on_workers`]: requests go to a bounded pool of host threads
+//!   ([`WorkerPool`]) that take them in batches too, but let hooks that block (a plain Python
+//!   function writing to a database) overlap instead of holding up every session;
 //! - [`HookDispatch::with_callback`]: each request is handed to a callback at once, on the tokio
 //!   thread that made it (Node queues it to the JavaScript thread with a ThreadsafeFunction).
 //!
@@ -22,6 +25,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use super::batch::{Batch, BatchThread};
+use super::workers::{WorkerBatch, WorkerPool};
 use crate::proto::params::{MailParams, RcptParams};
 use crate::proto::Reply;
 use crate::server::{AuthFuture, Authenticator, Envelope, HookFuture, HookSet, Hooks, SessionInfo};
@@ -165,6 +169,7 @@ pub fn hook_reply(code: i64, text: &str) -> Result<Reply, String> {
 
 enum Sink {
     Thread(BatchThread<HookRequest>),
+    Workers(WorkerPool<HookRequest>),
     Callback { call: Box<dyn Fn(HookRequest) + Send + Sync>, closed: AtomicBool },
 }
 
@@ -191,6 +196,32 @@ impl HookDispatch {
         HookDispatch { enabled, timeout: hook_timeout, sink }
     }
 
+    /// Requests go to a pool of at most `workers` threads named `name` (started as needed;
+    /// `ServerOptions::hook_workers`), each calling `handler` with batches it pulls from one
+    /// queue. The handler takes the host's lock *before* pulling the first request (the batch
+    /// may then be empty); see [`WorkerPool`] for how blocking hooks overlap while fast ones
+    /// keep one lock per batch.
+    pub fn on_workers(
+        name: &str,
+        enabled: HookSet,
+        hook_timeout: Duration,
+        workers: usize,
+        handler: impl Fn(&mut WorkerBatch<'_, HookRequest>) + Send + Sync + 'static,
+    ) -> Self {
+        let sink = Sink::Workers(WorkerPool::new(name, workers, HOOK_BATCH, handler));
+        HookDispatch { enabled, timeout: hook_timeout, sink }
+    }
+
+    /// True on a thread of this dispatch's host side (its hook thread or one of its workers): a
+    /// host refuses there what would wait for its own hooks (a blocking `stop()` from a hook).
+    pub fn is_host_thread(&self) -> bool {
+        match &self.sink {
+            Sink::Thread(t) => t.is_own_thread(),
+            Sink::Workers(w) => w.is_worker(),
+            Sink::Callback { .. } => false,
+        }
+    }
+
     /// Each request is handed to `call` at once, on the runtime thread that made it; `call` must
     /// not block (it queues the request to the host's own thread or loop).
     pub fn with_callback(
@@ -207,6 +238,7 @@ impl HookDispatch {
     pub fn close(&self) {
         match &self.sink {
             Sink::Thread(t) => t.close(),
+            Sink::Workers(w) => w.close(),
             Sink::Callback { closed, .. } => closed.store(true, Ordering::Relaxed),
         }
     }
@@ -222,8 +254,10 @@ impl HookDispatch {
     ///
     /// [`close`]: Self::close
     pub fn flush(&self) {
-        if let Sink::Thread(t) = &self.sink {
-            t.flush();
+        match &self.sink {
+            Sink::Thread(t) => t.flush(),
+            Sink::Workers(w) => w.flush(),
+            Sink::Callback { .. } => {}
         }
     }
 
@@ -237,6 +271,7 @@ impl HookDispatch {
         match &self.sink {
             // Err: closed; dropping the request answers the session below.
             Sink::Thread(t) => drop(t.send(request)),
+            Sink::Workers(w) => drop(w.send(request)),
             Sink::Callback { call, closed } => {
                 if !closed.load(Ordering::Relaxed) {
                     // A panicking callback drops the request: the same 451 as any failure.

@@ -1,7 +1,11 @@
 //! Log forwarding: the core's `tracing` events handed to the host's logger (Python's `logging`,
 //! Node's `logger` option, C's log callback) as [`LogRecord`]s.
 //!
-//! Cheap where it matters: the level is one atomic, reported to `tracing` as the maximum level,
+//! Per logger: each record belongs to one of [`LOGGERS`] (`postwire.server`, `postwire.client`,
+//! `postwire.pool`, …: [`logger_name`] of its target), and each of them has its own level, so a
+//! host mirrors its logging tree (Python's child loggers) with [`set_logger_level`].
+//!
+//! Cheap where it matters: the most verbose of those levels is one atomic, reported to `tracing` as the maximum level,
 //! so an event below it costs one comparison in the core and is never built. An event that
 //! passes is formatted into a record and queued to one log thread ([`BatchThread`]), which hands
 //! the host batches: no host lock (GIL, JS thread) is taken per event on a session's hot path,
@@ -37,6 +41,11 @@ pub struct LogRecord {
 }
 
 impl LogRecord {
+    /// The host logger this record goes to (one of [`LOGGERS`]).
+    pub fn logger(&self) -> &'static str {
+        logger_name(self.target)
+    }
+
     /// The message followed by ` name=value` for each field: one line for loggers that take
     /// text only.
     pub fn text(&self) -> String {
@@ -51,8 +60,46 @@ impl LogRecord {
 /// What the host gives [`install`]: called on the log thread with each batch of records.
 pub type LogSink = Box<dyn Fn(&mut Batch<'_, LogRecord>) + Send + Sync>;
 
-/// 0 = off, 1 = error … 5 = trace. Warnings by default, like Python's root logger.
+/// 0 = off, 1 = error … 5 = trace: the most verbose level of any logger. Warnings by default,
+/// like Python's root logger.
 static LEVEL: AtomicU8 = AtomicU8::new(2);
+
+/// The host's loggers the core's records go to, by the part of the core that logs; the last
+/// one (`"postwire"`) takes what no other does.
+pub const LOGGERS: [&str; 9] = [
+    "postwire.server",
+    "postwire.client",
+    "postwire.pool",
+    "postwire.queue",
+    "postwire.delivery",
+    "postwire.route",
+    "postwire.relay_check",
+    "postwire.trace",
+    "postwire",
+];
+
+/// The level of each of [`LOGGERS`] (same numbers as [`LEVEL`]).
+static LEVELS: [AtomicU8; LOGGERS.len()] = [const { AtomicU8::new(2) }; LOGGERS.len()];
+
+/// Index in [`LOGGERS`] of the logger of a `tracing` target (`postwire::server::session` →
+/// `postwire.server`, `postwire::client::pool` → `postwire.pool`).
+fn logger_index(target: &str) -> usize {
+    let rest = target.strip_prefix("postwire::").unwrap_or("");
+    let first = rest.split("::").next().unwrap_or("");
+    let name = match first {
+        "client" if rest.starts_with("client::pool") => "pool",
+        other => other,
+    };
+    LOGGERS[..LOGGERS.len() - 1]
+        .iter()
+        .position(|l| &l["postwire.".len()..] == name)
+        .unwrap_or(LOGGERS.len() - 1)
+}
+
+/// The host logger (one of [`LOGGERS`]) a record of `target` goes to.
+pub fn logger_name(target: &str) -> &'static str {
+    LOGGERS[logger_index(target)]
+}
 
 static FORWARDER: OnceLock<BatchThread<LogRecord>> = OnceLock::new();
 
@@ -81,20 +128,47 @@ pub fn install(sink: LogSink) -> bool {
     tracing::subscriber::set_global_default(tracing_subscriber::registry().with(ForwardLayer)).is_ok()
 }
 
-/// Forward events of `level` and above from now on (`LevelFilter::OFF`: none).
-pub fn set_level(level: LevelFilter) {
-    let r = match level.into_level() {
+fn filter_rank(level: LevelFilter) -> u8 {
+    match level.into_level() {
         None => 0,
         Some(l) => rank(&l),
-    };
-    if LEVEL.swap(r, Ordering::Relaxed) != r {
+    }
+}
+
+/// Forward events of `level` and above from now on, for every logger (`LevelFilter::OFF`: none).
+pub fn set_level(level: LevelFilter) {
+    let r = filter_rank(level);
+    for l in &LEVELS {
+        l.store(r, Ordering::Relaxed);
+    }
+    publish_max();
+}
+
+/// Set the level of one of [`LOGGERS`] (an unknown name: `false`, nothing changes). A host
+/// calls it when its own logger's level changes; no event is built below the most verbose
+/// level of all loggers.
+pub fn set_logger_level(name: &str, level: LevelFilter) -> bool {
+    let Some(i) = LOGGERS.iter().position(|l| *l == name) else { return false };
+    LEVELS[i].store(filter_rank(level), Ordering::Relaxed);
+    publish_max();
+    true
+}
+
+/// The level of one of [`LOGGERS`] (`None`: not one of them).
+pub fn logger_level(name: &str) -> Option<LevelFilter> {
+    let i = LOGGERS.iter().position(|l| *l == name)?;
+    Some(from_rank(LEVELS[i].load(Ordering::Relaxed)))
+}
+
+fn publish_max() {
+    let max = LEVELS.iter().map(|l| l.load(Ordering::Relaxed)).max().unwrap_or(0);
+    if LEVEL.swap(max, Ordering::Relaxed) != max {
         tracing::callsite::rebuild_interest_cache();
     }
 }
 
-/// The level in force.
-pub fn level() -> LevelFilter {
-    match LEVEL.load(Ordering::Relaxed) {
+fn from_rank(r: u8) -> LevelFilter {
+    match r {
         0 => LevelFilter::OFF,
         1 => LevelFilter::ERROR,
         2 => LevelFilter::WARN,
@@ -102,6 +176,11 @@ pub fn level() -> LevelFilter {
         4 => LevelFilter::DEBUG,
         _ => LevelFilter::TRACE,
     }
+}
+
+/// The most verbose level in force (of any logger).
+pub fn level() -> LevelFilter {
+    from_rank(LEVEL.load(Ordering::Relaxed))
 }
 
 /// Wait until every record queued so far was handed to the host. A binding releases its host
@@ -147,7 +226,9 @@ impl<S: Subscriber> Layer<S> for ForwardLayer {
     }
 
     fn enabled(&self, meta: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
-        rank(meta.level()) <= LEVEL.load(Ordering::Relaxed)
+        let r = rank(meta.level());
+        // Most events stop at the first comparison; the logger's own level is the second.
+        r <= LEVEL.load(Ordering::Relaxed) && r <= LEVELS[logger_index(meta.target())].load(Ordering::Relaxed)
     }
 
     fn max_level_hint(&self) -> Option<LevelFilter> {
@@ -182,11 +263,27 @@ mod tests {
     }
 
     #[test]
+    fn targets_map_to_loggers_with_their_own_levels() {
+        assert_eq!(logger_name("postwire::server::session"), "postwire.server");
+        assert_eq!(logger_name("postwire::client::pool"), "postwire.pool");
+        assert_eq!(logger_name("postwire::client::transaction"), "postwire.client");
+        assert_eq!(logger_name("postwire::queue"), "postwire.queue");
+        assert_eq!(logger_name("postwire::hostname"), "postwire");
+        assert_eq!(logger_name("tokio::net"), "postwire");
+        assert!(!set_logger_level("nope", LevelFilter::DEBUG));
+    }
+
+    #[test]
     fn level_round_trips() {
         set_level(LevelFilter::DEBUG);
         assert_eq!(level(), LevelFilter::DEBUG);
         set_level(LevelFilter::OFF);
         assert_eq!(level(), LevelFilter::OFF);
+        set_level(LevelFilter::WARN);
+        assert_eq!(level(), LevelFilter::WARN);
+        assert!(set_logger_level("postwire.pool", LevelFilter::DEBUG));
+        assert_eq!(level(), LevelFilter::DEBUG, "the most verbose logger sets the global bound");
+        assert_eq!(logger_level("postwire.server"), Some(LevelFilter::WARN));
         set_level(LevelFilter::WARN);
         assert_eq!(level(), LevelFilter::WARN);
     }

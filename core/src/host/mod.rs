@@ -11,6 +11,8 @@
 //!   [`Authenticator`](crate::server::Authenticator) as requests with a responder, answered by
 //!   the host on its own thread (Python, C) or through a callback (Node); a dropped responder or
 //!   a hook failure answers `451 4.3.0`, a hook that never answers is cut at `hook_timeout`.
+//! - [`workers`]: a bounded pool of host threads taking items in batches, so that hooks that
+//!   block overlap (Python's plain hooks; `ServerOptions::hook_workers`).
 //! - [`completion`]: a queue of finished async calls with a file descriptor that becomes
 //!   readable when there is something to collect, for hosts that run their own loop (asyncio,
 //!   a C program's `poll`).
@@ -30,9 +32,11 @@ pub mod mta;
 pub mod options;
 pub mod runtime;
 pub mod server;
+pub mod workers;
 
 pub use batch::{Batch, BatchThread};
 pub use completion::CompletionQueue;
 pub use dispatch::{hook_reply, AuthResponder, HookDispatch, HookRequest, HookResponder, Responder};
 pub use log::{LogRecord, LogSink};
 pub use server::ServerHandle;
+pub use workers::{WorkerBatch, WorkerPool};

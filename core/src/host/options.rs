@@ -12,8 +12,11 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::client::{ClientOptions, ClientTimeouts, Destination, PoolOptions, SendMailOptions};
+use crate::client::{
+    ClientOptions, ClientTimeouts, Destination, DsnOptions, PoolOptions, SendMailOptions, SendOptions,
+};
 use crate::error::{Error, Result};
+use crate::proto::params::{Notify, Ret};
 use crate::server::ServerOptions;
 
 /// The API's default `timeout` of a client (`Client.connect(..., timeout=30.0)`): each wait for
@@ -148,6 +151,111 @@ pub fn send_mail_options(value: Value) -> Result<SendMailOptions> {
         accept_invalid_certs: co.accept_invalid_certs,
         allow_plaintext_auth: co.allow_plaintext_auth,
     })
+}
+
+/// A transaction's [`SendOptions`] from the host's `send` options (an object; null: none):
+///
+/// - `dsn`: `{ret: "FULL"|"HDRS", envid: str, notify: "SUCCESS,FAILURE" | ["SUCCESS", …] |
+///   "NEVER", orcpt: bool}` (each optional);
+/// - `mail_options` / `rcpt_options`: ESMTP parameters as smtplib takes them — a list of
+///   `"KEYWORD"` / `"KEYWORD=value"` strings — or an object `{KEYWORD: value-or-null}`.
+pub fn send_options(mail_from: &str, rcpt_to: Vec<String>, value: Value) -> Result<SendOptions> {
+    let mut map = object("send options", value)?;
+    let dsn = map.remove("dsn").map(dsn_options).transpose()?;
+    let mail_params = map.remove("mail_options").map(|v| esmtp_params("mail_options", v)).transpose()?;
+    let rcpt_params = map.remove("rcpt_options").map(|v| esmtp_params("rcpt_options", v)).transpose()?;
+    if let Some(k) = map.keys().next() {
+        return Err(Error::invalid_input(format!("unknown send option {k:?}")));
+    }
+    Ok(SendOptions {
+        dsn,
+        mail_params: mail_params.unwrap_or_default(),
+        rcpt_params: rcpt_params.unwrap_or_default(),
+        ..SendOptions::new(mail_from, rcpt_to)
+    })
+}
+
+fn dsn_options(value: Value) -> Result<DsnOptions> {
+    let mut map = object("dsn", value)?;
+    let text = |k: &str, v: Value| match v {
+        Value::String(s) => Ok(s),
+        other => Err(Error::invalid_input(format!("dsn {k} must be a string, got {other}"))),
+    };
+    let ret = match map.remove("ret").map(|v| text("ret", v)).transpose()? {
+        None => None,
+        Some(r) if r.eq_ignore_ascii_case("FULL") => Some(Ret::Full),
+        Some(r) if r.eq_ignore_ascii_case("HDRS") => Some(Ret::Hdrs),
+        Some(r) => {
+            return Err(Error::invalid_input(format!("dsn ret must be \"FULL\" or \"HDRS\", got {r:?}")))
+        }
+    };
+    let envid = map.remove("envid").map(|v| text("envid", v)).transpose()?;
+    let notify = match map.remove("notify") {
+        None => None,
+        Some(Value::String(s)) => Some(notify(s.split(','))?),
+        Some(Value::Array(items)) => {
+            let items = items.into_iter().map(|v| text("notify", v)).collect::<Result<Vec<_>>>()?;
+            Some(notify(items.iter().map(String::as_str))?)
+        }
+        Some(other) => {
+            return Err(Error::invalid_input(format!("dsn notify must be a string or a list, got {other}")))
+        }
+    };
+    let orcpt = match map.remove("orcpt") {
+        None => false,
+        Some(Value::Bool(b)) => b,
+        Some(other) => return Err(Error::invalid_input(format!("dsn orcpt must be a boolean, got {other}"))),
+    };
+    if let Some(k) = map.keys().next() {
+        return Err(Error::invalid_input(format!("unknown dsn option {k:?}")));
+    }
+    Ok(DsnOptions { ret, envid, notify, orcpt })
+}
+
+fn notify<'a>(flags: impl Iterator<Item = &'a str>) -> Result<Notify> {
+    let mut n = Notify::default();
+    for f in flags.map(str::trim) {
+        let flag = match f.to_ascii_uppercase().as_str() {
+            "NEVER" => &mut n.never,
+            "SUCCESS" => &mut n.success,
+            "FAILURE" => &mut n.failure,
+            "DELAY" => &mut n.delay,
+            _ => return Err(Error::invalid_input(format!("dsn notify: unknown flag {f:?}"))),
+        };
+        *flag = true;
+    }
+    if n.never && (n.success || n.failure || n.delay) {
+        return Err(Error::invalid_input("dsn notify: NEVER excludes the other flags"));
+    }
+    Ok(n)
+}
+
+fn esmtp_params(what: &str, value: Value) -> Result<Vec<(String, Option<String>)>> {
+    let bad =
+        || Error::invalid_input(format!("{what} must be a list of \"KEYWORD[=value]\" strings or a map"));
+    match value {
+        Value::Null => Ok(Vec::new()),
+        Value::Array(items) => items
+            .into_iter()
+            .map(|v| match v {
+                Value::String(s) => Ok(match s.split_once('=') {
+                    Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                    None => (s, None),
+                }),
+                _ => Err(bad()),
+            })
+            .collect(),
+        Value::Object(m) => m
+            .into_iter()
+            .map(|(k, v)| match v {
+                Value::Null => Ok((k, None)),
+                Value::String(s) => Ok((k, Some(s))),
+                Value::Number(n) => Ok((k, Some(n.to_string()))),
+                _ => Err(bad()),
+            })
+            .collect(),
+        _ => Err(bad()),
+    }
 }
 
 /// AUTH credentials as a host gives them: `[user, password]` (a Python tuple) or
@@ -324,6 +432,37 @@ mod tests {
                 crate::ErrorKind::InvalidInput,
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn send_options_from_host_values() {
+        let o = send_options(
+            "a@x",
+            vec!["b@x".into()],
+            json!({
+                "dsn": { "ret": "hdrs", "envid": "id1", "notify": ["SUCCESS", "failure"], "orcpt": true },
+                "mail_options": ["SMTPUTF8", "BODY=8BITMIME"],
+                "rcpt_options": { "XFOO": "1", "XBAR": null },
+            }),
+        )
+        .unwrap();
+        let d = o.dsn.unwrap();
+        assert_eq!((d.ret, d.envid.as_deref(), d.orcpt), (Some(Ret::Hdrs), Some("id1"), true));
+        assert_eq!(d.notify.and_then(|n| n.to_param_value()).as_deref(), Some("SUCCESS,FAILURE"));
+        assert_eq!(o.mail_params, vec![("SMTPUTF8".into(), None), ("BODY".into(), Some("8BITMIME".into()))]);
+        assert_eq!(o.rcpt_params.len(), 2);
+        let plain = send_options("a@x", vec!["b@x".into()], Value::Null).unwrap();
+        assert_eq!(plain, SendOptions::new("a@x", vec!["b@x".into()]));
+        for bad in [
+            json!({ "dsn": { "ret": "ALL" } }),
+            json!({ "dsn": { "notify": "NEVER,SUCCESS" } }),
+            json!({ "dsn": { "bogus": 1 } }),
+            json!({ "mail_options": "SMTPUTF8" }),
+            json!({ "nope": 1 }),
+        ] {
+            let e = send_options("a@x", vec![], bad.clone()).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidInput, "{bad}");
         }
     }
 

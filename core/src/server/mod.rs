@@ -45,7 +45,7 @@ pub use hooks::{
     SessionInfo, StaticCredentials,
 };
 pub use maildir::{Maildir, MaildirLayout};
-pub use options::{Delivery, ServerOptions, ServerTimeouts};
+pub use options::{default_hook_workers, Delivery, ServerOptions, ServerTimeouts};
 pub use relay::RelayPolicy;
 pub use session::StopLevel;
 pub use stats::ServerStats;

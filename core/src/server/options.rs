@@ -157,6 +157,11 @@ pub struct ServerOptions {
     /// `451 4.3.0` in its place.
     #[serde(deserialize_with = "de::seconds")]
     pub hook_timeout: Duration,
+    /// Host threads that may run blocking hooks at the same time
+    /// (`host::dispatch::HookDispatch::on_workers`): a hook that sleeps, writes to a database or
+    /// calls a web service holds one worker, the others keep serving. Default
+    /// [`default_hook_workers`] (`min(32, cpus + 4)`, Python's `ThreadPoolExecutor` default).
+    pub hook_workers: usize,
     /// Most simultaneous sessions from one client address (an IPv6 client counts by its /64);
     /// `421 4.7.0` past it. 0 = no per-address limit. Default 20: what a Postfix peer opens
     /// towards one destination at most (`default_destination_concurrency_limit`), so a
@@ -186,6 +191,13 @@ pub struct ServerOptions {
     /// `server::maildir`).
     #[serde(deserialize_with = "de::from_str")]
     pub maildir_layout: MaildirLayout,
+}
+
+/// The default number of hook workers: `min(32, cpus + 4)`, as Python's `ThreadPoolExecutor`
+/// sizes its pool for blocking work.
+pub fn default_hook_workers() -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cpus + 4).min(32)
 }
 
 impl std::fmt::Debug for ServerOptions {
@@ -230,6 +242,7 @@ impl Default for ServerOptions {
             shutdown_grace: Duration::from_secs(30),
             max_buffered_bytes: 512 * 1024 * 1024,
             hook_timeout: Duration::from_secs(60),
+            hook_workers: default_hook_workers(),
             max_connections_per_ip: 20,
             connection_limit_exceptions: vec![
                 ipnet::Ipv4Net::new_assert(std::net::Ipv4Addr::new(127, 0, 0, 0), 8).into(),
@@ -262,6 +275,9 @@ impl ServerOptions {
             return Err(Error::invalid_input(
                 "max_line_length must be 0 or at least 1000 (RFC 5321 §4.5.3.1.6)",
             ));
+        }
+        if self.hook_workers == 0 || self.hook_workers > 1024 {
+            return Err(Error::invalid_input("hook_workers must be between 1 and 1024"));
         }
         if self.max_connections == 0 || self.max_recipients == 0 {
             return Err(Error::invalid_input("max_connections and max_recipients must be positive"));
