@@ -1,45 +1,39 @@
 //! `postwire.aio.Client`: the `Client` API as awaitables (asyncio), on the core's shared
 //! runtime; results come back through the completion queue's asyncio end (`bridge.rs`).
+//!
+//! It keeps the core's `ClientHandle`: calls queue on the session in order, and the properties
+//! (`banner`, `capabilities`, `transcript`, `closed` …) read the session's last published state,
+//! so they answer at once while a call is in flight.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
-use postwire::client::Client;
-use pyo3::exceptions::PyRuntimeError;
+use postwire::client::ClientHandle;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple, PyType};
-use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::bridge;
-use crate::client::{capabilities, client_options, message_bytes, recipients};
+use crate::client::{
+    capabilities, client_options, message_bytes, message_envelope, recipients, send_options,
+};
 use crate::values::{PyReply, PySendResult};
 
 /// An asyncio SMTP session. Open with `await aio.Client.connect(...)`.
-#[pyclass(name = "Client", module = "postwire.aio")]
+#[pyclass(name = "Client", module = "postwire.aio", frozen)]
 pub struct AioClient {
-    inner: Arc<Mutex<Client>>,
+    inner: ClientHandle,
 }
 
 impl AioClient {
-    fn with<T>(&self, f: impl FnOnce(&Client) -> T) -> PyResult<T> {
-        match self.inner.try_lock() {
-            Ok(c) => Ok(f(&c)),
-            Err(_) => Err(PyRuntimeError::new_err("a call on this client is in flight")),
-        }
-    }
-
-    /// Run `f` with the session once calls before it are done; its result is awaitable.
+    /// Run `f` with the session (calls queue in order); its result is awaitable.
     fn call<'py, T, Fut>(
         &self,
         py: Python<'py>,
-        f: impl FnOnce(OwnedMutexGuard<Client>) -> Fut + Send + 'static,
+        f: impl FnOnce(ClientHandle) -> Fut + Send + 'static,
     ) -> PyResult<Bound<'py, PyAny>>
     where
         T: for<'a> IntoPyObject<'a> + Send + 'static,
         Fut: std::future::Future<Output = postwire::Result<T>> + Send + 'static,
     {
-        let inner = Arc::clone(&self.inner);
-        bridge::spawn(py, async move { f(inner.lock_owned().await).await })
+        let h = self.inner.clone();
+        bridge::spawn(py, async move { f(h).await })
     }
 }
 
@@ -57,41 +51,47 @@ impl AioClient {
     ) -> PyResult<Bound<'py, PyAny>> {
         crate::logging::refresh(py);
         let opts = client_options(host, port, options)?;
-        bridge::spawn(py, async move {
-            let c = Client::connect(opts).await?;
-            Ok(AioClient { inner: Arc::new(Mutex::new(c)) })
-        })
+        bridge::spawn(py, async move { Ok(AioClient { inner: ClientHandle::connect(opts).await? }) })
     }
 
-    /// The server's EHLO capabilities: keyword → parameters.
+    /// The server's EHLO capabilities: keyword → parameters; lookups ignore case.
     #[getter]
-    fn capabilities(&self) -> PyResult<BTreeMap<String, String>> {
-        self.with(capabilities)
+    fn capabilities<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        capabilities(py, &self.inner.capabilities())
+    }
+    /// True when the server offers the EHLO keyword `name` (any case).
+    fn has_extn(&self, name: &str) -> bool {
+        self.inner.capabilities().has(name)
     }
     /// The server's 220 banner.
     #[getter]
-    fn banner(&self) -> PyResult<PyReply> {
-        self.with(|c| c.banner().clone().into())
+    fn banner(&self) -> PyReply {
+        self.inner.banner().into()
     }
     /// True once the session is encrypted.
     #[getter]
-    fn tls(&self) -> PyResult<bool> {
-        self.with(|c| c.is_tls())
+    fn tls(&self) -> bool {
+        self.inner.is_tls()
+    }
+    /// The name we sent in EHLO/HELO.
+    #[getter]
+    fn hello_name(&self) -> String {
+        self.inner.hello_name()
     }
     /// The user after a successful `login`, else None.
     #[getter]
-    fn authenticated_user(&self) -> PyResult<Option<String>> {
-        self.with(|c| c.authenticated_user().map(str::to_string))
+    fn authenticated_user(&self) -> Option<String> {
+        self.inner.authenticated_user()
     }
-    /// The wire log (`"C: …"` / `"S: …"`), AUTH secrets masked.
+    /// The wire log (`"C: …"` / `"S: …"`), AUTH secrets masked, up to the end of the last call.
     #[getter]
-    fn transcript(&self) -> PyResult<Vec<String>> {
-        self.with(|c| c.transcript().to_vec())
+    fn transcript(&self) -> Vec<String> {
+        self.inner.transcript()
     }
     /// True after `quit()` or when the server hung up.
     #[getter]
-    fn closed(&self) -> PyResult<bool> {
-        self.with(|c| c.is_closed())
+    fn closed(&self) -> bool {
+        self.inner.is_closed()
     }
 
     /// AUTH; awaitable of `Reply`.
@@ -103,51 +103,71 @@ impl AioClient {
         password: String,
         mechanism: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.call(py, move |mut c| async move {
+        self.call(py, move |c| async move {
             c.login(&user, &password, mechanism.as_deref()).await.map(PyReply::from)
         })
     }
 
-    /// One transaction; awaitable of `SendResult`.
+    /// One transaction; awaitable of `SendResult`. Options as `postwire.Client.send`.
+    #[pyo3(signature = (mail_from, rcpt_to, message, *, dsn = None, mail_options = None, rcpt_options = None))]
+    #[allow(clippy::too_many_arguments)]
     fn send<'py>(
         &self,
         py: Python<'py>,
         mail_from: String,
         rcpt_to: &Bound<'py, PyAny>,
         message: &Bound<'py, PyAny>,
+        dsn: Option<&Bound<'py, PyAny>>,
+        mail_options: Option<&Bound<'py, PyAny>>,
+        rcpt_options: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let rcpts = recipients(rcpt_to)?;
+        let env = send_options(&mail_from, recipients(rcpt_to)?, dsn, mail_options, rcpt_options)?;
         let msg = message_bytes(message)?.into_owned();
-        self.call(
-            py,
-            move |mut c| async move { c.send(&mail_from, &rcpts, &msg).await.map(PySendResult::from) },
-        )
+        self.call(py, move |c| async move { c.send_with(&env, &msg).await.map(PySendResult::from) })
+    }
+
+    /// `postwire.Client.send_message` as an awaitable.
+    #[pyo3(signature = (msg, from_addr = None, to_addrs = None, *, dsn = None, mail_options = None, rcpt_options = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn send_message<'py>(
+        &self,
+        py: Python<'py>,
+        msg: &Bound<'py, PyAny>,
+        from_addr: Option<&Bound<'py, PyAny>>,
+        to_addrs: Option<&Bound<'py, PyAny>>,
+        dsn: Option<&Bound<'py, PyAny>>,
+        mail_options: Option<&Bound<'py, PyAny>>,
+        rcpt_options: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (from, rcpts, data) = message_envelope(msg, from_addr, to_addrs)?;
+        let env = send_options(&from, rcpts, dsn, mail_options, rcpt_options)?;
+        self.call(py, move |c| async move { c.send_with(&env, &data).await.map(PySendResult::from) })
     }
 
     /// VRFY; awaitable of `Reply`.
     fn verify<'py>(&self, py: Python<'py>, address: String) -> PyResult<Bound<'py, PyAny>> {
-        self.call(py, move |mut c| async move { c.verify(&address).await.map(PyReply::from) })
+        self.call(py, move |c| async move { c.verify(&address).await.map(PyReply::from) })
     }
     /// EXPN; awaitable of `Reply`.
     fn expand<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
-        self.call(py, move |mut c| async move { c.expand(&name).await.map(PyReply::from) })
+        self.call(py, move |c| async move { c.expand(&name).await.map(PyReply::from) })
     }
     /// HELP; awaitable of `Reply`.
     #[pyo3(signature = (topic = None))]
     fn help<'py>(&self, py: Python<'py>, topic: Option<String>) -> PyResult<Bound<'py, PyAny>> {
-        self.call(py, move |mut c| async move { c.help(topic.as_deref()).await.map(PyReply::from) })
+        self.call(py, move |c| async move { c.help(topic.as_deref()).await.map(PyReply::from) })
     }
     /// NOOP; awaitable of `Reply`.
     fn noop<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.call(py, move |mut c| async move { c.noop().await.map(PyReply::from) })
+        self.call(py, move |c| async move { c.noop().await.map(PyReply::from) })
     }
     /// RSET; awaitable of `Reply`.
     fn reset<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.call(py, move |mut c| async move { c.reset().await.map(PyReply::from) })
+        self.call(py, move |c| async move { c.reset().await.map(PyReply::from) })
     }
     /// QUIT; awaitable of `Reply`.
     fn quit<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.call(py, move |mut c| async move { c.quit().await.map(PyReply::from) })
+        self.call(py, move |c| async move { c.quit().await.map(PyReply::from) })
     }
 
     fn __aenter__<'py>(slf: Py<Self>, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -157,7 +177,7 @@ impl AioClient {
     /// Closes the session (QUIT; errors while closing are ignored).
     #[pyo3(signature = (*_args))]
     fn __aexit__<'py>(&self, py: Python<'py>, _args: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
-        self.call(py, |mut c| async move {
+        self.call(py, |c| async move {
             if !c.is_closed() {
                 let _ = c.quit().await;
             }
@@ -166,14 +186,8 @@ impl AioClient {
     }
 
     fn __repr__(&self) -> String {
-        match self.inner.try_lock() {
-            Ok(c) => format!(
-                "<postwire.aio.Client {}:{}{}>",
-                c.options().host,
-                c.options().effective_port(),
-                if c.is_closed() { " closed" } else { "" }
-            ),
-            Err(_) => "<postwire.aio.Client (busy)>".into(),
-        }
+        let o = self.inner.options();
+        let closed = if self.inner.is_closed() { " closed" } else { "" };
+        format!("<postwire.aio.Client {}:{}{closed}>", o.host, o.effective_port())
     }
 }

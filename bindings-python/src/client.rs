@@ -7,9 +7,10 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use postwire::client::{Client, ClientOptions};
+use postwire::client::{Capabilities, Client, ClientOptions, SendOptions};
 use postwire::host;
 use pyo3::prelude::*;
+use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyString, PyTuple, PyType};
 
 use crate::error::{invalid_input, ResultExt};
@@ -50,9 +51,44 @@ pub fn message_bytes<'a>(v: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, [u8]>> {
     Err(invalid_input("message must be bytes or str"))
 }
 
-/// The server's EHLO keywords → parameters (`""` when none).
-pub fn capabilities(c: &Client) -> BTreeMap<String, String> {
-    c.capabilities().0.clone()
+/// The server's EHLO keywords → parameters (`""` when none), as a `postwire.Capabilities`
+/// (a dict whose lookups ignore case, as EHLO keywords do).
+pub fn capabilities<'py>(py: Python<'py>, caps: &Capabilities) -> PyResult<Bound<'py, PyAny>> {
+    static CLASS: GILOnceCell<Py<PyType>> = GILOnceCell::new();
+    let map: &BTreeMap<String, String> = &caps.0;
+    CLASS.import(py, "postwire._values", "Capabilities")?.call1((map.clone(),))
+}
+
+/// `send(..., dsn=, mail_options=, rcpt_options=)` → the core's `SendOptions` (names, checks:
+/// `host::options::send_options`).
+pub fn send_options(
+    mail_from: &str,
+    rcpts: Vec<String>,
+    dsn: Option<&Bound<'_, PyAny>>,
+    mail_options: Option<&Bound<'_, PyAny>>,
+    rcpt_options: Option<&Bound<'_, PyAny>>,
+) -> PyResult<SendOptions> {
+    let mut map = serde_json::Map::new();
+    for (k, v) in [("dsn", dsn), ("mail_options", mail_options), ("rcpt_options", rcpt_options)] {
+        if let Some(v) = v {
+            map.insert(k.to_string(), crate::convert::to_json(v, k)?);
+        }
+    }
+    host::options::send_options(mail_from, rcpts, serde_json::Value::Object(map)).py_err()
+}
+
+/// `send_message(msg, from_addr, to_addrs)`: the envelope and the bytes to send, worked out of an
+/// `email.message.Message` as `smtplib.SMTP.send_message` does (`postwire._message`).
+pub fn message_envelope(
+    msg: &Bound<'_, PyAny>,
+    from_addr: Option<&Bound<'_, PyAny>>,
+    to_addrs: Option<&Bound<'_, PyAny>>,
+) -> PyResult<(String, Vec<String>, Vec<u8>)> {
+    static PREPARE: GILOnceCell<Py<PyAny>> = GILOnceCell::new();
+    let py = msg.py();
+    let (from, to, data): (String, Bound<'_, PyAny>, Vec<u8>) =
+        PREPARE.import(py, "postwire._message", "prepare")?.call1((msg, from_addr, to_addrs))?.extract()?;
+    Ok((from, recipients(&to)?, data))
 }
 
 /// A synchronous SMTP session. Open with `Client.connect(...)`.
@@ -98,10 +134,16 @@ impl PyClient {
         Ok(PyClient { rt, inner: Mutex::new(c) })
     }
 
-    /// The server's EHLO capabilities: keyword → parameters (`""` when none).
+    /// The server's EHLO capabilities: keyword → parameters (`""` when none); lookups ignore
+    /// case.
     #[getter]
-    fn capabilities(&self) -> BTreeMap<String, String> {
-        self.with(capabilities)
+    fn capabilities<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let caps = self.with(|c| c.capabilities().clone());
+        capabilities(py, &caps)
+    }
+    /// True when the server offers the EHLO keyword `name` (any case), as smtplib's `has_extn`.
+    fn has_extn(&self, name: &str) -> bool {
+        self.with(|c| c.capabilities().has(name))
     }
     /// The server's 220 banner.
     #[getter]
@@ -147,17 +189,43 @@ impl PyClient {
     }
 
     /// One transaction: MAIL, RCPT per recipient, DATA/BDAT. `message` is bytes or str.
+    /// `dsn` (`ret`, `envid`, `notify`, `orcpt`), `mail_options` / `rcpt_options` (smtplib's
+    /// `["KEYWORD=value", …]`) add ESMTP parameters.
+    #[pyo3(signature = (mail_from, rcpt_to, message, *, dsn = None, mail_options = None, rcpt_options = None))]
     fn send(
         &self,
         py: Python<'_>,
         mail_from: &str,
         rcpt_to: &Bound<'_, PyAny>,
         message: &Bound<'_, PyAny>,
+        dsn: Option<&Bound<'_, PyAny>>,
+        mail_options: Option<&Bound<'_, PyAny>>,
+        rcpt_options: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PySendResult> {
-        let rcpts = recipients(rcpt_to)?;
+        let env = send_options(mail_from, recipients(rcpt_to)?, dsn, mail_options, rcpt_options)?;
         let msg = message_bytes(message)?;
         let msg: &[u8] = &msg;
-        self.run(py, |c, rt| rt.block_on(c.send(mail_from, &rcpts, msg))).map(Into::into)
+        self.run(py, |c, rt| rt.block_on(c.send_with(&env, msg))).map(Into::into)
+    }
+
+    /// Send an `email.message.Message` as `smtplib.SMTP.send_message` does: the envelope from
+    /// `Sender`/`From` and `To`/`Cc`/`Bcc` (the `Resent-*` block when there is one) unless given,
+    /// `Bcc` left out of what is sent.
+    #[pyo3(signature = (msg, from_addr = None, to_addrs = None, *, dsn = None, mail_options = None, rcpt_options = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn send_message(
+        &self,
+        py: Python<'_>,
+        msg: &Bound<'_, PyAny>,
+        from_addr: Option<&Bound<'_, PyAny>>,
+        to_addrs: Option<&Bound<'_, PyAny>>,
+        dsn: Option<&Bound<'_, PyAny>>,
+        mail_options: Option<&Bound<'_, PyAny>>,
+        rcpt_options: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PySendResult> {
+        let (from, rcpts, data) = message_envelope(msg, from_addr, to_addrs)?;
+        let env = send_options(&from, rcpts, dsn, mail_options, rcpt_options)?;
+        self.run(py, |c, rt| rt.block_on(c.send_with(&env, &data))).map(Into::into)
     }
 
     /// VRFY.

@@ -5,11 +5,11 @@
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple};
 use serde_json::{Map, Number, Value};
 
 /// A Python value as JSON: None, bool, int, float, str, `os.PathLike` (as its path), list,
-/// tuple and dict (str keys). Anything else is a `TypeError` naming `what`.
+/// tuple and any mapping (str keys; a `dict`, a `MappingProxyType`, a `collections.abc.Mapping`). Anything else is a `TypeError` naming `what`.
 pub fn to_json(v: &Bound<'_, PyAny>, what: &str) -> PyResult<Value> {
     if v.is_none() {
         Ok(Value::Null)
@@ -34,6 +34,8 @@ pub fn to_json(v: &Bound<'_, PyAny>, what: &str) -> PyResult<Value> {
             m.insert(key, sub);
         }
         Ok(Value::Object(m))
+    } else if let Ok(m) = v.downcast::<PyMapping>() {
+        to_json(&PyDict::from_sequence(&m.items()?.into_any())?.into_any(), what)
     } else if v.is_instance_of::<PyList>() || v.is_instance_of::<PyTuple>() {
         let items = v.try_iter()?.map(|x| to_json(&x?, what)).collect::<PyResult<_>>()?;
         Ok(Value::Array(items))

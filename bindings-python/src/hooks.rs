@@ -1,12 +1,18 @@
 //! Python callables as the server's hooks and authenticator: the Python end of the core's hook
-//! dispatch (`postwire::host::dispatch`). The core runs the hook thread and hands it batches of
-//! requests; here each batch takes the GIL once and each request becomes a call.
+//! dispatch (`postwire::host::dispatch`).
 //!
-//! A hook may return `None` (accept), `(code, text)` or a `postwire.Reply` (refuse with it). An
-//! `async def` hook returns a coroutine: it is scheduled on the server's own asyncio loop (a
-//! daemon thread started on first need) and answers when done, so a slow coroutine does not hold
-//! up other hooks. A hook that raises (or returns something else) answers `451 4.3.0`; the
-//! traceback goes to the `postwire` logger.
+//! `postwire.Server`: the core runs a bounded pool of hook workers (`hook_workers`) and hands
+//! each batches of requests; here each batch takes the GIL once and each request becomes a call.
+//! A plain hook that blocks (and releases the GIL: I/O, `time.sleep`) lets another worker go on.
+//! `postwire.aio.Server`: the requests reach the caller's event loop through a completion queue
+//! (`aio_server.rs`) and the hooks run on that loop.
+//!
+//! A hook may return `None` (accept), `(code, text)` or a `postwire.Reply` (refuse with it), or
+//! an awaitable of one of those (`async def`): with `postwire.Server` it runs on the server's own
+//! asyncio loop (a daemon thread started on first need), with `postwire.aio.Server` on the
+//! caller's loop, and answers when done, so a slow one does not hold up other hooks. A hook that
+//! raises (or returns something else) answers `451 4.3.0`; the traceback goes to the
+//! `postwire.server` logger.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -17,13 +23,14 @@ use postwire::server::{HookSet, SessionInfo};
 use postwire::Reply;
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
-use pyo3::types::{PyBytes, PyDict, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyTuple};
 
 use crate::convert::pairs;
 use crate::values::{PyEnvelope, PyReply, PySession};
 use crate::PYTHON_ALIVE;
 
-/// The hooks given as Python callables (each optional), and the asyncio loop of `async def` ones.
+/// The hooks given as Python callables (each optional), and the asyncio loop awaitable results
+/// run on: the caller's (`aio.Server`, `caller_loop`) or a private one started on first need.
 pub struct PyHooks {
     pub on_connect: Option<Py<PyAny>>,
     pub on_mail_from: Option<Py<PyAny>>,
@@ -31,6 +38,8 @@ pub struct PyHooks {
     pub on_message: Option<Py<PyAny>>,
     pub auth: Option<Py<PyAny>>,
     event_loop: Mutex<Option<Py<PyAny>>>,
+    /// `aio.Server`: hooks are called on this loop's thread; awaitables become its tasks.
+    pub caller_loop: Mutex<Option<Py<PyAny>>>,
 }
 
 /// How a hook's Python result becomes the answer.
@@ -62,29 +71,36 @@ impl PyHooks {
             on_message: take("on_message")?,
             auth: if auth_callable { take("auth")? } else { None },
             event_loop: Mutex::new(None),
+            caller_loop: Mutex::new(None),
         })
     }
 
-    /// The core's dispatch calling these hooks on a hook thread of its own.
-    pub fn dispatch(self: &Arc<Self>, hook_timeout: Duration) -> HookDispatch {
-        let set = HookSet {
+    /// Which hooks are set.
+    pub fn set(&self) -> HookSet {
+        HookSet {
             connect: self.on_connect.is_some(),
             mail_from: self.on_mail_from.is_some(),
             rcpt_to: self.on_rcpt_to.is_some(),
             message: self.on_message.is_some(),
-        };
+        }
+    }
+
+    /// The core's dispatch calling these hooks on a bounded pool of hook workers.
+    pub fn dispatch(self: &Arc<Self>, hook_timeout: Duration, workers: usize) -> HookDispatch {
         let hooks = Arc::clone(self);
-        HookDispatch::on_thread("postwire-hooks", set, hook_timeout, move |batch| {
+        HookDispatch::on_workers("postwire-hooks", self.set(), hook_timeout, workers, move |batch| {
             if !PYTHON_ALIVE.load(Ordering::Relaxed) {
                 // Dropping the requests answers them 451.
                 batch.for_each(drop);
                 return;
             }
+            // The GIL first, then the requests: a worker waiting for the GIL holds none of them.
             Python::with_gil(|py| batch.for_each(|req| hooks.handle(py, req)));
         })
     }
 
-    fn handle(&self, py: Python<'_>, req: HookRequest) {
+    /// Call the hook of `req` and answer it (now, or when its awaitable is done).
+    pub fn handle(&self, py: Python<'_>, req: HookRequest) {
         let what = req.name();
         let session = |s: SessionInfo| Ok(Py::new(py, PySession::from(s))?.into_any());
         let text = |t: String| Ok(t.into_pyobject(py)?.into_any().unbind());
@@ -134,15 +150,28 @@ impl PyHooks {
                 return respond.fail(format!("{what} raised {e}"));
             }
         };
-        if !is_coroutine(&v) {
+        if !is_awaitable(&v) {
             return respond.answer(convert(&v));
         }
         let finish: Finish = Box::new(move |r| {
             respond.answer(r.map_err(|e| format!("{what} raised {e}")).and_then(|v| convert(&v)))
         });
+        let caller_loop =
+            self.caller_loop.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|l| l.clone_ref(py));
         let scheduled = (|| -> PyResult<()> {
-            let lp = self.event_loop(py)?;
-            let fut = py.import("asyncio")?.call_method1("run_coroutine_threadsafe", (&v, lp))?;
+            let asyncio = py.import("asyncio")?;
+            let fut = match caller_loop {
+                // On the loop's own thread: a task of that loop.
+                Some(lp) => {
+                    let kwargs = PyDict::new(py);
+                    kwargs.set_item("loop", lp)?;
+                    asyncio.call_method("ensure_future", (&v,), Some(&kwargs))?
+                }
+                None => {
+                    let coro = if is_coroutine(&v) { v.clone() } else { await_it(&v)? };
+                    asyncio.call_method1("run_coroutine_threadsafe", (coro, self.event_loop(py)?))?
+                }
+            };
             fut.call_method1(
                 "add_done_callback",
                 (Py::new(py, Done { what, finish: Mutex::new(Some(finish)) })?,),
@@ -169,6 +198,14 @@ impl PyHooks {
         py.import("threading")?.getattr("Thread")?.call((), Some(&kwargs))?.call_method0("start")?;
         *g = Some(lp.clone().unbind());
         Ok(lp)
+    }
+
+    /// True when called from a task or callback of the private loop of awaitable hooks.
+    pub fn on_own_loop(&self, py: Python<'_>) -> bool {
+        let g = self.event_loop.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(lp) = g.as_ref() else { return false };
+        let running = py.import("asyncio").and_then(|a| a.call_method0("_get_running_loop"));
+        running.is_ok_and(|r| r.is(lp.bind(py)))
     }
 
     /// Stop the asyncio loop of `async def` hooks (after the server stopped).
@@ -208,6 +245,25 @@ fn is_coroutine(v: &Bound<'_, PyAny>) -> bool {
     !v.is_none() && f.and_then(|f| f.call1((v,))).and_then(|r| r.is_truthy()).unwrap_or(false)
 }
 
+/// Any awaitable (a coroutine, a future, an object with `__await__`); the common answers
+/// (`None`, a tuple, a `Reply`, a bool) are ruled out without a lookup.
+fn is_awaitable(v: &Bound<'_, PyAny>) -> bool {
+    if v.is_none()
+        || v.is_instance_of::<PyTuple>()
+        || v.is_instance_of::<PyReply>()
+        || v.is_instance_of::<PyBool>()
+    {
+        return false;
+    }
+    v.hasattr(pyo3::intern!(v.py(), "__await__")).unwrap_or(false)
+}
+
+/// A coroutine awaiting `v` (`run_coroutine_threadsafe` takes coroutines only).
+fn await_it<'py>(v: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    static AWAIT: GILOnceCell<Py<PyAny>> = GILOnceCell::new();
+    AWAIT.import(v.py(), "postwire._hooks", "await_it")?.call1((v,))
+}
+
 fn to_reply(v: &Bound<'_, PyAny>) -> Result<Option<Reply>, String> {
     if v.is_none() {
         return Ok(None);
@@ -233,7 +289,7 @@ pub fn log_exception(py: Python<'_>, what: &str, err: &PyErr) {
         let _ = value.setattr("__traceback__", tb);
     }
     let logged = (|| -> PyResult<()> {
-        let logger = crate::logging::logger(py)?;
+        let logger = crate::logging::logger(py, "postwire.server")?;
         let kwargs = PyDict::new(py);
         kwargs.set_item("exc_info", value)?;
         logger.call_method("error", ("%s raised; answering 451 4.3.0", what), Some(&kwargs))?;

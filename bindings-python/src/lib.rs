@@ -14,6 +14,7 @@
 //! The binding stays thin: convert arguments, call the core, convert the result or the error.
 
 mod aio;
+mod aio_server;
 mod bridge;
 mod client;
 mod compose;
@@ -21,6 +22,7 @@ mod convert;
 mod error;
 mod hooks;
 mod logging;
+mod pool;
 mod proto;
 mod send_mail;
 mod server;
@@ -62,6 +64,12 @@ fn _postwire(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(proto::parse_command, m)?)?;
     m.add_function(wrap_pyfunction!(proto::parse_address, m)?)?;
     m.add_function(wrap_pyfunction!(_shutdown, m)?)?;
-    logging::install(m.py());
+    // Issue 13 (second Python pass): aio.Server, pools, aio.send_mail, log levels.
+    m.add_class::<pool::PyPool>()?;
+    m.add("AioPool", m.py().get_type::<pool::AioPool>())?;
+    m.add_class::<aio_server::AioServer>()?;
+    m.add_function(wrap_pyfunction!(send_mail::aio_send_mail, m)?)?;
+    m.add_function(wrap_pyfunction!(logging::refresh_levels, m)?)?;
+    logging::install(m.py())?;
     Ok(())
 }

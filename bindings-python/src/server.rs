@@ -9,8 +9,8 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
 
 use postwire::host::{self, HookDispatch, ServerHandle};
-use postwire::server::Server;
-use pyo3::exceptions::PyKeyboardInterrupt;
+use postwire::server::{Server, ServerOptions};
+use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
@@ -27,7 +27,39 @@ pub struct PyServer {
     handle: Mutex<Option<ServerHandle>>,
 }
 
-fn pair(a: SocketAddr) -> (String, u16) {
+/// The parts of a server from `Server(**options)`: the core server, the Python hooks and the
+/// dispatch `make_dispatch` builds for them (`Server`: hook workers; `aio.Server`: the caller's
+/// loop). Names, defaults and checks of the options are the core's.
+pub fn build(
+    py: Python<'_>,
+    options: Option<&Bound<'_, PyDict>>,
+    make_dispatch: impl FnOnce(&Arc<PyHooks>, &ServerOptions) -> HookDispatch,
+) -> PyResult<(Arc<Server>, Arc<PyHooks>, Arc<HookDispatch>)> {
+    let kwargs = match options {
+        Some(o) => o.copy()?,
+        None => PyDict::new(py),
+    };
+    let hooks = Arc::new(PyHooks::take(&kwargs)?);
+    let mut opts = host::options::server_options(convert::to_json(&kwargs, "Server options")?).py_err()?;
+    let dispatch = Arc::new(make_dispatch(&hooks, &opts));
+    if hooks.auth.is_some() {
+        opts.auth = Some(dispatch.clone());
+    }
+    let server = Arc::new(Server::with_hooks(opts, dispatch.clone()).py_err()?);
+    Ok((server, hooks, dispatch))
+}
+
+/// `listen(host, port)` of both servers.
+pub fn listen(server: &Server, host: &str, port: u16) -> PyResult<(String, u16)> {
+    let addr = (host, port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| invalid_input(format!("cannot resolve listen host {host:?}")))?;
+    server.listen(addr).py_err().map(pair)
+}
+
+pub fn pair(a: SocketAddr) -> (String, u16) {
     (a.ip().to_string(), a.port())
 }
 
@@ -43,18 +75,8 @@ impl PyServer {
     #[new]
     #[pyo3(signature = (**options))]
     fn new(py: Python<'_>, options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
-        let kwargs = match options {
-            Some(o) => o.copy()?,
-            None => PyDict::new(py),
-        };
-        let hooks = Arc::new(PyHooks::take(&kwargs)?);
-        let mut opts =
-            host::options::server_options(convert::to_json(&kwargs, "Server options")?).py_err()?;
-        let dispatch = Arc::new(hooks.dispatch(opts.hook_timeout));
-        if hooks.auth.is_some() {
-            opts.auth = Some(dispatch.clone());
-        }
-        let server = Arc::new(Server::with_hooks(opts, dispatch.clone()).py_err()?);
+        let (server, hooks, dispatch) =
+            build(py, options, |hooks, opts| hooks.dispatch(opts.hook_timeout, opts.hook_workers))?;
         Ok(PyServer { server, hooks, dispatch, handle: Mutex::new(None) })
     }
 
@@ -62,12 +84,7 @@ impl PyServer {
     /// several times before `start()`.
     #[pyo3(signature = (host = "127.0.0.1", port = 0))]
     fn listen(&self, host: &str, port: u16) -> PyResult<(String, u16)> {
-        let addr = (host, port)
-            .to_socket_addrs()
-            .ok()
-            .and_then(|mut a| a.next())
-            .ok_or_else(|| invalid_input(format!("cannot resolve listen host {host:?}")))?;
-        self.server.listen(addr).py_err().map(pair)
+        listen(&self.server, host, port)
     }
 
     /// The addresses bound so far, as `(host, port)` tuples.
@@ -105,6 +122,13 @@ impl PyServer {
     /// Graceful stop: stop accepting, answer idle sessions 421, let open transactions finish
     /// (for up to `shutdown_grace`), wait for every session to end. Idempotent.
     fn stop(&self, py: Python<'_>) -> PyResult<()> {
+        if self.dispatch.is_host_thread() || self.hooks.on_own_loop(py) {
+            // stop() waits for every session, and this hook's session waits for this hook.
+            return Err(PyRuntimeError::new_err(
+                "Server.stop() called from one of the server's own hooks would wait for that hook \
+                 forever: call it from another thread (e.g. threading.Thread(target=server.stop).start())",
+            ));
+        }
         self.server.stop();
         let served = match self.handle() {
             Some(h) => py.allow_threads(|| h.wait()),

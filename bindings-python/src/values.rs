@@ -39,6 +39,11 @@ fn repr(obj: &Bound<'_, PyAny>, name: &str, fields: &[&str]) -> PyResult<String>
     Ok(format!("{name}({})", shown.join(", ")))
 }
 
+fn hash_of(v: &impl std::hash::Hash) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(v)
+}
+
 /// `Reply(code, text, enhanced)`'s arguments (what a pickled `Reply` is rebuilt from).
 type ReplyArgs = (u16, String, Option<String>);
 
@@ -112,6 +117,10 @@ impl PyReply {
     fn __str__(&self) -> String {
         self.inner.one_line()
     }
+    /// Equal replies hash equal: usable as dict keys and in sets.
+    fn __hash__(&self) -> u64 {
+        hash_of(&(&self.inner.code, &self.inner.enhanced, &self.inner.lines))
+    }
     /// Pickles as `Reply(code, text, enhanced)` (errors carrying it cross process pools).
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, ReplyArgs)> {
         let r = &slf.get().inner;
@@ -120,8 +129,8 @@ impl PyReply {
 }
 
 /// A recipient refused at RCPT: `rcpt` and the server's `reply`.
-#[pyclass(name = "RejectedRecipient", module = "postwire", frozen)]
-#[derive(Clone)]
+#[pyclass(name = "RejectedRecipient", module = "postwire", frozen, eq)]
+#[derive(Clone, PartialEq)]
 pub struct PyRejected {
     /// The recipient as given.
     #[pyo3(get)]
@@ -137,6 +146,9 @@ impl PyRejected {
     #[new]
     fn new(rcpt: String, reply: PyReply) -> Self {
         PyRejected { rcpt, reply }
+    }
+    fn __hash__(&self) -> u64 {
+        hash_of(&(&self.rcpt, &self.reply.inner.code, &self.reply.inner.enhanced, &self.reply.inner.lines))
     }
     /// Pickles as `RejectedRecipient(rcpt, reply)`.
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> (Bound<'py, PyAny>, (String, PyReply)) {

@@ -111,7 +111,7 @@ def test_raising_hook_answers_451_and_server_keeps_serving(serve, caplog):
             s.sendmail("a@example.org", ["b@example.test"], message())  # same session, accepted
         with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:  # and new sessions too
             assert s.noop()[0] == 250
-    records = [r for r in caplog.records if r.name == "postwire" and r.exc_info]
+    records = [r for r in caplog.records if r.name == "postwire.server" and r.exc_info]
     assert records, "the hook's traceback was not logged"
     assert "boom in hook" in str(records[0].exc_info[1])
     assert server.stats["messages_accepted"] == 1
@@ -205,7 +205,7 @@ def test_session_log_reaches_python_logging(serve, caplog):
             with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
                 s.sendmail("a@example.org", ["b@example.test"], message())
             server.stop()
-        assert any("message accepted" in r.getMessage() for r in caplog.records if r.name == "postwire")
+        assert any("message accepted" in r.getMessage() for r in caplog.records if r.name == "postwire.server")
     finally:
         postwire.set_log_level("WARNING")
 

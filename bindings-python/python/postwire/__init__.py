@@ -68,7 +68,6 @@ __all__ = [
     "errors",
     "Error",
     "ConnectError",
-    "TimeoutError",
     "TlsError",
     "AuthError",
     "ProtocolError",
@@ -79,3 +78,14 @@ __all__ = [
     "IoError",
     "__version__",
 ]
+
+# Issue 13 (second Python pass): pools, case-insensitive capabilities, logging levels that follow
+# `logging` without a refresh. (`TimeoutError` stays an attribute but is not in `__all__`: a star
+# import must not shadow the builtin.)
+from ._postwire import Pool  # noqa: E402
+from ._values import Capabilities  # noqa: E402
+from . import _logging  # noqa: E402
+
+_logging.watch(_ext.refresh_levels)
+
+__all__ += ["Pool", "Capabilities"]

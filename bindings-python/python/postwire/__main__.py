@@ -23,13 +23,22 @@ from . import Client, Error, Server, compose, set_log_level
 
 class _JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        return json.dumps({"timestamp": self.formatTime(record), "level": record.levelname,
+        fields = getattr(record, "postwire_fields", {})
+        return json.dumps({**fields, "timestamp": self.formatTime(record), "level": record.levelname,
                            "target": record.name, "message": record.getMessage()})
+
+
+class _TextFormatter(logging.Formatter):
+    """The message, then the core's fields (``record.postwire_fields``) as ``name=value``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = getattr(record, "postwire_fields", {})
+        return super().format(record) + "".join(f" {k}={v}" for k, v in fields.items())
 
 
 def _serve(a: argparse.Namespace) -> int:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_JsonFormatter() if a.json_log else logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    handler.setFormatter(_JsonFormatter() if a.json_log else _TextFormatter("%(asctime)s %(levelname)s %(message)s"))
     logging.getLogger("postwire").addHandler(handler)
     set_log_level("WARNING" if a.quiet else "INFO")
     opts: Dict[str, Any] = {k: v for k, v in {

@@ -1,9 +1,98 @@
 """asyncio flavour of postwire: ``await postwire.aio.Client.connect(...)``; every method of
 ``postwire.Client`` is a coroutine here. The sessions run on postwire's own Rust runtime; the
-event loop only waits for their results."""
+event loop only waits for their results.
+
+``postwire.aio.Server`` takes the options and hooks of ``postwire.Server``; its hooks (plain
+functions, ``async def`` or anything returning an awaitable) run on the event loop that called
+``await server.start()``, so they can use that loop's queues, database pools and clients.
+``postwire.aio.Pool`` and ``postwire.aio.send_mail`` are ``postwire.Pool`` and
+``postwire.send_mail`` as awaitables."""
 
 from __future__ import annotations
 
 from ._postwire import AioClient as Client
 
 __all__ = ["Client"]
+
+# Issue 13 (second Python pass): aio.Server, aio.Pool, aio.send_mail.
+import asyncio as _asyncio  # noqa: E402
+from types import TracebackType as _TracebackType  # noqa: E402
+from typing import Any as _Any, Dict as _Dict, List as _List, Optional as _Optional  # noqa: E402
+from typing import Tuple as _Tuple, Type as _Type  # noqa: E402
+
+from ._postwire import AioPool as Pool  # noqa: E402
+from ._postwire import _AioServer  # noqa: E402
+from ._postwire import aio_send_mail as send_mail  # noqa: E402
+
+
+class Server:
+    """An SMTP server whose hooks run on the caller's event loop. Same options as
+    ``postwire.Server``; ``await start()`` / ``await stop()`` (or ``async with``) never block the
+    loop."""
+
+    def __init__(self, **options: _Any) -> None:
+        self._core = _AioServer(**options)
+        self._stopping: _Optional["_asyncio.Future[None]"] = None
+
+    def listen(self, host: str = "127.0.0.1", port: int = 0) -> _Tuple[str, int]:
+        """Bind ``host:port`` (port 0: ephemeral); the bound ``(host, port)``."""
+        return self._core.listen(host, port)
+
+    async def start(self) -> None:
+        """Serve in the background; hooks run on the running loop."""
+        self._core._start(_asyncio.get_running_loop())
+
+    async def stop(self) -> None:
+        """Graceful stop (as ``postwire.Server.stop``), awaited without blocking the loop."""
+        if self._stopping is None:
+            self._stopping = _asyncio.ensure_future(self._stop())
+        await _asyncio.shield(self._stopping)
+
+    async def _stop(self) -> None:
+        try:
+            await self._core._stop()
+        finally:
+            self._core._close()
+
+    async def serve_forever(self) -> None:
+        """Start, then serve until the task is cancelled (then stop gracefully)."""
+        await self.start()
+        try:
+            await _asyncio.get_running_loop().create_future()
+        finally:
+            await self.stop()
+
+    @property
+    def addresses(self) -> _List[_Tuple[str, int]]:
+        return self._core.addresses
+
+    @property
+    def running(self) -> bool:
+        return self._core.running
+
+    @property
+    def stats(self) -> _Dict[str, int]:
+        return self._core.stats
+
+    @property
+    def hostname(self) -> str:
+        return self._core.hostname
+
+    async def __aenter__(self) -> "Server":
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: _Optional[_Type[BaseException]],
+        exc: _Optional[BaseException],
+        tb: _Optional[_TracebackType],
+    ) -> None:
+        await self.stop()
+
+    def __repr__(self) -> str:
+        addrs = ", ".join(f"{h}:{p}" for h, p in self.addresses)
+        return f"<postwire.aio.Server {self.hostname} on [{addrs}]{' running' if self.running else ''}>"
+
+
+__all__ += ["Server", "Pool", "send_mail"]

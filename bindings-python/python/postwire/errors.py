@@ -4,7 +4,13 @@ Every exception has ``.kind`` (``"timeout"``, ``"rejected"``, ...), ``.reply`` (
 ``postwire.Reply`` the server answered with, or None) and ``.rejected`` (when every recipient
 was refused: one ``RejectedRecipient`` per refusal, as smtplib's
 ``SMTPRecipientsRefused.recipients``; else empty). ``TimeoutError`` is also the builtin
-``TimeoutError`` and ``InvalidInputError`` also a ``ValueError``, so generic handlers work.
+``TimeoutError``, ``ConnectError`` a builtin ``ConnectionError`` (as aiosmtplib's),
+``IoError`` an ``OSError`` (smtplib's exceptions are ``OSError``s) and ``InvalidInputError`` a
+``ValueError``, so generic handlers work. Every error pickles with its kind, reply and
+rejected list (it crosses ``concurrent.futures`` process pools and ``multiprocessing``).
+
+``TimeoutError`` is not in ``__all__``: ``from postwire import *`` (or ``from postwire.errors
+import *``) must not shadow the builtin ``TimeoutError``; use ``postwire.TimeoutError``.
 """
 
 from __future__ import annotations
@@ -18,7 +24,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "Error",
     "ConnectError",
-    "TimeoutError",
     "TlsError",
     "AuthError",
     "ProtocolError",
@@ -60,7 +65,7 @@ def _rebuild(cls: Type[Error], message: str, kind: str, reply: Any, rejected: An
     return cls(message, kind=kind, reply=reply, rejected=rejected)
 
 
-class ConnectError(Error):
+class ConnectError(Error, builtins.ConnectionError):
     """TCP connect failed or was refused."""
 
     kind = "connect"
@@ -114,7 +119,7 @@ class InvalidInputError(Error, ValueError):
     kind = "invalid_input"
 
 
-class IoError(Error):
+class IoError(Error, builtins.OSError):
     """Local I/O (spool, maildir, certificate files) failed."""
 
     kind = "io"

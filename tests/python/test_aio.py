@@ -1,0 +1,147 @@
+"""postwire.aio: Server with hooks on the caller's loop, Client properties during a call, Pool
+and send_mail — against aiosmtplib, aiosmtpd and our own server, on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+import postwire
+import postwire.aio
+from conftest import Recorder, message, need
+
+
+def run(coro, timeout=30):
+    """Run `coro` on a fresh loop, bounded."""
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+def test_hooks_run_on_the_callers_loop_and_use_its_queue():
+    aiosmtplib = need("aiosmtplib")
+
+    async def main():
+        inbox: asyncio.Queue = asyncio.Queue()  # bound to this test's loop
+        loop = asyncio.get_running_loop()
+        seen_loops = []
+
+        async def on_message(session, envelope, data):
+            seen_loops.append(asyncio.get_running_loop())
+            await inbox.put((envelope.mail_from, envelope.rcpt_to, data))
+            return None
+
+        def on_rcpt_to(session, address, params):  # a plain hook: on the loop thread too
+            seen_loops.append(asyncio.get_running_loop())
+            return (550, "5.1.1 no such user") if address.startswith("nobody@") else None
+
+        server = postwire.aio.Server(
+            hostname="mx.example.test", local_domains=["example.test"], on_message=on_message, on_rcpt_to=on_rcpt_to
+        )
+        _, port = server.listen("127.0.0.1", 0)
+        async with server:
+            assert server.running
+            errors, _ = await aiosmtplib.send(
+                message(), sender="a@example.org", recipients=["b@example.test", "nobody@example.test"],
+                hostname="127.0.0.1", port=port, start_tls=False, timeout=10,
+            )
+            assert errors["nobody@example.test"][0] == 550
+            mail_from, rcpt_to, data = await asyncio.wait_for(inbox.get(), 10)
+            assert (mail_from, rcpt_to) == ("a@example.org", ["b@example.test"])
+            assert b"Subject: Hello" in data
+            assert server.stats["messages_accepted"] == 1
+        assert not server.running
+        assert seen_loops and all(l is loop for l in seen_loops)
+
+    run(main())
+
+
+def test_awaitable_results_and_refusals():
+    aiosmtplib = need("aiosmtplib")
+
+    class Later:
+        """An awaitable that is not a coroutine."""
+
+        def __init__(self, value):
+            self.value = value
+
+        def __await__(self):
+            yield from asyncio.sleep(0).__await__()
+            return self.value
+
+    async def main():
+        def on_mail_from(session, address, params):
+            return Later((550, "5.7.1 not you") if address.startswith("bad@") else None)
+
+        async def on_message(session, envelope, data):
+            await asyncio.sleep(0)
+            raise RuntimeError("boom")
+
+        server = postwire.aio.Server(hostname="mx.example.test", local_domains=["example.test"],
+                                     on_mail_from=on_mail_from, on_message=on_message)
+        _, port = server.listen()
+        await server.start()
+        try:
+            with pytest.raises(aiosmtplib.SMTPSenderRefused) as e:
+                await aiosmtplib.send(message(), sender="bad@example.org", recipients=["b@example.test"],
+                                      hostname="127.0.0.1", port=port, start_tls=False, timeout=10)
+            assert e.value.code == 550
+            with pytest.raises(aiosmtplib.SMTPDataError) as e2:
+                await aiosmtplib.send(message(), sender="a@example.org", recipients=["b@example.test"],
+                                      hostname="127.0.0.1", port=port, start_tls=False, timeout=10)
+            assert e2.value.code == 451
+        finally:
+            await server.stop()
+            await server.stop()  # idempotent
+
+    run(main())
+
+
+def test_aio_client_properties_are_readable_during_a_call():
+    async def main():
+        gate = asyncio.Event()
+        in_hook = asyncio.Event()
+
+        async def on_message(session, envelope, data):
+            in_hook.set()
+            await asyncio.wait_for(gate.wait(), 10)
+
+        server = postwire.aio.Server(hostname="mx.example.test", local_domains=["example.test"], on_message=on_message)
+        _, port = server.listen()
+        async with server:
+            c = await postwire.aio.Client.connect("127.0.0.1", port, tls="none", timeout=10)
+            sending = asyncio.ensure_future(c.send("a@example.org", ["b@example.test"], message()))
+            # The hook holds the transaction: the send is in flight.
+            await asyncio.wait_for(in_hook.wait(), 10)
+            assert not sending.done()
+            # Every property answers while the call is in flight.
+            assert c.banner.code == 220 and not c.closed and not c.tls
+            assert c.capabilities["pipelining"] == "" and c.has_extn("Pipelining")
+            assert c.hello_name and c.authenticated_user is None
+            gate.set()
+            r = await sending
+            assert r.reply.code == 250
+            await c.quit()
+            assert c.closed
+
+    run(main())
+
+
+def test_aio_pool_and_send_mail_against_aiosmtpd(aiosmtpd_peer):
+    handler, port = aiosmtpd_peer()
+
+    async def main():
+        async with postwire.aio.Pool(max_per_destination=2) as pool:
+            dest = {"host": "127.0.0.1", "port": port, "tls": "none", "timeout": 10}
+            results = await asyncio.gather(
+                *(pool.send(dest, "a@example.org", [f"r{i}@example.test"], message(subject=f"m{i}")) for i in range(4))
+            )
+            assert all(r.reply.code == 250 for r in results)
+            assert pool.stats["created"] <= 2 and pool.stats["reused"] >= 2
+        assert pool.closed
+        rs = await postwire.aio.send_mail("a@example.org", ["z@example.test"], message(subject="direct"),
+                                          smarthost="127.0.0.1", port=port, tls="none", timeout=10)
+        assert [(r.rcpt, r.ok) for r in rs] == [("z@example.test", True)]
+
+    run(main())
+    subjects = sorted(m[2].split(b"Subject: ")[1].split(b"\r\n")[0] for m in handler.messages)
+    assert subjects == [b"direct", b"m0", b"m1", b"m2", b"m3"]
