@@ -6,9 +6,12 @@
 2. Client, one session, N messages into smtp-sink: postwire.Client vs smtplib.
 3. Client, 10 concurrent sessions, N messages in all into smtp-sink: postwire.aio.Client vs
    aiosmtplib.
+4. asyncio server: smtp-source as in 1 against postwire.aio.Server with an `async def`
+   on_message that counts, aiosmtpd with the same handler, and smtp-sink.
 
 Usage: python_bench.py SMTP_SOURCE SMTP_SINK   (run by bench/python_bench.sh in the bench venv)
-Knobs: BENCH_MSGS (default 20000), BENCH_TIMEOUT (seconds per run, default 120).
+Knobs: BENCH_MSGS (default 20000), BENCH_TIMEOUT (seconds per run, default 120),
+BENCH_ONLY=aio (only the asyncio server rows).
 """
 
 import asyncio
@@ -82,12 +85,12 @@ def message(size=1024):
     return m
 
 
-def server_rows():
+def server_rows(names=("postwire", "aiosmtpd", "smtp-sink")):
     rows = []
     for reuse in (False, True):
         for sessions in (10, 100):
             rates = {}
-            for name in ("postwire", "aiosmtpd", "smtp-sink"):
+            for name in names:
                 port = free_port()
                 p = start(name, port)
                 try:
@@ -160,8 +163,25 @@ def client_rows():
     return sync, aio
 
 
+def aio_table(rows):
+    out = [f"### Python asyncio server: `async def` on_message counting ({N} x 1 KiB, smtp-source)\n"]
+    out.append("| sessions | mode | postwire.aio.Server msg/s | aiosmtpd msg/s | smtp-sink msg/s | postwire / smtp-sink | postwire / aiosmtpd |")
+    out.append("|---|---|---|---|---|---|---|")
+    for sessions, reuse, r in rows:
+        out.append(
+            f"| {sessions} | {'-d (many per session)' if reuse else 'one per session'} | {r['postwire-aio']:.0f} "
+            f"| {r['aiosmtpd-count']:.0f} | {r['smtp-sink']:.0f} | {r['postwire-aio'] / r['smtp-sink']:.2f} "
+            f"| {r['postwire-aio'] / r['aiosmtpd-count']:.1f} |"
+        )
+    return out
+
+
 def main():
     print(f"python_bench: {N} messages of 1 KiB per run, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}", file=sys.stderr)
+    aio_rows = server_rows(("postwire-aio", "aiosmtpd-count", "smtp-sink"))
+    if os.environ.get("BENCH_ONLY") == "aio":
+        print("\n".join(aio_table(aio_rows)))
+        return
     rows = server_rows()
     sync, aio = client_rows()
     out = []
@@ -180,6 +200,8 @@ def main():
     out.append(f"| smtplib, 1 session | {sync['smtplib']:.0f} | 1 |")
     out.append(f"| postwire.aio.Client, 10 sessions | {aio['postwire']:.0f} | {aio['postwire'] / aio['aiosmtplib']:.2f}x aiosmtplib |")
     out.append(f"| aiosmtplib, 10 sessions | {aio['aiosmtplib']:.0f} | 1 |")
+    out.append("")
+    out.extend(aio_table(aio_rows))
     print("\n".join(out))
 
 

@@ -3,7 +3,8 @@
 # installs it with aiosmtpd/aiosmtplib into .work/venv-bench, and runs bench/python_bench.py
 # (server with a Python hook vs aiosmtpd vs smtp-sink under smtp-source; postwire.Client vs
 # smtplib; postwire.aio.Client vs aiosmtplib). Prints a markdown table, also written to
-# bench/results/python.md (not committed). Knobs: BENCH_MSGS, BENCH_TIMEOUT.
+# bench/results/python.md (not committed). Knobs: BENCH_MSGS, BENCH_TIMEOUT, BENCH_ONLY=aio (only
+# the postwire.aio.Server rows: async def hook counting, vs aiosmtpd and smtp-sink).
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"

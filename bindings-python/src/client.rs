@@ -192,6 +192,7 @@ impl PyClient {
     /// `dsn` (`ret`, `envid`, `notify`, `orcpt`), `mail_options` / `rcpt_options` (smtplib's
     /// `["KEYWORD=value", …]`) add ESMTP parameters.
     #[pyo3(signature = (mail_from, rcpt_to, message, *, dsn = None, mail_options = None, rcpt_options = None))]
+    #[allow(clippy::too_many_arguments)]
     fn send(
         &self,
         py: Python<'_>,

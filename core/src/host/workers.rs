@@ -40,6 +40,8 @@ struct State<T> {
     ready: usize,
     /// Items taken and not finished yet.
     in_hand: usize,
+    /// Threads waiting in `flush` (no wake-up call without one).
+    flushers: usize,
     closed: bool,
 }
 
@@ -102,9 +104,9 @@ impl<T: Send + 'static> WorkerBatch<'_, T> {
         }
         if std::mem::take(&mut self.holding) {
             st.in_hand -= 1;
-        }
-        if st.in_hand == 0 && st.queue.is_empty() {
-            self.shared.done.notify_all();
+            if st.flushers > 0 && st.in_hand == 0 && st.queue.is_empty() {
+                self.shared.done.notify_all();
+            }
         }
     }
 }
@@ -130,6 +132,7 @@ impl<T> State<T> {
             wakes: 0,
             ready: 0,
             in_hand: 0,
+            flushers: 0,
             closed: false,
         }
     }
@@ -165,7 +168,6 @@ fn work<T: Send + 'static>(shared: &Arc<Shared<T>>) {
             return;
         }
         batch.settle(&mut st);
-        drop(batch);
         if !st.queue.is_empty() && st.ready == 0 {
             st.ready += 1;
             continue;
@@ -237,9 +239,11 @@ impl<T: Send + 'static> WorkerPool<T> {
             return;
         }
         let mut st = lock(&self.shared);
+        st.flushers += 1;
         while (!st.queue.is_empty() || st.in_hand > 0) && st.spawned > 0 {
             st = self.shared.done.wait(st).unwrap_or_else(|p| p.into_inner());
         }
+        st.flushers -= 1;
     }
 
     /// Refuse new items; the workers handle what is queued, then end.
