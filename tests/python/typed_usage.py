@@ -3,6 +3,7 @@ shipped and describe the API. Not run, only checked."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import List, Optional
 
 import postwire
@@ -40,3 +41,36 @@ def serve() -> postwire.Server:
 
 def errors(e: postwire.Error) -> Optional[int]:
     return e.reply.code if e.reply is not None else None
+
+
+# Issue 13: what smtplib / aiosmtplib / aiosmtpd users reach for.
+def send_message(host: str, port: int) -> bool:
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Bcc"] = "a@example.org", "b@example.test", "c@example.test"
+    with postwire.Client.connect(host, port, tls="none") as c:
+        c.send("a@example.org", ["b@example.test"], b"x", dsn={"notify": ["FAILURE"], "ret": "HDRS"},
+               mail_options=["BODY=8BITMIME"], rcpt_options={"XFOO": None})
+        r: postwire.SendResult = c.send_message(msg)
+        size: str = c.capabilities["size"]
+        return c.has_extn("pipelining") and bool(size) and r.reply.code == 250
+
+
+async def aio_server_and_pool(port: int) -> int:
+    queue: "asyncio.Queue[bytes]" = asyncio.Queue()
+
+    async def on_message(session: postwire.Session, envelope: postwire.Envelope, data: bytes) -> None:
+        await queue.put(data)
+
+    server = postwire.aio.Server(hostname="mx.example.test", on_message=on_message, hook_workers=4)
+    server.listen("127.0.0.1", 0)
+    async with server:
+        async with postwire.aio.Pool(max_connections=2) as pool:
+            r = await pool.send({"host": "127.0.0.1", "port": port, "tls": "none"}, "a@example.org", "b@example.test", b"x")
+        results: List[postwire.RecipientResult] = await postwire.aio.send_mail(
+            "a@example.org", "b@example.test", b"x", smarthost="127.0.0.1", port=port, tls="none")
+        err: Optional[postwire.Error] = results[0].error
+    with postwire.Pool() as p:
+        p.send({"host": "127.0.0.1", "port": port}, "a@example.org", "b@example.test", b"x")
+    return r.reply.code + len(server.stats) + (0 if err is None else 1) + len(await queue.get())

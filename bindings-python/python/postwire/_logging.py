@@ -9,11 +9,11 @@ logger would take, and needs no refresh call when the application changes a leve
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from typing import Any, Callable
 
 
 def watch(refresh: Callable[[], None]) -> None:
-    manager = logging.Logger.manager
+    manager: Any = logging.Logger.manager
     original = manager._clear_cache
     if getattr(original, "_postwire_refresh", None) is not None:
         return
@@ -23,4 +23,4 @@ def watch(refresh: Callable[[], None]) -> None:
         refresh()
 
     _clear_cache._postwire_refresh = refresh  # type: ignore[attr-defined]
-    manager._clear_cache = _clear_cache  # type: ignore[method-assign]
+    manager._clear_cache = _clear_cache

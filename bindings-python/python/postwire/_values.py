@@ -18,7 +18,7 @@ class Capabilities(Dict[str, str]):
     def __contains__(self, key: object) -> bool:
         return super().__contains__(key.upper() if isinstance(key, str) else key)
 
-    def get(self, key: str, default: Optional[Any] = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Optional[Any] = None) -> Any:
         return super().get(key.upper() if isinstance(key, str) else key, default)
 
     def __reduce__(self) -> Any:
