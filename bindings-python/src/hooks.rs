@@ -159,16 +159,21 @@ impl PyHooks {
         let caller_loop =
             self.caller_loop.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|l| l.clone_ref(py));
         let scheduled = (|| -> PyResult<()> {
-            let asyncio = py.import("asyncio")?;
             let fut = match caller_loop {
-                // On the loop's own thread: a task of that loop.
+                // On the loop's own thread: its first step now, the rest a task of that loop.
                 Some(lp) => {
-                    let kwargs = PyDict::new(py);
-                    kwargs.set_item("loop", lp)?;
-                    asyncio.call_method("ensure_future", (&v,), Some(&kwargs))?
+                    static START: GILOnceCell<Py<PyAny>> = GILOnceCell::new();
+                    let start = START.import(py, "postwire._hooks", "start")?;
+                    let (finished, out): (bool, Bound<'_, PyAny>) = start.call1((&v, lp))?.extract()?;
+                    if finished {
+                        finish(Ok(out));
+                        return Ok(());
+                    }
+                    out
                 }
                 None => {
                     let coro = if is_coroutine(&v) { v.clone() } else { await_it(&v)? };
+                    let asyncio = py.import("asyncio")?;
                     asyncio.call_method1("run_coroutine_threadsafe", (coro, self.event_loop(py)?))?
                 }
             };

@@ -145,3 +145,33 @@ def test_aio_pool_and_send_mail_against_aiosmtpd(aiosmtpd_peer):
     run(main())
     subjects = sorted(m[2].split(b"Subject: ")[1].split(b"\r\n")[0] for m in handler.messages)
     assert subjects == [b"direct", b"m0", b"m1", b"m2", b"m3"]
+
+
+def test_async_hooks_finishing_at_once_raising_at_once_and_context_isolation():
+    aiosmtplib = need("aiosmtplib")
+    import contextvars
+
+    var = contextvars.ContextVar("var", default="unset")
+    seen = []
+
+    async def on_rcpt_to(session, address, params):
+        seen.append(var.get())  # never a value another hook set
+        var.set(address)
+        if address.startswith("boom@"):
+            raise RuntimeError("raised in the first step")
+        return None  # finished without awaiting anything
+
+    async def main():
+        server = postwire.aio.Server(hostname="mx.example.test", local_domains=["example.test"], on_rcpt_to=on_rcpt_to)
+        _, port = server.listen()
+        async with server:
+            errors, _ = await aiosmtplib.send(
+                message(), sender="a@example.org",
+                recipients=["b@example.test", "boom@example.test", "c@example.test"],
+                hostname="127.0.0.1", port=port, start_tls=False, timeout=10,
+            )
+            assert errors["boom@example.test"][0] == 451
+            assert server.stats["recipients_accepted"] == 2
+        assert seen == ["unset", "unset", "unset"]
+
+    run(main())

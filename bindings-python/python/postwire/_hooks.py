@@ -2,9 +2,61 @@
 
 from __future__ import annotations
 
-from typing import Any, Awaitable
+import asyncio
+import contextvars
+import sys
+import types
+from typing import Any, Awaitable, Generator, Tuple
+
+# `create_task(context=...)` is 3.11+: before it, coroutines are not stepped eagerly.
+_EAGER = sys.version_info >= (3, 11)
 
 
 async def await_it(awaitable: Awaitable[Any]) -> Any:
     """A coroutine for any awaitable (``asyncio.run_coroutine_threadsafe`` takes coroutines)."""
     return await awaitable
+
+
+def start(awaitable: Awaitable[Any], loop: asyncio.AbstractEventLoop) -> Tuple[bool, Any]:
+    """Start an awaitable hook result on ``loop`` (its thread): ``(True, value)`` when a
+    coroutine finished in its first step (a hook that never really waits — no task, no extra
+    loop turn), else ``(False, future)``. Like Python 3.12's eager tasks, the first step runs
+    at once, in a context of its own that the rest of the coroutine keeps."""
+    if _EAGER and type(awaitable) is types.CoroutineType:
+        ctx = contextvars.copy_context()
+        try:
+            yielded = ctx.run(awaitable.send, None)
+        except StopIteration as done:
+            return True, done.value
+        return False, loop.create_task(_resume(awaitable, yielded), context=ctx)  # type: ignore[call-arg,unused-ignore]
+    return False, asyncio.ensure_future(awaitable, loop=loop)
+
+
+class _Rest:
+    """The rest of a coroutine whose first step already ran and yielded ``yielded``."""
+
+    def __init__(self, coro: Any, yielded: Any) -> None:
+        self.coro, self.yielded = coro, yielded
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, yielded = self.coro, self.yielded
+        while True:
+            try:
+                sent = yield yielded
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as e:  # noqa: B902 - thrown in by the task (cancellation too)
+                try:
+                    yielded = coro.throw(e)
+                except StopIteration as done:
+                    return done.value
+            else:
+                try:
+                    yielded = coro.send(sent)
+                except StopIteration as done:
+                    return done.value
+
+
+async def _resume(coro: Any, yielded: Any) -> Any:
+    return await _Rest(coro, yielded)
