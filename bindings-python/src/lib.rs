@@ -1,8 +1,8 @@
 //! `postwire._postwire`: the Python extension module over the postwire core.
 //!
-//! One file per core module, mirroring the core tree: `server.rs` + `hooks.rs` wrap
-//! `core/src/server/`, `client.rs` + `aio.rs` + `compose.rs` + `send_mail.rs` wrap
-//! `core/src/client/`, `proto.rs` the protocol core (vector helpers). What every binding needs
+//! One file per core module, mirroring the core tree: `server.rs` + `aio_server.rs` + `hooks.rs`
+//! wrap `core/src/server/`, `client.rs` + `aio.rs` + `pool.rs` + `compose.rs` + `send_mail.rs`
+//! wrap `core/src/client/`, `proto.rs` the protocol core (vector helpers). What every binding needs
 //! around the core — the runtime, the hook thread, the completion queue, log forwarding, option
 //! defaults — is the core's host layer (`postwire::host`); here are only the Python ends of it:
 //! `bridge.rs` (asyncio side of the completion queue), `logging.rs` (records into `logging`),

@@ -12,7 +12,9 @@ Receive::
     server.listen("127.0.0.1", 2525)
     server.serve_forever()
 
-The core's log events go to ``logging.getLogger("postwire")``.
+The core's log events go to child loggers of ``logging.getLogger("postwire")``
+(``postwire.server``, ``postwire.client``, ``postwire.pool``, …) with the core's fields as record
+attributes; a level set through ``logging`` takes effect at once.
 """
 
 from __future__ import annotations
