@@ -175,3 +175,37 @@ def test_async_hooks_finishing_at_once_raising_at_once_and_context_isolation():
         assert seen == ["unset", "unset", "unset"]
 
     run(main())
+
+
+def test_awaiting_stop_from_its_own_hook_raises_and_a_task_of_its_own_stops_it():
+    aiosmtplib = need("aiosmtplib")
+
+    async def main():
+        errors = []
+        stopper = []
+
+        async def on_message(session, envelope, data):
+            await asyncio.sleep(0)  # a hook that suspends: its answer is carried by a task
+            try:
+                await server.stop()
+            except RuntimeError as e:
+                errors.append(str(e))
+            stopper.append(asyncio.ensure_future(server.stop()))  # the way that works
+
+        async def on_rcpt_to(session, address, params):
+            try:
+                await server.stop()  # in the hook's first step
+            except RuntimeError as e:
+                errors.append(str(e))
+
+        server = postwire.aio.Server(hostname="mx.example.test", local_domains=["example.test"],
+                                     on_message=on_message, on_rcpt_to=on_rcpt_to)
+        _, port = server.listen()
+        await server.start()
+        await aiosmtplib.send(message(), sender="a@example.org", recipients=["b@example.test"],
+                              hostname="127.0.0.1", port=port, start_tls=False, timeout=10)
+        assert len(errors) == 2 and all("own hooks" in e for e in errors)
+        await asyncio.wait_for(stopper[0], 20)
+        assert not server.running
+
+    run(main())

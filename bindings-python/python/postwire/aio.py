@@ -16,6 +16,7 @@ __all__ = ["Client"]
 
 # Issue 13 (second Python pass): aio.Server, aio.Pool, aio.send_mail.
 import asyncio as _asyncio  # noqa: E402
+import contextvars as _contextvars  # noqa: E402
 from types import TracebackType as _TracebackType  # noqa: E402
 from typing import Any as _Any, Dict as _Dict, List as _List, Optional as _Optional  # noqa: E402
 from typing import Tuple as _Tuple, Type as _Type  # noqa: E402
@@ -23,6 +24,10 @@ from typing import Tuple as _Tuple, Type as _Type  # noqa: E402
 from ._postwire import AioPool as Pool  # noqa: E402
 from ._postwire import _AioServer  # noqa: E402
 from ._postwire import aio_send_mail as send_mail  # noqa: E402
+from . import _hooks  # noqa: E402
+
+# The server whose hooks run in this context (set in the context the hooks are called from).
+_serving: "_contextvars.ContextVar[_Optional[Server]]" = _contextvars.ContextVar("postwire_aio_serving", default=None)
 
 
 class Server:
@@ -40,10 +45,20 @@ class Server:
 
     async def start(self) -> None:
         """Serve in the background; hooks run on the running loop."""
-        self._core._start(_asyncio.get_running_loop())
+        # The loop calls the hooks in a copy of this context that names this server.
+        ctx = _contextvars.copy_context()
+        ctx.run(_serving.set, self)
+        ctx.run(self._core._start, _asyncio.get_running_loop())
 
     async def stop(self) -> None:
-        """Graceful stop (as ``postwire.Server.stop``), awaited without blocking the loop."""
+        """Graceful stop (as ``postwire.Server.stop``), awaited without blocking the loop.
+        Awaited by one of this server's own hooks it would wait for that hook: ``RuntimeError``
+        (start it as a task of its own instead: ``asyncio.ensure_future(server.stop())``)."""
+        if _serving.get() is self and (_hooks.first_steps or _asyncio.current_task() in _hooks.hook_tasks):
+            raise RuntimeError(
+                "await server.stop() inside one of the server's own hooks would wait for that hook forever: "
+                "run it as a task of its own (asyncio.ensure_future(server.stop())) and return"
+            )
         if self._stopping is None:
             self._stopping = _asyncio.ensure_future(self._stop())
         await _asyncio.shield(self._stopping)
