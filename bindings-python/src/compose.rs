@@ -2,7 +2,7 @@
 
 use postwire::client::{compose as core_compose, Attachment, ComposeOptions};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyString};
+use pyo3::types::{PyBytes, PyMapping, PyString};
 
 use crate::error::{invalid_input, ResultExt};
 
@@ -25,11 +25,18 @@ fn attachment(v: &Bound<'_, PyAny>) -> PyResult<Attachment> {
         }
         d.extract::<Vec<u8>>().map_err(|_| invalid_input("attachment data must be bytes"))
     };
-    if let Ok(d) = v.downcast::<PyDict>() {
-        let get = |k: &str| -> PyResult<Bound<'_, PyAny>> {
-            d.get_item(k)?.ok_or_else(|| invalid_input(format!("attachment dict needs {k:?}")))
+    if let Ok(d) = v.downcast::<PyMapping>() {
+        let item = |k: &str| -> PyResult<Option<Bound<'_, PyAny>>> {
+            if d.contains(k)? {
+                d.get_item(k).map(Some)
+            } else {
+                Ok(None)
+            }
         };
-        let content_type = match d.get_item("content_type")? {
+        let get = |k: &str| -> PyResult<Bound<'_, PyAny>> {
+            item(k)?.ok_or_else(|| invalid_input(format!("attachment dict needs {k:?}")))
+        };
+        let content_type = match item("content_type")? {
             Some(c) => c.extract()?,
             None => "application/octet-stream".to_string(),
         };
@@ -73,8 +80,8 @@ pub fn compose<'py>(
     o.bcc = addresses("bcc", bcc)?;
     o.headers = match headers.filter(|h| !h.is_none()) {
         None => Vec::new(),
-        Some(h) => match h.downcast::<PyDict>() {
-            Ok(d) => d.iter().map(|(k, v)| Ok((k.extract()?, v.extract()?))).collect::<PyResult<_>>()?,
+        Some(h) => match h.downcast::<PyMapping>() {
+            Ok(d) => d.items()?.iter().map(|kv| kv.extract()).collect::<PyResult<_>>()?,
             Err(_) => h
                 .extract()
                 .map_err(|_| invalid_input("headers must be a dict or a list of (name, value) pairs"))?,

@@ -164,6 +164,10 @@ def test_mappings_other_than_dict_are_accepted(serve):
     server, port = serve(timeouts=MappingProxyType({"command": 30.0}))
     with postwire.Client.connect("127.0.0.1", port, tls="none", timeouts=MappingProxyType({"connect": 5.0})) as c:
         assert c.noop().code == 250
+    msg = postwire.compose("a@example.org", "b@example.test", "s", "t\n",
+                           headers=MappingProxyType({"X-Mapped": "yes"}),
+                           attachments=[MappingProxyType({"filename": "f.txt", "data": b"hi"})])
+    assert b"X-Mapped: yes" in msg and b"f.txt" in msg
 
 
 # ---- the server's hooks --------------------------------------------------------------------------
