@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -108,10 +108,20 @@ fn expect(r: &mut BufReader<TcpStream>, want: u16) -> std::io::Result<()> {
 }
 
 /// One sender: connect (again after each kill), send numbered messages until `target` are
-/// acknowledged in all.
-fn sender(addr: SocketAddr, next: &AtomicU64, ledger: &Mutex<Ledger>, target: usize, deadline: Instant) {
-    let acked = |l: &Mutex<Ledger>| l.lock().unwrap().acked.len();
-    while Instant::now() < deadline && acked(ledger) < target {
+/// acknowledged in all and the kills are over (so every kill hits a server being sent to).
+fn sender(
+    addr: SocketAddr,
+    next: &AtomicU64,
+    ledger: &Mutex<Ledger>,
+    target: usize,
+    kills_done: &AtomicBool,
+    deadline: Instant,
+) {
+    let more = || {
+        Instant::now() < deadline
+            && (ledger.lock().unwrap().acked.len() < target || !kills_done.load(Ordering::SeqCst))
+    };
+    while more() {
         let Ok(stream) = TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
             std::thread::sleep(Duration::from_millis(10));
             continue;
@@ -123,7 +133,7 @@ fn sender(addr: SocketAddr, next: &AtomicU64, ledger: &Mutex<Ledger>, target: us
             expect(&mut r, 220)?;
             w.write_all(b"EHLO sender.crash.test\r\n")?;
             expect(&mut r, 250)?;
-            while Instant::now() < deadline && acked(ledger) < target {
+            while more() {
                 let n = next.fetch_add(1, Ordering::SeqCst);
                 ledger.lock().unwrap().started.insert(n);
                 w.write_all(b"MAIL FROM:<crash@sender.test>\r\nRCPT TO:<sink@dest.test>\r\nDATA\r\n")?;
@@ -161,10 +171,11 @@ fn every_acknowledged_message_survives_sigkill_and_restarts() {
     let mut server = start_server(spool.path(), listen, &ns, port);
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     let next = Arc::new(AtomicU64::new(1));
+    let kills_done = Arc::new(AtomicBool::new(false));
     let senders: Vec<_> = (0..connections)
         .map(|_| {
-            let (ledger, next) = (Arc::clone(&ledger), Arc::clone(&next));
-            std::thread::spawn(move || sender(listen, &next, &ledger, total, deadline))
+            let (ledger, next, kd) = (Arc::clone(&ledger), Arc::clone(&next), Arc::clone(&kills_done));
+            std::thread::spawn(move || sender(listen, &next, &ledger, total, &kd, deadline))
         })
         .collect();
 
@@ -175,18 +186,17 @@ fn every_acknowledged_message_survives_sigkill_and_restarts() {
         seed ^= seed << 17;
         lo + seed % (hi - lo)
     };
-    // Kill at random moments, spread over the sending (a kill per ~total/kills acks, jittered).
-    let (mut killed, mut while_sending) = (0, 0);
+    // Kill at random moments while the senders are busy (they keep going until the kills are
+    // over, even past `total`).
+    let mut killed = 0;
     while killed < kills && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(rand(50, if long { 400 } else { 250 })));
-        if ledger.lock().unwrap().acked.len() < total {
-            while_sending += 1;
-        }
+        std::thread::sleep(Duration::from_millis(rand(50, 300)));
         server.kill().expect("SIGKILL");
         let _ = server.wait();
         killed += 1;
         server = start_server(spool.path(), listen, &ns, port);
     }
+    kills_done.store(true, Ordering::SeqCst);
     for s in senders {
         s.join().expect("sender");
     }
@@ -216,14 +226,13 @@ fn every_acknowledged_message_survives_sigkill_and_restarts() {
     let duplicates: usize = seen.values().map(|c| c - 1).sum();
     println!(
         "crash test over SMTP: {} messages started, {} acknowledged (250), {} delivered ({} duplicates), \
-         {} unacknowledged at a kill but delivered, {} SIGKILLs ({} while sending), {} connections",
+         {} unacknowledged at a kill but delivered, {} SIGKILLs, {} connections",
         ledger.started.len(),
         ledger.acked.len(),
         seen.len(),
         duplicates,
         in_limbo,
         killed,
-        while_sending,
         connections
     );
     assert!(killed >= kills, "only {killed} kills");
