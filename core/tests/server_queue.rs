@@ -256,3 +256,95 @@ fn a_restarted_server_delivers_what_it_accepted_before() {
     assert!(wait_until(20, || dest.messages().len() == 1), "picked up again after the restart");
     assert!(wait_until(10, || queued(&srv) == 0));
 }
+
+/// `postwire serve` with `args`; the address it listens on once it says so.
+fn serve_cli(args: &[&str]) -> (std::process::Child, std::net::SocketAddr) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_postwire"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--quiet"])
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("postwire serve");
+    let mut line = String::new();
+    let _ = std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line);
+    let addr = line.trim().rsplit(' ').next().and_then(|a| a.parse().ok());
+    let Some(addr) = addr else {
+        let _ = child.kill();
+        panic!("serve did not start: {line:?}");
+    };
+    (child, addr)
+}
+
+#[test]
+fn cli_serve_queue_relays_through_the_smarthost_and_keeps_local_mail() {
+    let port = port_free_on(&["127.0.0.2"]);
+    let sink = Sink::start("127.0.0.2", port, &[]);
+    let spool = tempfile::tempdir().unwrap();
+    let local = tempfile::tempdir().unwrap();
+    let smarthost = format!("127.0.0.2:{port}");
+    let (mut child, addr) = serve_cli(&[
+        "--hostname",
+        HOST,
+        "--local-domain",
+        "relay.test",
+        "--relay-network",
+        "127.0.0.0/8",
+        "--queue",
+        &spool.path().display().to_string(),
+        "--queue-smarthost",
+        &smarthost,
+        "--local-maildir",
+        &local.path().display().to_string(),
+        "--retry",
+        "0.2,1",
+        "--max-age",
+        "3600",
+    ]);
+    let srv_send = |rcpt: &str, body: &str| {
+        let mut c = Raw::greeted(addr);
+        assert_eq!(c.cmd("MAIL FROM:<s@sender.test>").0, 250);
+        assert_eq!(c.cmd(&format!("RCPT TO:<{rcpt}>")).0, 250);
+        assert_eq!(c.cmd("DATA").0, 354);
+        c.send(format!("Subject: cli\r\n\r\n{body}\r\n.\r\n").as_bytes());
+        let r = c.reply();
+        let _ = c.cmd("QUIT");
+        r
+    };
+    assert_eq!(srv_send("far@remote.test", "relayed").0, 250);
+    assert_eq!(srv_send("me@relay.test", "kept here").0, 250);
+    let relayed = wait_until(20, || sink.dumped() == 1);
+    let kept = wait_until(20, || maildir_messages(local.path()).len() == 1);
+    let drained =
+        wait_until(10, || postwire::queue::Spool::snapshot(spool.path()).is_ok_and(|v| v.is_empty()));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(relayed, "smtp-sink got {}", sink.dumped());
+    assert!(kept, "the local recipient's copy is in --local-maildir");
+    assert!(String::from_utf8_lossy(&maildir_messages(local.path())[0]).contains("kept here"));
+    assert!(drained, "the spool is empty once both are delivered");
+}
+
+#[test]
+fn cli_queue_options_need_a_queue_and_valid_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().join("spool").display().to_string();
+    for (args, why) in [
+        (vec!["--discard", "--queue-smarthost", "relay.test"], "queue option without --queue"),
+        (vec!["--queue", &spool, "--maildir", "/tmp/m"], "--queue with --maildir"),
+        (vec!["--queue", &spool, "--retry", "soon"], "a retry that is not a number"),
+        (vec!["--queue", &spool, "--max-age", "0"], "a zero max age"),
+        (vec!["--queue", &spool, "--queue-smarthost", "relay.test:http"], "a smarthost port that is not one"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_postwire"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--quiet"])
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{why}: accepted");
+        assert!(!out.stderr.is_empty(), "{why}: no word on stderr");
+    }
+}

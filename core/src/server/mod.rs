@@ -167,7 +167,13 @@ impl Server {
             }
         }
         if let Some(q) = &self.shared.queue {
-            q.stop().await;
+            // The runner finishes the deliveries it has begun, within the same grace; what is
+            // cut short stays in the spool and is tried again by the next server.
+            if tokio::time::timeout(grace, q.stop()).await.is_err() {
+                tracing::warn!(
+                    "queue deliveries still running {grace:?} after stop(): left to the next start"
+                );
+            }
         }
         Ok(())
     }
