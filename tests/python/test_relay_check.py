@@ -1,0 +1,98 @@
+"""postwire.check_relay against real servers on loopback (the cases of
+core/tests/relay_check.rs): our own Server closed (nothing relayed) and open (relay_networks
+includes 127.0.0.1: relayed), aiosmtpd accepting everything (open), the tests= subset."""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+
+import pytest
+
+import postwire
+import postwire.aio
+from mta_support import port_free_on, receiver  # noqa: F401  (fixture)
+
+CHECK = dict(tls="none", timeout=20.0, helo="checker.client.test")
+
+
+def ours(serve, open_: bool):
+    opts = dict(hostname="mx.test.example", local_domains=["test.example"])
+    if open_:
+        opts["relay_networks"] = ["127.0.0.0/8"]
+    return serve(**opts)[1]
+
+
+def relayed(report):
+    return [t.name for t in report.results if not t.control and t.verdict == "relayed"]
+
+
+def test_our_server_closed_relays_nothing(serve):
+    r = postwire.check_relay("127.0.0.1", ours(serve, False), **CHECK)
+    assert isinstance(r, postwire.RelayReport)
+    assert len(r.results) >= 40, len(r.results)
+    assert not r.open and not r.inconclusive, r.evidence
+    assert relayed(r) == [] and r.evidence == []
+    assert r.server_name == "mx.test.example"
+    [control] = [t for t in r.results if t.control]
+    assert control.verdict == "relayed", control.transcript
+    for t in r.results:
+        assert any(line.startswith(" -> MAIL FROM:") for line in t.transcript), (t.name, t.transcript)
+        assert " -> RSET" in t.transcript, t.name
+        assert t.reply is not None, t.name
+        if t.verdict == "refused":
+            assert t.reply.code >= 500, (t.name, t.reply)
+    plain = next(t for t in r.results if t.name == "nmap_foreign_to_foreign")
+    assert plain.reply is not None and (plain.reply.code, plain.reply.enhanced) == (550, "5.7.1")
+    assert plain.mail_from.startswith("<") and plain.rcpt_to.startswith("<")
+    assert pickle.loads(pickle.dumps(r)) == r
+    assert r.to_dict()["results"][0]["reply"]["code"] == r.results[0].reply.code
+
+
+def test_our_server_open_relays_everything_it_can_parse(serve):
+    r = postwire.check_relay("127.0.0.1", ours(serve, True), **CHECK)
+    assert r.open, [(t.name, t.verdict) for t in r.results]
+    assert len(relayed(r)) >= 20
+    assert r.evidence == relayed(r)
+    for t in r.results:
+        if t.verdict != "relayed":
+            # What is not relayed is refused as bad syntax, never by policy.
+            assert t.reply is not None and t.reply.code in (501, 553, 555), (t.name, t.reply)
+            assert t.reply.enhanced != "5.7.1", t.name
+
+
+def test_aiosmtpd_accept_all_is_open(receiver):
+    port = port_free_on("127.0.0.1")
+    receiver("127.0.0.1", port)
+    r = postwire.check_relay("127.0.0.1", port, **CHECK)
+    assert r.open
+    assert "nmap_foreign_to_foreign" in r.evidence
+    assert r.server_name == "aiosmtpd.test"
+
+
+def test_tests_selects_a_subset_and_unknown_names_are_invalid_input(serve):
+    port = ours(serve, False)
+    r = postwire.check_relay("127.0.0.1", port, tests=["nmap_null_sender", "external_to_internal"], **CHECK)
+    assert [t.name for t in r.results] == ["nmap_null_sender", "external_to_internal"]
+    one = postwire.check_relay("127.0.0.1", port, tests="nmap_null_sender", **CHECK)
+    assert [t.name for t in one.results] == ["nmap_null_sender"]
+    with pytest.raises(postwire.InvalidInputError, match="nmap_null_sender"):
+        postwire.check_relay("127.0.0.1", port, tests=["no_such_probe"], **CHECK)
+    with pytest.raises(postwire.InvalidInputError, match="probe_domian"):
+        postwire.check_relay("127.0.0.1", port, probe_domian="x.test")
+
+
+def test_an_unreachable_server_is_a_connect_error():
+    port = port_free_on("127.0.0.1")
+    with pytest.raises(postwire.ConnectError):
+        postwire.check_relay("127.0.0.1", port, tests="nmap_null_sender", **CHECK)
+
+
+def test_aio_check_relay(serve):
+    port = ours(serve, True)
+
+    async def main():
+        return await postwire.aio.check_relay("127.0.0.1", port, tests="nmap_foreign_to_foreign", **CHECK)
+
+    r = asyncio.run(main())
+    assert r.open and r.evidence == ["nmap_foreign_to_foreign"]
