@@ -121,9 +121,8 @@ impl PyQueue {
 
     /// Stops the background runner.
     #[pyo3(signature = (*_args))]
-    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, PyTuple>) -> PyResult<bool> {
-        self.stop(py)?;
-        Ok(false)
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, PyTuple>) -> PyResult<()> {
+        self.stop(py)
     }
 
     fn __repr__(&self) -> String {
