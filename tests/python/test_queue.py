@@ -160,3 +160,41 @@ def test_aio_queue(tmp_path, dns, receiver):
 
     asyncio.run(main())
     assert len(dest.messages) == 1
+
+
+def drain(q, until, what: str):
+    """Run the queue until `until()` holds (bounded): retries and notices go out on the way."""
+    return wait_for(lambda: (q.run(), until())[1], what)
+
+
+def test_a_message_deferred_past_its_maximum_age_expires_with_one_dsn(tmp_path, dns, receiver):
+    port = port_free_on("127.0.0.33", "127.0.0.35")
+    receiver("127.0.0.33", port, handler=Deferring(defer_first=10**6))
+    sender = receiver("127.0.0.35", port)
+    q = queue(tmp_path, dns, port, retry=[0.05], max_age=0.3)
+    q.submit(mail_from="s@sender.test", rcpt_to=["later@dest.test"], message=MSG)
+    drain(q, lambda: sender.messages, "the expiry notice")
+    drain(q, lambda: q.list() == [], "an empty queue")
+    [(_, rcpts, body)] = sender.messages
+    text = body.decode()
+    assert rcpts == ["s@sender.test"]
+    assert "Action: failed" in text and "Final-Recipient: rfc822; later@dest.test" in text, text
+    assert "too long in the queue" in text, text
+
+
+def test_notify_success_and_envid_give_a_relayed_notice_from_a_server_without_dsn(tmp_path, dns, receiver):
+    port = port_free_on("127.0.0.33", "127.0.0.35")
+    dest = receiver("127.0.0.33", port)  # aiosmtpd offers no DSN: the notice is ours to send
+    sender = receiver("127.0.0.35", port)
+    q = queue(tmp_path, dns, port)
+    q.submit({"mail_from": "s@sender.test", "envid": "ENV-OK",
+              "rcpt_to": [{"address": "a@dest.test", "notify": "SUCCESS,FAILURE"}]}, MSG)
+    stats = q.run()
+    assert (stats.delivered, stats.notices) == (1, 1), stats
+    drain(q, lambda: q.list() == [], "the notice to go out")
+    assert len(dest.messages) == 1
+    [(_, rcpts, body)] = sender.messages
+    text = body.decode()
+    assert rcpts == ["s@sender.test"]
+    assert "Action: relayed" in text and "Final-Recipient: rfc822; a@dest.test" in text, text
+    assert "Original-Envelope-Id: ENV-OK" in text, text

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import pickle
+import select
+import subprocess
+import sys
 
 import pytest
 
 import postwire
 import postwire.aio
+from conftest import ROOT
 from mta_support import port_free_on, receiver  # noqa: F401  (fixture)
 
 CHECK = dict(tls="none", timeout=20.0, helo="checker.client.test")
@@ -96,3 +100,51 @@ def test_aio_check_relay(serve):
 
     r = asyncio.run(main())
     assert r.open and r.evidence == ["nmap_foreign_to_foreign"]
+
+
+# The half-closed server of tests/peers/python/relay_half_closed.py: it refuses plain foreign
+# recipients and accepts exactly the one trick named by --accept (its own rules, written apart
+# from the core's matrix). The same tricks as core/tests/relay_check_half_closed.rs.
+TRICKS = ["null_sender", "unqualified_sender", "bang_sender", "literal_sender", "local_sender",
+          "bare_recipient", "source_route", "quoted", "percent", "bang", "double_at", "literal_domain",
+          "localhost_domain", "server_domain"]
+
+
+@pytest.fixture
+def half_closed():
+    started = []
+
+    def start(accept: str) -> int:
+        script = ROOT / "tests" / "peers" / "python" / "relay_half_closed.py"
+        p = subprocess.Popen([sys.executable, str(script), "--accept", accept],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        started.append(p)
+        ready, _, _ = select.select([p.stdout], [], [], 30)
+        line = p.stdout.readline().decode() if ready else ""
+        assert line.startswith("READY "), f"relay_half_closed.py did not start: {line!r}"
+        return int(line.split()[1])
+
+    yield start
+    for p in started:
+        p.stdin.close()
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(timeout=10)
+
+
+def test_half_closed_fully_closed_is_closed(half_closed):
+    r = postwire.check_relay("127.0.0.1", half_closed("none"), **CHECK)
+    assert not r.open and not r.inconclusive, r.evidence
+    assert r.server_name == "mx.half.test"
+
+
+@pytest.mark.parametrize("trick", TRICKS)
+def test_half_closed_each_trick_alone_is_found(half_closed, trick):
+    r = postwire.check_relay("127.0.0.1", half_closed(trick), **CHECK)
+    expected = sorted(t.name for t in r.results if not t.control and trick in t.tricks)
+    assert expected, f"no probe uses {trick}"
+    assert r.open and sorted(relayed(r)) == expected
+    plain = next(t for t in r.results if t.name == "nmap_foreign_to_foreign")
+    assert plain.verdict == "refused"

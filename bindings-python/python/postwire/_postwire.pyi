@@ -280,6 +280,7 @@ def _shutdown() -> None: ...
 
 # --- MX routing, the queue, the relay check, the Received-trace analysis (issues 11 and 12) ---
 import email.message
+import pathlib
 
 from ._mta import QueueEntry, ReceivedLine, RelayReport, Route, RunStats, TraceAnalysis
 
@@ -378,7 +379,7 @@ class Queue:
         poll_interval: Optional[float] = None,
     ) -> Self: ...
     @property
-    def spool_dir(self) -> str: ...
+    def spool_dir(self) -> "pathlib.Path": ...
     def submit(
         self,
         envelope: Optional[Mapping[str, Any]] = None,
@@ -420,7 +421,7 @@ class AioQueue:
         poll_interval: Optional[float] = None,
     ) -> Self: ...
     @property
-    def spool_dir(self) -> str: ...
+    def spool_dir(self) -> "pathlib.Path": ...
     def submit(
         self,
         envelope: Optional[Mapping[str, Any]] = None,
