@@ -49,6 +49,13 @@ class _Value:
         return out
 
 
+def _known(cls: Any, d: Mapping[str, Any]) -> Dict[str, Any]:
+    """The fields of `d` that `cls` has: a field the core adds later does not break an older
+    package (it shows up here once named)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in d.items() if k in names}
+
+
 def _reply(d: Optional[Mapping[str, Any]]) -> Optional[Reply]:
     """A core reply (`{code, enhanced, lines}` or a stored `{code, enhanced, text}`)."""
     if d is None:
@@ -274,7 +281,7 @@ class ReceivedLine(_Value):
     @classmethod
     def _from(cls, d: Mapping[str, Any]) -> "ReceivedLine":
         keyword = {"from": "from_", "with": "with_", "for": "for_"}
-        return cls(**{keyword.get(k, k): v for k, v in d.items()})
+        return cls(**_known(cls, {keyword.get(k, k): v for k, v in d.items()}))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -303,7 +310,7 @@ class Hop(_Value):
 
     @classmethod
     def _from(cls, d: Mapping[str, Any]) -> "Hop":
-        fields = {k: v for k, v in d.items() if k != "line"}
+        fields = _known(cls, {k: v for k, v in d.items() if k != "line"})
         return cls(line=ReceivedLine._from(d["line"]), **fields)
 
 
@@ -311,7 +318,8 @@ class Hop(_Value):
 class Finding(_Value):
     """Something odd in the trace: `kind` (`chain_break`, `helo_mismatch`, `after_trusted`,
     `date_order`, `private_ip_in_public_path`, `unparsable` …), the `hop` index (None for the
-    whole trace), `severity` ("low", "medium", "high"; `suspicious` is any medium or high), `detail` and `evidence`."""
+    whole trace), `severity` ("low", "medium", "high"; `suspicious` is any medium or high),
+    `detail` and `evidence`."""
 
     kind: str
     hop: Optional[int]
@@ -333,7 +341,7 @@ class TraceAnalysis(_Value):
     def _from(cls, d: Mapping[str, Any]) -> "TraceAnalysis":
         return cls(
             hops=[Hop._from(h) for h in d["hops"]],
-            findings=[Finding(**f) for f in d["findings"]],
+            findings=[Finding(**_known(Finding, f)) for f in d["findings"]],
             suspicious=d["suspicious"],
         )
 
@@ -341,7 +349,7 @@ class TraceAnalysis(_Value):
 _BUILD: Dict[str, Callable[[Any], Any]] = {
     "route": Route._from,
     "queue_entries": lambda d: [QueueEntry._from(e) for e in d],
-    "run_stats": lambda d: RunStats(**d),
+    "run_stats": lambda d: RunStats(**_known(RunStats, d)),
     "relay_report": RelayReport._from,
     "trace_analysis": TraceAnalysis._from,
     "received_line": ReceivedLine._from,
