@@ -11,7 +11,6 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 
 use crate::bridge;
-use crate::client::message_bytes;
 use crate::convert::to_json;
 use crate::error::{invalid_input, ResultExt};
 use crate::results::{built, options_value, Built};
@@ -24,7 +23,7 @@ fn open(py: Python<'_>, spool_dir: &Path, options: Option<&Bound<'_, PyDict>>) -
 
 /// `submit`'s arguments: an envelope mapping and/or the keywords `mail_from`, `rcpt_to` (a str
 /// or a list; each an address or `{address, notify, orcpt}`), `envid`, `ret`; the message as
-/// bytes, bytearray or str.
+/// bytes, bytearray, str or an `email.message.Message`.
 fn submission(
     envelope: Option<&Bound<'_, PyAny>>,
     message: Option<&Bound<'_, PyAny>>,
@@ -44,7 +43,7 @@ fn submission(
         d.set_item("rcpt_to", (r,))?;
     }
     let env = queue_envelope(to_json(d.as_any(), "envelope")?).py_err()?;
-    Ok((env, message_bytes(message)?.into_owned()))
+    Ok((env, crate::trace::message(message)?))
 }
 
 /// The durable queue: `Queue(spool_dir, *, nameservers=None, smarthost=None, port=25,

@@ -14,8 +14,8 @@ use crate::error::ResultExt;
 use crate::results::{built, options_value, Built};
 
 /// The message as bytes: bytes, bytearray, str, or an `email.message.Message` (its
-/// `as_bytes()`).
-fn message(v: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+/// `as_bytes()`); also what `Queue.submit` takes.
+pub fn message(v: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
     if !v.is_instance_of::<PyBytes>() && v.hasattr("as_bytes")? {
         return Ok(v.call_method0("as_bytes")?.downcast_into::<PyBytes>()?.as_bytes().to_vec());
     }

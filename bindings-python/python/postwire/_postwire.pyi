@@ -383,7 +383,7 @@ class Queue:
     def submit(
         self,
         envelope: Optional[Mapping[str, Any]] = None,
-        message: Optional[_Message] = None,
+        message: Optional[_TraceMessage] = None,
         *,
         mail_from: str = ...,
         rcpt_to: _EnvelopeRcpts = ...,
@@ -425,7 +425,7 @@ class AioQueue:
     def submit(
         self,
         envelope: Optional[Mapping[str, Any]] = None,
-        message: Optional[_Message] = None,
+        message: Optional[_TraceMessage] = None,
         *,
         mail_from: str = ...,
         rcpt_to: _EnvelopeRcpts = ...,
