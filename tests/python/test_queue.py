@@ -62,6 +62,16 @@ def test_queue_submit_list_run_delivers(tmp_path, dns, receiver):
     assert dest.messages[0][2].endswith(b"hello\r\n")
 
 
+def test_the_queue_uses_the_backup_mx_when_the_primary_is_down(tmp_path, dns, receiver):
+    port = port_free_on("127.0.0.31", "127.0.0.32")
+    backup = receiver("127.0.0.32", port)  # nothing listens on mx1 (127.0.0.31)
+    q = queue(tmp_path, dns, port)
+    q.submit(mail_from="a@sender.test", rcpt_to=["x@backup.test", "y@backup.test"], message=MSG)
+    stats = q.run()
+    assert (stats.delivered, stats.deferred) == (2, 0), stats
+    assert [(m[0], sorted(m[1])) for m in backup.messages] == [("a@sender.test", ["x@backup.test", "y@backup.test"])]
+
+
 def test_4xx_is_queued_and_retried_on_a_short_schedule(tmp_path, dns, receiver):
     port = port_free_on("127.0.0.33")
     dest = receiver("127.0.0.33", port, handler=Deferring(defer_first=1))
