@@ -26,6 +26,313 @@ export interface Logger {
   error(fields: Record<string, string>, message: string): void
 }
 
+/** A reply inside a result value (`RelayTest.reply`): the `Reply` fields as plain data. */
+export interface ReplyData {
+  /** The three-digit code. */
+  code: number
+  /** The enhanced status code (`"5.7.1"`), or null. */
+  enhanced: string | null
+  /** The text lines. */
+  lines: Array<string>
+}
+
+/** `resolveMx` options (each optional; the core's defaults). */
+export interface ResolveMxOptions {
+  /** DNS servers as `"ip:port"` (`"ip"`: port 53); default the system's. */
+  nameservers?: Array<string> | null
+  /** Seed for shuffling equal preferences: the same seed gives the same order. */
+  seed?: number | null
+  /** Names of this host: an MX naming one, and every worse preference, is dropped. */
+  ownHostnames?: Array<string>
+  /** Longest CNAME chain followed (default 8). */
+  maxCnameChain?: number
+  /** Most MX hosts whose addresses are looked up (default 16). */
+  maxHosts?: number
+  /** Seconds per DNS query (default 5). */
+  queryTimeout?: number
+}
+
+/** Where mail for a domain goes (`resolveMx`). */
+export interface Route {
+  /** The domain asked for (lower-cased, no trailing dot). */
+  domain: string
+  /** The name the CNAME chain ended on (the domain itself without one). */
+  canonical: string
+  /** Every name the chain went through after `domain`; the last is `canonical`. */
+  cnameChain: Array<string>
+  /** The exchangers to try, best first; empty for a null MX. */
+  hosts: Array<MxHost>
+  /** True when the domain has no MX and its own address is used (RFC 5321 §5.1). */
+  implicit: boolean
+  /** True for a null MX (`MX 0 .`, RFC 7505): the domain accepts no mail. */
+  nullMx: boolean
+  /** Each query, each answer, each candidate skipped and why. */
+  explanation: Array<RouteStep>
+}
+
+/** One exchanger of a `Route`. */
+export interface MxHost {
+  /** MX preference (lower is better); 0 for an implicit MX. */
+  preference: number
+  /** The exchanger's name. */
+  exchange: string
+  /** Its addresses: A records first, then AAAA. */
+  addresses: Array<string>
+  /** When the exchange name is a CNAME (tolerated), the name it pointed to; else null. */
+  cname: string | null
+}
+
+/** One line of a route's explanation. */
+export interface RouteStep {
+  kind: 'query' | 'answer' | 'skip' | 'note'
+  detail: string
+}
+
+/** `new Queue(spoolDir, options)` (each optional; the core's defaults). */
+export interface QueueOptions {
+  /** DNS servers (`"ip:port"`) for MX routing. */
+  nameservers?: Array<string> | null
+  /** Relay everything through this host instead of routing by MX. */
+  smarthost?: string | null
+  /** The port delivered to (default 25). */
+  port?: number
+  /** Allow exchangers on loopback addresses (tests). */
+  allowLoopback?: boolean
+  /** Seconds between tries, the last repeating (default 5 min doubling to 70 min). */
+  retry?: Array<number>
+  /** Seconds after which a message still deferred is bounced (default 5 days). */
+  maxAge?: number
+  /** This host's name: `Reporting-MTA` of the notices, and an MX never delivered to. */
+  hostname?: string
+  /** Entries delivered at the same time (default 20). */
+  concurrency?: number
+  /** Entries delivered at the same time to one destination (default 5). */
+  perDestination?: number
+  /** `'none' | 'opportunistic' | 'starttls' | 'implicit'` (default opportunistic). */
+  tls?: 'none' | 'opportunistic' | 'starttls' | 'implicit'
+  /** Seconds for every SMTP phase (default RFC 5321's). */
+  timeout?: number
+  /** Name for EHLO/HELO (default `hostname`). */
+  helloName?: string
+  /** AUTH at the smarthost. */
+  credentials?: Credentials | [string, string] | null
+  /** Allow AUTH without TLS. */
+  allowPlaintextAuth?: boolean
+  /** Seconds between looks for due entries of a started queue (default 1). */
+  pollInterval?: number
+}
+
+/** One recipient of a `QueueEnvelope`: an address, or with its RFC 3461 parameters as on the
+ * wire (`notify: "SUCCESS,FAILURE"`, `orcpt: "rfc822;a@b.test"`). */
+export type QueueRecipientArg = string | { address: string; notify?: string | null; orcpt?: string | null }
+
+/** What `queue.submit` stores: `mailFrom` `""` is the null sender `<>`. */
+export interface QueueEnvelope {
+  mailFrom: string
+  rcptTo: Array<QueueRecipientArg>
+  /** `ENVID=`, carried into notices. */
+  envid?: string | null
+  /** `RET=`: `"full"` or `"hdrs"`. */
+  ret?: string | null
+}
+
+/** A queued message (`queue.list()`). */
+export interface QueueEntry {
+  id: string
+  /** `""` is `<>`. */
+  mailFrom: string
+  envid: string | null
+  ret: string | null
+  /** Message size in bytes. */
+  size: number
+  /** When it was submitted (Unix time, milliseconds). */
+  createdMs: number
+  /** When it is tried next (Unix time, milliseconds). */
+  nextTryMs: number
+  /** Attempts made. */
+  attempts: number
+  recipients: Array<QueueRecipient>
+}
+
+/** One recipient of a queued message. */
+export interface QueueRecipient {
+  rcpt: string
+  notify: string | null
+  orcpt: string | null
+  status: 'pending' | 'delivered' | 'failed' | 'expired'
+  attempts: number
+  /** The last reply that decided something for it. */
+  lastReply: { code: number; enhanced: string | null; text: string } | null
+  /** The last attempt's detail (error message, host). */
+  lastDetail: string | null
+  /** The exchanger that answered last. */
+  remoteHost: string | null
+  /** True once its notice was queued, or it needed none. */
+  notified: boolean
+  /** True when the receiving server took over DSN duty for it. */
+  remoteDsn: boolean
+}
+
+/** What one `queue.run()` / `queue.flush()` did. */
+export interface RunStats {
+  /** Entries attempted (or expired). */
+  entries: number
+  /** Recipients delivered. */
+  delivered: number
+  /** Recipients deferred to a later try. */
+  deferred: number
+  /** Recipients failed or expired (bounced). */
+  failed: number
+  /** Notices queued (DSNs and success notices). */
+  notices: number
+}
+
+/** `checkRelay` options (each optional; the core's defaults). */
+export interface CheckRelayOptions {
+  /** Name for EHLO (default this machine's). */
+  helo?: string | null
+  /** The foreign domain of the probes (default `relay-probe.invalid`). */
+  probeDomain?: string
+  /** Seconds per reply (default 30). */
+  timeout?: number
+  /** `"all"`, one probe name, or a list of names. */
+  tests?: string | Array<string>
+  fromUser?: string
+  toUser?: string
+  /** The server's address for the `[ip]` tricks (default: the connected one). */
+  serverIp?: string | null
+  /** A domain the server accepts (the internal side of the spoofing probes). */
+  internalDomain?: string | null
+  /** Send DATA with a cookie body after a relayed RCPT (off by default). */
+  sendData?: boolean
+  /** Refused commands per connection before a fresh one is opened. */
+  errorsPerConnection?: number
+  tls?: 'none' | 'opportunistic' | 'starttls' | 'implicit'
+}
+
+/** The open-relay check's result. */
+export interface RelayReport {
+  /** True when any relay probe was relayed. */
+  open: boolean
+  /** True when not open and no probe was refused outright (only 4xx answers and errors). */
+  inconclusive: boolean
+  /** The names of the probes that relayed. */
+  evidence: Array<string>
+  /** Every probe, in matrix order. */
+  results: Array<RelayTest>
+  /** The server's banner and EHLO name as the probes used it. */
+  serverName: string | null
+  /** Connections the check opened. */
+  connections: number
+}
+
+/** One probe's outcome. */
+export interface RelayTest {
+  name: string
+  /** The `MAIL FROM:` argument exactly as sent. */
+  mailFrom: string
+  /** The `RCPT TO:` argument exactly as sent. */
+  rcptTo: string
+  verdict: 'relayed' | 'refused' | 'deferred' | 'auth_required' | 'error'
+  /** The reply that decided the verdict; null when none came. */
+  reply: ReplyData | null
+  /** The address tricks the probe uses. */
+  tricks: Array<string>
+  /** A control probe (external → the server's own domain): never makes the report open. */
+  control: boolean
+  /** What went wrong when the verdict is `error`. */
+  error: string | null
+  /** The swaks-style wire log: `-> ` sent, `<- ` received, `=== ` notes. */
+  transcript: Array<string>
+}
+
+/** `analyzeReceived` options (each optional). */
+export interface AnalyzeReceivedOptions {
+  /** Hosts (names, parent domains, addresses or CIDRs) whose `Received:` lines are believed. */
+  trustedHosts?: Array<string>
+  /** Look up forward-confirmed reverse DNS of every client address. */
+  resolve?: boolean
+  /** DNS servers (`"ip:port"`) for `resolve`. */
+  nameservers?: Array<string> | null
+  /** "Now" for the future-date check, seconds since the epoch (default the clock). */
+  now?: number | null
+}
+
+/** A `Received:` trace (`analyzeReceived`). */
+export interface TraceAnalysis {
+  /** The path, oldest hop first. */
+  hops: Array<Hop>
+  /** What looks wrong, by hop. */
+  findings: Array<Finding>
+  /** True when any finding is `medium` or `high`. */
+  suspicious: boolean
+}
+
+/** One relay step: what `byHost` wrote about the host that handed it the message. */
+export interface Hop {
+  fromHelo: string | null
+  fromRdns: string | null
+  fromIp: string | null
+  byHost: string | null
+  withProtocol: string | null
+  tls: boolean
+  tlsVersion: string | null
+  tlsCipher: string | null
+  id: string | null
+  forAddr: string | null
+  /** RFC 3339. */
+  date: string | null
+  /** Seconds since the epoch. */
+  timestamp: number | null
+  /** Seconds since the previous dated hop; negative when this hop claims to be older. */
+  delay: number | null
+  /** The field as it appeared, without `Received:`. */
+  raw: string
+  defects: Array<string>
+  /** With `resolve`: the PTR name of `fromIp`. */
+  resolvedRdns: string | null
+  /** With `resolve`: the PTR name resolves back to `fromIp`. */
+  fcrdns: boolean | null
+  /** The line grammar's own fields. */
+  line: ReceivedLine
+}
+
+/** One observation about a trace. */
+export interface Finding {
+  /** `chain_break`, `helo_mismatch`, `after_trusted`, `date_order`, `future_date`, `huge_delay`,
+   * `private_ip_in_public_path`, `unparsable`, `fcrdns_failed`. */
+  kind: string
+  /** The hop (oldest = 0) it is about; null for the whole trace. */
+  hop: number | null
+  severity: 'low' | 'medium' | 'high'
+  detail: string
+  /** The values compared, as `name=value` strings. */
+  evidence: Array<string>
+}
+
+/** One `Received:` value parsed field for field (`parseReceived`). */
+export interface ReceivedLine {
+  from: string | null
+  fromIp: string | null
+  fromIprev: string | null
+  by: string | null
+  for: string | null
+  with: string | null
+  withWord: string | null
+  tlsVersion: string | null
+  tlsCipher: string | null
+  id: string | null
+  ident: string | null
+  helo: string | null
+  heloCmd: string | null
+  via: string | null
+  date: string | null
+  timestamp: number | null
+  /** `no_from`, `no_by`, `no_date`, `no_semicolon`, `bad_date`, `obsolete_zone`, `not_utf8`,
+   * `unparsable`. */
+  defects: Array<string>
+}
+
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
@@ -40,7 +347,7 @@ export declare class Client {
    * Open a session: connect, read the banner, EHLO (HELO fallback), STARTTLS as `tls` says.
    * `port` left out: 25, or 465 with `tls: "implicit"`.
    */
-  static connect(host: string, port?: number | undefined | null, options?: ClientOptions | undefined | null): Promise<Client>
+  static connect(host: string, port?: number | undefined | null, options?: ClientOptions): Promise<Client>
   /** The server's EHLO capabilities: keyword → parameters (`""` when none). */
   get capabilities(): Record<string, string>
   /** The server's 220 banner. */
@@ -55,6 +362,8 @@ export declare class Client {
   get transcript(): Array<string>
   /** True after `quit()` or when the server hung up. */
   get closed(): boolean
+  /** True while a call (a send, a login …) holds the session. */
+  get inFlight(): boolean
   /** AUTH: PLAIN, LOGIN or XOAUTH2 (`mechanism` left out: PLAIN or LOGIN as offered). */
   login(user: string, password: string, mechanism?: string | undefined | null): Promise<Reply>
   /**
@@ -79,7 +388,7 @@ export declare class Client {
 /** A pool of SMTP sessions: `await pool.send(destination, from, to, message)`. */
 export declare class Pool {
   /** A new, empty pool (`maxConnections` 10 by default; see `PoolOptions`). */
-  constructor(options?: PoolOptions | undefined | null)
+  constructor(options?: PoolOptions)
   /**
    * Send one message through a pooled session to `destination` (same result and errors as
    * `client.send`). Waits while the caps are reached.
@@ -89,6 +398,43 @@ export declare class Pool {
   get stats(): PoolStats
   /** QUIT every idle session and refuse further sends; sends in flight finish first. */
   close(): Promise<void>
+}
+
+/**
+ * A durable store-and-forward queue on a spool directory: `submit` returns a queue id once the
+ * message is on disk (fsynced); `run()`/`flush()` deliver (by MX, or through `smarthost`),
+ * `start()`/`stop()` run that in the background; a message that fails for good, or is still
+ * deferred at `maxAge`, gets one DSN to its sender (never to `<>`). Entries left in the spool
+ * are picked up by the next `Queue` on it.
+ */
+export declare class Queue {
+  /** Open (creating) the spool `spoolDir`, with `options` (see `QueueOptions`). */
+  constructor(spoolDir: string, options?: QueueOptions)
+  /**
+   * Store `message` for `envelope` (`{mailFrom, rcptTo, envid?, ret?}`; `mailFrom: ""` is
+   * `<>`; a recipient is an address or `{address, notify?, orcpt?}`); resolves to the queue id
+   * once message and envelope are fsynced. Rejects with `PW_INVALID_INPUT` or `PW_IO`
+   * (nothing kept).
+   */
+  submit(envelope: QueueEnvelope, message: Buffer | string): Promise<string>
+  /** Deliver every entry that is due now, once; resolves when all were attempted. */
+  run(): Promise<RunStats>
+  /** Deliver every entry now, due or not. */
+  flush(): Promise<RunStats>
+  /**
+   * Every entry with its per-recipient state (status, attempts, next try, last reply),
+   * oldest first.
+   */
+  list(): Promise<Array<QueueEntry>>
+  /**
+   * Deliver in the background: due entries, again on every submit and every
+   * `pollInterval`. The process stays alive until `stop()`.
+   */
+  start(): void
+  /** Stop the background runner after its current run; resolves when it has stopped. */
+  stop(): Promise<void>
+  /** True between `start()` and the end of `stop()`. */
+  get running(): boolean
 }
 
 /**
@@ -129,7 +475,7 @@ export declare class Reply {
  */
 export declare class Server {
   /** A server with `options` (see `ServerOptions`; every one optional). */
-  constructor(options?: ServerOptions | undefined | null)
+  constructor(options?: ServerOptions)
   /**
    * Bind `host:port` (defaults `127.0.0.1` and 0, an ephemeral port); resolves to the bound
    * `{host, port}`. May be called several times before `start()`.
@@ -165,6 +511,14 @@ export interface Address {
   port: number
 }
 
+/**
+ * The `Received:` trace of `message` (a whole message or its header): hops oldest first,
+ * findings (`chain_break`, `helo_mismatch`, `after_trusted`, `date_order`,
+ * `private_ip_in_public_path`, `unparsable` …) and `suspicious`. With `resolve`, the
+ * forward-confirmed reverse DNS of each address through `nameservers`.
+ */
+export declare function analyzeReceived(message: Buffer | string, options?: AnalyzeReceivedOptions): Promise<TraceAnalysis>
+
 /** A file attached to a composed message. */
 export interface Attachment {
   /** The file name shown to the reader. */
@@ -174,6 +528,13 @@ export interface Attachment {
   /** The content. */
   data: Buffer | string
 }
+
+/**
+ * Probe `host:port` with every address trick of nmap's smtp-open-relay script and more (or the
+ * `tests` named); resolves to the report with each probe's verdict and transcript. Sends no
+ * message content unless `sendData`; every connection ends with RSET/QUIT.
+ */
+export declare function checkRelay(host: string, port?: number | undefined | null, options?: CheckRelayOptions): Promise<RelayReport>
 
 /** How `Client.connect` opens a session (every field optional; the core's defaults). */
 export interface ClientOptions {
@@ -339,6 +700,12 @@ export interface ParsedReply {
 }
 
 /**
+ * One `Received:` field value (the text after `Received:`, folded lines included) parsed
+ * field for field; what is odd about it is in `defects` (it never throws on bad input).
+ */
+export declare function parseReceived(value: Buffer | string): ReceivedLine
+
+/**
  * Parse one reply from `wire`: the reply and the bytes used, or null when more bytes are
  * needed; throws `PW_PROTOCOL` for bytes that are not an acceptable reply.
  */
@@ -411,12 +778,20 @@ export interface ReplyJson {
 }
 
 /**
+ * The route for `domain` (RFC 5321 §5.1, RFC 7505): the CNAME chain followed, MX hosts by
+ * preference (equal ones shuffled; `seed` repeats an order) with their addresses, implicit MX,
+ * null MX, and the explanation. Rejects with `PW_DNS` (NXDOMAIN, SERVFAIL, CNAME loop …; the
+ * reply says whether a retry may help) or `PW_INVALID_INPUT`.
+ */
+export declare function resolveMx(domain: string, options?: ResolveMxOptions): Promise<Route>
+
+/**
  * Deliver `message` from `mailFrom` to `rcptTo` (one address or a list) through
  * `options.smarthost` (or by MX routing); resolves to one result per recipient (a failed
  * recipient carries its error, not thrown). Rejects only when nothing was attempted (bad
  * arguments).
  */
-export declare function sendMail(mailFrom: string, rcptTo: string | string[], message: Buffer | string, options?: SendMailOptions | undefined | null): Promise<Array<RecipientResult>>
+export declare function sendMail(mailFrom: string, rcptTo: string | string[], message: Buffer | string, options?: SendMailOptions): Promise<Array<RecipientResult>>
 
 /**
  * How `sendMail` delivers: through `smarthost`, or without one by MX routing per recipient
@@ -502,7 +877,10 @@ export interface ServerOptions {
   allowVrfy?: boolean
   /** Answer EXPN (otherwise 502). */
   allowExpn?: boolean
-  /** `"maildir:PATH"`, `"discard"`, or none (hooks only; the default). */
+  /**
+   * `"maildir:PATH"`, `"queue:PATH"` (a durable queue that relays by MX or `smarthost`),
+   * `"discard"`, or none (hooks only; the default).
+   */
   delivery?: string
   /** No leniency for real-world quirks. */
   strict?: boolean
@@ -522,6 +900,36 @@ export interface ServerOptions {
   maxBufferedBytes?: number
   /** Seconds the server waits for a hook before answering 451 (default 60). */
   hookTimeout?: number
+  /**
+   * Simultaneous sessions from one client address (an IPv6 client counts by its /64);
+   * `421 4.7.0` past it (default 20; 0 = no per-address limit).
+   */
+  maxConnectionsPerIp?: number
+  /**
+   * CIDRs the per-address limit does not apply to (default loopback; `relayNetworks` are
+   * always exempt).
+   */
+  connectionLimitExceptions?: Array<string>
+  /**
+   * Least average rate, bytes per second, at which message content must arrive (default
+   * 500, Postfix's `smtpd_min_data_rate`); past it `421 4.4.2`. 0 = only the per-read timeout.
+   */
+  minDataRate?: number
+  /**
+   * NOOP/RSET/VRFY/EXPN/HELP allowed between two accepted messages; past it `421 4.7.0`
+   * (default 100; 0 = unlimited).
+   */
+  maxJunkCommands?: number
+  /**
+   * Advertise DSN (RFC 3461) and accept its parameters (default false: only a server that
+   * can send the notices, one with a queue, should).
+   */
+  advertiseDsn?: boolean
+  /**
+   * With `delivery: "maildir:PATH"`: `"shared"` (one Maildir, the default),
+   * `"per-recipient"` (`{domain}/{user}`) or a template such as `"{domain}/{user}/Maildir"`.
+   */
+  maildirLayout?: string
   /** After accept, before the banner. */
   onConnect?: (session: Session) => HookResult | Promise<HookResult>
   /** On MAIL, after the syntax checks. */

@@ -25,3 +25,310 @@ export interface Logger {
   warn(fields: Record<string, string>, message: string): void
   error(fields: Record<string, string>, message: string): void
 }
+
+/** A reply inside a result value (`RelayTest.reply`): the `Reply` fields as plain data. */
+export interface ReplyData {
+  /** The three-digit code. */
+  code: number
+  /** The enhanced status code (`"5.7.1"`), or null. */
+  enhanced: string | null
+  /** The text lines. */
+  lines: Array<string>
+}
+
+/** `resolveMx` options (each optional; the core's defaults). */
+export interface ResolveMxOptions {
+  /** DNS servers as `"ip:port"` (`"ip"`: port 53); default the system's. */
+  nameservers?: Array<string> | null
+  /** Seed for shuffling equal preferences: the same seed gives the same order. */
+  seed?: number | null
+  /** Names of this host: an MX naming one, and every worse preference, is dropped. */
+  ownHostnames?: Array<string>
+  /** Longest CNAME chain followed (default 8). */
+  maxCnameChain?: number
+  /** Most MX hosts whose addresses are looked up (default 16). */
+  maxHosts?: number
+  /** Seconds per DNS query (default 5). */
+  queryTimeout?: number
+}
+
+/** Where mail for a domain goes (`resolveMx`). */
+export interface Route {
+  /** The domain asked for (lower-cased, no trailing dot). */
+  domain: string
+  /** The name the CNAME chain ended on (the domain itself without one). */
+  canonical: string
+  /** Every name the chain went through after `domain`; the last is `canonical`. */
+  cnameChain: Array<string>
+  /** The exchangers to try, best first; empty for a null MX. */
+  hosts: Array<MxHost>
+  /** True when the domain has no MX and its own address is used (RFC 5321 §5.1). */
+  implicit: boolean
+  /** True for a null MX (`MX 0 .`, RFC 7505): the domain accepts no mail. */
+  nullMx: boolean
+  /** Each query, each answer, each candidate skipped and why. */
+  explanation: Array<RouteStep>
+}
+
+/** One exchanger of a `Route`. */
+export interface MxHost {
+  /** MX preference (lower is better); 0 for an implicit MX. */
+  preference: number
+  /** The exchanger's name. */
+  exchange: string
+  /** Its addresses: A records first, then AAAA. */
+  addresses: Array<string>
+  /** When the exchange name is a CNAME (tolerated), the name it pointed to; else null. */
+  cname: string | null
+}
+
+/** One line of a route's explanation. */
+export interface RouteStep {
+  kind: 'query' | 'answer' | 'skip' | 'note'
+  detail: string
+}
+
+/** `new Queue(spoolDir, options)` (each optional; the core's defaults). */
+export interface QueueOptions {
+  /** DNS servers (`"ip:port"`) for MX routing. */
+  nameservers?: Array<string> | null
+  /** Relay everything through this host instead of routing by MX. */
+  smarthost?: string | null
+  /** The port delivered to (default 25). */
+  port?: number
+  /** Allow exchangers on loopback addresses (tests). */
+  allowLoopback?: boolean
+  /** Seconds between tries, the last repeating (default 5 min doubling to 70 min). */
+  retry?: Array<number>
+  /** Seconds after which a message still deferred is bounced (default 5 days). */
+  maxAge?: number
+  /** This host's name: `Reporting-MTA` of the notices, and an MX never delivered to. */
+  hostname?: string
+  /** Entries delivered at the same time (default 20). */
+  concurrency?: number
+  /** Entries delivered at the same time to one destination (default 5). */
+  perDestination?: number
+  /** `'none' | 'opportunistic' | 'starttls' | 'implicit'` (default opportunistic). */
+  tls?: 'none' | 'opportunistic' | 'starttls' | 'implicit'
+  /** Seconds for every SMTP phase (default RFC 5321's). */
+  timeout?: number
+  /** Name for EHLO/HELO (default `hostname`). */
+  helloName?: string
+  /** AUTH at the smarthost. */
+  credentials?: Credentials | [string, string] | null
+  /** Allow AUTH without TLS. */
+  allowPlaintextAuth?: boolean
+  /** Seconds between looks for due entries of a started queue (default 1). */
+  pollInterval?: number
+}
+
+/** One recipient of a `QueueEnvelope`: an address, or with its RFC 3461 parameters as on the
+ * wire (`notify: "SUCCESS,FAILURE"`, `orcpt: "rfc822;a@b.test"`). */
+export type QueueRecipientArg = string | { address: string; notify?: string | null; orcpt?: string | null }
+
+/** What `queue.submit` stores: `mailFrom` `""` is the null sender `<>`. */
+export interface QueueEnvelope {
+  mailFrom: string
+  rcptTo: Array<QueueRecipientArg>
+  /** `ENVID=`, carried into notices. */
+  envid?: string | null
+  /** `RET=`: `"full"` or `"hdrs"`. */
+  ret?: string | null
+}
+
+/** A queued message (`queue.list()`). */
+export interface QueueEntry {
+  id: string
+  /** `""` is `<>`. */
+  mailFrom: string
+  envid: string | null
+  ret: string | null
+  /** Message size in bytes. */
+  size: number
+  /** When it was submitted (Unix time, milliseconds). */
+  createdMs: number
+  /** When it is tried next (Unix time, milliseconds). */
+  nextTryMs: number
+  /** Attempts made. */
+  attempts: number
+  recipients: Array<QueueRecipient>
+}
+
+/** One recipient of a queued message. */
+export interface QueueRecipient {
+  rcpt: string
+  notify: string | null
+  orcpt: string | null
+  status: 'pending' | 'delivered' | 'failed' | 'expired'
+  attempts: number
+  /** The last reply that decided something for it. */
+  lastReply: { code: number; enhanced: string | null; text: string } | null
+  /** The last attempt's detail (error message, host). */
+  lastDetail: string | null
+  /** The exchanger that answered last. */
+  remoteHost: string | null
+  /** True once its notice was queued, or it needed none. */
+  notified: boolean
+  /** True when the receiving server took over DSN duty for it. */
+  remoteDsn: boolean
+}
+
+/** What one `queue.run()` / `queue.flush()` did. */
+export interface RunStats {
+  /** Entries attempted (or expired). */
+  entries: number
+  /** Recipients delivered. */
+  delivered: number
+  /** Recipients deferred to a later try. */
+  deferred: number
+  /** Recipients failed or expired (bounced). */
+  failed: number
+  /** Notices queued (DSNs and success notices). */
+  notices: number
+}
+
+/** `checkRelay` options (each optional; the core's defaults). */
+export interface CheckRelayOptions {
+  /** Name for EHLO (default this machine's). */
+  helo?: string | null
+  /** The foreign domain of the probes (default `relay-probe.invalid`). */
+  probeDomain?: string
+  /** Seconds per reply (default 30). */
+  timeout?: number
+  /** `"all"`, one probe name, or a list of names. */
+  tests?: string | Array<string>
+  fromUser?: string
+  toUser?: string
+  /** The server's address for the `[ip]` tricks (default: the connected one). */
+  serverIp?: string | null
+  /** A domain the server accepts (the internal side of the spoofing probes). */
+  internalDomain?: string | null
+  /** Send DATA with a cookie body after a relayed RCPT (off by default). */
+  sendData?: boolean
+  /** Refused commands per connection before a fresh one is opened. */
+  errorsPerConnection?: number
+  tls?: 'none' | 'opportunistic' | 'starttls' | 'implicit'
+}
+
+/** The open-relay check's result. */
+export interface RelayReport {
+  /** True when any relay probe was relayed. */
+  open: boolean
+  /** True when not open and no probe was refused outright (only 4xx answers and errors). */
+  inconclusive: boolean
+  /** The names of the probes that relayed. */
+  evidence: Array<string>
+  /** Every probe, in matrix order. */
+  results: Array<RelayTest>
+  /** The server's banner and EHLO name as the probes used it. */
+  serverName: string | null
+  /** Connections the check opened. */
+  connections: number
+}
+
+/** One probe's outcome. */
+export interface RelayTest {
+  name: string
+  /** The `MAIL FROM:` argument exactly as sent. */
+  mailFrom: string
+  /** The `RCPT TO:` argument exactly as sent. */
+  rcptTo: string
+  verdict: 'relayed' | 'refused' | 'deferred' | 'auth_required' | 'error'
+  /** The reply that decided the verdict; null when none came. */
+  reply: ReplyData | null
+  /** The address tricks the probe uses. */
+  tricks: Array<string>
+  /** A control probe (external → the server's own domain): never makes the report open. */
+  control: boolean
+  /** What went wrong when the verdict is `error`. */
+  error: string | null
+  /** The swaks-style wire log: `-> ` sent, `<- ` received, `=== ` notes. */
+  transcript: Array<string>
+}
+
+/** `analyzeReceived` options (each optional). */
+export interface AnalyzeReceivedOptions {
+  /** Hosts (names, parent domains, addresses or CIDRs) whose `Received:` lines are believed. */
+  trustedHosts?: Array<string>
+  /** Look up forward-confirmed reverse DNS of every client address. */
+  resolve?: boolean
+  /** DNS servers (`"ip:port"`) for `resolve`. */
+  nameservers?: Array<string> | null
+  /** "Now" for the future-date check, seconds since the epoch (default the clock). */
+  now?: number | null
+}
+
+/** A `Received:` trace (`analyzeReceived`). */
+export interface TraceAnalysis {
+  /** The path, oldest hop first. */
+  hops: Array<Hop>
+  /** What looks wrong, by hop. */
+  findings: Array<Finding>
+  /** True when any finding is `medium` or `high`. */
+  suspicious: boolean
+}
+
+/** One relay step: what `byHost` wrote about the host that handed it the message. */
+export interface Hop {
+  fromHelo: string | null
+  fromRdns: string | null
+  fromIp: string | null
+  byHost: string | null
+  withProtocol: string | null
+  tls: boolean
+  tlsVersion: string | null
+  tlsCipher: string | null
+  id: string | null
+  forAddr: string | null
+  /** RFC 3339. */
+  date: string | null
+  /** Seconds since the epoch. */
+  timestamp: number | null
+  /** Seconds since the previous dated hop; negative when this hop claims to be older. */
+  delay: number | null
+  /** The field as it appeared, without `Received:`. */
+  raw: string
+  defects: Array<string>
+  /** With `resolve`: the PTR name of `fromIp`. */
+  resolvedRdns: string | null
+  /** With `resolve`: the PTR name resolves back to `fromIp`. */
+  fcrdns: boolean | null
+  /** The line grammar's own fields. */
+  line: ReceivedLine
+}
+
+/** One observation about a trace. */
+export interface Finding {
+  /** `chain_break`, `helo_mismatch`, `after_trusted`, `date_order`, `future_date`, `huge_delay`,
+   * `private_ip_in_public_path`, `unparsable`, `fcrdns_failed`. */
+  kind: string
+  /** The hop (oldest = 0) it is about; null for the whole trace. */
+  hop: number | null
+  severity: 'low' | 'medium' | 'high'
+  detail: string
+  /** The values compared, as `name=value` strings. */
+  evidence: Array<string>
+}
+
+/** One `Received:` value parsed field for field (`parseReceived`). */
+export interface ReceivedLine {
+  from: string | null
+  fromIp: string | null
+  fromIprev: string | null
+  by: string | null
+  for: string | null
+  with: string | null
+  withWord: string | null
+  tlsVersion: string | null
+  tlsCipher: string | null
+  id: string | null
+  ident: string | null
+  helo: string | null
+  heloCmd: string | null
+  via: string | null
+  date: string | null
+  timestamp: number | null
+  /** `no_from`, `no_by`, `no_date`, `no_semicolon`, `bad_date`, `obsolete_zone`, `not_utf8`,
+   * `unparsable`. */
+  defects: Array<string>
+}

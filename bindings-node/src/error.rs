@@ -19,9 +19,10 @@ pub fn code_of(kind: ErrorKind) -> String {
     format!("PW_{}", kind.as_str().to_ascii_uppercase())
 }
 
-/// The recipients a failed send had refused: every refusal when all were refused.
-fn rejected_of(_e: &Error) -> Vec<RejectedRecipient> {
-    Vec::new()
+/// The recipients a failed send had refused: every refusal when all were refused
+/// (the core's `Error::rejected`).
+fn rejected_of(e: &Error) -> Vec<RejectedRecipient> {
+    e.rejected().iter().cloned().map(RejectedRecipient::from).collect()
 }
 
 /// The JS `Error` object for `e` (see the module doc).

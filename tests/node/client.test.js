@@ -3,7 +3,7 @@
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { postwire, smtpServer, testCa, message } = require('./helpers');
+const { postwire, smtpServer, testCa, message, until } = require('./helpers');
 
 const pw = postwire();
 
@@ -134,6 +134,43 @@ test('calls on one client run one after the other', async (t) => {
   assert.deepEqual(results.map((r) => r.accepted[0]), [0, 1, 2, 3, 4].map((i) => `r${i}@example.net`));
   assert.equal(srv.received.length, 5);
   await c.quit();
+});
+
+test('getters answer while a call is in flight, with the state as of the previous call', async (t) => {
+  let release;
+  let inHook = false;
+  const gate = new Promise((r) => { release = r; });
+  const server = new pw.Server({
+    hostname: 'mx.example.test',
+    localDomains: ['example.test'],
+    onMessage: async () => {
+      inHook = true;
+      await gate;
+    },
+  });
+  const addr = await server.listen();
+  server.start();
+  t.after(() => server.stop());
+  const c = await pw.Client.connect(addr.host, addr.port, { tls: 'none', timeout: 20 });
+  const before = c.transcript.length;
+  const sending = c.send('me@example.org', ['a@example.test'], message());
+  await until(20000, () => inHook, 'the hook');
+  // The send holds the session, waiting for the reply to its final dot: the getters still answer.
+  assert.equal(c.inFlight, true);
+  assert.equal(c.banner.code, 220);
+  assert.ok('SIZE' in c.capabilities, JSON.stringify(c.capabilities));
+  assert.equal(c.tls, false);
+  assert.equal(c.closed, false);
+  assert.equal(c.helloName.length > 0, true);
+  assert.equal(c.transcript.length, before, 'the transcript as of the end of the previous call');
+  release();
+  const r = await sending;
+  assert.equal(r.reply.code, 250);
+  assert.equal(c.inFlight, false);
+  assert.ok(c.transcript.length > before);
+  assert.ok(c.transcript.some((l) => l.startsWith('C: MAIL FROM:')), c.transcript.join('\n'));
+  await c.quit();
+  assert.equal(c.closed, true);
 });
 
 test('Pool: sessions reused per destination, stats, close', async (t) => {
