@@ -368,9 +368,10 @@ export declare class Client {
   login(user: string, password: string, mechanism?: string | undefined | null): Promise<Reply>
   /**
    * One transaction: MAIL, RCPT per recipient, DATA or BDAT. `message` is a Buffer or a
-   * string (UTF-8); the client dot-stuffs and ends lines in CRLF.
+   * string (UTF-8); the client dot-stuffs and ends lines in CRLF. `options.dsn` adds the
+   * RFC 3461 parameters (`ret`, `envid`, `notify`, `orcpt`) when the server offers DSN.
    */
-  send(mailFrom: string, rcptTo: string | string[], message: Buffer | string): Promise<SendResult>
+  send(mailFrom: string, rcptTo: string | string[], message: Buffer | string, options?: SendOptions): Promise<SendResult>
   /** VRFY. */
   verify(address: string): Promise<Reply>
   /** EXPN. */
@@ -661,6 +662,18 @@ export interface Destination {
   tlsServerName?: string
 }
 
+/** DSN parameters of one transaction (RFC 3461), sent only when the server offers DSN. */
+export interface DsnOptions {
+  /** `RET=`: the whole message (`"full"`) or its header (`"hdrs"`) in a failure notice. */
+  ret?: 'full' | 'hdrs'
+  /** `ENVID=`: an id of ours the notices carry. */
+  envid?: string
+  /** `NOTIFY=` on every RCPT: `"NEVER"` or a list such as `"SUCCESS,FAILURE,DELAY"`. */
+  notify?: string
+  /** Add `ORCPT=rfc822;<recipient>` on every RCPT. */
+  orcpt?: boolean
+}
+
 /** The envelope of a transaction (`onMessage`'s second argument). */
 export interface Envelope {
   /** The envelope sender; `""` is the null sender `<>`. */
@@ -824,6 +837,12 @@ export interface SendMailOptions {
   allowPlaintextAuth?: boolean
   /** Where the core's log records go (see `ClientOptions.logger`). */
   logger?: Logger | boolean
+}
+
+/** `client.send`'s options. */
+export interface SendOptions {
+  /** DSN parameters (RFC 3461). */
+  dsn?: DsnOptions
 }
 
 /** The outcome of one transaction. */

@@ -125,7 +125,8 @@ impl Client {
     }
 
     /// One transaction: MAIL, RCPT per recipient, DATA or BDAT. `message` is a Buffer or a
-    /// string (UTF-8); the client dot-stuffs and ends lines in CRLF.
+    /// string (UTF-8); the client dot-stuffs and ends lines in CRLF. `options.dsn` adds the
+    /// RFC 3461 parameters (`ret`, `envid`, `notify`, `orcpt`) when the server offers DSN.
     #[napi(ts_return_type = "Promise<SendResult>", catch_unwind)]
     pub fn send<'e>(
         &self,
@@ -133,13 +134,14 @@ impl Client {
         mail_from: String,
         #[napi(ts_arg_type = "string | string[]")] rcpt_to: Recipients,
         #[napi(ts_arg_type = "Buffer | string")] message: MessageArg,
+        #[napi(ts_arg_type = "SendOptions")] options: Option<napi::bindgen_prelude::Object<'_>>,
     ) -> napi::Result<PromiseRaw<'e, SendResult>> {
-        let rcpts = recipients(rcpt_to);
+        let envelope =
+            host::options::send_options(&mail_from, recipients(rcpt_to), js_options(env, options, &[])?.json)
+                .js(env)?;
         let msg = message_bytes(message);
         let inner = self.inner.clone();
-        promise(env, async move { inner.send(&mail_from, &rcpts, &msg).await }, |_, r| {
-            Ok(SendResult::from(r))
-        })
+        promise(env, async move { inner.send_with(&envelope, &msg).await }, |_, r| Ok(SendResult::from(r)))
     }
 
     /// VRFY.

@@ -212,6 +212,29 @@ pub struct ClientOptions<'a> {
     pub logger: Option<Either<Object<'a>, bool>>,
 }
 
+/// DSN parameters of one transaction (RFC 3461), sent only when the server offers DSN.
+#[napi(object, object_to_js = false)]
+#[allow(dead_code)] // the `.d.ts` interface: `js_options` reads the object itself
+pub struct DsnOptions {
+    /// `RET=`: the whole message (`"full"`) or its header (`"hdrs"`) in a failure notice.
+    #[napi(ts_type = "'full' | 'hdrs'")]
+    pub ret: Option<String>,
+    /// `ENVID=`: an id of ours the notices carry.
+    pub envid: Option<String>,
+    /// `NOTIFY=` on every RCPT: `"NEVER"` or a list such as `"SUCCESS,FAILURE,DELAY"`.
+    pub notify: Option<String>,
+    /// Add `ORCPT=rfc822;<recipient>` on every RCPT.
+    pub orcpt: Option<bool>,
+}
+
+/// `client.send`'s options.
+#[napi(object, object_to_js = false)]
+#[allow(dead_code)] // the `.d.ts` interface: `js_options` reads the object itself
+pub struct SendOptions {
+    /// DSN parameters (RFC 3461).
+    pub dsn: Option<DsnOptions>,
+}
+
 /// AUTH credentials for a pool destination or `sendMail`.
 #[napi(object, object_to_js = false)]
 #[allow(dead_code)] // the `.d.ts` interface: `js_options` reads the object itself

@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   const banner: Reply = client.banner
   const msg: Buffer = compose('me@example.org', ['you@example.test'], 'Hi', 'Hello!\n', { bcc: 'b@example.test' })
   try {
-    const r: SendResult = await client.send('me@example.org', ['you@example.test'], msg)
+    const r: SendResult = await client.send('me@example.org', ['you@example.test'], msg, { dsn: { ret: 'hdrs', notify: 'SUCCESS,FAILURE', orcpt: true } })
     const code: number = r.reply.code
     const queued: string | null = r.queueId
     const seconds: number | null = r.timings.total
