@@ -2,7 +2,8 @@
 // generated index.d.ts must describe what the README and the tests do. Not run.
 import {
   Client, Pool, Queue, Reply, Server, compose, sendMail, setLogger, errorCodes,
-  resolveMx, checkRelay, analyzeReceived, parseReceived,
+  resolveMx, checkRelay, analyzeReceived, parseReceived, relayProbes, relayVerdict, relaySummary,
+  type RelayProbe,
   type Route, type MxHost, type QueueEntry, type RunStats, type RelayReport, type RelayTest,
   type TraceAnalysis, type Hop, type Finding, type ReceivedLine,
   type Address, type Envelope, type HookResult, type Logger, type PostwireError, type RecipientResult,
@@ -86,6 +87,10 @@ async function main(): Promise<void> {
   console.log(id, run.delivered, flushed.failed, entries[0]?.recipients[0]?.lastReply?.code, entries[0]?.nextTryMs, running)
   const report: RelayReport = await checkRelay(addr.host, addr.port, { tests: 'all', timeout: 10, tls: 'none' })
   const probe: RelayTest | undefined = report.results[0]
+  const matrix: RelayProbe[] = relayProbes({ ip: '192.0.2.1', domain: 'relay-probe.invalid', fromUser: 'a', toUser: 'b' })
+  const v: 'relayed' | 'refused' | 'deferred' | 'auth_required' | 'error' = relayVerdict(new Reply(550, '5.7.1 no'))
+  const sum: { open: boolean; inconclusive: boolean } = relaySummary([v])
+  console.log(matrix.length, matrix[0]?.tricks, sum.open)
   console.log(report.open, report.inconclusive, report.evidence, probe?.verdict, probe?.reply?.enhanced, probe?.transcript)
   const trace: TraceAnalysis = await analyzeReceived(msg, { trustedHosts: ['mx.example.test'], resolve: false })
   const hop: Hop | undefined = trace.hops[0]
