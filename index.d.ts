@@ -947,8 +947,8 @@ export interface ServerOptions {
   /** Answer EXPN (otherwise 502). */
   allowExpn?: boolean
   /**
-   * `"maildir:PATH"`, `"queue:PATH"` (a durable queue that relays by MX or `smarthost`),
-   * `"discard"`, or none (hooks only; the default).
+   * `"maildir:PATH"`, `"discard"`, or none (hooks only; the default). `"queue:PATH"` is
+   * refused until the server's relay mode lands; a `Queue` can be fed from `onMessage`.
    */
   delivery?: string
   /** No leniency for real-world quirks. */

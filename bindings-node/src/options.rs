@@ -410,8 +410,8 @@ pub struct ServerOptions<'a> {
     pub allow_vrfy: Option<bool>,
     /// Answer EXPN (otherwise 502).
     pub allow_expn: Option<bool>,
-    /// `"maildir:PATH"`, `"queue:PATH"` (a durable queue that relays by MX or `smarthost`),
-    /// `"discard"`, or none (hooks only; the default).
+    /// `"maildir:PATH"`, `"discard"`, or none (hooks only; the default). `"queue:PATH"` is
+    /// refused until the server's relay mode lands; a `Queue` can be fed from `onMessage`.
     pub delivery: Option<String>,
     /// No leniency for real-world quirks.
     pub strict: Option<bool>,
