@@ -50,6 +50,8 @@ export interface ResolveMxOptions {
   maxHosts?: number
   /** Seconds per DNS query (default 5). */
   queryTimeout?: number
+  /** Where the core's log records go (see `ClientOptions.logger`). */
+  logger?: Logger | boolean
 }
 
 /** Where mail for a domain goes (`resolveMx`). */
@@ -120,6 +122,8 @@ export interface QueueOptions {
   allowPlaintextAuth?: boolean
   /** Seconds between looks for due entries of a started queue (default 1). */
   pollInterval?: number
+  /** Where the core's log records go (see `ClientOptions.logger`). */
+  logger?: Logger | boolean
 }
 
 /** One recipient of a `QueueEnvelope`: an address, or with its RFC 3461 parameters as on the
@@ -208,6 +212,8 @@ export interface CheckRelayOptions {
   /** Refused commands per connection before a fresh one is opened. */
   errorsPerConnection?: number
   tls?: 'none' | 'opportunistic' | 'starttls' | 'implicit'
+  /** Where the core's log records go (see `ClientOptions.logger`). */
+  logger?: Logger | boolean
 }
 
 /** The open-relay check's result. */
@@ -256,6 +262,8 @@ export interface AnalyzeReceivedOptions {
   nameservers?: Array<string> | null
   /** "Now" for the future-date check, seconds since the epoch (default the clock). */
   now?: number | null
+  /** Where the core's log records go (see `ClientOptions.logger`). */
+  logger?: Logger | boolean
 }
 
 /** A `Received:` trace (`analyzeReceived`). */

@@ -26,6 +26,13 @@ fn out<T: serde::Serialize>(result: &T) -> Value {
     camel(mta::to_value(result))
 }
 
+/// The options object as the core's JSON, its `logger` (if any) applied as everywhere else.
+fn options_json(env: &Env, options: Option<Object<'_>>) -> napi::Result<Value> {
+    let o = js_options(env, options, &[])?;
+    crate::logging::from_option(env, o.logger)?;
+    Ok(o.json)
+}
+
 fn port_of(env: &Env, port: Option<u32>) -> napi::Result<Option<u16>> {
     port.map(|p| u16::try_from(p).map_err(|_| invalid_input(env, "port must be 0..65535"))).transpose()
 }
@@ -40,7 +47,7 @@ pub fn resolve_mx<'e>(
     domain: String,
     #[napi(ts_arg_type = "ResolveMxOptions")] options: Option<Object<'_>>,
 ) -> napi::Result<PromiseRaw<'e, Value>> {
-    let opts = mta::resolve_options(js_options(env, options, &[])?.json).js(env)?;
+    let opts = mta::resolve_options(options_json(env, options)?).js(env)?;
     promise(env, async move { MxResolver::new(opts)?.resolve(&domain).await }, |_, r| Ok(out(&r)))
 }
 
@@ -54,8 +61,7 @@ pub fn check_relay<'e>(
     port: Option<u32>,
     #[napi(ts_arg_type = "CheckRelayOptions")] options: Option<Object<'_>>,
 ) -> napi::Result<PromiseRaw<'e, Value>> {
-    let opts =
-        mta::relay_check_options(&host, port_of(env, port)?, js_options(env, options, &[])?.json).js(env)?;
+    let opts = mta::relay_check_options(&host, port_of(env, port)?, options_json(env, options)?).js(env)?;
     promise(env, async move { postwire::relay_check::check_relay(&opts).await }, |_, r| Ok(out(&r)))
 }
 
@@ -159,7 +165,7 @@ pub fn analyze_received<'e>(
     #[napi(ts_arg_type = "Buffer | string")] message: MessageArg,
     #[napi(ts_arg_type = "AnalyzeReceivedOptions")] options: Option<Object<'_>>,
 ) -> napi::Result<PromiseRaw<'e, Value>> {
-    let opts = mta::trace_options(js_options(env, options, &[])?.json).js(env)?;
+    let opts = mta::trace_options(options_json(env, options)?).js(env)?;
     let msg = message_bytes(message);
     promise(env, async move { postwire::trace::analyze_received(&msg, &opts).await }, |_, r| Ok(out(&r)))
 }
@@ -192,7 +198,7 @@ impl Queue {
         spool_dir: String,
         #[napi(ts_arg_type = "QueueOptions")] options: Option<Object<'_>>,
     ) -> napi::Result<Self> {
-        let opts = mta::queue_options(js_options(&env, options, &[])?.json).js(&env)?;
+        let opts = mta::queue_options(options_json(&env, options)?).js(&env)?;
         let inner = CoreQueue::open(&spool_dir, opts).js(&env)?;
         let (running, _) = tokio::sync::watch::channel(false);
         Ok(Queue { inner, running: Arc::new(running) })
