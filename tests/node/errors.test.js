@@ -139,7 +139,8 @@ test('invalid_input: bad arguments and options → PW_INVALID_INPUT', async (t) 
 });
 
 test('invalid_input: an unknown option is refused, naming it, never ignored', async () => {
-  const throwsNaming = (f, name) => assert.throws(f, (e) => e.code === 'PW_INVALID_INPUT' && e.message.includes(name), name);
+  const throwsNaming = (f, name) => assert.throws(f,
+    (e) => e instanceof TypeError && e.code === 'PW_INVALID_INPUT' && e.kind === 'invalid_input' && e.message.includes(name), name);
   throwsNaming(() => new pw.Server({ hostname: 'mx.example.test', maxRecipent: 5 }), 'max_recipent');
   throwsNaming(() => new pw.Server({ hostname: 'mx.example.test', timeouts: { comand: 5 } }), 'comand');
   throwsNaming(() => new pw.Server({ hostname: 'mx.example.test', onMesage: () => {} }), 'onMesage');
