@@ -49,9 +49,22 @@ fn snake(key: &str) -> String {
 /// Keys whose value is a map of data (user names), not of option names: kept as given.
 const DATA_MAPS: [&str; 1] = ["auth"];
 
+/// How deep an options value may nest (the deepest real one is 2: `timeouts.command`); a
+/// cyclic object stops here instead of overflowing the stack.
+const MAX_DEPTH: usize = 16;
+
 /// A JS value as JSON: `None` for `undefined`; integers as integers (napi's own conversion makes
 /// every number past 2^32 a float, which no integer option would take).
-fn json(env: &Env, what: &str, v: Unknown<'_>, snake_keys: bool) -> napi::Result<Option<Value>> {
+fn json(
+    env: &Env,
+    what: &str,
+    v: Unknown<'_>,
+    snake_keys: bool,
+    depth: usize,
+) -> napi::Result<Option<Value>> {
+    if depth > MAX_DEPTH {
+        return Err(invalid_input(env, format!("option {what} nests too deeply (a cycle?)")));
+    }
     Ok(Some(match v.get_type()? {
         ValueType::Undefined => return Ok(None),
         ValueType::Null => Value::Null,
@@ -72,7 +85,7 @@ fn json(env: &Env, what: &str, v: Unknown<'_>, snake_keys: bool) -> napi::Result
             let mut out = Vec::with_capacity(arr.len() as usize);
             for i in 0..arr.len() {
                 let item: Unknown<'_> = arr.get(i)?.ok_or_else(|| invalid_input(env, "array hole"))?;
-                out.push(json(env, what, item, snake_keys)?.unwrap_or(Value::Null));
+                out.push(json(env, what, item, snake_keys, depth + 1)?.unwrap_or(Value::Null));
             }
             Value::Array(out)
         }
@@ -83,7 +96,7 @@ fn json(env: &Env, what: &str, v: Unknown<'_>, snake_keys: bool) -> napi::Result
                 let item: Unknown<'_> = obj.get_named_property(&key)?;
                 let nested = snake_keys && !DATA_MAPS.contains(&key.as_str());
                 let name = if snake_keys { snake(&key) } else { key };
-                if let Some(x) = json(env, &name, item, nested)? {
+                if let Some(x) = json(env, &name, item, nested, depth + 1)? {
                     map.insert(name, x);
                 }
             }
@@ -115,7 +128,7 @@ pub fn js_options<'a>(env: &Env, obj: Option<Object<'a>>, functions: &[&str]) ->
         }
         let nested = !DATA_MAPS.contains(&key.as_str());
         let name = snake(&key);
-        if let Some(x) = json(env, &key, v, nested)? {
+        if let Some(x) = json(env, &key, v, nested, 0)? {
             map.insert(name, x);
         }
     }
