@@ -608,7 +608,7 @@ export interface ClientTimeouts {
  * Build an RFC 5322 message (Date and Message-ID added; Bcc only for the envelope, never in the
  * headers). `to`: one address or a list.
  */
-export declare function compose(from: string, to: string | string[], subject: string, text: string, options?: ComposeOptions | undefined | null): Buffer
+export declare function compose(from: string, to: string | string[], subject: string, text: string, options?: ComposeOptions): Buffer
 
 /** The optional fields of `compose`. */
 export interface ComposeOptions {

@@ -151,6 +151,7 @@ test('invalid_input: an unknown option is refused, naming it, never ignored', as
   const pool = new pw.Pool();
   await rejectsWith(Promise.resolve().then(() => pool.send({ host: '127.0.0.1', tsl: 'none' }, 'a@example.org', 'b@example.test', 'x')), 'PW_INVALID_INPUT');
   await pool.close();
+  throwsNaming(() => pw.compose('a@example.org', 'b@example.test', 's', 't', { attachements: [] }), 'attachements');
   const cyclic = { command: 5 };
   cyclic.self = cyclic;
   throwsNaming(() => new pw.Server({ hostname: 'mx.example.test', timeouts: cyclic }), 'nests too deeply');
