@@ -107,8 +107,8 @@ fn json(
 }
 
 /// The options object `obj` as the core's JSON (see the module doc). Top-level keys named in
-/// `functions` may hold a function: it is left out of the JSON (the caller takes it from its
-/// typed struct); `logger` is taken out.
+/// `functions` may hold a function: it is left out of the JSON (the caller reads it from the
+/// object itself); `logger` is taken out.
 pub fn js_options<'a>(env: &Env, obj: Option<Object<'a>>, functions: &[&str]) -> napi::Result<JsOptions<'a>> {
     let Some(obj) = obj else {
         return Ok(JsOptions { json: Value::Object(Map::new()), logger: None });
