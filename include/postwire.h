@@ -842,6 +842,43 @@ typedef struct {
 } pw_relay_test;
 
 /**
+ * The server context the probe matrix is built for (`pw_relay_probes_to_json`): what
+ * `pw_check_relay` learns from the banner, EHLO and the connection. NULL fields: absent
+ * (`banner_name`, `ehlo_name`, `internal_domain`) or the checker's defaults (`domain`,
+ * `from_user`, `to_user`); `ip` is required.
+ */
+typedef struct {
+    /**
+     * The name in the server's banner.
+     */
+    const char *banner_name;
+    /**
+     * The name in the server's EHLO reply.
+     */
+    const char *ehlo_name;
+    /**
+     * The server's IP address (`"192.0.2.25"`, `"2001:db8::25"`).
+     */
+    const char *ip;
+    /**
+     * The foreign probe domain (default `relay-probe.invalid`).
+     */
+    const char *domain;
+    /**
+     * Local part of the probe senders (default `antispam`).
+     */
+    const char *from_user;
+    /**
+     * Local part of the probe recipients (default `relaytest`).
+     */
+    const char *to_user;
+    /**
+     * A domain the server receives for.
+     */
+    const char *internal_domain;
+} pw_relay_probe_context;
+
+/**
  * How `pw_resolve_mx_with` resolves (zero fields: the core's defaults).
  */
 typedef struct {
@@ -2345,6 +2382,39 @@ pw_status pw_relay_report_to_json(const pw_relay_report *report,
  * `report` is NULL or not freed yet.
  */
 void pw_relay_report_free(pw_relay_report *report);
+
+/**
+ * The probe matrix `pw_check_relay` runs against a server with context `ctx`, in order, as
+ * JSON: `[{"name", "mail_from", "rcpt_to", "tricks", "control"}]` (what
+ * `tests/vectors/relay_probes.json` holds). Free with `pw_string_free`.
+ *
+ * # Safety
+ * `ctx` NULL or valid (its strings NULL or C strings); `out` NULL or writable.
+ */
+pw_status pw_relay_probes_to_json(const pw_relay_probe_context *ctx,
+                                  char **out);
+
+/**
+ * The verdict a RCPT reply gives a probe: `*out` is `"relayed"`, `"refused"`, `"deferred"`,
+ * `"auth_required"` or `"error"` (static: never freed).
+ *
+ * # Safety
+ * `reply` NULL or live; `out` NULL or writable.
+ */
+pw_status pw_relay_classify(const pw_reply *reply,
+                            const char **out);
+
+/**
+ * The overall verdict of `n` probe verdicts (names as `pw_relay_classify` gives them): open
+ * when any relayed, inconclusive when not open and none refused outright.
+ *
+ * # Safety
+ * `verdicts` NULL or `n` C strings; the out-pointers NULL or writable.
+ */
+pw_status pw_relay_summarise(const char *const *verdicts,
+                             size_t n,
+                             bool *out_open,
+                             bool *out_inconclusive);
 
 /**
  * Resolve where mail for `domain` goes (RFC 5321 §5.1): the CNAME chain, MX records by

@@ -272,7 +272,9 @@ pub fn enum_name<T: serde::Serialize>(v: &T) -> CString {
 
 /// Item `index` of a handle's list; `PW_INVALID_INPUT` naming `what` past the end.
 pub fn at<'a, T>(items: &'a [T], index: usize, what: &str) -> Res<&'a T> {
-    items.get(index).ok_or_else(|| invalid(format!("{what} index {index} out of range ({} items)", items.len())))
+    items
+        .get(index)
+        .ok_or_else(|| invalid(format!("{what} index {index} out of range ({} items)", items.len())))
 }
 
 /// A string the caller owns and frees with `pw_string_free`: `bytes` and a terminating NUL in

@@ -10,8 +10,8 @@ use postwire::host::runtime;
 use crate::error::pw_status;
 use crate::ffi::{self, non_null, Res};
 use crate::options::{pw_client_options, Obj};
-use serde_json::Value;
 use crate::values::pw_send_result;
+use serde_json::Value;
 
 /// Limits of a pool (0: the core's default).
 #[repr(C)]

@@ -19,7 +19,7 @@ use crate::values::pw_reply;
 
 /// How a queue delivers and retries (`pw_queue_open`). Zero fields: the core's defaults.
 #[repr(C)]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct pw_queue_options {
     /// DNS servers (`"ip:port"`) for MX routing; none: the system's.
     pub nameservers: *const *const c_char,
@@ -106,7 +106,7 @@ impl pw_queue_options {
 
 /// One recipient of `pw_queue_submit_envelope`, with its RFC 3461 parameters as on the wire.
 #[repr(C)]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct pw_queue_recipient {
     /// The address. Required.
     pub address: *const c_char,
@@ -118,7 +118,7 @@ pub struct pw_queue_recipient {
 
 /// The envelope of `pw_queue_submit_envelope`.
 #[repr(C)]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct pw_queue_envelope {
     /// The sender; `""`: the null sender `<>` (never bounced to). Required.
     pub mail_from: *const c_char,
@@ -139,8 +139,8 @@ impl pw_queue_envelope {
     /// The pointer fields are NULL or valid.
     unsafe fn to_host(&self) -> Res<Value> {
         // SAFETY (every block): per the contract above.
-        let from = unsafe { ffi::opt_text(self.mail_from, "mail_from") }?
-            .ok_or(ffi::Fail::Null("mail_from"))?;
+        let from =
+            unsafe { ffi::opt_text(self.mail_from, "mail_from") }?.ok_or(ffi::Fail::Null("mail_from"))?;
         let rcpts = unsafe { ffi::items(self.rcpt_to, self.rcpt_count, "rcpt_to") }?;
         let mut list = Vec::with_capacity(rcpts.len());
         for r in rcpts {

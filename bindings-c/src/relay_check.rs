@@ -1,12 +1,14 @@
 //! `pw_check_relay`: the open-relay checker (`postwire::relay_check`) as a blocking call, the
 //! `pw_relay_report` handle with its accessors, and `pw_relay_report_to_json` (the JSON of
-//! `postwire relay-check --json`). Options through `host::mta::relay_check_options`.
+//! `postwire relay-check --json`). Options through `host::mta::relay_check_options`. The probe
+//! matrix, reply classification and summary are offered on their own for the shared vectors.
 
 use std::ffi::{c_char, CString};
+use std::sync::OnceLock;
 
 use postwire::host::{mta, runtime};
-use postwire::relay_check::{check_relay, RelayReport};
-use serde_json::Value;
+use postwire::relay_check::{check_relay, classify, probes, summarise, ProbeContext, RelayReport, Verdict};
+use serde_json::{json, Value};
 
 use crate::error::pw_status;
 use crate::ffi::{self, non_null, Res};
@@ -15,7 +17,7 @@ use crate::values::pw_reply;
 
 /// How `pw_check_relay` probes (zero fields: the core's defaults).
 #[repr(C)]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct pw_relay_check_options {
     /// Our EHLO name; NULL: this machine's.
     pub helo: *const c_char,
@@ -191,7 +193,10 @@ pub unsafe extern "C" fn pw_relay_report_evidence_count(report: *const pw_relay_
 /// # Safety
 /// `report` NULL or live.
 #[no_mangle]
-pub unsafe extern "C" fn pw_relay_report_evidence(report: *const pw_relay_report, index: usize) -> *const c_char {
+pub unsafe extern "C" fn pw_relay_report_evidence(
+    report: *const pw_relay_report,
+    index: usize,
+) -> *const c_char {
     ffi::value(|| {
         non_null!(report);
         // SAFETY: checked non-NULL.
@@ -250,7 +255,10 @@ pub unsafe extern "C" fn pw_relay_report_result(
 /// # Safety
 /// `report` NULL or live; `out` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn pw_relay_report_to_json(report: *const pw_relay_report, out: *mut *mut c_char) -> pw_status {
+pub unsafe extern "C" fn pw_relay_report_to_json(
+    report: *const pw_relay_report,
+    out: *mut *mut c_char,
+) -> pw_status {
     ffi::status(|| {
         non_null!(report, out);
         // SAFETY: checked non-NULL.
@@ -269,4 +277,139 @@ pub unsafe extern "C" fn pw_relay_report_to_json(report: *const pw_relay_report,
 pub unsafe extern "C" fn pw_relay_report_free(report: *mut pw_relay_report) {
     // SAFETY: per the contract above.
     ffi::void(|| unsafe { ffi::free(report) })
+}
+
+/// The server context the probe matrix is built for (`pw_relay_probes_to_json`): what
+/// `pw_check_relay` learns from the banner, EHLO and the connection. NULL fields: absent
+/// (`banner_name`, `ehlo_name`, `internal_domain`) or the checker's defaults (`domain`,
+/// `from_user`, `to_user`); `ip` is required.
+#[repr(C)]
+#[derive(Debug, Clone)]
+pub struct pw_relay_probe_context {
+    /// The name in the server's banner.
+    pub banner_name: *const c_char,
+    /// The name in the server's EHLO reply.
+    pub ehlo_name: *const c_char,
+    /// The server's IP address (`"192.0.2.25"`, `"2001:db8::25"`).
+    pub ip: *const c_char,
+    /// The foreign probe domain (default `relay-probe.invalid`).
+    pub domain: *const c_char,
+    /// Local part of the probe senders (default `antispam`).
+    pub from_user: *const c_char,
+    /// Local part of the probe recipients (default `relaytest`).
+    pub to_user: *const c_char,
+    /// A domain the server receives for.
+    pub internal_domain: *const c_char,
+}
+
+/// The probe matrix `pw_check_relay` runs against a server with context `ctx`, in order, as
+/// JSON: `[{"name", "mail_from", "rcpt_to", "tricks", "control"}]` (what
+/// `tests/vectors/relay_probes.json` holds). Free with `pw_string_free`.
+///
+/// # Safety
+/// `ctx` NULL or valid (its strings NULL or C strings); `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn pw_relay_probes_to_json(
+    ctx: *const pw_relay_probe_context,
+    out: *mut *mut c_char,
+) -> pw_status {
+    ffi::status(|| {
+        non_null!(ctx, out);
+        // SAFETY: checked non-NULL; the caller's struct.
+        let c = unsafe { &*ctx };
+        // SAFETY (every block): the struct's strings are NULL or C strings.
+        let text = |p, what| unsafe { ffi::opt_text(p, what) }.map(|s| s.map(str::to_string));
+        let ip = text(c.ip, "ip")?.ok_or(ffi::Fail::Null("ip"))?;
+        let ip = ip.parse().map_err(|_| ffi::invalid(format!("ip {ip:?} is not an IP address")))?;
+        // The checker's own defaults for what is left out.
+        let d = postwire::relay_check::RelayCheckOptions::new("", 25);
+        let ctx = ProbeContext {
+            banner_name: text(c.banner_name, "banner_name")?,
+            ehlo_name: text(c.ehlo_name, "ehlo_name")?,
+            ip,
+            domain: text(c.domain, "domain")?.unwrap_or(d.probe_domain),
+            from_user: text(c.from_user, "from_user")?.unwrap_or(d.from_user),
+            to_user: text(c.to_user, "to_user")?.unwrap_or(d.to_user),
+            internal_domain: text(c.internal_domain, "internal_domain")?,
+        };
+        let list: Vec<Value> = probes(&ctx)
+            .into_iter()
+            .map(|p| {
+                json!({
+                    "name": p.name, "mail_from": p.mail_from, "rcpt_to": p.rcpt_to,
+                    "tricks": p.tricks, "control": p.control,
+                })
+            })
+            .collect();
+        let s = ffi::owned_json(&list)?;
+        // SAFETY: checked non-NULL.
+        unsafe { ffi::put(out, s) };
+        Ok(())
+    })
+}
+
+/// Every verdict with its static C name.
+fn verdict_names() -> &'static [(Verdict, CString)] {
+    static NAMES: OnceLock<Vec<(Verdict, CString)>> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        [Verdict::Relayed, Verdict::Refused, Verdict::Deferred, Verdict::AuthRequired, Verdict::Error]
+            .into_iter()
+            .map(|v| (v, ffi::enum_name(&v)))
+            .collect()
+    })
+}
+
+/// The verdict a RCPT reply gives a probe: `*out` is `"relayed"`, `"refused"`, `"deferred"`,
+/// `"auth_required"` or `"error"` (static: never freed).
+///
+/// # Safety
+/// `reply` NULL or live; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn pw_relay_classify(reply: *const pw_reply, out: *mut *const c_char) -> pw_status {
+    ffi::status(|| {
+        non_null!(reply, out);
+        // SAFETY: checked non-NULL.
+        let v = classify(unsafe { ffi::handle(reply) }.reply());
+        let name =
+            verdict_names().iter().find(|(k, _)| *k == v).map_or(c"error".as_ptr(), |(_, n)| n.as_ptr());
+        // SAFETY: checked non-NULL.
+        unsafe { ffi::put(out, name) };
+        Ok(())
+    })
+}
+
+/// The overall verdict of `n` probe verdicts (names as `pw_relay_classify` gives them): open
+/// when any relayed, inconclusive when not open and none refused outright.
+///
+/// # Safety
+/// `verdicts` NULL or `n` C strings; the out-pointers NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn pw_relay_summarise(
+    verdicts: *const *const c_char,
+    n: usize,
+    out_open: *mut bool,
+    out_inconclusive: *mut bool,
+) -> pw_status {
+    ffi::status(|| {
+        non_null!(verdicts, out_open, out_inconclusive);
+        // SAFETY: per the contract above.
+        let names = unsafe { ffi::text_list(verdicts, n, "verdicts") }?;
+        let vs = names
+            .iter()
+            .map(|s| {
+                verdict_names()
+                    .iter()
+                    .find(|(_, c)| c.to_bytes() == s.as_bytes())
+                    .map(|(v, _)| *v)
+                    .ok_or_else(|| ffi::invalid(format!("{s:?} is no verdict")))
+            })
+            .collect::<Res<Vec<_>>>()?;
+        let (open, inconclusive) = summarise(&vs);
+        // SAFETY: checked non-NULL.
+        unsafe {
+            ffi::put(out_open, open);
+            ffi::put(out_inconclusive, inconclusive);
+        }
+        Ok(())
+    })
 }

@@ -15,7 +15,7 @@ use crate::options::{pw_switch, Obj, PW_SWITCH_DEFAULT, PW_SWITCH_OFF, PW_SWITCH
 
 /// How `pw_resolve_mx_with` resolves (zero fields: the core's defaults).
 #[repr(C)]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct pw_resolve_options {
     /// DNS servers as `"ip:port"` (tests point them at a local server); none: the system's.
     pub nameservers: *const *const c_char,
@@ -273,7 +273,11 @@ pub unsafe extern "C" fn pw_route_host_count(route: *const pw_route) -> usize {
 /// # Safety
 /// `route` is NULL or live; `out` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn pw_route_host(route: *const pw_route, index: usize, out: *mut pw_mx_host) -> pw_status {
+pub unsafe extern "C" fn pw_route_host(
+    route: *const pw_route,
+    index: usize,
+    out: *mut pw_mx_host,
+) -> pw_status {
     ffi::status(|| {
         non_null!(route, out);
         // SAFETY: checked non-NULL.

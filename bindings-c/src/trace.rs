@@ -15,7 +15,7 @@ use crate::options::{pw_switch, Obj};
 
 /// How `pw_analyze_received` judges a trace (zero fields: the core's defaults).
 #[repr(C)]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct pw_trace_options {
     /// Hosts (names or domains) whose lines are trusted: lines below the last of them may have
     /// been written by the sender (`after_trusted`).
@@ -480,7 +480,10 @@ pub unsafe extern "C" fn pw_parse_received(
 /// # Safety
 /// `received` NULL or live; `out` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn pw_received_get(received: *const pw_received, out: *mut pw_received_fields) -> pw_status {
+pub unsafe extern "C" fn pw_received_get(
+    received: *const pw_received,
+    out: *mut pw_received_fields,
+) -> pw_status {
     ffi::status(|| {
         non_null!(received, out);
         // SAFETY: checked non-NULL.
@@ -532,7 +535,10 @@ pub unsafe extern "C" fn pw_received_defect(received: *const pw_received, index:
 /// # Safety
 /// `received` NULL or live; `out` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn pw_received_to_json(received: *const pw_received, out: *mut *mut c_char) -> pw_status {
+pub unsafe extern "C" fn pw_received_to_json(
+    received: *const pw_received,
+    out: *mut *mut c_char,
+) -> pw_status {
     ffi::status(|| {
         non_null!(received, out);
         // SAFETY: checked non-NULL.
