@@ -55,6 +55,97 @@ static void on_log(void *ud, pw_log_level level, const char *target, const char 
     pthread_mutex_unlock(&st->lock);
 }
 
+/* A client session to `port` (no TLS): NULL with the status in *st when it could not open. */
+static pw_client *connect_to(uint16_t port, pw_status *st) {
+    pw_client_options co = {0};
+    co.host = "127.0.0.1";
+    co.port = port;
+    co.tls = PW_TLS_NONE;
+    co.timeout_ms = 20000;
+    pw_client *c = NULL;
+    *st = pw_client_connect(&co, &c);
+    return c;
+}
+
+/* The ServerOptions fields beyond the API's list reach the core from pw_server_options:
+ * advertise_dsn, maildir_layout, max_connections_per_ip with connection_limit_exceptions,
+ * max_junk_commands; a bad value is PW_INVALID_INPUT naming the option. */
+static void server_options_reach_the_core(void) {
+    char dir[] = "/tmp/pw-c-layout-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    char delivery[128];
+    snprintf(delivery, sizeof delivery, "maildir:%s", dir);
+    const char *domains[] = {"example.test"};
+    const char *exempt[] = {"192.0.2.0/24"}; /* loopback is not exempt: the limit applies */
+    pw_server_options so = {0};
+    so.hostname = "mx.options.example.test";
+    so.local_domains = domains;
+    so.local_domains_len = 1;
+    so.delivery = delivery;
+    so.maildir_layout = "per-recipient";
+    so.advertise_dsn = PW_SWITCH_ON;
+    so.max_connections_per_ip = 1;
+    so.connection_limit_exceptions = exempt;
+    so.connection_limit_exceptions_len = 1;
+    so.max_junk_commands = 2;
+    so.min_data_rate = PW_NO_LIMIT;
+    pw_server *srv = NULL;
+    OK(pw_server_new(&so, &srv));
+    pw_socket_addr addr;
+    OK(pw_server_listen(srv, "127.0.0.1", 0, &addr));
+    OK(pw_server_start(srv));
+
+    pw_status st;
+    pw_client *c = connect_to(addr.port, &st);
+    CHECK(c != NULL, "first session: %s", pw_status_name(st));
+    if (c) {
+        bool present = false;
+        char *params = NULL;
+        OK(pw_client_capability(c, "DSN", &present, &params));
+        CHECK(present, "advertise_dsn: DSN offered");
+        pw_string_free(params);
+        /* One session per address: the second is turned away with 421. */
+        pw_client *c2 = connect_to(addr.port, &st);
+        CHECK(c2 == NULL && st == PW_TRANSIENT && pw_last_error_reply() &&
+                  pw_reply_code(pw_last_error_reply()) == 421,
+              "max_connections_per_ip: %s", pw_status_name(st));
+        pw_client_free(c2);
+        /* Per-recipient Maildir: <dir>/example.test/ann/new/<file>. */
+        const char *rcpt[] = {"ann@example.test"};
+        const char *m = "Subject: layout\r\n\r\nx\r\n";
+        pw_send_result *r = NULL;
+        OK(pw_client_send(c, "me@example.org", rcpt, 1, (const uint8_t *)m, strlen(m), &r));
+        pw_send_result_free(r);
+        /* max_junk_commands = 2: the third NOOP in a row closes the session with 421. */
+        pw_reply *rep = NULL;
+        OK(pw_client_noop(c, &rep));
+        pw_reply_free(rep);
+        OK(pw_client_noop(c, &rep));
+        pw_reply_free(rep);
+        /* (NOOP hands back whatever reply came, as smtplib's noop() does.) */
+        rep = NULL;
+        OK(pw_client_noop(c, &rep));
+        CHECK(rep && pw_reply_code(rep) == 421, "junk limit: %u", rep ? pw_reply_code(rep) : 0);
+        pw_reply_free(rep);
+        CHECK(pw_client_closed(c), "the server closed the session");
+        pw_client_free(c);
+    }
+    OK(pw_server_stop(srv));
+    pw_server_free(srv);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "test \"$(ls %s/example.test/ann/new | wc -l)\" -eq 1 && rm -rf %s", dir, dir);
+    CHECK(system(cmd) == 0, "one message in %s/example.test/ann/new", dir);
+
+    so.maildir_layout = "/absolute/{user}";
+    srv = NULL;
+    FAILS(PW_INVALID_INPUT, pw_server_new(&so, &srv));
+    CHECK(contains(pw_last_error_message(), "maildir"), "%s", pw_last_error_message());
+    so.maildir_layout = NULL;
+    so.advertise_dsn = 7;
+    FAILS(PW_INVALID_INPUT, pw_server_new(&so, &srv));
+    CHECK(srv == NULL, "nothing made");
+}
+
 int main(void) {
     struct state st;
     memset(&st, 0, sizeof st);
@@ -207,5 +298,6 @@ int main(void) {
     CHECK(st.logs > 0, "log records forwarded: %d", st.logs);
     pthread_mutex_unlock(&st.lock);
     OK(pw_set_log_level(PW_LOG_OFF));
+    server_options_reach_the_core();
     return finish("test_api");
 }
