@@ -605,3 +605,55 @@ pub unsafe extern "C" fn pw_queue_free(queue: *mut pw_queue) {
         unsafe { ffi::free(queue) }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use postwire::queue::RetryPolicy;
+    use std::time::Duration;
+
+    fn zero() -> pw_queue_options {
+        // SAFETY: every field of the struct is an integer or a pointer: all-zero is valid.
+        unsafe { std::mem::zeroed() }
+    }
+
+    fn core(o: &pw_queue_options) -> Result<postwire::queue::QueueOptions, String> {
+        // SAFETY: static strings, arrays of their length, or NULL.
+        let v = unsafe { o.to_host() }.map_err(|_| "to_host failed".to_string())?;
+        mta::queue_options(v).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_zeroed_struct_is_the_cores_defaults() {
+        let q = core(&zero()).expect("defaults");
+        assert_eq!(q.retry, RetryPolicy::default());
+        assert_eq!((q.delivery.port, q.delivery.smarthost.as_deref()), (25, None));
+        assert!(!q.delivery.allow_loopback);
+    }
+
+    #[test]
+    fn fields_convert_and_bad_ones_are_refused() {
+        let retry = [500u64, 2000];
+        let ns = [c"127.0.0.1:5353".as_ptr()];
+        let mut o = zero();
+        o.retry_ms = retry.as_ptr();
+        o.retry_len = 2;
+        o.max_age_ms = 60_000;
+        o.nameservers = ns.as_ptr();
+        o.nameservers_len = 1;
+        o.port = 2525;
+        o.allow_loopback = crate::options::PW_SWITCH_ON;
+        o.smarthost = c"127.0.0.2".as_ptr();
+        let q = core(&o).expect("options");
+        assert_eq!(q.retry.delays, [Duration::from_millis(500), Duration::from_secs(2)]);
+        assert_eq!(q.retry.max_age, Duration::from_secs(60));
+        assert_eq!(q.delivery.resolve.nameservers, Some(vec!["127.0.0.1:5353".to_string()]));
+        assert_eq!((q.delivery.port, q.delivery.smarthost.as_deref()), (2525, Some("127.0.0.2")));
+        assert!(q.delivery.allow_loopback);
+        o.auth_user = c"u".as_ptr();
+        assert!(core(&o).is_err(), "auth_user without auth_password");
+        o.auth_user = std::ptr::null();
+        o.tls = 77;
+        assert!(core(&o).is_err(), "an unknown pw_tls_mode");
+    }
+}
