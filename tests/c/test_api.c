@@ -1,6 +1,7 @@
 /* The rest of the API against a C server in the same process: compose, send_mail through a
  * smarthost, the pool, an AUTH callback, the log callback, replies built and serialised, and
- * the JSON forms of what hooks are handed. */
+ * the JSON forms of what hooks are handed; the server options beyond the API's list; a client's
+ * getters answering while another thread's send is in flight. */
 #include "common.h"
 
 #include <pthread.h>
@@ -53,6 +54,93 @@ static void on_log(void *ud, pw_log_level level, const char *target, const char 
     pthread_mutex_lock(&st->lock);
     if (level <= PW_LOG_INFO && strncmp(target, "postwire", 8) == 0 && message[0] != '\0') st->logs++;
     pthread_mutex_unlock(&st->lock);
+}
+
+/* A hook that holds the message until the main thread lets it go. */
+struct gate {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int entered, released;
+};
+
+static pw_hook_result held_message(void *ud, const pw_session *s, const pw_envelope *env, const uint8_t *data,
+                                   size_t len, pw_reply_out *reply) {
+    (void)s, (void)env, (void)data, (void)len, (void)reply;
+    struct gate *g = ud;
+    pthread_mutex_lock(&g->lock);
+    g->entered = 1;
+    pthread_cond_broadcast(&g->cond);
+    while (!g->released) pthread_cond_wait(&g->cond, &g->lock);
+    pthread_mutex_unlock(&g->lock);
+    return PW_HOOK_ACCEPT;
+}
+
+struct sender {
+    pw_client *c;
+    pw_status st;
+};
+
+static void *send_one(void *arg) {
+    struct sender *sd = arg;
+    const char *rcpt[] = {"ann@example.test"};
+    const char *m = "Subject: held\r\n\r\nx\r\n";
+    pw_send_result *r = NULL;
+    sd->st = pw_client_send(sd->c, "me@example.org", rcpt, 1, (const uint8_t *)m, strlen(m), &r);
+    pw_send_result_free(r);
+    return NULL;
+}
+
+/* A pw_client's getters answer while another thread's send waits for the server (the core's
+ * ClientHandle snapshot): the send is held in on_message until the getters returned, so a getter
+ * that waited for the call would never return. */
+static void getters_do_not_wait_for_a_call(void) {
+    struct gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    const char *domains[] = {"example.test"};
+    pw_server_options so = {0};
+    so.hostname = "mx.held.example.test";
+    so.local_domains = domains;
+    so.local_domains_len = 1;
+    so.user_data = &g;
+    so.on_message = held_message;
+    so.hook_timeout_ms = 600000;
+    pw_server *srv = NULL;
+    OK(pw_server_new(&so, &srv));
+    pw_socket_addr addr;
+    OK(pw_server_listen(srv, "127.0.0.1", 0, &addr));
+    OK(pw_server_start(srv));
+    pw_client_options co = {0};
+    co.host = "127.0.0.1";
+    co.port = addr.port;
+    co.tls = PW_TLS_NONE;
+    co.record_transcript = PW_SWITCH_ON;
+    struct sender sd = {NULL, PW_OK};
+    OK(pw_client_connect(&co, &sd.c));
+    if (sd.c) {
+        pthread_t t;
+        CHECK(pthread_create(&t, NULL, send_one, &sd) == 0, "thread");
+        pthread_mutex_lock(&g.lock);
+        while (!g.entered) pthread_cond_wait(&g.cond, &g.lock);
+        pthread_mutex_unlock(&g.lock);
+        /* The send is in flight now. */
+        char *tr = NULL, *caps = NULL;
+        OK(pw_client_transcript(sd.c, &tr));
+        CHECK(contains(tr, "EHLO"), "transcript as of the last call: %s", tr);
+        OK(pw_client_capabilities_to_json(sd.c, &caps));
+        CHECK(contains(caps, "PIPELINING"), "capabilities %s", caps);
+        CHECK(!pw_client_closed(sd.c) && !pw_client_tls(sd.c), "state getters");
+        pw_string_free(tr);
+        pw_string_free(caps);
+        pthread_mutex_lock(&g.lock);
+        g.released = 1;
+        pthread_cond_broadcast(&g.cond);
+        pthread_mutex_unlock(&g.lock);
+        pthread_join(t, NULL);
+        CHECK(sd.st == PW_OK, "the held send went through: %s", pw_status_name(sd.st));
+        OK(pw_client_quit(sd.c));
+        pw_client_free(sd.c);
+    }
+    OK(pw_server_stop(srv));
+    pw_server_free(srv);
 }
 
 /* A client session to `port` (no TLS): NULL with the status in *st when it could not open. */
@@ -299,5 +387,6 @@ int main(void) {
     pthread_mutex_unlock(&st.lock);
     OK(pw_set_log_level(PW_LOG_OFF));
     server_options_reach_the_core();
+    getters_do_not_wait_for_a_call();
     return finish("test_api");
 }
