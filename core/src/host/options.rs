@@ -12,7 +12,9 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::client::{ClientOptions, ClientTimeouts, Destination, PoolOptions, SendMailOptions};
+use crate::client::{
+    ClientOptions, ClientTimeouts, Destination, DsnOptions, PoolOptions, Ret, SendMailOptions, SendOptions,
+};
 use crate::error::{Error, Result};
 use crate::server::ServerOptions;
 
@@ -150,6 +152,50 @@ pub fn send_mail_options(value: Value) -> Result<SendMailOptions> {
     })
 }
 
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct DsnArgs {
+    ret: Option<String>,
+    envid: Option<String>,
+    notify: Option<String>,
+    orcpt: bool,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct SendArgs {
+    dsn: Option<DsnArgs>,
+}
+
+/// A transaction's [`SendOptions`] from the host's options of `client.send`: `dsn` —
+/// `{ret: "full"|"hdrs", envid, notify: "SUCCESS,FAILURE"|"NEVER"…, orcpt: bool}` (RFC 3461;
+/// sent only when the server offers DSN). Left out or null: none.
+pub fn send_options(mail_from: &str, rcpt_to: Vec<String>, value: Value) -> Result<SendOptions> {
+    let a: SendArgs = from_value(Value::Object(object("send options", value)?))?;
+    let dsn = match a.dsn {
+        None => None,
+        Some(d) => Some(DsnOptions {
+            ret: match d.ret.as_deref().map(str::to_ascii_lowercase).as_deref() {
+                None => None,
+                Some("full") => Some(Ret::Full),
+                Some("hdrs") => Some(Ret::Hdrs),
+                Some(other) => {
+                    return Err(Error::invalid_input(format!("dsn.ret {other:?}: expected full or hdrs")))
+                }
+            },
+            envid: d.envid,
+            notify: match d.notify {
+                None => None,
+                Some(n) => Some(crate::queue::parse_notify(&n).ok_or_else(|| {
+                    Error::invalid_input(format!("dsn.notify {n:?}: expected NEVER or SUCCESS,FAILURE,DELAY"))
+                })?),
+            },
+            orcpt: d.orcpt,
+        }),
+    };
+    Ok(SendOptions { mail_from: mail_from.to_string(), rcpt_to, dsn })
+}
+
 /// AUTH credentials as a host gives them: `[user, password]` (a Python tuple) or
 /// `{user, password}` (a JS object); null or left out: none.
 pub fn credentials(value: Option<Value>) -> Result<Option<(String, String)>> {
@@ -265,6 +311,31 @@ mod tests {
         ] {
             let e = client_options("h", None, bad.clone()).unwrap_err();
             assert_eq!(e.kind(), crate::ErrorKind::InvalidInput, "{bad}");
+        }
+    }
+
+    #[test]
+    fn send_options_from_host_values() {
+        let o = send_options(
+            "a@b.test",
+            vec!["c@d.test".into()],
+            json!({ "dsn": { "ret": "HDRS", "envid": "E1", "notify": "SUCCESS,FAILURE", "orcpt": true } }),
+        )
+        .unwrap();
+        let d = o.dsn.expect("dsn");
+        assert_eq!((d.ret, d.envid.as_deref(), d.orcpt), (Some(Ret::Hdrs), Some("E1"), true));
+        assert!(d.notify.is_some_and(|n| n.success && n.failure && !n.never));
+        assert!(send_options("a@b.test", vec![], Value::Null).unwrap().dsn.is_none());
+        for bad in [
+            json!({ "dsn": { "ret": "most" } }),
+            json!({ "dsn": { "notify": "SOMETIMES" } }),
+            json!({ "dns": {} }),
+        ] {
+            assert_eq!(
+                send_options("a@b.test", vec![], bad.clone()).unwrap_err().kind(),
+                crate::ErrorKind::InvalidInput,
+                "{bad}"
+            );
         }
     }
 
