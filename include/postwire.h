@@ -285,6 +285,29 @@ typedef struct {
 } pw_client_options;
 
 /**
+ * A transaction's options (`pw_client_send_with`): the DSN parameters of RFC 3461, sent only
+ * when the server offers DSN. Zero fields: none.
+ */
+typedef struct {
+    /**
+     * `RET=`: `"full"` or `"hdrs"`; NULL: none.
+     */
+    const char *dsn_ret;
+    /**
+     * `ENVID=` (xtext-encoded by the library); NULL: none.
+     */
+    const char *dsn_envid;
+    /**
+     * `NOTIFY=` on every RCPT: `"NEVER"` or a list of `SUCCESS`, `FAILURE`, `DELAY`; NULL: none.
+     */
+    const char *dsn_notify;
+    /**
+     * `PW_SWITCH_ON`: `ORCPT=rfc822;<recipient>` on every RCPT.
+     */
+    pw_switch dsn_orcpt;
+} pw_send_options;
+
+/**
  * An extra header of a composed message.
  */
 typedef struct {
@@ -1728,6 +1751,21 @@ pw_status pw_client_send(pw_client *client,
                          const uint8_t *message,
                          size_t message_len,
                          pw_send_result **out);
+
+/**
+ * `pw_client_send` with a transaction's options (`opts`: DSN parameters).
+ *
+ * # Safety
+ * As `pw_client_send`; `opts` NULL or valid.
+ */
+pw_status pw_client_send_with(pw_client *client,
+                              const char *mail_from,
+                              const char *const *rcpt_to,
+                              size_t rcpt_count,
+                              const uint8_t *message,
+                              size_t message_len,
+                              const pw_send_options *opts,
+                              pw_send_result **out);
 
 /**
  * VRFY `address`; any well-formed reply (252 and 502 included) is `PW_OK` with the reply in

@@ -15,7 +15,7 @@ use tokio::runtime::Runtime;
 
 use crate::error::pw_status;
 use crate::ffi::{self, non_null, Res};
-use crate::options::pw_client_options;
+use crate::options::{pw_client_options, pw_switch, Obj};
 use crate::values::{pw_reply, pw_send_result};
 
 /// An open SMTP session. Open with `pw_client_connect`, free with `pw_client_free`.
@@ -227,6 +227,76 @@ pub unsafe extern "C" fn pw_client_send(
         };
         // A failure carries the refused recipients itself (`Error::rejected`).
         let result = c.call(async |s| s.send(from, &rcpts, msg).await)?;
+        // SAFETY: checked non-NULL.
+        unsafe { ffi::put(out, ffi::boxed(pw_send_result::new(result))) };
+        Ok(())
+    })
+}
+
+/// A transaction's options (`pw_client_send_with`): the DSN parameters of RFC 3461, sent only
+/// when the server offers DSN. Zero fields: none.
+#[repr(C)]
+#[derive(Debug, Clone)]
+pub struct pw_send_options {
+    /// `RET=`: `"full"` or `"hdrs"`; NULL: none.
+    pub dsn_ret: *const c_char,
+    /// `ENVID=` (xtext-encoded by the library); NULL: none.
+    pub dsn_envid: *const c_char,
+    /// `NOTIFY=` on every RCPT: `"NEVER"` or a list of `SUCCESS`, `FAILURE`, `DELAY`; NULL: none.
+    pub dsn_notify: *const c_char,
+    /// `PW_SWITCH_ON`: `ORCPT=rfc822;<recipient>` on every RCPT.
+    pub dsn_orcpt: pw_switch,
+}
+
+impl pw_send_options {
+    /// The options value for `host::options::send_options` (`{"dsn": {…}}`, or `{}`).
+    ///
+    /// # Safety
+    /// The pointer fields are NULL or C strings.
+    unsafe fn to_host(&self) -> Res<serde_json::Value> {
+        let mut dsn = Obj::default();
+        // SAFETY: per the contract above.
+        unsafe {
+            dsn.text("ret", self.dsn_ret)?;
+            dsn.text("envid", self.dsn_envid)?;
+            dsn.text("notify", self.dsn_notify)?;
+        }
+        dsn.switch("orcpt", self.dsn_orcpt)?;
+        let mut o = Obj::default();
+        if !dsn.0.is_empty() {
+            o.set("dsn", dsn.value());
+        }
+        Ok(o.value())
+    }
+}
+
+/// `pw_client_send` with a transaction's options (`opts`: DSN parameters).
+///
+/// # Safety
+/// As `pw_client_send`; `opts` NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn pw_client_send_with(
+    client: *mut pw_client,
+    mail_from: *const c_char,
+    rcpt_to: *const *const c_char,
+    rcpt_count: usize,
+    message: *const u8,
+    message_len: usize,
+    opts: *const pw_send_options,
+    out: *mut *mut pw_send_result,
+) -> pw_status {
+    ffi::status(|| {
+        non_null!(client, mail_from, rcpt_to, message, opts, out);
+        // SAFETY: checked non-NULL; per the contract above.
+        let (c, (from, rcpts, msg), value) = unsafe {
+            (
+                ffi::handle(client),
+                ffi::mail(mail_from, rcpt_to, rcpt_count, message, message_len)?,
+                (*opts).to_host()?,
+            )
+        };
+        let envelope = postwire::host::options::send_options(from, rcpts, value)?;
+        let result = c.call(async |s| s.send_with(&envelope, msg).await)?;
         // SAFETY: checked non-NULL.
         unsafe { ffi::put(out, ffi::boxed(pw_send_result::new(result))) };
         Ok(())

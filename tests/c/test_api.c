@@ -155,6 +155,36 @@ static pw_client *connect_to(uint16_t port, pw_status *st) {
     return c;
 }
 
+/* What the DSN test's hooks saw: the MAIL and RCPT parameters as JSON. */
+static struct {
+    pthread_mutex_t lock;
+    char mail[512], rcpt[512];
+} dsn_seen = {PTHREAD_MUTEX_INITIALIZER, "", ""};
+
+static void keep_params(char *buf, size_t n, const pw_params *params) {
+    char *json = NULL;
+    if (pw_params_to_json(params, &json) == PW_OK) {
+        pthread_mutex_lock(&dsn_seen.lock);
+        snprintf(buf, n, "%s", json);
+        pthread_mutex_unlock(&dsn_seen.lock);
+        pw_string_free(json);
+    }
+}
+
+static pw_hook_result dsn_mail(void *ud, const pw_session *s, const char *address, const pw_params *params,
+                               pw_reply_out *reply) {
+    (void)ud, (void)s, (void)address, (void)reply;
+    keep_params(dsn_seen.mail, sizeof dsn_seen.mail, params);
+    return PW_HOOK_ACCEPT;
+}
+
+static pw_hook_result dsn_rcpt(void *ud, const pw_session *s, const char *address, const pw_params *params,
+                               pw_reply_out *reply) {
+    (void)ud, (void)s, (void)address, (void)reply;
+    keep_params(dsn_seen.rcpt, sizeof dsn_seen.rcpt, params);
+    return PW_HOOK_ACCEPT;
+}
+
 /* The ServerOptions fields beyond the API's list reach the core from pw_server_options:
  * advertise_dsn, maildir_layout, max_connections_per_ip with connection_limit_exceptions,
  * max_junk_commands; a bad value is PW_INVALID_INPUT naming the option. */
@@ -177,6 +207,8 @@ static void server_options_reach_the_core(void) {
     so.connection_limit_exceptions_len = 1;
     so.max_junk_commands = 2;
     so.min_data_rate = PW_NO_LIMIT;
+    so.on_mail_from = dsn_mail;
+    so.on_rcpt_to = dsn_rcpt;
     pw_server *srv = NULL;
     OK(pw_server_new(&so, &srv));
     pw_socket_addr addr;
@@ -198,12 +230,24 @@ static void server_options_reach_the_core(void) {
                   pw_reply_code(pw_last_error_reply()) == 421,
               "max_connections_per_ip: %s", pw_status_name(st));
         pw_client_free(c2);
-        /* Per-recipient Maildir: <dir>/example.test/ann/new/<file>. */
+        /* Per-recipient Maildir: <dir>/example.test/ann/new/<file>; the send carries DSN
+         * parameters (pw_client_send_with), which the server offering DSN hands its hooks. */
         const char *rcpt[] = {"ann@example.test"};
         const char *m = "Subject: layout\r\n\r\nx\r\n";
+        pw_send_options dsn = {"hdrs", "E-C-1", "SUCCESS,FAILURE", PW_SWITCH_ON};
         pw_send_result *r = NULL;
-        OK(pw_client_send(c, "me@example.org", rcpt, 1, (const uint8_t *)m, strlen(m), &r));
+        OK(pw_client_send_with(c, "me@example.org", rcpt, 1, (const uint8_t *)m, strlen(m), &dsn, &r));
         pw_send_result_free(r);
+        pthread_mutex_lock(&dsn_seen.lock);
+        CHECK(contains(dsn_seen.mail, "\"RET\"") && contains(dsn_seen.mail, "HDRS") &&
+                  contains(dsn_seen.mail, "E-C-1"),
+              "MAIL parameters %s", dsn_seen.mail);
+        CHECK(contains(dsn_seen.rcpt, "SUCCESS,FAILURE") && contains(dsn_seen.rcpt, "rfc822;ann@example.test"),
+              "RCPT parameters %s", dsn_seen.rcpt);
+        pthread_mutex_unlock(&dsn_seen.lock);
+        dsn.dsn_ret = "most";
+        FAILS(PW_INVALID_INPUT, pw_client_send_with(c, "me@example.org", rcpt, 1, (const uint8_t *)m, strlen(m),
+                                                    &dsn, &r));
         /* max_junk_commands = 2: the third NOOP in a row closes the session with 421. */
         pw_reply *rep = NULL;
         OK(pw_client_noop(c, &rep));
