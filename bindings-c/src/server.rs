@@ -111,6 +111,26 @@ pub struct pw_server_options {
     pub max_buffered_bytes: u64,
     /// How long a hook may take before the server answers `451 4.3.0` in its place.
     pub hook_timeout_ms: u64,
+    /// Most simultaneous sessions from one client address (an IPv6 client by its /64);
+    /// `421 4.7.0` past it. `PW_NO_LIMIT`: no per-address limit.
+    pub max_connections_per_ip: u64,
+    /// CIDRs the per-address limit does not apply to (besides `relay_networks`); none: the
+    /// core's default (loopback).
+    pub connection_limit_exceptions: *const *const c_char,
+    /// How many `connection_limit_exceptions`.
+    pub connection_limit_exceptions_len: usize,
+    /// Least average rate (bytes per second) at which message content must arrive
+    /// (`421 4.4.2` past it). `PW_NO_LIMIT`: only the per-read timeout.
+    pub min_data_rate: u64,
+    /// Commands that move no transaction forward (NOOP, RSET, VRFY, EXPN, HELP) allowed between
+    /// two messages (`421 4.7.0` past it). `PW_NO_LIMIT`: unlimited.
+    pub max_junk_commands: u64,
+    /// Advertise DSN (RFC 3461) and accept its parameters (off by default: only a queue can
+    /// send the notices DSN promises).
+    pub advertise_dsn: pw_switch,
+    /// With Maildir delivery: `"shared"` (one Maildir, the default), `"per-recipient"` or a
+    /// template such as `"{domain}/{user}/Maildir"`; NULL: the default.
+    pub maildir_layout: *const c_char,
     /// Handed to every hook as its first argument; never dereferenced by the library.
     pub user_data: *mut c_void,
     /// Hook: after accept, before the banner (NULL: none).
@@ -192,6 +212,19 @@ impl pw_server_options {
         o.millis("shutdown_grace", self.shutdown_grace_ms);
         o.number("max_buffered_bytes", self.max_buffered_bytes, Value::Null);
         o.millis("hook_timeout", self.hook_timeout_ms);
+        o.number("max_connections_per_ip", self.max_connections_per_ip, 0.into());
+        // SAFETY: as above.
+        unsafe {
+            o.list(
+                "connection_limit_exceptions",
+                self.connection_limit_exceptions,
+                self.connection_limit_exceptions_len,
+            )?;
+        }
+        o.number("min_data_rate", self.min_data_rate, 0.into());
+        o.number("max_junk_commands", self.max_junk_commands, 0.into());
+        o.switch("advertise_dsn", self.advertise_dsn)?;
+        unsafe { o.text("maildir_layout", self.maildir_layout) }?;
         Ok(o.value())
     }
 
