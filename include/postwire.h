@@ -1253,6 +1253,46 @@ typedef struct {
      */
     const char *maildir_layout;
     /**
+     * Relay mode (`delivery = "queue:DIR"`): relay everything through this host (`HOST` or
+     * `HOST:PORT`) instead of routing by MX; NULL: MX routing.
+     */
+    const char *queue_smarthost;
+    /**
+     * Relay mode: the SMTP port of the exchangers (and of a smarthost named without one);
+     * 0: 25.
+     */
+    uint16_t queue_port;
+    /**
+     * Relay mode: DNS servers for MX routing as `"ip:port"`; none: the system's.
+     */
+    const char *const *nameservers;
+    /**
+     * How many `nameservers`.
+     */
+    size_t nameservers_len;
+    /**
+     * Relay mode: deliver to exchangers on loopback addresses (tests). Off by default.
+     */
+    pw_switch allow_loopback;
+    /**
+     * Relay mode: recipients of `local_domains` or `hostname` go into this Maildir instead of
+     * being relayed; NULL: none are local.
+     */
+    const char *local_maildir;
+    /**
+     * Relay mode: milliseconds between retries, the last repeating (`queue_retry_len` values);
+     * none: 5 min doubling to 70 min, as Postfix.
+     */
+    const uint64_t *queue_retry_ms;
+    /**
+     * How many `queue_retry_ms`.
+     */
+    size_t queue_retry_len;
+    /**
+     * Relay mode: after this long a message still deferred is bounced (0: 5 days).
+     */
+    uint64_t queue_max_age_ms;
+    /**
      * Handed to every hook as its first argument; never dereferenced by the library.
      */
     void *user_data;

@@ -5,6 +5,7 @@
 #include "common.h"
 
 #include <pthread.h>
+#include <unistd.h>
 
 struct state {
     pthread_mutex_t lock;
@@ -278,6 +279,93 @@ static void server_options_reach_the_core(void) {
     CHECK(srv == NULL, "nothing made");
 }
 
+/* Relay mode from C: a server with delivery "queue:DIR" answers 250 once the message is in its
+ * queue and relays it through queue_smarthost to a second server (a Maildir) on loopback. */
+static void relay_mode_reaches_the_smarthost(void) {
+    char spool[] = "/tmp/pw-c-spool-XXXXXX";
+    char box[] = "/tmp/pw-c-box-XXXXXX";
+    CHECK(mkdtemp(spool) != NULL && mkdtemp(box) != NULL, "mkdtemp");
+    char final_delivery[128], relay_delivery[128], smarthost[64];
+    snprintf(final_delivery, sizeof final_delivery, "maildir:%s", box);
+    snprintf(relay_delivery, sizeof relay_delivery, "queue:%s", spool);
+    const char *domains[] = {"example.test"};
+    pw_server_options fo = {0};
+    fo.hostname = "mx.final.example.test";
+    fo.local_domains = domains;
+    fo.local_domains_len = 1;
+    fo.delivery = final_delivery;
+    pw_server *final_srv = NULL;
+    OK(pw_server_new(&fo, &final_srv));
+    pw_socket_addr fa;
+    OK(pw_server_listen(final_srv, "127.0.0.1", 0, &fa));
+    OK(pw_server_start(final_srv));
+    snprintf(smarthost, sizeof smarthost, "127.0.0.1:%u", fa.port);
+
+    const char *nets[] = {"127.0.0.0/8"};
+    uint64_t retry[] = {200};
+    pw_server_options so = {0};
+    so.hostname = "relay.example.org";
+    so.relay_networks = nets;
+    so.relay_networks_len = 1;
+    so.delivery = relay_delivery;
+    so.queue_smarthost = smarthost;
+    so.allow_loopback = PW_SWITCH_ON;
+    so.queue_retry_ms = retry;
+    so.queue_retry_len = 1;
+    so.queue_max_age_ms = 60000;
+    pw_server *relay = NULL;
+    OK(pw_server_new(&so, &relay));
+    pw_socket_addr ra;
+    OK(pw_server_listen(relay, "127.0.0.1", 0, &ra));
+    OK(pw_server_start(relay));
+
+    pw_status st;
+    pw_client *c = connect_to(ra.port, &st);
+    CHECK(c != NULL, "connect to the relay: %s", pw_status_name(st));
+    if (c) {
+        bool present = false;
+        char *params = NULL;
+        OK(pw_client_capability(c, "DSN", &present, &params));
+        CHECK(present, "a server with a queue offers DSN");
+        pw_string_free(params);
+        const char *rcpt[] = {"ann@example.test"};
+        const char *m = "Subject: relayed\r\n\r\nthrough the queue\r\n";
+        pw_send_result *r = NULL;
+        OK(pw_client_send(c, "me@example.org", rcpt, 1, (const uint8_t *)m, strlen(m), &r));
+        CHECK(r && pw_send_result_accepted_count(r) == 1, "accepted by the relay");
+        pw_send_result_free(r);
+        OK(pw_client_quit(c));
+        pw_client_free(c);
+    }
+    /* The queue runner relays it: wait (bounded) for the file in the final Maildir. */
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "test \"$(ls %s/new 2>/dev/null | wc -l)\" -eq 1", box);
+    int arrived = 0;
+    for (int i = 0; i < 300 && !arrived; i++) {
+        arrived = system(cmd) == 0;
+        if (!arrived) usleep(100 * 1000);
+    }
+    CHECK(arrived, "the relayed message is in %s/new", box);
+    OK(pw_server_stop(relay));
+    pw_server_free(relay);
+    OK(pw_server_stop(final_srv));
+    pw_server_free(final_srv);
+    snprintf(cmd, sizeof cmd, "rm -rf %s %s", spool, box);
+    CHECK(system(cmd) == 0, "cleanup");
+
+    /* Relay-mode options without a queue are a mistake, named; a retry list needs its array. */
+    pw_server_options bad = {0};
+    bad.queue_smarthost = "127.0.0.1:25";
+    pw_server *none = NULL;
+    FAILS(PW_INVALID_INPUT, pw_server_new(&bad, &none));
+    CHECK(contains(pw_last_error_message(), "queue_smarthost"), "%s", pw_last_error_message());
+    bad.queue_smarthost = NULL;
+    bad.delivery = "queue:/tmp/pw-c-never";
+    bad.queue_retry_len = 1;
+    FAILS(PW_NULL_PARAMETER, pw_server_new(&bad, &none));
+    CHECK(none == NULL, "nothing made");
+}
+
 int main(void) {
     struct state st;
     memset(&st, 0, sizeof st);
@@ -431,6 +519,7 @@ int main(void) {
     pthread_mutex_unlock(&st.lock);
     OK(pw_set_log_level(PW_LOG_OFF));
     server_options_reach_the_core();
+    relay_mode_reaches_the_smarthost();
     getters_do_not_wait_for_a_call();
     return finish("test_api");
 }
