@@ -1,11 +1,11 @@
 /* The rest of the API against a C server in the same process: compose, send_mail through a
  * smarthost, the pool, an AUTH callback, the log callback, replies built and serialised, and
  * the JSON forms of what hooks are handed; the server options beyond the API's list; a client's
- * getters answering while another thread's send is in flight. */
+ * getters answering while another thread's send is in flight; relay mode through a queue. */
 #include "common.h"
 
 #include <pthread.h>
-#include <unistd.h>
+#include <time.h>
 
 struct state {
     pthread_mutex_t lock;
@@ -343,7 +343,7 @@ static void relay_mode_reaches_the_smarthost(void) {
     int arrived = 0;
     for (int i = 0; i < 300 && !arrived; i++) {
         arrived = system(cmd) == 0;
-        if (!arrived) usleep(100 * 1000);
+        if (!arrived) nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
     }
     CHECK(arrived, "the relayed message is in %s/new", box);
     OK(pw_server_stop(relay));
