@@ -956,8 +956,9 @@ export interface ServerOptions {
   /** Answer EXPN (otherwise 502). */
   allowExpn?: boolean
   /**
-   * `"maildir:PATH"`, `"discard"`, or none (hooks only; the default). `"queue:PATH"` is
-   * refused until the server's relay mode lands; a `Queue` can be fed from `onMessage`.
+   * `"maildir:PATH"`, `"discard"`, `"queue:DIR"` (relay mode: 250 once the message is in the
+   * durable queue on DIR, which relays it by MX or through `queueSmarthost`), or none (hooks
+   * only; the default).
    */
   delivery?: string
   /** No leniency for real-world quirks. */
@@ -1008,6 +1009,26 @@ export interface ServerOptions {
    * `"per-recipient"` (`{domain}/{user}`) or a template such as `"{domain}/{user}/Maildir"`.
    */
   maildirLayout?: string
+  /**
+   * Relay mode (`delivery: "queue:DIR"`): relay everything through this host (`HOST` or
+   * `HOST:PORT`) instead of routing by MX.
+   */
+  queueSmarthost?: string
+  /** Relay mode: the SMTP port of the exchangers (and of a smarthost named without one; 25). */
+  queuePort?: number
+  /** Relay mode: DNS servers for MX routing as `"ip:port"` (default the system's). */
+  nameservers?: Array<string>
+  /** Relay mode: deliver to exchangers on loopback addresses (tests; default false). */
+  allowLoopback?: boolean
+  /**
+   * Relay mode: recipients of `localDomains` or `hostname` go into this Maildir instead of
+   * being relayed.
+   */
+  localMaildir?: string
+  /** Relay mode: seconds between retries, the last repeating (default 5 min doubling to 70 min). */
+  queueRetry?: Array<number>
+  /** Relay mode: seconds after which a message still deferred is bounced (default 5 days). */
+  queueMaxAge?: number
   /** After accept, before the banner. */
   onConnect?: (session: Session) => HookResult | Promise<HookResult>
   /** On MAIL, after the syntax checks. */

@@ -423,8 +423,9 @@ pub struct ServerOptions<'a> {
     pub allow_vrfy: Option<bool>,
     /// Answer EXPN (otherwise 502).
     pub allow_expn: Option<bool>,
-    /// `"maildir:PATH"`, `"discard"`, or none (hooks only; the default). `"queue:PATH"` is
-    /// refused until the server's relay mode lands; a `Queue` can be fed from `onMessage`.
+    /// `"maildir:PATH"`, `"discard"`, `"queue:DIR"` (relay mode: 250 once the message is in the
+    /// durable queue on DIR, which relays it by MX or through `queueSmarthost`), or none (hooks
+    /// only; the default).
     pub delivery: Option<String>,
     /// No leniency for real-world quirks.
     pub strict: Option<bool>,
@@ -463,6 +464,22 @@ pub struct ServerOptions<'a> {
     /// With `delivery: "maildir:PATH"`: `"shared"` (one Maildir, the default),
     /// `"per-recipient"` (`{domain}/{user}`) or a template such as `"{domain}/{user}/Maildir"`.
     pub maildir_layout: Option<String>,
+    /// Relay mode (`delivery: "queue:DIR"`): relay everything through this host (`HOST` or
+    /// `HOST:PORT`) instead of routing by MX.
+    pub queue_smarthost: Option<String>,
+    /// Relay mode: the SMTP port of the exchangers (and of a smarthost named without one; 25).
+    pub queue_port: Option<u32>,
+    /// Relay mode: DNS servers for MX routing as `"ip:port"` (default the system's).
+    pub nameservers: Option<Vec<String>>,
+    /// Relay mode: deliver to exchangers on loopback addresses (tests; default false).
+    pub allow_loopback: Option<bool>,
+    /// Relay mode: recipients of `localDomains` or `hostname` go into this Maildir instead of
+    /// being relayed.
+    pub local_maildir: Option<String>,
+    /// Relay mode: seconds between retries, the last repeating (default 5 min doubling to 70 min).
+    pub queue_retry: Option<Vec<f64>>,
+    /// Relay mode: seconds after which a message still deferred is bounced (default 5 days).
+    pub queue_max_age: Option<f64>,
     /// After accept, before the banner.
     #[napi(ts_type = "(session: Session) => HookResult | Promise<HookResult>")]
     pub on_connect: Option<Hook<'a, ConnectArgs>>,

@@ -8,7 +8,7 @@ const os = require('node:os');
 const path = require('node:path');
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { postwire, testDns, receivers, until } = require('./helpers');
+const { postwire, testDns, receiver, receivers, until } = require('./helpers');
 
 const pw = postwire();
 let dns;
@@ -133,4 +133,28 @@ test('bad envelopes and options are PW_INVALID_INPUT; a spool in use is PW_IO', 
   assert.throws(() => new pw.Queue(spool + '-other', { smarthots: 'x' }), (e) => e.code === 'PW_INVALID_INPUT' && /smarthots/.test(e.message));
   assert.throws(() => new pw.Queue(spool), (e) => e.code === 'PW_IO' && /in use/.test(e.message));
   assert.deepEqual(await q.list(), [], 'nothing was kept');
+});
+
+test('relay mode: a Server with delivery "queue:DIR" answers 250 once queued and relays through queueSmarthost', async (t) => {
+  const rcv = await receiver('127.0.0.1', 0);
+  t.after(() => rcv.close());
+  const spool = fs.mkdtempSync(path.join(os.tmpdir(), 'postwire-node-relay-'));
+  t.after(() => fs.rmSync(spool, { recursive: true, force: true }));
+  const server = new pw.Server({
+    hostname: 'relay.test', relayNetworks: ['127.0.0.0/8'], delivery: `queue:${spool}`,
+    queueSmarthost: `127.0.0.1:${rcv.port}`, queueRetry: [0.2], queueMaxAge: 60,
+  });
+  const addr = await server.listen('127.0.0.1', 0);
+  server.start();
+  t.after(() => server.stop());
+  const c = await pw.Client.connect('127.0.0.1', addr.port, { tls: 'none' });
+  assert.ok('DSN' in c.capabilities, 'a server with a queue offers DSN');
+  const r = await c.send('me@example.org', ['you@far.example'], BODY);
+  assert.deepEqual(r.accepted, ['you@far.example']);
+  await c.quit();
+  await until(20000, () => rcv.got.length >= 1, 'the relayed message');
+  assert.deepEqual([rcv.got[0].from, rcv.got[0].to], ['me@example.org', ['you@far.example']]);
+  assert.match(rcv.got[0].data, /Queued body\./);
+  assert.match(rcv.got[0].data, /^Received: from /, 'the relay stamped its Received line');
+  assert.throws(() => new pw.Server({ queueSmarthost: '127.0.0.1:25' }), (e) => e.code === 'PW_INVALID_INPUT' && /queue_smarthost/.test(e.message));
 });

@@ -7,8 +7,21 @@ import {
   type Route, type MxHost, type QueueEntry, type RunStats, type RelayReport, type RelayTest,
   type TraceAnalysis, type Hop, type Finding, type ReceivedLine,
   type Address, type Envelope, type HookResult, type Logger, type PostwireError, type RecipientResult,
-  type SendResult, type ServerStats, type Session, type PoolStats,
+  type SendResult, type ServerStats, type Session, type PoolStats, type ServerOptions,
 } from 'postwire'
+
+// Relay mode: the queue behind the server and where it relays.
+export const relayMode: ServerOptions = {
+  delivery: 'queue:/var/spool/postwire',
+  relayNetworks: ['10.0.0.0/8'],
+  queueSmarthost: 'smarthost.example.net:587',
+  queuePort: 25,
+  nameservers: ['127.0.0.1:5353'],
+  allowLoopback: false,
+  localMaildir: '/var/mail/local',
+  queueRetry: [300, 600, 1200],
+  queueMaxAge: 5 * 86400,
+}
 
 async function main(): Promise<void> {
   const inbox: Array<[string[], Buffer]> = []
