@@ -11,7 +11,7 @@ C_LIBDIR := $(or $(CARGO_TARGET_DIR),target)/$(PROFILE)
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 
 .DEFAULT_GOAL := help
-.PHONY: help deps build node fmt fmt-check test test-rust test-python test-node test-c c c-header install demo bench bench-server bench-client bench-python bench-node bench-c clean
+.PHONY: help deps build node fmt fmt-check test test-rust test-python test-node test-c c c-header install demo bench bench-server bench-client bench-python bench-node bench-c bench-queue crash-test clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -66,7 +66,7 @@ install: c ## Install header, libpostwire (.so, .a) and postwire.pc under PREFIX
 demo: ## Start `postwire serve` on loopback, deliver a message, show a relay refused, stop
 	@bash scripts/demo.sh
 
-bench: bench-server bench-client bench-python bench-node bench-c ## Run every benchmark (release builds)
+bench: bench-server bench-client bench-python bench-node bench-c bench-queue ## Run every benchmark (release builds)
 
 bench-server: ## Server benchmark: smtp-source against postwire, smtp-sink, aiosmtpd, smtp-server
 	@bash bench/server_bench.sh
@@ -80,6 +80,12 @@ bench-python: ## Python binding benchmark: Server with a Python hook, Client, ai
 
 bench-node: ## Node binding benchmark: Server with a JS hook vs smtp-server, Client/Pool vs nodemailer (release addon)
 	@bash bench/node_bench.sh
+bench-queue: ## Queue benchmark: smtp-source into serve --queue vs --maildir vs --discard, and relay end to end
+	@bash bench/queue_bench.sh
+
+crash-test: ## The long crash test: 2,000 messages over SMTP into serve --queue through 20 SIGKILLs
+	@bash scripts/crash_test.sh --long
+
 bench-c: ## C binding benchmark: C server with a counting hook, C client (release build)
 	@bash bench/c_bench.sh
 

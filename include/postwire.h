@@ -90,9 +90,31 @@ typedef struct pw_params pw_params;
 typedef struct pw_pool pw_pool;
 
 /**
+ * A queue on a spool directory. Open with `pw_queue_open`, free with `pw_queue_free`.
+ */
+typedef struct pw_queue pw_queue;
+
+/**
+ * A snapshot of the queue's entries (`pw_queue_list`), oldest first. Free with
+ * `pw_queue_entries_free`; its strings and replies are borrowed from it.
+ */
+typedef struct pw_queue_entries pw_queue_entries;
+
+/**
+ * One `Received:` value as the line grammar reads it. Free with `pw_received_free`.
+ */
+typedef struct pw_received pw_received;
+
+/**
  * One result per recipient of `pw_send_mail`. Free with `pw_recipient_results_free`.
  */
 typedef struct pw_recipient_results pw_recipient_results;
+
+/**
+ * The outcome of a relay check: overall verdict, evidence, and each probe with its verdict,
+ * reply and transcript. Free with `pw_relay_report_free`; its strings are borrowed from it.
+ */
+typedef struct pw_relay_report pw_relay_report;
 
 /**
  * An SMTP reply: code, enhanced status code, text lines. Made by the library (results, errors,
@@ -104,6 +126,13 @@ typedef struct pw_reply pw_reply;
  * Where a hook puts its refusal (`pw_reply_out_set`).
  */
 typedef struct pw_reply_out pw_reply_out;
+
+/**
+ * The route to a domain: its CNAME chain, its exchangers in the order to try them (each with
+ * its addresses), implicit and null MX flags, and the explanation (every query, answer and
+ * skipped candidate). Free with `pw_route_free`; its strings are borrowed from it.
+ */
+typedef struct pw_route pw_route;
 
 /**
  * The outcome of an accepted transaction (`pw_client_send`, `pw_pool_send`): accepted and
@@ -121,6 +150,13 @@ typedef struct pw_server pw_server;
  * The session a hook is called for (borrowed for the call).
  */
 typedef struct pw_session pw_session;
+
+/**
+ * The analysis of a message's `Received:` trace: hops in path order (oldest first), findings,
+ * and the overall `suspicious`. Free with `pw_trace_analysis_free`; its strings are borrowed
+ * from it.
+ */
+typedef struct pw_trace_analysis pw_trace_analysis;
 
 /**
  * How a client uses TLS: `PW_TLS_DEFAULT` (0: opportunistic, the core's default),
@@ -247,6 +283,29 @@ typedef struct {
      */
     const char *auth_password;
 } pw_client_options;
+
+/**
+ * A transaction's options (`pw_client_send_with`): the DSN parameters of RFC 3461, sent only
+ * when the server offers DSN. Zero fields: none.
+ */
+typedef struct {
+    /**
+     * `RET=`: `"full"` or `"hdrs"`; NULL: none.
+     */
+    const char *dsn_ret;
+    /**
+     * `ENVID=` (xtext-encoded by the library); NULL: none.
+     */
+    const char *dsn_envid;
+    /**
+     * `NOTIFY=` on every RCPT: `"NEVER"` or a list of `SUCCESS`, `FAILURE`, `DELAY`; NULL: none.
+     */
+    const char *dsn_notify;
+    /**
+     * `PW_SWITCH_ON`: `ORCPT=rfc822;<recipient>` on every RCPT.
+     */
+    pw_switch dsn_orcpt;
+} pw_send_options;
 
 /**
  * An extra header of a composed message.
@@ -475,6 +534,437 @@ typedef struct {
      */
     uint64_t retried;
 } pw_pool_stats;
+
+/**
+ * How a queue delivers and retries (`pw_queue_open`). Zero fields: the core's defaults.
+ */
+typedef struct {
+    /**
+     * DNS servers (`"ip:port"`) for MX routing; none: the system's.
+     */
+    const char *const *nameservers;
+    /**
+     * How many `nameservers`.
+     */
+    size_t nameservers_len;
+    /**
+     * Relay everything through this host; NULL: MX routing per recipient domain.
+     */
+    const char *smarthost;
+    /**
+     * Delivery port (0: 25).
+     */
+    uint16_t port;
+    /**
+     * Allow exchangers that resolve to loopback (tests: servers on 127.0.0.2 …).
+     */
+    pw_switch allow_loopback;
+    /**
+     * Delays between tries in milliseconds, the last repeating; none: 5 min doubling to 70 min.
+     */
+    const uint64_t *retry_ms;
+    /**
+     * How many `retry_ms`.
+     */
+    size_t retry_len;
+    /**
+     * Give up (bounce) after this many milliseconds in the queue (0: 5 days).
+     */
+    uint64_t max_age_ms;
+    /**
+     * Our name in notices (`Reporting-MTA`, `MAILER-DAEMON@`) and EHLO; NULL: this machine's.
+     */
+    const char *hostname;
+    /**
+     * Entries delivered at the same time.
+     */
+    uint64_t concurrency;
+    /**
+     * Entries delivered at the same time to one destination.
+     */
+    uint64_t per_destination;
+    /**
+     * TLS towards the receiving servers (default opportunistic).
+     */
+    pw_tls_mode tls;
+    /**
+     * One timeout for every SMTP phase, in milliseconds (0: RFC 5321's per phase).
+     */
+    uint64_t timeout_ms;
+    /**
+     * Name for EHLO; NULL: `hostname`.
+     */
+    const char *hello_name;
+    /**
+     * With `auth_password`: log in at the smarthost.
+     */
+    const char *auth_user;
+    /**
+     * The secret for `auth_user`.
+     */
+    const char *auth_password;
+    /**
+     * Allow AUTH over an unencrypted connection.
+     */
+    pw_switch allow_plaintext_auth;
+    /**
+     * How often the background runner looks for due entries (milliseconds; default 1 s).
+     */
+    uint64_t poll_interval_ms;
+} pw_queue_options;
+
+/**
+ * One recipient of `pw_queue_submit_envelope`, with its RFC 3461 parameters as on the wire.
+ */
+typedef struct {
+    /**
+     * The address. Required.
+     */
+    const char *address;
+    /**
+     * `NOTIFY=` (`"SUCCESS,FAILURE"`, `"NEVER"` …); NULL: the default (failure notices).
+     */
+    const char *notify;
+    /**
+     * `ORCPT=` (`"rfc822;a@b.test"`); NULL: none.
+     */
+    const char *orcpt;
+} pw_queue_recipient;
+
+/**
+ * The envelope of `pw_queue_submit_envelope`.
+ */
+typedef struct {
+    /**
+     * The sender; `""`: the null sender `<>` (never bounced to). Required.
+     */
+    const char *mail_from;
+    /**
+     * The recipients (at least one).
+     */
+    const pw_queue_recipient *rcpt_to;
+    /**
+     * How many `rcpt_to`.
+     */
+    size_t rcpt_count;
+    /**
+     * `ENVID=`; NULL: none.
+     */
+    const char *envid;
+    /**
+     * `RET=` (`"FULL"` or `"HDRS"`); NULL: none.
+     */
+    const char *ret;
+} pw_queue_envelope;
+
+/**
+ * What one run did.
+ */
+typedef struct {
+    /**
+     * Entries attempted (or expired).
+     */
+    uint64_t entries;
+    /**
+     * Recipients delivered.
+     */
+    uint64_t delivered;
+    /**
+     * Recipients deferred to a later try.
+     */
+    uint64_t deferred;
+    /**
+     * Recipients failed or expired (bounced).
+     */
+    uint64_t failed;
+    /**
+     * Notices queued (DSNs and success notices).
+     */
+    uint64_t notices;
+} pw_queue_run_stats;
+
+/**
+ * One queued message, borrowed from its `pw_queue_entries`.
+ */
+typedef struct {
+    /**
+     * Queue id.
+     */
+    const char *id;
+    /**
+     * The sender (`""`: `<>`).
+     */
+    const char *mail_from;
+    /**
+     * `ENVID=`, NULL when none.
+     */
+    const char *envid;
+    /**
+     * `RET=`, NULL when none.
+     */
+    const char *ret;
+    /**
+     * Message size in bytes.
+     */
+    uint64_t size;
+    /**
+     * When it was submitted (Unix time, milliseconds).
+     */
+    uint64_t created_ms;
+    /**
+     * When it is tried next (Unix time, milliseconds).
+     */
+    uint64_t next_try_ms;
+    /**
+     * Attempts made.
+     */
+    uint32_t attempts;
+    /**
+     * How many recipients (`pw_queue_entries_recipient`).
+     */
+    size_t recipient_count;
+} pw_queue_entry;
+
+/**
+ * One recipient of a queued message, borrowed from its `pw_queue_entries`.
+ */
+typedef struct {
+    /**
+     * The address.
+     */
+    const char *rcpt;
+    /**
+     * `NOTIFY=` as given, NULL when none.
+     */
+    const char *notify;
+    /**
+     * `ORCPT=` as given, NULL when none.
+     */
+    const char *orcpt;
+    /**
+     * `"pending"`, `"delivered"`, `"failed"` or `"expired"`.
+     */
+    const char *status;
+    /**
+     * Attempts made for it.
+     */
+    uint32_t attempts;
+    /**
+     * The last reply that decided something for it; NULL when none yet.
+     */
+    const pw_reply *last_reply;
+    /**
+     * The last attempt's detail (error message, host); NULL when none.
+     */
+    const char *last_detail;
+    /**
+     * The exchanger that answered last; NULL when none.
+     */
+    const char *remote_host;
+    /**
+     * True once its notice (DSN or success notice) was queued, or none was needed.
+     */
+    bool notified;
+    /**
+     * True when the receiving server took over DSN duty for it.
+     */
+    bool remote_dsn;
+} pw_queue_recipient_state;
+
+/**
+ * How `pw_check_relay` probes (zero fields: the core's defaults).
+ */
+typedef struct {
+    /**
+     * Our EHLO name; NULL: this machine's.
+     */
+    const char *helo;
+    /**
+     * The foreign domain of the probes (default `relay-probe.invalid`).
+     */
+    const char *probe_domain;
+    /**
+     * Each wait for a reply, in milliseconds (0: 30 s).
+     */
+    uint64_t timeout_ms;
+    /**
+     * The probes to run, by name; none: all of them.
+     */
+    const char *const *tests;
+    /**
+     * How many `tests`.
+     */
+    size_t tests_len;
+    /**
+     * Local part of the probe senders (default `antispam`).
+     */
+    const char *from_user;
+    /**
+     * Local part of the probe recipients (default `relaytest`).
+     */
+    const char *to_user;
+    /**
+     * The server's IP address for the `[ip]` tricks; NULL: the connected address.
+     */
+    const char *server_ip;
+    /**
+     * A domain the server receives for (the "spoofed internal sender" probes); NULL: the
+     * server's name.
+     */
+    const char *internal_domain;
+    /**
+     * Send DATA with a cookie body after an accepted RCPT (off by default).
+     */
+    pw_switch send_data;
+    /**
+     * Refusals on one connection before a fresh one is opened.
+     */
+    uint64_t errors_per_connection;
+    /**
+     * TLS towards the server (default opportunistic).
+     */
+    pw_tls_mode tls;
+} pw_relay_check_options;
+
+/**
+ * One probe of a relay check, borrowed from its `pw_relay_report`.
+ */
+typedef struct {
+    /**
+     * The probe's name (`"nmap_null_sender"` …).
+     */
+    const char *name;
+    /**
+     * MAIL FROM as sent (`"<>"`, `"<antispam@relay-probe.invalid>"` …).
+     */
+    const char *mail_from;
+    /**
+     * RCPT TO as sent.
+     */
+    const char *rcpt_to;
+    /**
+     * `"relayed"`, `"refused"`, `"deferred"`, `"auth_required"` or `"error"`.
+     */
+    const char *verdict;
+    /**
+     * The reply that decided it; NULL when none (a connection error).
+     */
+    const pw_reply *reply;
+    /**
+     * The swaks-style transcript (`"-> MAIL FROM:…"`, `"<- 250 …"`), lines joined by `"\n"`.
+     */
+    const char *transcript;
+    /**
+     * What went wrong for an `"error"` verdict; NULL otherwise.
+     */
+    const char *error;
+    /**
+     * True for a control probe (a recipient the server must accept: not relay evidence).
+     */
+    bool control;
+} pw_relay_test;
+
+/**
+ * The server context the probe matrix is built for (`pw_relay_probes_to_json`): what
+ * `pw_check_relay` learns from the banner, EHLO and the connection. NULL fields: absent
+ * (`banner_name`, `ehlo_name`, `internal_domain`) or the checker's defaults (`domain`,
+ * `from_user`, `to_user`); `ip` is required.
+ */
+typedef struct {
+    /**
+     * The name in the server's banner.
+     */
+    const char *banner_name;
+    /**
+     * The name in the server's EHLO reply.
+     */
+    const char *ehlo_name;
+    /**
+     * The server's IP address (`"192.0.2.25"`, `"2001:db8::25"`).
+     */
+    const char *ip;
+    /**
+     * The foreign probe domain (default `relay-probe.invalid`).
+     */
+    const char *domain;
+    /**
+     * Local part of the probe senders (default `antispam`).
+     */
+    const char *from_user;
+    /**
+     * Local part of the probe recipients (default `relaytest`).
+     */
+    const char *to_user;
+    /**
+     * A domain the server receives for.
+     */
+    const char *internal_domain;
+} pw_relay_probe_context;
+
+/**
+ * How `pw_resolve_mx_with` resolves (zero fields: the core's defaults).
+ */
+typedef struct {
+    /**
+     * DNS servers as `"ip:port"` (tests point them at a local server); none: the system's.
+     */
+    const char *const *nameservers;
+    /**
+     * How many `nameservers`.
+     */
+    size_t nameservers_len;
+    /**
+     * `PW_SWITCH_ON`: shuffle equal preferences with `seed` (the same order every time).
+     */
+    pw_switch seeded;
+    /**
+     * The seed when `seeded` is on.
+     */
+    uint64_t seed;
+    /**
+     * Our own host names: an MX naming one is dropped with every worse preference.
+     */
+    const char *const *own_hostnames;
+    /**
+     * How many `own_hostnames`.
+     */
+    size_t own_hostnames_len;
+    /**
+     * Longest CNAME chain followed (default 8).
+     */
+    uint64_t max_cname_chain;
+    /**
+     * Most exchangers kept.
+     */
+    uint64_t max_hosts;
+    /**
+     * Each DNS query's timeout in milliseconds.
+     */
+    uint64_t query_timeout_ms;
+} pw_resolve_options;
+
+/**
+ * One exchanger of a route, borrowed from its `pw_route`.
+ */
+typedef struct {
+    /**
+     * MX preference (0 for an implicit MX).
+     */
+    uint16_t preference;
+    /**
+     * The exchanger's name.
+     */
+    const char *exchange;
+    /**
+     * The name the exchanger's CNAME points to (RFC 5321 §5.1 says it should not be one:
+     * tolerated and flagged); NULL when it is no CNAME.
+     */
+    const char *cname;
+    /**
+     * How many addresses (`pw_route_host_address`), A and AAAA.
+     */
+    size_t address_count;
+} pw_mx_host;
 
 /**
  * How `pw_send_mail` delivers: the session options of `pw_client_options` (`host`: a smarthost
@@ -729,6 +1219,80 @@ typedef struct {
      */
     uint64_t hook_timeout_ms;
     /**
+     * Most simultaneous sessions from one client address (an IPv6 client by its /64);
+     * `421 4.7.0` past it. `PW_NO_LIMIT`: no per-address limit.
+     */
+    uint64_t max_connections_per_ip;
+    /**
+     * CIDRs the per-address limit does not apply to (besides `relay_networks`); none: the
+     * core's default (loopback).
+     */
+    const char *const *connection_limit_exceptions;
+    /**
+     * How many `connection_limit_exceptions`.
+     */
+    size_t connection_limit_exceptions_len;
+    /**
+     * Least average rate (bytes per second) at which message content must arrive
+     * (`421 4.4.2` past it). `PW_NO_LIMIT`: only the per-read timeout.
+     */
+    uint64_t min_data_rate;
+    /**
+     * Commands that move no transaction forward (NOOP, RSET, VRFY, EXPN, HELP) allowed between
+     * two messages (`421 4.7.0` past it). `PW_NO_LIMIT`: unlimited.
+     */
+    uint64_t max_junk_commands;
+    /**
+     * Advertise DSN (RFC 3461) and accept its parameters (off by default: only a queue can
+     * send the notices DSN promises).
+     */
+    pw_switch advertise_dsn;
+    /**
+     * With Maildir delivery: `"shared"` (one Maildir, the default), `"per-recipient"` or a
+     * template such as `"{domain}/{user}/Maildir"`; NULL: the default.
+     */
+    const char *maildir_layout;
+    /**
+     * Relay mode (`delivery = "queue:DIR"`): relay everything through this host (`HOST` or
+     * `HOST:PORT`) instead of routing by MX; NULL: MX routing.
+     */
+    const char *queue_smarthost;
+    /**
+     * Relay mode: the SMTP port of the exchangers (and of a smarthost named without one);
+     * 0: 25.
+     */
+    uint16_t queue_port;
+    /**
+     * Relay mode: DNS servers for MX routing as `"ip:port"`; none: the system's.
+     */
+    const char *const *nameservers;
+    /**
+     * How many `nameservers`.
+     */
+    size_t nameservers_len;
+    /**
+     * Relay mode: deliver to exchangers on loopback addresses (tests). Off by default.
+     */
+    pw_switch allow_loopback;
+    /**
+     * Relay mode: recipients of `local_domains` or `hostname` go into this Maildir instead of
+     * being relayed; NULL: none are local.
+     */
+    const char *local_maildir;
+    /**
+     * Relay mode: milliseconds between retries, the last repeating (`queue_retry_len` values);
+     * none: 5 min doubling to 70 min, as Postfix.
+     */
+    const uint64_t *queue_retry_ms;
+    /**
+     * How many `queue_retry_ms`.
+     */
+    size_t queue_retry_len;
+    /**
+     * Relay mode: after this long a message still deferred is bounced (0: 5 days).
+     */
+    uint64_t queue_max_age_ms;
+    /**
      * Handed to every hook as its first argument; never dereferenced by the library.
      */
     void *user_data;
@@ -791,6 +1355,224 @@ typedef struct {
      */
     uint64_t bytes_received;
 } pw_server_stats;
+
+/**
+ * How `pw_analyze_received` judges a trace (zero fields: the core's defaults).
+ */
+typedef struct {
+    /**
+     * Hosts (names or domains) whose lines are trusted: lines below the last of them may have
+     * been written by the sender (`after_trusted`).
+     */
+    const char *const *trusted_hosts;
+    /**
+     * How many `trusted_hosts`.
+     */
+    size_t trusted_hosts_len;
+    /**
+     * Look up forward-confirmed reverse DNS of every hop's IP (through `nameservers`).
+     */
+    pw_switch resolve;
+    /**
+     * DNS servers (`"ip:port"`) for `resolve`; none: the system's.
+     */
+    const char *const *nameservers;
+    /**
+     * How many `nameservers`.
+     */
+    size_t nameservers_len;
+    /**
+     * "Now" for the future-date check, seconds since the epoch; 0: the clock.
+     */
+    int64_t now;
+} pw_trace_options;
+
+/**
+ * One hop of a trace, borrowed from its `pw_trace_analysis`. Absent fields are NULL.
+ */
+typedef struct {
+    /**
+     * The name the client gave in HELO/EHLO.
+     */
+    const char *from_helo;
+    /**
+     * The client's reverse-DNS name as the hop recorded it (NULL for `unknown`).
+     */
+    const char *from_rdns;
+    /**
+     * The client's IP address as text.
+     */
+    const char *from_ip;
+    /**
+     * The host that wrote the line.
+     */
+    const char *by_host;
+    /**
+     * The `with` protocol (`ESMTPS`, `LMTP`, `HTTP`, `mapi` …).
+     */
+    const char *with_protocol;
+    /**
+     * True when the line says the hop was encrypted.
+     */
+    bool tls;
+    /**
+     * TLS version named in the line.
+     */
+    const char *tls_version;
+    /**
+     * TLS cipher named in the line.
+     */
+    const char *tls_cipher;
+    /**
+     * The receiving host's queue id.
+     */
+    const char *id;
+    /**
+     * The recipient of the `for` clause.
+     */
+    const char *for_addr;
+    /**
+     * The date the hop wrote, RFC 3339.
+     */
+    const char *date;
+    /**
+     * True when `timestamp` holds the date (seconds since the epoch, UTC).
+     */
+    bool has_timestamp;
+    /**
+     * The date as seconds since the epoch.
+     */
+    int64_t timestamp;
+    /**
+     * True when `delay` holds the seconds since the previous dated hop.
+     */
+    bool has_delay;
+    /**
+     * Seconds since the previous dated hop (negative: this hop claims to be older).
+     */
+    double delay;
+    /**
+     * The field as it appeared, without `Received:`.
+     */
+    const char *raw;
+    /**
+     * How many defects the line has (`pw_trace_analysis_hop_defect`).
+     */
+    size_t defect_count;
+    /**
+     * The resolved reverse-DNS name of `from_ip` (only with `resolve`).
+     */
+    const char *resolved_rdns;
+    /**
+     * Forward-confirmed reverse DNS (only with `resolve`): 1 confirmed, 0 not, -1 not checked.
+     */
+    int32_t fcrdns;
+} pw_hop;
+
+/**
+ * One finding of a trace, borrowed from its `pw_trace_analysis`.
+ */
+typedef struct {
+    /**
+     * `"chain_break"`, `"helo_mismatch"`, `"after_trusted"`, `"date_order"`, `"future_date"`,
+     * `"huge_delay"`, `"private_ip_in_public_path"`, `"unparsable"`, `"fcrdns_failed"`.
+     */
+    const char *kind;
+    /**
+     * The hop it is about (index in path order), or -1 for the whole trace.
+     */
+    int64_t hop;
+    /**
+     * `"low"`, `"medium"` or `"high"`.
+     */
+    const char *severity;
+    /**
+     * One sentence for a person.
+     */
+    const char *detail;
+    /**
+     * How many evidence strings (`pw_trace_analysis_finding_evidence`).
+     */
+    size_t evidence_count;
+} pw_finding;
+
+/**
+ * The fields of a parsed `Received:` value, borrowed from its `pw_received`. Absent: NULL.
+ */
+typedef struct {
+    /**
+     * The word after `from`.
+     */
+    const char *from;
+    /**
+     * The connecting IP address as text.
+     */
+    const char *from_ip;
+    /**
+     * The reverse-DNS name in the `from` comment.
+     */
+    const char *from_iprev;
+    /**
+     * The host after `by`.
+     */
+    const char *by;
+    /**
+     * The address after `for`.
+     */
+    const char *for_;
+    /**
+     * The registered `with` protocol (`ESMTPS`, `LMTP` …).
+     */
+    const char *with;
+    /**
+     * The first word after `with` when it is no registered protocol (`mapi`).
+     */
+    const char *with_word;
+    /**
+     * TLS version named in the line (`TLSv1.3`).
+     */
+    const char *tls_version;
+    /**
+     * TLS cipher named in the line.
+     */
+    const char *tls_cipher;
+    /**
+     * The `id` clause.
+     */
+    const char *id;
+    /**
+     * An ident (RFC 1413) user.
+     */
+    const char *ident;
+    /**
+     * The name of an explicit `HELO`/`EHLO`/`helo=` comment.
+     */
+    const char *helo;
+    /**
+     * `HELO`, `EHLO` or `LHLO` when the line says which.
+     */
+    const char *helo_cmd;
+    /**
+     * The `via` clause.
+     */
+    const char *via;
+    /**
+     * The date, RFC 3339.
+     */
+    const char *date;
+    /**
+     * True when `timestamp` holds the date.
+     */
+    bool has_timestamp;
+    /**
+     * The date as seconds since the epoch (UTC).
+     */
+    int64_t timestamp;
+    /**
+     * How many defects (`pw_received_defect`).
+     */
+    size_t defect_count;
+} pw_received_fields;
 
 /**
  * Milliseconds per phase of a send; -1 for a phase that did not run.
@@ -1009,6 +1791,21 @@ pw_status pw_client_send(pw_client *client,
                          const uint8_t *message,
                          size_t message_len,
                          pw_send_result **out);
+
+/**
+ * `pw_client_send` with a transaction's options (`opts`: DSN parameters).
+ *
+ * # Safety
+ * As `pw_client_send`; `opts` NULL or valid.
+ */
+pw_status pw_client_send_with(pw_client *client,
+                              const char *mail_from,
+                              const char *const *rcpt_to,
+                              size_t rcpt_count,
+                              const uint8_t *message,
+                              size_t message_len,
+                              const pw_send_options *opts,
+                              pw_send_result **out);
 
 /**
  * VRFY `address`; any well-formed reply (252 and 502 included) is `PW_OK` with the reply in
@@ -1438,6 +2235,406 @@ pw_status pw_parse_address(const char *input,
                            char **out);
 
 /**
+ * Open (creating) the queue on spool directory `spool`: every entry already there is picked
+ * up again. Errors: `PW_IO` (the directory), `PW_INVALID_INPUT` (an option).
+ *
+ * # Safety
+ * `spool` is NULL or a C string; `opts` NULL or valid; `out` NULL or writable.
+ */
+pw_status pw_queue_open(const char *spool,
+                        const pw_queue_options *opts,
+                        pw_queue **out);
+
+/**
+ * Store `message` for delivery from `mail_from` (`""`: `<>`) to the `rcpt_count` recipients;
+ * `*out_id` is its queue id (free with `pw_string_free`), written only once the message and
+ * its envelope are synced to disk. Errors: `PW_INVALID_INPUT`, `PW_IO` (nothing kept).
+ *
+ * # Safety
+ * As `pw_client_send`; `queue` NULL or live; `out_id` NULL or writable.
+ */
+pw_status pw_queue_submit(const pw_queue *queue,
+                          const char *mail_from,
+                          const char *const *rcpt_to,
+                          size_t rcpt_count,
+                          const uint8_t *message,
+                          size_t message_len,
+                          char **out_id);
+
+/**
+ * `pw_queue_submit` with the RFC 3461 parameters: per-recipient `NOTIFY` and `ORCPT`,
+ * `ENVID` and `RET`, carried into the notices.
+ *
+ * # Safety
+ * `queue` NULL or live; `envelope` NULL or valid; `message` NULL or `message_len` bytes;
+ * `out_id` NULL or writable.
+ */
+pw_status pw_queue_submit_envelope(const pw_queue *queue,
+                                   const pw_queue_envelope *envelope,
+                                   const uint8_t *message,
+                                   size_t message_len,
+                                   char **out_id);
+
+/**
+ * Deliver every entry that is due now, once; returns when each was attempted. `out`: what it
+ * did.
+ *
+ * # Safety
+ * `queue` NULL or live; `out` NULL or writable.
+ */
+pw_status pw_queue_run(const pw_queue *queue,
+                       pw_queue_run_stats *out);
+
+/**
+ * Deliver every entry now, due or not (`postwire queue flush`).
+ *
+ * # Safety
+ * `queue` NULL or live; `out` NULL or writable.
+ */
+pw_status pw_queue_flush(const pw_queue *queue,
+                         pw_queue_run_stats *out);
+
+/**
+ * Start the background runner on the library's threads: it delivers due entries, wakes on
+ * every submit and looks again every `poll_interval_ms`. Returns at once; idempotent.
+ *
+ * # Safety
+ * `queue` NULL or live.
+ */
+pw_status pw_queue_start(const pw_queue *queue);
+
+/**
+ * Stop the background runner after its current run; returns when it stopped. Idempotent.
+ *
+ * # Safety
+ * `queue` NULL or live.
+ */
+pw_status pw_queue_stop(const pw_queue *queue);
+
+/**
+ * Every entry of the queue with its per-recipient state, as a snapshot you own
+ * (`pw_queue_entries_free`).
+ *
+ * # Safety
+ * `queue` NULL or live; `out` NULL or writable.
+ */
+pw_status pw_queue_list(const pw_queue *queue,
+                        pw_queue_entries **out);
+
+/**
+ * How many entries.
+ *
+ * # Safety
+ * `entries` NULL or live.
+ */
+size_t pw_queue_entries_count(const pw_queue_entries *entries);
+
+/**
+ * Entry `index`, borrowed. `PW_INVALID_INPUT` past the end.
+ *
+ * # Safety
+ * `entries` NULL or live; `out` NULL or writable.
+ */
+pw_status pw_queue_entries_get(const pw_queue_entries *entries,
+                               size_t index,
+                               pw_queue_entry *out);
+
+/**
+ * Recipient `rcpt` of entry `entry`, borrowed. `PW_INVALID_INPUT` past either end.
+ *
+ * # Safety
+ * `entries` NULL or live; `out` NULL or writable.
+ */
+pw_status pw_queue_entries_recipient(const pw_queue_entries *entries,
+                                     size_t entry,
+                                     size_t rcpt,
+                                     pw_queue_recipient_state *out);
+
+/**
+ * The entries as JSON (`postwire queue list --json`): `[{"id", "mail_from", "envid", "ret",
+ * "size", "created_ms", "next_try_ms", "attempts", "recipients": [{"rcpt", "status",
+ * "attempts", "last_reply", …}]}]`. Free with `pw_string_free`.
+ *
+ * # Safety
+ * `entries` NULL or live; `out` NULL or writable.
+ */
+pw_status pw_queue_entries_to_json(const pw_queue_entries *entries,
+                                   char **out);
+
+/**
+ * Free a list. NULL does nothing.
+ *
+ * # Safety
+ * `entries` is NULL or not freed yet.
+ */
+void pw_queue_entries_free(pw_queue_entries *entries);
+
+/**
+ * Stop the background runner (as `pw_queue_stop`) and free the queue; what is spooled stays
+ * for the next `pw_queue_open`. NULL does nothing.
+ *
+ * # Safety
+ * `queue` is NULL or a `pw_queue` not freed yet, with no call running on it.
+ */
+void pw_queue_free(pw_queue *queue);
+
+/**
+ * Probe `host:port` (port 0: 25) with the relay tricks of nmap's smtp-open-relay script and
+ * more; each probe ends with RSET, the session with QUIT. `PW_OK` when the check ran — the
+ * verdicts are in `*out` — an error (`PW_CONNECT`, `PW_TIMEOUT` …) only when it could not.
+ *
+ * # Safety
+ * `host` NULL or a C string; `opts` NULL or valid; `out` NULL or writable.
+ */
+pw_status pw_check_relay(const char *host,
+                         uint16_t port,
+                         const pw_relay_check_options *opts,
+                         pw_relay_report **out);
+
+/**
+ * True when any relay probe was relayed: the server is an open relay.
+ *
+ * # Safety
+ * `report` NULL or live.
+ */
+bool pw_relay_report_open(const pw_relay_report *report);
+
+/**
+ * True when not open and no probe was refused outright (only 4xx answers and errors).
+ *
+ * # Safety
+ * `report` NULL or live.
+ */
+bool pw_relay_report_inconclusive(const pw_relay_report *report);
+
+/**
+ * How many probes relayed (the evidence for "open").
+ *
+ * # Safety
+ * `report` NULL or live.
+ */
+size_t pw_relay_report_evidence_count(const pw_relay_report *report);
+
+/**
+ * The name of relayed probe `index`, borrowed; NULL past the end.
+ *
+ * # Safety
+ * `report` NULL or live.
+ */
+const char *pw_relay_report_evidence(const pw_relay_report *report,
+                                     size_t index);
+
+/**
+ * How many probes ran.
+ *
+ * # Safety
+ * `report` NULL or live.
+ */
+size_t pw_relay_report_result_count(const pw_relay_report *report);
+
+/**
+ * Probe `index`, borrowed. `PW_INVALID_INPUT` past the end.
+ *
+ * # Safety
+ * `report` NULL or live; `out` NULL or writable.
+ */
+pw_status pw_relay_report_result(const pw_relay_report *report,
+                                 size_t index,
+                                 pw_relay_test *out);
+
+/**
+ * The report as JSON (`postwire relay-check --json`): `{"open", "inconclusive", "evidence",
+ * "results": [{"name", "mail_from", "rcpt_to", "verdict", "reply", "tricks", "control",
+ * "error", "transcript"}], "server_name", "connections"}`. Free with `pw_string_free`.
+ *
+ * # Safety
+ * `report` NULL or live; `out` NULL or writable.
+ */
+pw_status pw_relay_report_to_json(const pw_relay_report *report,
+                                  char **out);
+
+/**
+ * Free a report. NULL does nothing.
+ *
+ * # Safety
+ * `report` is NULL or not freed yet.
+ */
+void pw_relay_report_free(pw_relay_report *report);
+
+/**
+ * The probe matrix `pw_check_relay` runs against a server with context `ctx`, in order, as
+ * JSON: `[{"name", "mail_from", "rcpt_to", "tricks", "control"}]` (what
+ * `tests/vectors/relay_probes.json` holds). Free with `pw_string_free`.
+ *
+ * # Safety
+ * `ctx` NULL or valid (its strings NULL or C strings); `out` NULL or writable.
+ */
+pw_status pw_relay_probes_to_json(const pw_relay_probe_context *ctx,
+                                  char **out);
+
+/**
+ * The verdict a RCPT reply gives a probe: `*out` is `"relayed"`, `"refused"`, `"deferred"`,
+ * `"auth_required"` or `"error"` (static: never freed).
+ *
+ * # Safety
+ * `reply` NULL or live; `out` NULL or writable.
+ */
+pw_status pw_relay_classify(const pw_reply *reply,
+                            const char **out);
+
+/**
+ * The overall verdict of `n` probe verdicts (names as `pw_relay_classify` gives them): open
+ * when any relayed, inconclusive when not open and none refused outright.
+ *
+ * # Safety
+ * `verdicts` NULL or `n` C strings; the out-pointers NULL or writable.
+ */
+pw_status pw_relay_summarise(const char *const *verdicts,
+                             size_t n,
+                             bool *out_open,
+                             bool *out_inconclusive);
+
+/**
+ * Resolve where mail for `domain` goes (RFC 5321 §5.1): the CNAME chain, MX records by
+ * preference (equal preferences shuffled), their A/AAAA addresses, an implicit MX when there
+ * is none, null MX (RFC 7505) flagged. `nameservers`: `n` servers as `"ip:port"` (`n` = 0: the
+ * system's; `nameservers` may then be any pointer but NULL). Errors: `PW_DNS` (NXDOMAIN: a
+ * permanent reply in `pw_last_error_reply()`; SERVFAIL or timeout: a transient one; CNAME
+ * loop; MX loops back to ourselves), `PW_INVALID_INPUT`.
+ *
+ * # Safety
+ * `domain` is NULL or a C string; `nameservers` NULL or `n` C strings; `out` NULL or writable.
+ */
+pw_status pw_resolve_mx(const char *domain,
+                        const char *const *nameservers,
+                        size_t n,
+                        pw_route **out);
+
+/**
+ * `pw_resolve_mx` with every option of the core (`pw_resolve_options`; zero fields: defaults).
+ *
+ * # Safety
+ * `domain` is NULL or a C string; `opts` NULL or valid; `out` NULL or writable.
+ */
+pw_status pw_resolve_mx_with(const char *domain,
+                             const pw_resolve_options *opts,
+                             pw_route **out);
+
+/**
+ * The domain asked for. Borrowed from `route`.
+ *
+ * # Safety
+ * `route` is NULL or live.
+ */
+const char *pw_route_domain(const pw_route *route);
+
+/**
+ * The canonical name at the end of the CNAME chain (the domain itself without one). Borrowed.
+ *
+ * # Safety
+ * `route` is NULL or live.
+ */
+const char *pw_route_canonical(const pw_route *route);
+
+/**
+ * How many names the CNAME chain has (the targets followed, in order).
+ *
+ * # Safety
+ * `route` is NULL or live.
+ */
+size_t pw_route_cname_count(const pw_route *route);
+
+/**
+ * CNAME target `index` of the chain, borrowed; NULL past the end.
+ *
+ * # Safety
+ * `route` is NULL or live.
+ */
+const char *pw_route_cname(const pw_route *route,
+                           size_t index);
+
+/**
+ * True when the domain has no MX and its own address is the exchanger (implicit MX).
+ *
+ * # Safety
+ * `route` is NULL or live.
+ */
+bool pw_route_implicit(const pw_route *route);
+
+/**
+ * True when the domain publishes a null MX (RFC 7505: it accepts no mail; no hosts).
+ *
+ * # Safety
+ * `route` is NULL or live.
+ */
+bool pw_route_null_mx(const pw_route *route);
+
+/**
+ * How many exchangers, in the order to try them.
+ *
+ * # Safety
+ * `route` is NULL or live.
+ */
+size_t pw_route_host_count(const pw_route *route);
+
+/**
+ * Exchanger `index`, borrowed from `route`. `PW_INVALID_INPUT` past the end.
+ *
+ * # Safety
+ * `route` is NULL or live; `out` NULL or writable.
+ */
+pw_status pw_route_host(const pw_route *route,
+                        size_t index,
+                        pw_mx_host *out);
+
+/**
+ * Address `address` (`"127.0.0.2"`, `"::1"`) of exchanger `host`, borrowed; NULL past the end.
+ *
+ * # Safety
+ * `route` is NULL or live.
+ */
+const char *pw_route_host_address(const pw_route *route,
+                                  size_t host,
+                                  size_t address);
+
+/**
+ * How many lines the explanation has.
+ *
+ * # Safety
+ * `route` is NULL or live.
+ */
+size_t pw_route_explanation_count(const pw_route *route);
+
+/**
+ * Explanation line `index` (`"query  MX shmail.abc.test"`, `"answer …"`, `"skip   …"`),
+ * borrowed; NULL past the end.
+ *
+ * # Safety
+ * `route` is NULL or live.
+ */
+const char *pw_route_explanation(const pw_route *route,
+                                 size_t index);
+
+/**
+ * The route as JSON (`postwire mx --json`): `{"domain", "canonical", "cname_chain", "hosts":
+ * [{"preference", "exchange", "addresses", "cname"}], "implicit", "null_mx", "explanation"}`.
+ * Free with `pw_string_free`.
+ *
+ * # Safety
+ * `route` is NULL or live; `out` NULL or writable.
+ */
+pw_status pw_route_to_json(const pw_route *route,
+                           char **out);
+
+/**
+ * Free a route. NULL does nothing.
+ *
+ * # Safety
+ * `route` is NULL or a `pw_route` not freed yet.
+ */
+void pw_route_free(pw_route *route);
+
+/**
  * Deliver `message` from `mail_from` to the `rcpt_count` recipients, through the smarthost of
  * `opts` or by MX routing. `PW_OK` when it was attempted — each recipient's outcome is in
  * `*out` — an error only when nothing was attempted (bad address, bad option).
@@ -1570,6 +2767,152 @@ pw_status pw_server_get_stats(const pw_server *server,
  * `server` is NULL or a `pw_server` not freed yet; no other thread uses it any more.
  */
 void pw_server_free(pw_server *server);
+
+/**
+ * Analyse the `Received:` trace of `message` (`message_len` bytes: the header, or the whole
+ * message): every line parsed (defects listed, never a failure), hops bottom-up with delays,
+ * findings with evidence. A message with no `Received:` line gives zero hops. Errors only from
+ * `resolve` (`PW_DNS`) or a bad option (`PW_INVALID_INPUT`).
+ *
+ * # Safety
+ * `message` NULL or `message_len` readable bytes; `opts` NULL or valid; `out` NULL or writable.
+ */
+pw_status pw_analyze_received(const uint8_t *message,
+                              size_t message_len,
+                              const pw_trace_options *opts,
+                              pw_trace_analysis **out);
+
+/**
+ * True when a finding of medium or high severity points at forgery or tampering.
+ *
+ * # Safety
+ * `analysis` NULL or live.
+ */
+bool pw_trace_analysis_suspicious(const pw_trace_analysis *analysis);
+
+/**
+ * How many hops.
+ *
+ * # Safety
+ * `analysis` NULL or live.
+ */
+size_t pw_trace_analysis_hop_count(const pw_trace_analysis *analysis);
+
+/**
+ * Hop `index` (0 = oldest), borrowed. `PW_INVALID_INPUT` past the end.
+ *
+ * # Safety
+ * `analysis` NULL or live; `out` NULL or writable.
+ */
+pw_status pw_trace_analysis_hop(const pw_trace_analysis *analysis,
+                                size_t index,
+                                pw_hop *out);
+
+/**
+ * Defect `defect` of hop `hop` (`"no_semicolon"`, `"bad_date"` …), borrowed; NULL past the end.
+ *
+ * # Safety
+ * `analysis` NULL or live.
+ */
+const char *pw_trace_analysis_hop_defect(const pw_trace_analysis *analysis,
+                                         size_t hop,
+                                         size_t defect);
+
+/**
+ * How many findings.
+ *
+ * # Safety
+ * `analysis` NULL or live.
+ */
+size_t pw_trace_analysis_finding_count(const pw_trace_analysis *analysis);
+
+/**
+ * Finding `index`, borrowed. `PW_INVALID_INPUT` past the end.
+ *
+ * # Safety
+ * `analysis` NULL or live; `out` NULL or writable.
+ */
+pw_status pw_trace_analysis_finding(const pw_trace_analysis *analysis,
+                                    size_t index,
+                                    pw_finding *out);
+
+/**
+ * Evidence string `evidence` (`"name=value"`) of finding `finding`, borrowed; NULL past the end.
+ *
+ * # Safety
+ * `analysis` NULL or live.
+ */
+const char *pw_trace_analysis_finding_evidence(const pw_trace_analysis *analysis,
+                                               size_t finding,
+                                               size_t evidence);
+
+/**
+ * The analysis as JSON (`postwire analyze --json`): `{"hops": [{"from_helo", "from_rdns",
+ * "from_ip", "by_host", "with_protocol", "tls", "id", "for_addr", "date", "delay", "raw",
+ * "defects", …}], "findings": [{"kind", "hop", "severity", "detail", "evidence"}],
+ * "suspicious"}`. Free with `pw_string_free`.
+ *
+ * # Safety
+ * `analysis` NULL or live; `out` NULL or writable.
+ */
+pw_status pw_trace_analysis_to_json(const pw_trace_analysis *analysis,
+                                    char **out);
+
+/**
+ * Free an analysis. NULL does nothing.
+ *
+ * # Safety
+ * `analysis` is NULL or not freed yet.
+ */
+void pw_trace_analysis_free(pw_trace_analysis *analysis);
+
+/**
+ * Parse one `Received:` value (`value_len` bytes, without `Received:`; folded lines allowed).
+ * Never fails on odd input: what is odd is listed as defects.
+ *
+ * # Safety
+ * `value` NULL or `value_len` readable bytes; `out` NULL or writable.
+ */
+pw_status pw_parse_received(const uint8_t *value,
+                            size_t value_len,
+                            pw_received **out);
+
+/**
+ * The parsed fields, borrowed from `received`.
+ *
+ * # Safety
+ * `received` NULL or live; `out` NULL or writable.
+ */
+pw_status pw_received_get(const pw_received *received,
+                          pw_received_fields *out);
+
+/**
+ * Defect `index` of the line (`"no_semicolon"`, `"bad_date"` …), borrowed; NULL past the end.
+ *
+ * # Safety
+ * `received` NULL or live.
+ */
+const char *pw_received_defect(const pw_received *received,
+                               size_t index);
+
+/**
+ * The parsed line as JSON: `{"from", "from_ip", "from_iprev", "by", "for_", "with",
+ * "with_word", "tls_version", "tls_cipher", "id", "ident", "helo", "helo_cmd", "via", "date",
+ * "timestamp", "defects"}`. Free with `pw_string_free`.
+ *
+ * # Safety
+ * `received` NULL or live; `out` NULL or writable.
+ */
+pw_status pw_received_to_json(const pw_received *received,
+                              char **out);
+
+/**
+ * Free a parsed line. NULL does nothing.
+ *
+ * # Safety
+ * `received` is NULL or not freed yet.
+ */
+void pw_received_free(pw_received *received);
 
 /**
  * The reply code (`250`); 0 when `reply` is NULL.

@@ -5,7 +5,8 @@
 #   2. The test programs of tests/c — and the NULL test generated from the header — are compiled
 #      with -Wall -Wextra -Werror against the committed header, twice: plain and with
 #      AddressSanitizer.
-#   3. tests/c/run.py runs every program against its peers three times: plain, under valgrind
+#   3. tests/c/run.py runs every program against its peers (and postwire-testdns, the DNS server
+#      of every suite, for MX routing and the queue) three times: plain, under valgrind
 #      memcheck (0 errors, 0 definite leaks) and the ASan build.
 #   4. `make install PREFIX=<tmp>`; the examples build with `cc $(pkg-config --cflags --libs
 #      postwire)` and examples/c/send delivers to examples/c/serve.
@@ -28,8 +29,8 @@ work="$repo/.work/c"
 rm -rf "$work"
 mkdir -p "$work/plain" "$work/asan"
 
-say "cargo build -p postwire-c"
-cargo build -q -p postwire-c
+say "cargo build -p postwire-c -p postwire-testdns"
+cargo build -q -p postwire-c -p postwire-testdns
 say "regenerating include/postwire.h (make c-header)"
 make -s c-header >/dev/null
 git diff --exit-code -- include/postwire.h ||
@@ -43,7 +44,7 @@ build() {  # build OUT_DIR EXTRA_FLAGS...
   for src in tests/c/test_*.c "$work/test_null.c"; do
     local name extra=()
     name=$(basename "$src" .c)
-    [ "$name" = test_vectors ] && extra=($(pkg-config --cflags --libs jansson))
+    case "$name" in test_vectors | test_mta) extra=($(pkg-config --cflags --libs jansson)) ;; esac
     cc "${cflags[@]}" "$@" "$src" -o "$out/$name" "${libs[@]}" "${extra[@]}"
   done
 }

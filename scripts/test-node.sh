@@ -4,7 +4,8 @@
 #     addon through the `prepare` script (napi build, debug profile);
 #  2. the generated index.d.ts / index.js must be the committed ones (stale: commit them);
 #  3. `tsc --noEmit --strict` on tests/node/typed_usage.ts against that index.d.ts;
-#  4. the node:test suite in tests/node against the checkout (peers: tests/peers/node, `make deps`);
+#  4. the node:test suite in tests/node against the checkout (peers: tests/peers/node, `make deps`;
+#     the test DNS server postwire-testdns, built here, serving tests/dns/zone.json);
 #  5. `npm pack`, then the tarball installed into a fresh project with cargo and rustc off the PATH
 #     (no Rust toolchain), loaded with require() and import, and the README and process-lifetime
 #     tests run again against that installed copy.
@@ -29,6 +30,9 @@ say "index.d.ts and index.js are the committed ones"
 
 say "tsc --noEmit --strict tests/node/typed_usage.ts"
 npx --no-install tsc -p tests/node/tsconfig.json
+
+say "cargo build -p postwire-testdns (the DNS server of the route, queue and trace tests)"
+cargo build --quiet -p postwire-testdns
 
 say "node --test tests/node"
 node --test --test-concurrency=2 tests/node/*.test.js

@@ -26,6 +26,9 @@ say "fresh venv $work/venv-test ($("$py" --version 2>&1))"
 pipq "$work/venv-test" -r tests/python/requirements.txt
 say "pip install . (maturin, --profile dev)"
 MATURIN_PEP517_ARGS="--profile dev" pipq "$work/venv-test" .
+# The MTA tests resolve against the test DNS server (tests/dns/zone.json), run as a process.
+say "cargo build -p postwire-testdns"
+cargo build --quiet -p postwire-testdns
 say "pytest tests/python"
 # Run from the tests directory so that only the installed package can be imported.
 (cd tests/python && "$work/venv-test/bin/python" -m pytest -q -p no:cacheprovider .)

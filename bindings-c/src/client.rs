@@ -1,37 +1,35 @@
-//! `pw_client`: one SMTP session, blocking calls. Each client drives its session on a private
-//! current-thread runtime (`postwire::host::runtime::local`) inside the calling thread, so a send
-//! costs no thread hand-off.
+//! `pw_client`: one SMTP session, blocking calls, on the core's `ClientHandle`. Each client
+//! drives its session on a private current-thread runtime (`postwire::host::runtime::local`)
+//! inside the calling thread, so a send costs no thread hand-off.
 //!
-//! Threads: a `pw_client` may be used from any thread, one call at a time; the library locks it
-//! per call, so a getter called while another thread's call runs waits for that call.
+//! Threads: a `pw_client` may be used from any thread. Calls (send, login, noop …) serialize on
+//! the connection; getters (capabilities, banner, TLS, closed, transcript) never wait: they read
+//! the state the session published at the end of its last call (`ClientHandle`'s snapshot).
 
 use std::ffi::c_char;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 
-use postwire::client::Client;
+use postwire::client::{Client, ClientHandle};
 use postwire::host::runtime;
 use tokio::runtime::Runtime;
 
 use crate::error::pw_status;
-use crate::ffi::{self, non_null, Fail, Res};
-use crate::options::pw_client_options;
+use crate::ffi::{self, non_null, Res};
+use crate::options::{pw_client_options, pw_switch, Obj};
 use crate::values::{pw_reply, pw_send_result};
 
 /// An open SMTP session. Open with `pw_client_connect`, free with `pw_client_free`.
 pub struct pw_client {
-    rt: Runtime,
-    session: Mutex<Client>,
+    /// The client's own current-thread runtime; one thread drives it at a time.
+    rt: Mutex<Runtime>,
+    handle: ClientHandle,
 }
 
 impl pw_client {
-    fn lock(&self) -> MutexGuard<'_, Client> {
-        self.session.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// Run one call of the session to its end on the client's runtime.
-    fn call<T>(&self, f: impl AsyncFnOnce(&mut Client) -> postwire::Result<T>) -> Res<T> {
-        let mut c = self.lock();
-        Ok(self.rt.block_on(f(&mut c))?)
+    fn call<T>(&self, f: impl AsyncFnOnce(&ClientHandle) -> postwire::Result<T>) -> Res<T> {
+        let rt = self.rt.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(rt.block_on(f(&self.handle))?)
     }
 }
 
@@ -70,7 +68,7 @@ pub unsafe extern "C" fn pw_client_connect(
                 return Err(e.into());
             }
         }
-        let client = pw_client { rt, session: Mutex::new(c) };
+        let client = pw_client { rt: Mutex::new(rt), handle: c.into_handle() };
         // SAFETY: checked non-NULL.
         unsafe { ffi::put(out, ffi::boxed(client)) };
         Ok(())
@@ -94,7 +92,7 @@ pub unsafe extern "C" fn pw_client_capability(
         non_null!(client, keyword, out_present, out_params);
         // SAFETY: checked non-NULL; live handle and C string.
         let (c, kw) = unsafe { (ffi::handle(client), ffi::text(keyword, "keyword")?) };
-        let params = c.lock().capabilities().get(kw).map(str::to_string);
+        let params = c.handle.capabilities().get(kw).map(str::to_string);
         let s = match &params {
             Some(p) => ffi::owned_bytes(p.as_bytes())?,
             None => std::ptr::null_mut(),
@@ -121,7 +119,7 @@ pub unsafe extern "C" fn pw_client_capabilities_to_json(
     ffi::status(|| {
         non_null!(client, out);
         // SAFETY: checked non-NULL.
-        let s = ffi::owned_json(&unsafe { ffi::handle(client) }.lock().capabilities().0)?;
+        let s = ffi::owned_json(&unsafe { ffi::handle(client) }.handle.capabilities().0)?;
         // SAFETY: checked non-NULL.
         unsafe { ffi::put(out, s) };
         Ok(())
@@ -137,7 +135,7 @@ pub unsafe extern "C" fn pw_client_banner(client: *const pw_client, out: *mut *m
     ffi::status(|| {
         non_null!(client, out);
         // SAFETY: checked non-NULL.
-        let banner = unsafe { ffi::handle(client) }.lock().banner().clone();
+        let banner = unsafe { ffi::handle(client) }.handle.banner();
         // SAFETY: checked non-NULL.
         unsafe { put_reply(out, banner) };
         Ok(())
@@ -153,7 +151,7 @@ pub unsafe extern "C" fn pw_client_tls(client: *const pw_client) -> bool {
     ffi::value(|| {
         non_null!(client);
         // SAFETY: checked non-NULL.
-        Ok(unsafe { ffi::handle(client) }.lock().is_tls())
+        Ok(unsafe { ffi::handle(client) }.handle.is_tls())
     })
 }
 
@@ -166,7 +164,7 @@ pub unsafe extern "C" fn pw_client_closed(client: *const pw_client) -> bool {
     ffi::value(|| {
         non_null!(client);
         // SAFETY: checked non-NULL.
-        Ok(unsafe { ffi::handle(client) }.lock().is_closed())
+        Ok(unsafe { ffi::handle(client) }.handle.is_closed())
     })
 }
 
@@ -227,12 +225,78 @@ pub unsafe extern "C" fn pw_client_send(
         let (c, (from, rcpts, msg)) = unsafe {
             (ffi::handle(client), ffi::mail(mail_from, rcpt_to, rcpt_count, message, message_len)?)
         };
-        let mut session = c.lock();
-        let sent = c.rt.block_on(session.send(from, &rcpts, msg));
-        let result = match sent {
-            Ok(r) => r,
-            Err(error) => return Err(Fail::Core { error, rejected: session.last_refused().to_vec() }),
+        // A failure carries the refused recipients itself (`Error::rejected`).
+        let result = c.call(async |s| s.send(from, &rcpts, msg).await)?;
+        // SAFETY: checked non-NULL.
+        unsafe { ffi::put(out, ffi::boxed(pw_send_result::new(result))) };
+        Ok(())
+    })
+}
+
+/// A transaction's options (`pw_client_send_with`): the DSN parameters of RFC 3461, sent only
+/// when the server offers DSN. Zero fields: none.
+#[repr(C)]
+#[derive(Debug, Clone)]
+pub struct pw_send_options {
+    /// `RET=`: `"full"` or `"hdrs"`; NULL: none.
+    pub dsn_ret: *const c_char,
+    /// `ENVID=` (xtext-encoded by the library); NULL: none.
+    pub dsn_envid: *const c_char,
+    /// `NOTIFY=` on every RCPT: `"NEVER"` or a list of `SUCCESS`, `FAILURE`, `DELAY`; NULL: none.
+    pub dsn_notify: *const c_char,
+    /// `PW_SWITCH_ON`: `ORCPT=rfc822;<recipient>` on every RCPT.
+    pub dsn_orcpt: pw_switch,
+}
+
+impl pw_send_options {
+    /// The options value for `host::options::send_options` (`{"dsn": {…}}`, or `{}`).
+    ///
+    /// # Safety
+    /// The pointer fields are NULL or C strings.
+    unsafe fn to_host(&self) -> Res<serde_json::Value> {
+        let mut dsn = Obj::default();
+        // SAFETY: per the contract above.
+        unsafe {
+            dsn.text("ret", self.dsn_ret)?;
+            dsn.text("envid", self.dsn_envid)?;
+            dsn.text("notify", self.dsn_notify)?;
+        }
+        dsn.switch("orcpt", self.dsn_orcpt)?;
+        let mut o = Obj::default();
+        if !dsn.0.is_empty() {
+            o.set("dsn", dsn.value());
+        }
+        Ok(o.value())
+    }
+}
+
+/// `pw_client_send` with a transaction's options (`opts`: DSN parameters).
+///
+/// # Safety
+/// As `pw_client_send`; `opts` NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn pw_client_send_with(
+    client: *mut pw_client,
+    mail_from: *const c_char,
+    rcpt_to: *const *const c_char,
+    rcpt_count: usize,
+    message: *const u8,
+    message_len: usize,
+    opts: *const pw_send_options,
+    out: *mut *mut pw_send_result,
+) -> pw_status {
+    ffi::status(|| {
+        non_null!(client, mail_from, rcpt_to, message, opts, out);
+        // SAFETY: checked non-NULL; per the contract above.
+        let (c, (from, rcpts, msg), value) = unsafe {
+            (
+                ffi::handle(client),
+                ffi::mail(mail_from, rcpt_to, rcpt_count, message, message_len)?,
+                (*opts).to_host()?,
+            )
         };
+        let envelope = postwire::host::options::send_options(from, rcpts, value)?;
+        let result = c.call(async |s| s.send_with(&envelope, msg).await)?;
         // SAFETY: checked non-NULL.
         unsafe { ffi::put(out, ffi::boxed(pw_send_result::new(result))) };
         Ok(())
@@ -364,7 +428,7 @@ pub unsafe extern "C" fn pw_client_transcript(client: *const pw_client, out: *mu
     ffi::status(|| {
         non_null!(client, out);
         // SAFETY: checked non-NULL.
-        let text = unsafe { ffi::handle(client) }.lock().transcript().join("\n");
+        let text = unsafe { ffi::handle(client) }.handle.transcript().join("\n");
         let s = ffi::owned_bytes(text.as_bytes())?;
         // SAFETY: checked non-NULL.
         unsafe { ffi::put(out, s) };

@@ -43,11 +43,11 @@ pub fn record(fail: Fail) -> pw_status {
             rejected: Vec::new(),
             kind: "null_parameter",
         },
-        Fail::Core { error, rejected } => LastError {
+        Fail::Core(error) => LastError {
             status: status::of_kind(error.kind()),
             message: ffi::c_string(&error.to_string()),
             reply: error.reply().map(|r| Box::new(pw_reply::new(r.clone()))),
-            rejected: rejected.into_iter().map(Rejected::new).collect(),
+            rejected: error.rejected().iter().cloned().map(Rejected::new).collect(),
             kind: error.kind().as_str(),
         },
     };
@@ -126,7 +126,7 @@ pub unsafe extern "C" fn pw_last_error_rejected(index: usize, out: *mut pw_rejec
             status::OK
         }
         Ok(Err(Fail::Null(_))) => status::NULL_PARAMETER,
-        Ok(Err(Fail::Core { error, .. })) => status::of_kind(error.kind()),
+        Ok(Err(Fail::Core(error))) => status::of_kind(error.kind()),
         Err(_) => status::PANIC,
     }
 }

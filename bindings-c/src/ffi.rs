@@ -14,7 +14,6 @@
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use postwire::client::RejectedRecipient;
 use postwire::Error;
 
 use crate::error::{self, pw_status};
@@ -24,13 +23,13 @@ use crate::status;
 pub enum Fail {
     /// The named pointer argument was NULL.
     Null(&'static str),
-    /// The core failed; `rejected` holds the refused recipients of a failed send.
-    Core { error: Error, rejected: Vec<RejectedRecipient> },
+    /// The core failed (a failed send's refused recipients are in `Error::rejected`).
+    Core(Error),
 }
 
 impl From<Error> for Fail {
     fn from(error: Error) -> Self {
-        Fail::Core { error, rejected: Vec::new() }
+        Fail::Core(error)
     }
 }
 
@@ -254,6 +253,28 @@ pub fn c_string(s: &str) -> CString {
         let clean = s.replace('\0', "\u{FFFD}");
         CString::new(clean).unwrap_or_default()
     })
+}
+
+/// Optional text from the core as a C string (kept by a handle; see [`opt_ptr`]).
+pub fn opt_c_string(s: Option<&str>) -> Option<CString> {
+    s.map(c_string)
+}
+
+/// A handle's optional C string as a borrowed pointer: NULL for `None`.
+pub fn opt_ptr(s: &Option<CString>) -> *const c_char {
+    s.as_ref().map_or(std::ptr::null(), |s| s.as_ptr())
+}
+
+/// The name a core enum has in the API (its serialized form: `"relayed"`, `"pending"` …).
+pub fn enum_name<T: serde::Serialize>(v: &T) -> CString {
+    c_string(serde_json::to_value(v).ok().as_ref().and_then(serde_json::Value::as_str).unwrap_or(""))
+}
+
+/// Item `index` of a handle's list; `PW_INVALID_INPUT` naming `what` past the end.
+pub fn at<'a, T>(items: &'a [T], index: usize, what: &str) -> Res<&'a T> {
+    items
+        .get(index)
+        .ok_or_else(|| invalid(format!("{what} index {index} out of range ({} items)", items.len())))
 }
 
 /// A string the caller owns and frees with `pw_string_free`: `bytes` and a terminating NUL in

@@ -241,17 +241,6 @@ impl pw_client_options {
         Ok(postwire::host::options::client_options(&host, port, v)?)
     }
 
-    /// The core's `ClientOptions` and the host, which may be NULL (`send_mail`: MX routing).
-    ///
-    /// # Safety
-    /// As [`Self::to_host`].
-    pub unsafe fn to_core_any_host(&self) -> Res<(Option<String>, postwire::client::ClientOptions)> {
-        // SAFETY: per the contract above.
-        let (host, port, v) = unsafe { self.to_host() }?;
-        let o = postwire::host::options::client_options(host.as_deref().unwrap_or(""), port, v)?;
-        Ok((host, o))
-    }
-
     /// `(user, password)` when `auth_user` is set.
     ///
     /// # Safety

@@ -3,15 +3,15 @@
 //! function may be called from several threads at once: that is what a pool is for.
 
 use std::ffi::c_char;
-use std::time::Duration;
 
 use postwire::client::{Destination, Pool, PoolOptions};
 use postwire::host::runtime;
 
 use crate::error::pw_status;
 use crate::ffi::{self, non_null, Res};
-use crate::options::{pw_client_options, PW_NO_LIMIT};
+use crate::options::{pw_client_options, Obj};
 use crate::values::pw_send_result;
+use serde_json::Value;
 
 /// Limits of a pool (0: the core's default).
 #[repr(C)]
@@ -34,24 +34,18 @@ pub struct pw_pool_options {
 }
 
 impl pw_pool_options {
-    /// The core's options, fields left at 0 keeping `PoolOptions::default()`.
-    fn to_core(self) -> PoolOptions {
-        let d = PoolOptions::default();
-        let n = |v: u64, d: usize| if v == 0 { d } else { usize::try_from(v).unwrap_or(usize::MAX) };
-        let t = |v: u64, d: Duration| if v == 0 { d } else { Duration::from_millis(v) };
-        let c = |v: u64, d: u32| if v == 0 { d } else { u32::try_from(v).unwrap_or(u32::MAX) };
-        PoolOptions {
-            max_connections: n(self.max_connections, d.max_connections),
-            max_per_destination: n(self.max_per_destination, d.max_per_destination),
-            idle_timeout: t(self.idle_timeout_ms, d.idle_timeout),
-            max_lifetime: t(self.max_lifetime_ms, d.max_lifetime),
-            max_retries: c(self.max_retries, d.max_retries),
-            health_check_after: t(self.health_check_after_ms, d.health_check_after),
-            max_messages_per_connection: match self.max_messages_per_connection {
-                PW_NO_LIMIT => 0,
-                v => c(v, d.max_messages_per_connection),
-            },
-        }
+    /// The core's options through the host layer (`host::options::pool_options`): fields left
+    /// at 0 are left out and take `PoolOptions::default()`, the checks are the core's.
+    fn to_core(self) -> Res<PoolOptions> {
+        let mut o = Obj::default();
+        o.number("max_connections", self.max_connections, Value::Null);
+        o.number("max_per_destination", self.max_per_destination, Value::Null);
+        o.millis("idle_timeout", self.idle_timeout_ms);
+        o.millis("max_lifetime", self.max_lifetime_ms);
+        o.number("max_retries", self.max_retries, Value::Null);
+        o.millis("health_check_after", self.health_check_after_ms);
+        o.number("max_messages_per_connection", self.max_messages_per_connection, 0.into());
+        Ok(postwire::host::options::pool_options(o.value())?)
     }
 }
 
@@ -69,7 +63,7 @@ pub unsafe extern "C" fn pw_pool_new(opts: *const pw_pool_options, out: *mut *mu
     ffi::status(|| {
         non_null!(opts, out);
         // SAFETY: checked non-NULL; the caller's struct.
-        let pool = Pool::new(unsafe { *opts }.to_core());
+        let pool = Pool::new(unsafe { *opts }.to_core()?);
         // SAFETY: checked non-NULL.
         unsafe { ffi::put(out, ffi::boxed(pw_pool { pool })) };
         Ok(())

@@ -5,11 +5,11 @@ use std::ffi::{c_char, CString};
 
 use postwire::client::{send_mail, RecipientResult, SendMailOptions};
 use postwire::host::runtime;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::error::pw_status;
 use crate::ffi::{self, non_null, Res};
-use crate::options::{pw_client_options, pw_switch, PW_SWITCH_DEFAULT, PW_SWITCH_ON};
+use crate::options::{pw_client_options, pw_switch, Obj};
 use crate::status;
 use crate::values::pw_reply;
 
@@ -30,27 +30,28 @@ pub struct pw_send_mail_options {
 }
 
 impl pw_send_mail_options {
-    /// The core's options: the session part through the host layer (its defaults and checks).
+    /// The core's options through the host layer (`host::options::send_mail_options`: its
+    /// defaults and checks; zero fields left out).
     ///
     /// # Safety
     /// The pointer fields are NULL or valid.
     unsafe fn to_core(&self) -> Res<SendMailOptions> {
         // SAFETY (every block): the pointer fields are NULL or valid.
-        let (smarthost, c) = unsafe { self.session.to_core_any_host() }?;
-        let nameservers = unsafe { ffi::text_list(self.nameservers, self.nameservers_len, "nameservers") }?;
-        let mut o = SendMailOptions { smarthost, port: c.effective_port(), ..SendMailOptions::default() };
-        o.tls = c.tls;
-        o.credentials = unsafe { self.session.credentials() }?;
-        o.timeouts = c.timeouts;
-        o.hello_name = c.hello_name;
-        o.nameservers = (!nameservers.is_empty()).then_some(nameservers);
-        if self.allow_loopback != PW_SWITCH_DEFAULT {
-            o.allow_loopback = self.allow_loopback == PW_SWITCH_ON;
+        let (smarthost, port, session) = unsafe { self.session.to_host() }?;
+        let Value::Object(map) = session else { return Err(ffi::invalid("send_mail options")) };
+        let mut o = Obj(map);
+        if let Some(h) = smarthost {
+            o.set("smarthost", h);
         }
-        o.ca_file = c.ca_file;
-        o.accept_invalid_certs = c.accept_invalid_certs;
-        o.allow_plaintext_auth = c.allow_plaintext_auth;
-        Ok(o)
+        if let Some(p) = port {
+            o.set("port", p);
+        }
+        if let Some((user, password)) = unsafe { self.session.credentials() }? {
+            o.set("credentials", json!([user, password]));
+        }
+        unsafe { o.list("nameservers", self.nameservers, self.nameservers_len) }?;
+        o.switch("allow_loopback", self.allow_loopback)?;
+        Ok(postwire::host::options::send_mail_options(o.value())?)
     }
 }
 

@@ -111,6 +111,48 @@ pub struct pw_server_options {
     pub max_buffered_bytes: u64,
     /// How long a hook may take before the server answers `451 4.3.0` in its place.
     pub hook_timeout_ms: u64,
+    /// Most simultaneous sessions from one client address (an IPv6 client by its /64);
+    /// `421 4.7.0` past it. `PW_NO_LIMIT`: no per-address limit.
+    pub max_connections_per_ip: u64,
+    /// CIDRs the per-address limit does not apply to (besides `relay_networks`); none: the
+    /// core's default (loopback).
+    pub connection_limit_exceptions: *const *const c_char,
+    /// How many `connection_limit_exceptions`.
+    pub connection_limit_exceptions_len: usize,
+    /// Least average rate (bytes per second) at which message content must arrive
+    /// (`421 4.4.2` past it). `PW_NO_LIMIT`: only the per-read timeout.
+    pub min_data_rate: u64,
+    /// Commands that move no transaction forward (NOOP, RSET, VRFY, EXPN, HELP) allowed between
+    /// two messages (`421 4.7.0` past it). `PW_NO_LIMIT`: unlimited.
+    pub max_junk_commands: u64,
+    /// Advertise DSN (RFC 3461) and accept its parameters (off by default: only a queue can
+    /// send the notices DSN promises).
+    pub advertise_dsn: pw_switch,
+    /// With Maildir delivery: `"shared"` (one Maildir, the default), `"per-recipient"` or a
+    /// template such as `"{domain}/{user}/Maildir"`; NULL: the default.
+    pub maildir_layout: *const c_char,
+    /// Relay mode (`delivery = "queue:DIR"`): relay everything through this host (`HOST` or
+    /// `HOST:PORT`) instead of routing by MX; NULL: MX routing.
+    pub queue_smarthost: *const c_char,
+    /// Relay mode: the SMTP port of the exchangers (and of a smarthost named without one);
+    /// 0: 25.
+    pub queue_port: u16,
+    /// Relay mode: DNS servers for MX routing as `"ip:port"`; none: the system's.
+    pub nameservers: *const *const c_char,
+    /// How many `nameservers`.
+    pub nameservers_len: usize,
+    /// Relay mode: deliver to exchangers on loopback addresses (tests). Off by default.
+    pub allow_loopback: pw_switch,
+    /// Relay mode: recipients of `local_domains` or `hostname` go into this Maildir instead of
+    /// being relayed; NULL: none are local.
+    pub local_maildir: *const c_char,
+    /// Relay mode: milliseconds between retries, the last repeating (`queue_retry_len` values);
+    /// none: 5 min doubling to 70 min, as Postfix.
+    pub queue_retry_ms: *const u64,
+    /// How many `queue_retry_ms`.
+    pub queue_retry_len: usize,
+    /// Relay mode: after this long a message still deferred is bounced (0: 5 days).
+    pub queue_max_age_ms: u64,
     /// Handed to every hook as its first argument; never dereferenced by the library.
     pub user_data: *mut c_void,
     /// Hook: after accept, before the banner (NULL: none).
@@ -192,6 +234,38 @@ impl pw_server_options {
         o.millis("shutdown_grace", self.shutdown_grace_ms);
         o.number("max_buffered_bytes", self.max_buffered_bytes, Value::Null);
         o.millis("hook_timeout", self.hook_timeout_ms);
+        o.number("max_connections_per_ip", self.max_connections_per_ip, 0.into());
+        // SAFETY: as above.
+        unsafe {
+            o.list(
+                "connection_limit_exceptions",
+                self.connection_limit_exceptions,
+                self.connection_limit_exceptions_len,
+            )?;
+        }
+        o.number("min_data_rate", self.min_data_rate, 0.into());
+        o.number("max_junk_commands", self.max_junk_commands, 0.into());
+        o.switch("advertise_dsn", self.advertise_dsn)?;
+        unsafe { o.text("maildir_layout", self.maildir_layout) }?;
+        // SAFETY: as above.
+        unsafe {
+            o.text("queue_smarthost", self.queue_smarthost)?;
+            o.list("nameservers", self.nameservers, self.nameservers_len)?;
+            o.text("local_maildir", self.local_maildir)?;
+        }
+        if self.queue_port != 0 {
+            o.set("queue_port", self.queue_port);
+        }
+        o.switch("allow_loopback", self.allow_loopback)?;
+        if self.queue_retry_len > 0 {
+            if self.queue_retry_ms.is_null() {
+                return Err(ffi::Fail::Null("queue_retry_ms"));
+            }
+            // SAFETY: non-NULL, `queue_retry_len` values per the contract.
+            let ms = unsafe { std::slice::from_raw_parts(self.queue_retry_ms, self.queue_retry_len) };
+            o.set("queue_retry", ms.iter().map(|&m| m as f64 / 1000.0).collect::<Vec<f64>>());
+        }
+        o.millis("queue_max_age", self.queue_max_age_ms);
         Ok(o.value())
     }
 

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use napi::bindgen_prelude::Buffer;
+use napi::bindgen_prelude::{Buffer, FromNapiValue, JsValue, Object};
 use napi::{Either, Env};
 use napi_derive::napi;
 use postwire::client::{
@@ -51,6 +51,9 @@ pub struct ComposeOptions {
     pub message_id: Option<String>,
 }
 
+/// The fields of [`ComposeOptions`], as JS names them.
+const OPTIONS: [&str; 7] = ["html", "cc", "bcc", "headers", "attachments", "date", "messageId"];
+
 /// Build an RFC 5322 message (Date and Message-ID added; Bcc only for the envelope, never in the
 /// headers). `to`: one address or a list.
 #[napi(catch_unwind)]
@@ -60,9 +63,18 @@ pub fn compose(
     #[napi(ts_arg_type = "string | string[]")] to: Recipients,
     subject: String,
     text: String,
-    options: Option<ComposeOptions>,
+    #[napi(ts_arg_type = "ComposeOptions")] options: Option<Object<'_>>,
 ) -> napi::Result<Buffer> {
-    let o = options.unwrap_or_default();
+    let o = match options {
+        None => ComposeOptions::default(),
+        Some(obj) => {
+            // A misspelt option (`attachements`) must not vanish: the names are `ComposeOptions`'.
+            if let Some(k) = Object::keys(&obj)?.into_iter().find(|k| !OPTIONS.contains(&k.as_str())) {
+                return Err(crate::error::invalid_input(&env, format!("compose: unknown option {k:?}")));
+            }
+            unsafe { ComposeOptions::from_napi_value(env.raw(), obj.raw())? }
+        }
+    };
     let mut c = CoreOptions::new(from, recipients(to), subject, text);
     c.html = o.html;
     c.cc = o.cc.map(recipients).unwrap_or_default();

@@ -1,6 +1,7 @@
 //! `postwire::Error` → a JS `Error`, and the Promise helper every async method uses.
 //!
-//! The error object carries the message, `.code` (`'PW_' + KIND`, e.g. `PW_TIMEOUT`, from the
+//! The error object (a `TypeError` for `invalid_input`, an `Error` otherwise) carries the
+//! message, `.code` (`'PW_' + KIND`, e.g. `PW_TIMEOUT`, from the
 //! core's fixed kinds — the API contract's Node spelling), `.kind` (`'timeout'`, the name every
 //! runtime shares), `.reply` (the server's `Reply`, or `null`) and `.rejected` (every refused
 //! recipient when a send failed because all were refused, else `[]`). The kind is mapped, never
@@ -9,7 +10,7 @@
 use std::future::Future;
 
 use napi::bindgen_prelude::{JsObjectValue, JsValue, Object, PromiseRaw, ToNapiValue, Unknown};
-use napi::{Env, JsError};
+use napi::{Env, JsError, JsTypeError};
 use postwire::{Error, ErrorKind};
 
 use crate::values::{RejectedRecipient, Reply};
@@ -19,15 +20,21 @@ pub fn code_of(kind: ErrorKind) -> String {
     format!("PW_{}", kind.as_str().to_ascii_uppercase())
 }
 
-/// The recipients a failed send had refused: every refusal when all were refused.
-fn rejected_of(_e: &Error) -> Vec<RejectedRecipient> {
-    Vec::new()
+/// The recipients a failed send had refused: every refusal when all were refused
+/// (the core's `Error::rejected`).
+fn rejected_of(e: &Error) -> Vec<RejectedRecipient> {
+    e.rejected().iter().cloned().map(RejectedRecipient::from).collect()
 }
 
 /// The JS `Error` object for `e` (see the module doc).
 pub fn js_error<'e>(env: &'e Env, e: &Error) -> napi::Result<Object<'e>> {
     let base = napi::Error::new(code_of(e.kind()), e.message().to_string());
-    let unknown: Unknown<'e> = JsError::from(base).into_unknown(*env);
+    // A bad argument is a `TypeError` (Node's own convention for invalid arguments), still
+    // with the `.code` of its kind; every other kind a plain `Error`.
+    let unknown: Unknown<'e> = match e.kind() {
+        ErrorKind::InvalidInput => JsTypeError::from(base).into_unknown(*env),
+        _ => JsError::from(base).into_unknown(*env),
+    };
     let mut obj = unknown.coerce_to_object()?;
     obj.set_named_property("kind", e.kind().as_str())?;
     obj.set_named_property("reply", e.reply().cloned().map(Reply::from))?;

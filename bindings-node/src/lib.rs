@@ -3,7 +3,8 @@
 //! One file per core module, mirroring the core tree: `client.rs` and `pool.rs` wrap
 //! `core/src/client/` (session and pool), `compose.rs` and `send_mail.rs` the functions beside
 //! them, `server.rs` + `hooks.rs` wrap `core/src/server/` (hooks through the core's
-//! `host::dispatch` in callback mode), `proto.rs` the protocol core (the shared vectors).
+//! `host::dispatch` in callback mode), `proto.rs` the protocol core (the shared vectors),
+//! `mta.rs` the MTA modules (`route`, `queue`, `relay_check`, `trace`, through `host::mta`).
 //! Around them the Node ends of the core's host layer (`postwire::host`): `runtime.rs` points
 //! napi's Promises at the core's shared runtime, `logging.rs` hands the core's log records to a
 //! JS `logger`, `options.rs` turns option objects into the JSON the core deserializes (names,
@@ -25,6 +26,7 @@ mod compose;
 mod error;
 mod hooks;
 mod logging;
+mod mta;
 mod options;
 mod pool;
 mod proto;

@@ -1,43 +1,172 @@
-//! Option objects: what the JS side may pass, typed (they become the `.d.ts` interfaces), turned
-//! into the JSON the core's host layer deserializes (`postwire::host::options`). The binding
-//! declares the names and types — in camelCase for JS, snake_case in the JSON, which are the
-//! API contract's names — and nothing else: every default, unit and check is the core's, and an
-//! option left out (or `undefined`/`null`) takes the core's default.
+//! Option objects: what the JS side may pass, typed (the `#[napi(object)]` structs below become
+//! the `.d.ts` interfaces), and [`js_options`], the generic walk that turns the object the caller
+//! actually passed into the JSON the core's host layer deserializes (`postwire::host::options`,
+//! `postwire::host::mta`): camelCase keys become the API contract's snake_case names, `undefined`
+//! is left out, everything else is passed on as it is. Every default, unit and check is the
+//! core's — and so is the refusal of an unknown option (`PW_INVALID_INPUT` naming it): a typo
+//! such as `maxRecipent` must not pass silently, which a typed napi object alone would allow.
 //!
-//! Functions (hooks, `auth` as a callable, `logger`) are not part of the JSON: `server.rs`,
-//! `hooks.rs` and `logging.rs` take them out.
+//! The structs are never built from JS (`js_options` reads the object itself, so an unknown key
+//! reaches the core): they are the documented, typed shape of each options object.
+//!
+//! Functions (hooks, `auth` as a callable) and `logger` are not part of the JSON: `server.rs`,
+//! `hooks.rs` and `logging.rs` take them out of the object.
 
 use std::collections::HashMap;
 
-use napi::bindgen_prelude::{Function, Null, Object, Unknown};
-use napi::Either;
+use napi::bindgen_prelude::{
+    Array, FromNapiValue, Function, JsObjectValue, JsValue, Null, Object, Unknown, ValueType,
+};
+use napi::{Either, Env};
 use napi_derive::napi;
-use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Number, Value};
 
+use crate::error::invalid_input;
 use crate::values::{Envelope, Params, Session};
 
-/// A value's JSON with every null field removed (at any depth): a null option is one left out.
-pub fn to_json(v: &impl Serialize) -> Value {
-    fn strip(v: &mut Value) {
-        match v {
-            Value::Object(m) => {
-                m.retain(|_, x| !x.is_null());
-                m.values_mut().for_each(strip);
-            }
-            Value::Array(a) => a.iter_mut().for_each(strip),
-            _ => {}
+/// An options object as the core takes it, and the `logger` taken out of it.
+pub struct JsOptions<'a> {
+    /// The options with snake_case keys (an object; `{}` when none were given).
+    pub json: Value,
+    /// The `logger` option, when given.
+    pub logger: Option<Either<Object<'a>, bool>>,
+}
+
+/// `maxMessageSize` → `max_message_size` (a snake_case key stays as it is).
+fn snake(key: &str) -> String {
+    let mut out = String::with_capacity(key.len() + 4);
+    for c in key.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
         }
     }
-    // Serializing these plain structs cannot fail (string keys, finite numbers or null).
-    let mut v = serde_json::to_value(v).unwrap_or(Value::Null);
-    strip(&mut v);
-    v
+    out
+}
+
+/// Keys whose value is a map of data (user names), not of option names: kept as given.
+const DATA_MAPS: [&str; 1] = ["auth"];
+
+/// How deep an options value may nest (the deepest real one is 2: `timeouts.command`); a
+/// cyclic object stops here instead of overflowing the stack.
+const MAX_DEPTH: usize = 16;
+
+/// A JS value as JSON: `None` for `undefined`; integers as integers (napi's own conversion makes
+/// every number past 2^32 a float, which no integer option would take).
+fn json(
+    env: &Env,
+    what: &str,
+    v: Unknown<'_>,
+    snake_keys: bool,
+    depth: usize,
+) -> napi::Result<Option<Value>> {
+    if depth > MAX_DEPTH {
+        return Err(invalid_input(env, format!("option {what} nests too deeply (a cycle?)")));
+    }
+    Ok(Some(match v.get_type()? {
+        ValueType::Undefined => return Ok(None),
+        ValueType::Null => Value::Null,
+        ValueType::Boolean => Value::Bool(unsafe { bool::from_napi_value(env.raw(), v.raw())? }),
+        ValueType::String => Value::String(unsafe { String::from_napi_value(env.raw(), v.raw())? }),
+        ValueType::Number => {
+            let n = unsafe { f64::from_napi_value(env.raw(), v.raw())? };
+            if n.trunc() == n && n.abs() < 9_007_199_254_740_992.0 {
+                Value::Number(Number::from(n as i64))
+            } else {
+                Number::from_f64(n)
+                    .map(Value::Number)
+                    .ok_or_else(|| invalid_input(env, format!("option {what} must be a finite number")))?
+            }
+        }
+        ValueType::Object if v.is_array()? => {
+            let arr = unsafe { Array::from_napi_value(env.raw(), v.raw())? };
+            let mut out = Vec::with_capacity(arr.len() as usize);
+            for i in 0..arr.len() {
+                let item: Unknown<'_> = arr.get(i)?.ok_or_else(|| invalid_input(env, "array hole"))?;
+                out.push(json(env, what, item, snake_keys, depth + 1)?.unwrap_or(Value::Null));
+            }
+            Value::Array(out)
+        }
+        ValueType::Object => {
+            let obj = unsafe { Object::from_napi_value(env.raw(), v.raw())? };
+            let mut map = Map::new();
+            for key in Object::keys(&obj)? {
+                let item: Unknown<'_> = obj.get_named_property(&key)?;
+                let nested = snake_keys && !DATA_MAPS.contains(&key.as_str());
+                let name = if snake_keys { snake(&key) } else { key };
+                if let Some(x) = json(env, &name, item, nested, depth + 1)? {
+                    map.insert(name, x);
+                }
+            }
+            Value::Object(map)
+        }
+        _ => return Err(invalid_input(env, format!("option {what} must not be a function or symbol"))),
+    }))
+}
+
+/// The options object `obj` as the core's JSON (see the module doc). Top-level keys named in
+/// `functions` may hold a function: it is left out of the JSON (the caller reads it from the
+/// object itself); `logger` is taken out.
+pub fn js_options<'a>(env: &Env, obj: Option<Object<'a>>, functions: &[&str]) -> napi::Result<JsOptions<'a>> {
+    let Some(obj) = obj else {
+        return Ok(JsOptions { json: Value::Object(Map::new()), logger: None });
+    };
+    let mut map = Map::new();
+    let mut logger = None;
+    for key in Object::keys(&obj)? {
+        let v: Unknown<'a> = obj.get_named_property(&key)?;
+        if key == "logger" {
+            if v.get_type()? != ValueType::Undefined && v.get_type()? != ValueType::Null {
+                logger = Some(unsafe { Either::<Object<'a>, bool>::from_napi_value(env.raw(), v.raw())? });
+            }
+            continue;
+        }
+        if v.get_type()? == ValueType::Function && functions.contains(&key.as_str()) {
+            continue;
+        }
+        let nested = !DATA_MAPS.contains(&key.as_str());
+        let name = snake(&key);
+        if let Some(x) = json(env, &key, v, nested, 0)? {
+            map.insert(name, x);
+        }
+    }
+    Ok(JsOptions { json: Value::Object(map), logger })
+}
+
+/// A plain value (a result of the core, the JSON of `postwire::host::mta::to_value`) with
+/// camelCase keys (`cname_chain` → `cnameChain`, `for_` → `for`).
+pub fn camel(v: Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| {
+                    let mut out = String::with_capacity(k.len());
+                    let mut up = false;
+                    for c in k.chars() {
+                        if c == '_' {
+                            up = true;
+                        } else if up && !out.is_empty() {
+                            out.push(c.to_ascii_uppercase());
+                            up = false;
+                        } else {
+                            out.push(c);
+                            up = false;
+                        }
+                    }
+                    (out, camel(v))
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(camel).collect()),
+        other => other,
+    }
 }
 
 /// The client's timeouts per phase, in seconds (RFC 5321 §4.5.3.2).
 #[napi(object, object_to_js = false)]
-#[derive(Serialize, Default)]
+#[allow(dead_code)] // the `.d.ts` interface: `js_options` reads the object itself
 pub struct ClientTimeouts {
     /// TCP connect (and the implicit-TLS handshake).
     pub connect: Option<f64>,
@@ -61,7 +190,7 @@ pub struct ClientTimeouts {
 
 /// How `Client.connect` opens a session (every field optional; the core's defaults).
 #[napi(object, object_to_js = false)]
-#[derive(Serialize, Default)]
+#[allow(dead_code)] // the `.d.ts` interface: `js_options` reads the object itself
 pub struct ClientOptions<'a> {
     /// `"none"`, `"opportunistic"` (STARTTLS when offered, the default), `"starttls"`
     /// (required) or `"implicit"` (TLS from the first byte; port 465 by default).
@@ -93,13 +222,35 @@ pub struct ClientOptions<'a> {
     /// Where the core's log records go: an object with `debug/info/warn/error` (nodemailer's
     /// convention), or `true` for the console. Process-wide: see `setLogger`.
     #[napi(ts_type = "Logger | boolean")]
-    #[serde(skip)]
     pub logger: Option<Either<Object<'a>, bool>>,
+}
+
+/// DSN parameters of one transaction (RFC 3461), sent only when the server offers DSN.
+#[napi(object, object_to_js = false)]
+#[allow(dead_code)] // the `.d.ts` interface: `js_options` reads the object itself
+pub struct DsnOptions {
+    /// `RET=`: the whole message (`"full"`) or its header (`"hdrs"`) in a failure notice.
+    #[napi(ts_type = "'full' | 'hdrs'")]
+    pub ret: Option<String>,
+    /// `ENVID=`: an id of ours the notices carry.
+    pub envid: Option<String>,
+    /// `NOTIFY=` on every RCPT: `"NEVER"` or a list such as `"SUCCESS,FAILURE,DELAY"`.
+    pub notify: Option<String>,
+    /// Add `ORCPT=rfc822;<recipient>` on every RCPT.
+    pub orcpt: Option<bool>,
+}
+
+/// `client.send`'s options.
+#[napi(object, object_to_js = false)]
+#[allow(dead_code)] // the `.d.ts` interface: `js_options` reads the object itself
+pub struct SendOptions {
+    /// DSN parameters (RFC 3461).
+    pub dsn: Option<DsnOptions>,
 }
 
 /// AUTH credentials for a pool destination or `sendMail`.
 #[napi(object, object_to_js = false)]
-#[derive(Serialize)]
+#[allow(dead_code)] // the `.d.ts` interface: `js_options` reads the object itself
 pub struct Credentials {
     /// The user name.
     pub user: String,
@@ -110,7 +261,7 @@ pub struct Credentials {
 /// Where `pool.send` goes: a host, a port, credentials and every `ClientOptions` field. Sends
 /// to equal destinations share sessions.
 #[napi(object, object_to_js = false)]
-#[derive(Serialize)]
+#[allow(dead_code)] // the `.d.ts` interface: `js_options` reads the object itself
 pub struct Destination {
     /// The server's host name or IP address.
     pub host: String,
@@ -146,7 +297,7 @@ pub struct Destination {
 
 /// Limits of a `Pool` (every field optional; the core's defaults).
 #[napi(object, object_to_js = false)]
-#[derive(Serialize, Default)]
+#[allow(dead_code)] // the `.d.ts` interface: `js_options` reads the object itself
 pub struct PoolOptions<'a> {
     /// Open connections across all destinations (default 10).
     pub max_connections: Option<u32>,
@@ -164,14 +315,13 @@ pub struct PoolOptions<'a> {
     pub max_messages_per_connection: Option<u32>,
     /// Where the core's log records go (see `ClientOptions.logger`).
     #[napi(ts_type = "Logger | boolean")]
-    #[serde(skip)]
     pub logger: Option<Either<Object<'a>, bool>>,
 }
 
 /// How `sendMail` delivers: through `smarthost`, or without one by MX routing per recipient
 /// domain (where the core routes; `nameservers`, `allowLoopback` and `port` apply there).
 #[napi(object, object_to_js = false)]
-#[derive(Serialize, Default)]
+#[allow(dead_code)] // the `.d.ts` interface: `js_options` reads the object itself
 pub struct SendMailOptions<'a> {
     /// Relay everything through this host.
     pub smarthost: Option<String>,
@@ -200,13 +350,12 @@ pub struct SendMailOptions<'a> {
     pub allow_plaintext_auth: Option<bool>,
     /// Where the core's log records go (see `ClientOptions.logger`).
     #[napi(ts_type = "Logger | boolean")]
-    #[serde(skip)]
     pub logger: Option<Either<Object<'a>, bool>>,
 }
 
 /// The server's timeouts per phase, in seconds.
 #[napi(object, object_to_js = false)]
-#[derive(Serialize, Default)]
+#[allow(dead_code)] // the `.d.ts` interface: `js_options` reads the object itself
 pub struct ServerTimeouts {
     /// Waiting for the next command line (default 300).
     pub command: Option<f64>,
@@ -228,6 +377,7 @@ pub type MessageArgs = napi::bindgen_prelude::FnArgs<(Session, Envelope, napi::b
 pub type AuthArgs = napi::bindgen_prelude::FnArgs<(String, String)>;
 
 /// `auth` as given: a function, or a `{user: password}` map.
+#[allow(dead_code)]
 pub type AuthOption<'a> = Either<Function<'a, AuthArgs, Unknown<'static>>, HashMap<String, String>>;
 
 /// A JS hook as given in the options.
@@ -237,7 +387,7 @@ pub type Hook<'a, A> = Function<'a, A, Unknown<'static>>;
 /// hooks. A hook returns nothing to accept, or `[code, text]`, `{code, text}` or a `Reply` to
 /// refuse — or a Promise of one of those; a hook that throws or rejects answers `451 4.3.0`.
 #[napi(object, object_to_js = false)]
-#[derive(Serialize, Default)]
+#[allow(dead_code)] // the `.d.ts` interface: `js_options` reads the object itself
 pub struct ServerOptions<'a> {
     /// Our name: banner, EHLO, Received `by` (default: this machine's name).
     pub hostname: Option<String>,
@@ -249,7 +399,6 @@ pub struct ServerOptions<'a> {
     pub relay_authenticated: Option<bool>,
     /// SIZE in bytes; 552 above it (default 25 MiB); `null` or 0: no limit.
     #[napi(ts_type = "number | null")]
-    #[serde(serialize_with = "size_limit")]
     pub max_message_size: Option<Either<i64, Null>>,
     /// Recipients per transaction; 452 past it (default 100).
     pub max_recipients: Option<u32>,
@@ -267,7 +416,6 @@ pub struct ServerOptions<'a> {
     #[napi(
         ts_type = "((user: string, password: string) => boolean | Promise<boolean>) | Record<string, string>"
     )]
-    #[serde(serialize_with = "auth_map")]
     pub auth: Option<AuthOption<'a>>,
     /// Offer AUTH without TLS (tests, trusted networks; default false).
     pub allow_insecure_auth: Option<bool>,
@@ -275,7 +423,9 @@ pub struct ServerOptions<'a> {
     pub allow_vrfy: Option<bool>,
     /// Answer EXPN (otherwise 502).
     pub allow_expn: Option<bool>,
-    /// `"maildir:PATH"`, `"discard"`, or none (hooks only; the default).
+    /// `"maildir:PATH"`, `"discard"`, `"queue:DIR"` (relay mode: 250 once the message is in the
+    /// durable queue on DIR, which relays it by MX or through `queueSmarthost`), or none (hooks
+    /// only; the default).
     pub delivery: Option<String>,
     /// No leniency for real-world quirks.
     pub strict: Option<bool>,
@@ -296,48 +446,59 @@ pub struct ServerOptions<'a> {
     pub max_buffered_bytes: Option<i64>,
     /// Seconds the server waits for a hook before answering 451 (default 60).
     pub hook_timeout: Option<f64>,
+    /// Simultaneous sessions from one client address (an IPv6 client counts by its /64);
+    /// `421 4.7.0` past it (default 20; 0 = no per-address limit).
+    pub max_connections_per_ip: Option<u32>,
+    /// CIDRs the per-address limit does not apply to (default loopback; `relayNetworks` are
+    /// always exempt).
+    pub connection_limit_exceptions: Option<Vec<String>>,
+    /// Least average rate, bytes per second, at which message content must arrive (default
+    /// 500, Postfix's `smtpd_min_data_rate`); past it `421 4.4.2`. 0 = only the per-read timeout.
+    pub min_data_rate: Option<i64>,
+    /// NOOP/RSET/VRFY/EXPN/HELP allowed between two accepted messages; past it `421 4.7.0`
+    /// (default 100; 0 = unlimited).
+    pub max_junk_commands: Option<u32>,
+    /// Advertise DSN (RFC 3461) and accept its parameters (default false: only a server that
+    /// can send the notices, one with a queue, should).
+    pub advertise_dsn: Option<bool>,
+    /// With `delivery: "maildir:PATH"`: `"shared"` (one Maildir, the default),
+    /// `"per-recipient"` (`{domain}/{user}`) or a template such as `"{domain}/{user}/Maildir"`.
+    pub maildir_layout: Option<String>,
+    /// Relay mode (`delivery: "queue:DIR"`): relay everything through this host (`HOST` or
+    /// `HOST:PORT`) instead of routing by MX.
+    pub queue_smarthost: Option<String>,
+    /// Relay mode: the SMTP port of the exchangers (and of a smarthost named without one; 25).
+    pub queue_port: Option<u32>,
+    /// Relay mode: DNS servers for MX routing as `"ip:port"` (default the system's).
+    pub nameservers: Option<Vec<String>>,
+    /// Relay mode: deliver to exchangers on loopback addresses (tests; default false).
+    pub allow_loopback: Option<bool>,
+    /// Relay mode: recipients of `localDomains` or `hostname` go into this Maildir instead of
+    /// being relayed.
+    pub local_maildir: Option<String>,
+    /// Relay mode: seconds between retries, the last repeating (default 5 min doubling to 70 min).
+    pub queue_retry: Option<Vec<f64>>,
+    /// Relay mode: seconds after which a message still deferred is bounced (default 5 days).
+    pub queue_max_age: Option<f64>,
     /// After accept, before the banner.
     #[napi(ts_type = "(session: Session) => HookResult | Promise<HookResult>")]
-    #[serde(skip)]
     pub on_connect: Option<Hook<'a, ConnectArgs>>,
     /// On MAIL, after the syntax checks.
     #[napi(
         ts_type = "(session: Session, address: string, params: Record<string, string | null>) => HookResult | Promise<HookResult>"
     )]
-    #[serde(skip)]
     pub on_mail_from: Option<Hook<'a, AddressArgs>>,
     /// On RCPT, after the relay policy.
     #[napi(
         ts_type = "(session: Session, address: string, params: Record<string, string | null>) => HookResult | Promise<HookResult>"
     )]
-    #[serde(skip)]
     pub on_rcpt_to: Option<Hook<'a, AddressArgs>>,
     /// After the end of the message, before the reply (`data` has our Received line on top).
     #[napi(
         ts_type = "(session: Session, envelope: Envelope, data: Buffer) => HookResult | Promise<HookResult>"
     )]
-    #[serde(skip)]
     pub on_message: Option<Hook<'a, MessageArgs>>,
     /// Where the core's log records go (see `ClientOptions.logger`).
     #[napi(ts_type = "Logger | boolean")]
-    #[serde(skip)]
     pub logger: Option<Either<Object<'a>, bool>>,
-}
-
-/// `maxMessageSize: null` is "no limit", which the core spells 0.
-fn size_limit<S: serde::Serializer>(v: &Option<Either<i64, Null>>, s: S) -> Result<S::Ok, S::Error> {
-    match v {
-        None => s.serialize_none(),
-        Some(Either::A(n)) => s.serialize_i64(*n),
-        Some(Either::B(_)) => s.serialize_u64(0),
-    }
-}
-
-/// `auth` as a `{user: password}` map is an option value for the core; as a function it is not
-/// (the server answers it through the hook dispatch).
-fn auth_map<S: serde::Serializer>(v: &Option<AuthOption<'_>>, s: S) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(Either::B(map)) => map.serialize(s),
-        _ => s.serialize_none(),
-    }
 }

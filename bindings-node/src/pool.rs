@@ -1,14 +1,14 @@
 //! `Pool`: sessions kept open per destination and shared by sends (`postwire::client::Pool`,
 //! which owns every rule: caps, idle expiry, health check, bounded retry).
 
-use napi::bindgen_prelude::PromiseRaw;
+use napi::bindgen_prelude::{Object, PromiseRaw};
 use napi::Env;
 use napi_derive::napi;
 use postwire::client::Pool as CorePool;
 use postwire::host;
 
 use crate::error::{promise, ResultExt};
-use crate::options::{to_json, Destination, PoolOptions};
+use crate::options::js_options;
 use crate::values::{message_bytes, recipients, MessageArg, PoolStats, Recipients, SendResult};
 
 /// A pool of SMTP sessions: `await pool.send(destination, from, to, message)`.
@@ -21,10 +21,13 @@ pub struct Pool {
 impl Pool {
     /// A new, empty pool (`maxConnections` 10 by default; see `PoolOptions`).
     #[napi(constructor, catch_unwind)]
-    pub fn new(env: Env, options: Option<PoolOptions<'_>>) -> napi::Result<Self> {
-        let mut options = options.unwrap_or_default();
-        crate::logging::from_option(&env, options.logger.take())?;
-        let opts = host::options::pool_options(to_json(&options)).js(&env)?;
+    pub fn new(
+        env: Env,
+        #[napi(ts_arg_type = "PoolOptions")] options: Option<Object<'_>>,
+    ) -> napi::Result<Self> {
+        let options = js_options(&env, options, &[])?;
+        crate::logging::from_option(&env, options.logger)?;
+        let opts = host::options::pool_options(options.json).js(&env)?;
         Ok(Pool { inner: CorePool::new(opts) })
     }
 
@@ -34,12 +37,12 @@ impl Pool {
     pub fn send<'e>(
         &self,
         env: &'e Env,
-        destination: Destination,
+        #[napi(ts_arg_type = "Destination")] destination: Object<'_>,
         mail_from: String,
         #[napi(ts_arg_type = "string | string[]")] rcpt_to: Recipients,
         #[napi(ts_arg_type = "Buffer | string")] message: MessageArg,
     ) -> napi::Result<PromiseRaw<'e, SendResult>> {
-        let dest = host::options::destination(to_json(&destination)).js(env)?;
+        let dest = host::options::destination(js_options(env, Some(destination), &[])?.json).js(env)?;
         let rcpts = recipients(rcpt_to);
         let msg = message_bytes(message);
         let pool = self.inner.clone();

@@ -8,16 +8,15 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use napi::bindgen_prelude::PromiseRaw;
-use napi::Either;
-use napi::Env;
+use napi::bindgen_prelude::{FromNapiValue, Function, JsObjectValue, JsValue, Object, PromiseRaw, Unknown};
+use napi::{Env, ValueType};
 use napi_derive::napi;
 use postwire::host::{self, HookDispatch, ServerHandle};
 use postwire::server::Server as CoreServer;
 
 use crate::error::{invalid_input, promise, ResultExt};
 use crate::hooks::JsHooks;
-use crate::options::{to_json, ServerOptions};
+use crate::options::{js_options, Hook};
 use crate::values::{Address, ServerStats};
 
 /// An SMTP server: `new Server(options)`, `await server.listen(host, port)`, `server.start()`,
@@ -27,6 +26,23 @@ pub struct Server {
     server: Arc<CoreServer>,
     dispatch: Option<Arc<HookDispatch>>,
     handle: Arc<Mutex<Option<ServerHandle>>>,
+}
+
+/// The options that may hold a function (left out of the options the core reads).
+const HOOKS: [&str; 5] = ["onConnect", "onMailFrom", "onRcptTo", "onMessage", "auth"];
+
+/// The function under `key`, if any; something else there is `PW_INVALID_INPUT`.
+fn hook<'a, A: napi::bindgen_prelude::JsValuesTupleIntoVec>(
+    env: &Env,
+    options: &Object<'a>,
+    key: &str,
+) -> napi::Result<Option<Hook<'a, A>>> {
+    let v: Unknown<'a> = options.get_named_property(key)?;
+    match v.get_type()? {
+        ValueType::Undefined | ValueType::Null => Ok(None),
+        ValueType::Function => Ok(Some(unsafe { Function::from_napi_value(env.raw(), v.raw())? })),
+        _ => Err(invalid_input(env, format!("option {key} must be a function"))),
+    }
 }
 
 impl Server {
@@ -39,20 +55,26 @@ impl Server {
 impl Server {
     /// A server with `options` (see `ServerOptions`; every one optional).
     #[napi(constructor, catch_unwind)]
-    pub fn new(env: Env, options: Option<ServerOptions<'_>>) -> napi::Result<Self> {
-        let mut o = options.unwrap_or_default();
-        crate::logging::from_option(&env, o.logger.take())?;
-        let hooks = JsHooks {
-            connect: o.on_connect.take().map(|f| f.create_ref()).transpose()?,
-            mail_from: o.on_mail_from.take().map(|f| f.create_ref()).transpose()?,
-            rcpt_to: o.on_rcpt_to.take().map(|f| f.create_ref()).transpose()?,
-            message: o.on_message.take().map(|f| f.create_ref()).transpose()?,
-            auth: match &o.auth {
-                Some(Either::A(f)) => Some(f.create_ref()?),
-                _ => None,
+    pub fn new(
+        env: Env,
+        #[napi(ts_arg_type = "ServerOptions")] options: Option<Object<'_>>,
+    ) -> napi::Result<Self> {
+        let hooks = match &options {
+            None => JsHooks::default(),
+            Some(o) => JsHooks {
+                connect: hook(&env, o, "onConnect")?.map(|f| f.create_ref()).transpose()?,
+                mail_from: hook(&env, o, "onMailFrom")?.map(|f| f.create_ref()).transpose()?,
+                rcpt_to: hook(&env, o, "onRcptTo")?.map(|f| f.create_ref()).transpose()?,
+                message: hook(&env, o, "onMessage")?.map(|f| f.create_ref()).transpose()?,
+                auth: match o.get_named_property::<Unknown<'_>>("auth")?.get_type()? {
+                    ValueType::Function => hook(&env, o, "auth")?.map(|f| f.create_ref()).transpose()?,
+                    _ => None,
+                },
             },
         };
-        let mut opts = host::options::server_options(to_json(&o)).js(&env)?;
+        let options = js_options(&env, options, &HOOKS)?;
+        crate::logging::from_option(&env, options.logger)?;
+        let mut opts = host::options::server_options(options.json).js(&env)?;
         let dispatch = if hooks.any() {
             let callable_auth = hooks.auth.is_some();
             let d = Arc::new(hooks.dispatch(&env, opts.hook_timeout)?);

@@ -28,6 +28,13 @@ mod send_mail;
 mod server;
 mod values;
 
+// MTA capabilities (issues 11 and 12): one file per core module, results through `results.rs`.
+mod queue;
+mod relay_check;
+mod results;
+mod route;
+mod trace;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use pyo3::prelude::*;
@@ -70,6 +77,22 @@ fn _postwire(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<aio_server::AioServer>()?;
     m.add_function(wrap_pyfunction!(send_mail::aio_send_mail, m)?)?;
     m.add_function(wrap_pyfunction!(logging::refresh_levels, m)?)?;
+    add_mta(m)?;
     logging::install(m.py())?;
+    Ok(())
+}
+
+/// MX routing, the queue, the relay check and the trace analysis (issues 11 and 12); the `aio_`
+/// functions and `AioQueue` are `postwire.aio`'s.
+fn add_mta(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<queue::PyQueue>()?;
+    m.add("AioQueue", m.py().get_type::<queue::AioQueue>())?;
+    m.add_function(wrap_pyfunction!(route::resolve_mx, m)?)?;
+    m.add_function(wrap_pyfunction!(route::aio_resolve_mx, m)?)?;
+    m.add_function(wrap_pyfunction!(relay_check::check_relay, m)?)?;
+    m.add_function(wrap_pyfunction!(relay_check::aio_check_relay, m)?)?;
+    m.add_function(wrap_pyfunction!(trace::analyze_received, m)?)?;
+    m.add_function(wrap_pyfunction!(trace::aio_analyze_received, m)?)?;
+    m.add_function(wrap_pyfunction!(trace::parse_received, m)?)?;
     Ok(())
 }

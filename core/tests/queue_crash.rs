@@ -1,30 +1,25 @@
-//! The crash test of the durable queue: writers submit numbered messages while the process that
-//! owns the queue is killed with SIGKILL at random moments and restarted on the same spool; in
-//! the end every message whose submit returned (its "250") has reached the receiving server,
-//! every message that arrived is whole, and nothing arrived that was never submitted.
-//! Duplicates (delivered, then killed before the state was recorded) are allowed and counted.
+//! The crash test of relay mode over SMTP: `postwire serve --queue` runs as a child process;
+//! N connections send numbered messages into it while it is killed with SIGKILL at random
+//! moments and restarted on the same spool. In the end every message that got a 250 has reached
+//! the receiving server, every message that arrived is whole, and none arrived whose end of data
+//! was never sent. A message whose final dot was sent but whose reply was lost to a kill may or
+//! may not arrive (SMTP's known duplicate window, RFC 1047) and is counted; duplicates
+//! (delivered, then killed before the queue recorded it) are allowed and counted.
 //!
-//! The queue owner is this test binary run again as a child (`POSTWIRE_CRASH_CHILD` set), which
-//! prints `START n` before and `ACK n` after each submit. Until `serve --queue` exists this
-//! drives the queue API directly; the same check then runs through SMTP (scripts/crash_test.sh).
-//!
-//! Quick by default (300 messages, 3 kills); `POSTWIRE_CRASH_LONG=1` (or
-//! `scripts/crash_test.sh --long`) runs 2,000 messages from 20 writers through 20 kills.
+//! Quick by default (300 messages, 8 connections, 3 kills); `POSTWIRE_CRASH_LONG=1` (or
+//! `scripts/crash_test.sh --long`) sends 2,000 messages over 20 connections through 20 kills.
 
 mod route_support;
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use postwire::queue::{NewEntry, Queue, QueueOptions, RetryPolicy};
 use route_support::*;
-
-/// Seq numbers of child `k` start at `k * RANGE`.
-const RANGE: u64 = 1_000_000;
 
 /// The message for sequence number `n`: its lines depend on `n` alone, so a receiver can tell
 /// a whole message from a cut one. Sizes vary from about 0.5 KiB to 25 KiB.
@@ -59,137 +54,131 @@ fn check(received: &[u8]) -> Result<u64, String> {
     Ok(n)
 }
 
-/// The child: own the queue, run it, submit `count` messages from `writers` tasks.
-fn child_main() {
-    let get = |k: &str| std::env::var(k).unwrap_or_default();
-    let spool = get("CRASH_SPOOL");
-    let start: u64 = get("CRASH_START").parse().unwrap_or(0);
-    let count: u64 = get("CRASH_COUNT").parse().unwrap_or(0);
-    let writers: usize = get("CRASH_WRITERS").parse().unwrap_or(1);
-    let port: u16 = get("CRASH_PORT").parse().unwrap_or(25);
-    let ns = get("CRASH_DNS");
-    // libtest printed "test crash_child_entry ... " without a newline: end that line first.
-    println!();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    rt.block_on(async move {
-        let mut delivery = postwire::delivery::DeliveryOptions {
-            port,
-            allow_loopback: true,
-            tls: postwire::client::TlsMode::None,
-            ..Default::default()
-        };
-        delivery.resolve.nameservers = Some(vec![ns]);
-        delivery.timeouts = postwire::client::ClientTimeouts::uniform(Duration::from_secs(10));
-        let opts = QueueOptions {
-            delivery,
-            retry: RetryPolicy::every(Duration::from_millis(200), Duration::from_secs(3600)),
-            hostname: "crash.relay.test".into(),
-            poll_interval: Duration::from_millis(100),
-            ..Default::default()
-        };
-        // The killed predecessor's lock goes with it, but give the kernel a moment.
-        let mut queue = None;
-        for _ in 0..100 {
-            match Queue::open(&spool, opts.clone()) {
-                Ok(q) => {
-                    queue = Some(q);
-                    break;
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-            }
-        }
-        let q = queue.expect("open the spool");
-        q.start();
-        let next = Arc::new(AtomicU64::new(start));
-        let mut tasks = Vec::new();
-        for _ in 0..writers {
-            let (q, next) = (q.clone(), Arc::clone(&next));
-            tasks.push(tokio::spawn(async move {
-                loop {
-                    let n = next.fetch_add(1, Ordering::SeqCst);
-                    if n >= start + count {
-                        break;
-                    }
-                    println!("START {n}");
-                    let env = NewEntry::new("crash@sender.test", &["sink@dest.test".into()]);
-                    if q.submit(&env, &message(n)).await.is_ok() {
-                        println!("ACK {n}");
-                    }
-                }
-            }));
-        }
-        for t in tasks {
-            let _ = t.await;
-        }
-        println!("SUBMITTED");
-        loop {
-            if q.list().map(|l| l.is_empty()).unwrap_or(false) {
-                println!("IDLE");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    });
+/// What the senders saw, per sequence number.
+#[derive(Default)]
+struct Ledger {
+    /// MAIL was sent.
+    started: HashSet<u64>,
+    /// The final dot was written (the server may have it).
+    dot_sent: HashSet<u64>,
+    /// 250 after the dot.
+    acked: HashSet<u64>,
 }
 
-/// A running child and the lines it printed.
-struct Owner {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-fn spawn_owner(env: &[(&str, String)]) -> Owner {
-    let mut cmd = Command::new(std::env::current_exe().expect("test binary"));
-    cmd.args(["--exact", "crash_child_entry", "--nocapture", "--test-threads=1"])
-        .env("POSTWIRE_CRASH_CHILD", "1")
+/// `postwire serve --queue` on `listen`, relaying by MX (the test DNS) to `port`.
+fn start_server(spool: &std::path::Path, listen: SocketAddr, ns: &str, port: u16) -> Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_postwire"))
+        .args(["serve", "--listen", &listen.to_string(), "--hostname", "crash.relay.test"])
+        .args(["--relay-network", "127.0.0.0/8", "--queue"])
+        .arg(spool)
+        .args(["--nameserver", ns, "--queue-port", &port.to_string(), "--allow-loopback"])
+        .args(["--retry", "0.2", "--quiet", "--timeout", "20"])
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("spawn the queue owner");
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start postwire serve --queue");
+    // Wait for "postwire: listening on" (bounded: the test's deadline kills a stuck one).
     let out = child.stdout.take().expect("stdout");
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    Owner { child, lines }
+    let mut line = String::new();
+    let _ = BufReader::new(out).read_line(&mut line);
+    assert!(line.contains("listening on"), "serve did not start: {line:?}");
+    child
 }
 
-/// The entry point the child runs (an ordinary, instant test in the parent).
-#[test]
-fn crash_child_entry() {
-    if std::env::var_os("POSTWIRE_CRASH_CHILD").is_some() {
-        child_main();
+/// One SMTP exchange step; `Err` when the connection broke (a kill).
+fn reply(r: &mut BufReader<TcpStream>) -> std::io::Result<u16> {
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        let code = line.get(..3).and_then(|c| c.parse().ok()).ok_or(std::io::ErrorKind::InvalidData)?;
+        if line.as_bytes().get(3) != Some(&b'-') {
+            return Ok(code);
+        }
+    }
+}
+
+fn expect(r: &mut BufReader<TcpStream>, want: u16) -> std::io::Result<()> {
+    match reply(r)? {
+        c if c == want => Ok(()),
+        c => Err(std::io::Error::other(format!("got {c}, wanted {want}"))),
+    }
+}
+
+/// One sender: connect (again after each kill), send numbered messages until `target` are
+/// acknowledged in all and the kills are over (so every kill hits a server being sent to).
+fn sender(
+    addr: SocketAddr,
+    next: &AtomicU64,
+    ledger: &Mutex<Ledger>,
+    target: usize,
+    kills_done: &AtomicBool,
+    deadline: Instant,
+) {
+    let more = || {
+        Instant::now() < deadline
+            && (ledger.lock().unwrap().acked.len() < target || !kills_done.load(Ordering::SeqCst))
+    };
+    while more() {
+        let Ok(stream) = TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+        let mut w = stream.try_clone().expect("clone");
+        let mut r = BufReader::new(stream);
+        let session = (|| -> std::io::Result<()> {
+            expect(&mut r, 220)?;
+            w.write_all(b"EHLO sender.crash.test\r\n")?;
+            expect(&mut r, 250)?;
+            while more() {
+                let n = next.fetch_add(1, Ordering::SeqCst);
+                ledger.lock().unwrap().started.insert(n);
+                w.write_all(b"MAIL FROM:<crash@sender.test>\r\nRCPT TO:<sink@dest.test>\r\nDATA\r\n")?;
+                expect(&mut r, 250)?;
+                expect(&mut r, 250)?;
+                expect(&mut r, 354)?;
+                let mut m = message(n);
+                m.extend_from_slice(b".\r\n");
+                w.write_all(&m)?;
+                ledger.lock().unwrap().dot_sent.insert(n);
+                expect(&mut r, 250)?;
+                ledger.lock().unwrap().acked.insert(n);
+            }
+            let _ = w.write_all(b"QUIT\r\n");
+            Ok(())
+        })();
+        if session.is_err() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 }
 
 #[test]
 fn every_acknowledged_message_survives_sigkill_and_restarts() {
-    if std::env::var_os("POSTWIRE_CRASH_CHILD").is_some() {
-        return;
-    }
     let long = std::env::var_os("POSTWIRE_CRASH_LONG").is_some();
-    let (total, writers, kills) = if long { (2000u64, 20usize, 20usize) } else { (300, 8, 3) };
+    let (total, connections, kills) = if long { (2000usize, 20usize, 20usize) } else { (300, 8, 3) };
     let dns = dns();
+    let ns = dns.nameserver();
     let port = port_free_on(&["127.0.0.33"]);
     let receiver = Receiver::start("127.0.0.33", port, &["dest.test"], Behaviour::default());
     let spool = tempfile::tempdir().unwrap();
-    let base_env = |k: u64, count: u64| {
-        vec![
-            ("CRASH_SPOOL", spool.path().display().to_string()),
-            ("CRASH_START", (k * RANGE).to_string()),
-            ("CRASH_COUNT", count.to_string()),
-            ("CRASH_WRITERS", writers.to_string()),
-            ("CRASH_PORT", port.to_string()),
-            ("CRASH_DNS", dns.nameserver()),
-        ]
-    };
-    let mut started = HashSet::new();
-    let mut acked = HashSet::new();
+    let listen: SocketAddr = format!("127.0.0.1:{}", port_free_on(&["127.0.0.1"])).parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(if long { 600 } else { 120 });
+
+    let mut server = start_server(spool.path(), listen, &ns, port);
+    let ledger = Arc::new(Mutex::new(Ledger::default()));
+    let next = Arc::new(AtomicU64::new(1));
+    let kills_done = Arc::new(AtomicBool::new(false));
+    let senders: Vec<_> = (0..connections)
+        .map(|_| {
+            let (ledger, next, kd) = (Arc::clone(&ledger), Arc::clone(&next), Arc::clone(&kills_done));
+            std::thread::spawn(move || sender(listen, &next, &ledger, total, &kd, deadline))
+        })
+        .collect();
+
     let mut seed = 0x9E37_79B9_7F4A_7C15u64 ^ u64::from(std::process::id());
     let mut rand = move |lo: u64, hi: u64| {
         seed ^= seed << 13;
@@ -197,60 +186,56 @@ fn every_acknowledged_message_survives_sigkill_and_restarts() {
         seed ^= seed << 17;
         lo + seed % (hi - lo)
     };
-    let deadline = Instant::now() + Duration::from_secs(if long { 900 } else { 240 });
-    let collect = |o: &Owner, started: &mut HashSet<u64>, acked: &mut HashSet<u64>| -> Vec<String> {
-        let mut other = Vec::new();
-        while let Ok(l) = o.lines.try_recv() {
-            if let Some(n) = l.strip_prefix("START ").and_then(|n| n.parse().ok()) {
-                started.insert(n);
-            } else if let Some(n) = l.strip_prefix("ACK ").and_then(|n| n.parse().ok()) {
-                acked.insert(n);
-            } else {
-                other.push(l);
-            }
+    // Kill at random moments while the senders are busy (they keep going until the kills are
+    // over, even past `total`).
+    let mut killed = 0;
+    while killed < kills && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(rand(50, 300)));
+        server.kill().expect("SIGKILL");
+        let _ = server.wait();
+        killed += 1;
+        server = start_server(spool.path(), listen, &ns, port);
+    }
+    kills_done.store(true, Ordering::SeqCst);
+    for s in senders {
+        s.join().expect("sender");
+    }
+    let ledger = std::mem::take(&mut *ledger.lock().unwrap());
+    assert!(ledger.acked.len() >= total, "only {} acknowledged before the deadline", ledger.acked.len());
+
+    // The last server drains the queue.
+    let drained = loop {
+        let empty = postwire::queue::Spool::snapshot(spool.path()).map(|v| v.is_empty()).unwrap_or(false);
+        if empty || Instant::now() >= deadline {
+            break empty;
         }
-        other
+        std::thread::sleep(Duration::from_millis(100));
     };
-    // Killed owners: each gets a fresh range and is killed at a random moment.
-    for k in 0..kills as u64 {
-        let mut o = spawn_owner(&base_env(k + 1, total));
-        std::thread::sleep(Duration::from_millis(rand(100, if long { 600 } else { 400 })));
-        o.child.kill().expect("SIGKILL");
-        let _ = o.child.wait();
-        std::thread::sleep(Duration::from_millis(20));
-        collect(&o, &mut started, &mut acked);
-        assert!(Instant::now() < deadline, "crash test ran out of time");
-    }
-    // The last owner submits what is missing and runs the queue empty.
-    let missing = total.saturating_sub(acked.len() as u64).max(1);
-    let mut last = spawn_owner(&base_env(kills as u64 + 1, missing));
-    let mut idle = false;
-    while !idle && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-        idle = collect(&last, &mut started, &mut acked).iter().any(|l| l == "IDLE");
-    }
-    let _ = last.child.kill();
-    let _ = last.child.wait();
-    assert!(idle, "the queue did not drain in time");
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(drained, "the queue did not drain in time");
 
     let mut seen: HashMap<u64, usize> = HashMap::new();
     for m in receiver.messages() {
         let n = check(&m).unwrap_or_else(|e| panic!("a delivered message is damaged: {e}"));
         *seen.entry(n).or_default() += 1;
     }
-    let lost: Vec<&u64> = acked.iter().filter(|n| !seen.contains_key(n)).collect();
-    let never_submitted: Vec<&u64> = seen.keys().filter(|n| !started.contains(n)).collect();
-    let in_limbo = seen.keys().filter(|n| started.contains(n) && !acked.contains(n)).count();
+    let lost: Vec<&u64> = ledger.acked.iter().filter(|n| !seen.contains_key(n)).collect();
+    let never_sent: Vec<&u64> = seen.keys().filter(|n| !ledger.dot_sent.contains(n)).collect();
+    let in_limbo = seen.keys().filter(|n| !ledger.acked.contains(n)).count();
     let duplicates: usize = seen.values().map(|c| c - 1).sum();
     println!(
-        "crash test: {} acknowledged, {} delivered ({} duplicates), {} in flight at a kill and delivered, {} kills",
-        acked.len(),
+        "crash test over SMTP: {} messages started, {} acknowledged (250), {} delivered ({} duplicates), \
+         {} unacknowledged at a kill but delivered, {} SIGKILLs, {} connections",
+        ledger.started.len(),
+        ledger.acked.len(),
         seen.len(),
         duplicates,
         in_limbo,
-        kills
+        killed,
+        connections
     );
-    assert!(acked.len() as u64 >= total, "only {} acknowledged", acked.len());
+    assert!(killed >= kills, "only {killed} kills");
     assert!(lost.is_empty(), "{} acknowledged messages lost: {:?}", lost.len(), &lost[..lost.len().min(10)]);
-    assert!(never_submitted.is_empty(), "delivered but never submitted: {never_submitted:?}");
+    assert!(never_sent.is_empty(), "delivered but never sent whole: {never_sent:?}");
 }

@@ -8,6 +8,12 @@ what the peers stored:
   client_aiosmtpd              the C client into aiosmtpd refusing two recipients; its store checked
   server                       the C server with hooks taking mail from smtplib and swaks; the
                                replies, the Maildir and the server's counters are checked
+  mx                           resolve_mx against postwire-testdns (tests/dns/zone.json)
+  send_mx                      send_mail by MX into aiosmtpd and smtp-sink on 127.0.0.3x
+  queue                        the queue: 5xx -> one DSN at the sender's aiosmtpd, <> -> none,
+                               4xx (smtp-sink) -> deferred; what every server stored is checked
+  relay                        check_relay: our C server closed and open, aiosmtpd accept-all
+  trace                        analyze_received vectors and the 181-header Received corpus
 
   run.py BIN_DIR [--wrap "valgrind ..."] [--label NAME] [--only CASE,...]
 
@@ -94,6 +100,152 @@ def stop(proc):
     if proc.poll() is None:
         proc.kill()
     proc.wait(timeout=10)
+
+
+TESTDNS = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "debug" / "postwire-testdns"
+
+
+def start_testdns():
+    """postwire-testdns on 127.0.0.1 serving tests/dns/zone.json (the Rust suite's zone)."""
+    check(TESTDNS.exists(), f"{TESTDNS} is missing: cargo build -p postwire-testdns")
+    proc = subprocess.Popen([str(TESTDNS), "--zone", str(ROOT / "tests/dns/zone.json")],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    check(line.startswith("READY "), f"postwire-testdns did not start: {line!r}")
+    return proc, f"127.0.0.1:{int(line.split()[1])}"
+
+
+def port_free_on(hosts):
+    """A TCP port free on every one of `hosts` (delivery uses one port for every exchanger)."""
+    for _ in range(100):
+        port = free_port()
+        try:
+            for h in hosts:
+                with socket.socket() as s:
+                    s.bind((h, port))
+            return port
+        except OSError:
+            continue
+    raise Fail(f"no port free on all of {hosts}")
+
+
+def wait_on(host, port, proc, seconds=20):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def start_sink(d, host, port, *flags):
+    sink = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
+    check(os.path.exists(sink), "Postfix smtp-sink is missing: run `make deps`")
+    os.chmod(d, 0o777)  # smtp-sink drops to nobody when run as root
+    user = ["-u", "nobody"] if os.geteuid() == 0 else []
+    proc = subprocess.Popen([sink, *user, *flags, "-d", f"{d}/%H%M%S.", f"{host}:{port}", "100"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    check(wait_on(host, port, proc), f"smtp-sink on {host}:{port} did not start")
+    return proc
+
+
+def stored(d):
+    """aiosmtpd_peer's store: [(meta, message bytes)] in arrival order."""
+    out = []
+    for eml in sorted(Path(d).glob("*.eml"), key=lambda p: int(p.stem)):
+        out.append((json.loads(eml.with_suffix(".json").read_text()), eml.read_bytes()))
+    return out
+
+
+def case_mx(r):
+    dns, ns = start_testdns()
+    try:
+        r.run("test_mta", "mx", ns)
+    finally:
+        dns.stdin.close()
+        stop(dns)
+
+
+def case_send_mx(r):
+    dns, ns = start_testdns()
+    procs = [dns]
+    with tempfile.TemporaryDirectory() as dest, tempfile.TemporaryDirectory() as backup, \
+            tempfile.TemporaryDirectory() as other:
+        try:
+            port = port_free_on(["127.0.0.31", "127.0.0.32", "127.0.0.33", "127.0.0.34"])
+            p, _ = start_aiosmtpd(dest, "--host", "127.0.0.33", "--port", str(port))
+            procs.append(p)
+            p, _ = start_aiosmtpd(backup, "--host", "127.0.0.32", "--port", str(port))
+            procs.append(p)
+            procs.append(start_sink(other, "127.0.0.34", port))
+            r.run("test_mta", "send", ns, port)
+            got = stored(dest)
+            # Both dest.test recipients in one transaction (and the guarded second send: nothing).
+            check([m["rcpt_tos"] for m, _ in got] == [["a@dest.test", "b@dest.test"]], f"dest.test got {got}")
+            check(b"routed by MX" in got[0][1], "the message arrived")
+            got = stored(backup)
+            check([m["rcpt_tos"] for m, _ in got] == [["d@backup.test"]], f"the backup MX got {got}")
+            files = wait_files(other, 1)
+            check(len(files) == 1 and "routed by MX" in files[0].read_text(errors="replace"),
+                  f"smtp-sink on other.test stored {len(files)}")
+        finally:
+            for p in procs:
+                if p.stdin:
+                    p.stdin.close()
+                stop(p)
+
+
+def case_queue(r):
+    dns, ns = start_testdns()
+    procs = [dns]
+    with tempfile.TemporaryDirectory() as dest, tempfile.TemporaryDirectory() as sender, \
+            tempfile.TemporaryDirectory() as other, tempfile.TemporaryDirectory() as spool:
+        try:
+            port = port_free_on(["127.0.0.33", "127.0.0.34", "127.0.0.35"])
+            p, _ = start_aiosmtpd(dest, "--host", "127.0.0.33", "--port", str(port), "--refuse", "bad@dest.test",
+                                  "--refuse", "bad2@dest.test", "--refuse", "bad3@dest.test")
+            procs.append(p)
+            p, _ = start_aiosmtpd(sender, "--host", "127.0.0.35", "--port", str(port))
+            procs.append(p)
+            procs.append(start_sink(other, "127.0.0.34", port, "-r", "RCPT"))
+            r.run("test_mta", "queue", ns, port, Path(spool) / "q")
+            got = stored(dest)
+            check(sorted(m["rcpt_tos"][0] for m, _ in got) == ["good@dest.test", "more@dest.test"],
+                  f"dest.test got {[m for m, _ in got]}")
+            notices = stored(sender)
+            # Exactly one DSN, from <>, for bad@ only (not for <>'s bad2@, not NOTIFY=NEVER's bad3@).
+            check(len(notices) == 1, f"{len(notices)} notices at the sender's server: {[m for m, _ in notices]}")
+            meta, text = notices[0]
+            check(meta["mail_from"] in ("", "<>") and meta["rcpt_tos"] == ["s@sender.test"], f"notice envelope {meta}")
+            for want in [b"Final-Recipient: rfc822; bad@dest.test", b"Original-Recipient: rfc822; alias@dest.test",
+                         b"Action: failed", b"Original-Envelope-Id: ENV-C-1"]:
+                check(want in text, f"{want!r} missing in the DSN:\n{text.decode(errors='replace')}")
+            check(b"bad2@dest.test" not in text and b"bad3@dest.test" not in text, "one DSN, for bad@ only")
+            check(wait_files(other, 1, seconds=0.5) == [], "smtp-sink stored nothing (4xx)")
+        finally:
+            for p in procs:
+                if p.stdin:
+                    p.stdin.close()
+                stop(p)
+
+
+def case_relay(r):
+    with tempfile.TemporaryDirectory() as d:
+        proc, port = start_aiosmtpd(d)
+        try:
+            r.run("test_mta", "relay", port)
+            check(stored(d) == [], "the relay check sent no message content to aiosmtpd")
+        finally:
+            proc.stdin.close()
+            stop(proc)
+
+
+def case_trace(r):
+    r.run("test_mta", "trace", ROOT / "tests" / "vectors")
 
 
 def case_null(r):
@@ -220,6 +372,11 @@ CASES = {
     "client_sink": case_client_sink,
     "client_aiosmtpd": case_client_aiosmtpd,
     "server": case_server,
+    "mx": case_mx,
+    "send_mx": case_send_mx,
+    "queue": case_queue,
+    "relay": case_relay,
+    "trace": case_trace,
 }
 
 

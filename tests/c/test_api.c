@@ -1,9 +1,11 @@
 /* The rest of the API against a C server in the same process: compose, send_mail through a
  * smarthost, the pool, an AUTH callback, the log callback, replies built and serialised, and
- * the JSON forms of what hooks are handed. */
+ * the JSON forms of what hooks are handed; the server options beyond the API's list; a client's
+ * getters answering while another thread's send is in flight; relay mode through a queue. */
 #include "common.h"
 
 #include <pthread.h>
+#include <time.h>
 
 struct state {
     pthread_mutex_t lock;
@@ -53,6 +55,315 @@ static void on_log(void *ud, pw_log_level level, const char *target, const char 
     pthread_mutex_lock(&st->lock);
     if (level <= PW_LOG_INFO && strncmp(target, "postwire", 8) == 0 && message[0] != '\0') st->logs++;
     pthread_mutex_unlock(&st->lock);
+}
+
+/* A hook that holds the message until the main thread lets it go. */
+struct gate {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int entered, released;
+};
+
+static pw_hook_result held_message(void *ud, const pw_session *s, const pw_envelope *env, const uint8_t *data,
+                                   size_t len, pw_reply_out *reply) {
+    (void)s, (void)env, (void)data, (void)len, (void)reply;
+    struct gate *g = ud;
+    pthread_mutex_lock(&g->lock);
+    g->entered = 1;
+    pthread_cond_broadcast(&g->cond);
+    while (!g->released) pthread_cond_wait(&g->cond, &g->lock);
+    pthread_mutex_unlock(&g->lock);
+    return PW_HOOK_ACCEPT;
+}
+
+struct sender {
+    pw_client *c;
+    pw_status st;
+};
+
+static void *send_one(void *arg) {
+    struct sender *sd = arg;
+    const char *rcpt[] = {"ann@example.test"};
+    const char *m = "Subject: held\r\n\r\nx\r\n";
+    pw_send_result *r = NULL;
+    sd->st = pw_client_send(sd->c, "me@example.org", rcpt, 1, (const uint8_t *)m, strlen(m), &r);
+    pw_send_result_free(r);
+    return NULL;
+}
+
+/* A pw_client's getters answer while another thread's send waits for the server (the core's
+ * ClientHandle snapshot): the send is held in on_message until the getters returned, so a getter
+ * that waited for the call would never return. */
+static void getters_do_not_wait_for_a_call(void) {
+    struct gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    const char *domains[] = {"example.test"};
+    pw_server_options so = {0};
+    so.hostname = "mx.held.example.test";
+    so.local_domains = domains;
+    so.local_domains_len = 1;
+    so.user_data = &g;
+    so.on_message = held_message;
+    so.hook_timeout_ms = 600000;
+    pw_server *srv = NULL;
+    OK(pw_server_new(&so, &srv));
+    pw_socket_addr addr;
+    OK(pw_server_listen(srv, "127.0.0.1", 0, &addr));
+    OK(pw_server_start(srv));
+    pw_client_options co = {0};
+    co.host = "127.0.0.1";
+    co.port = addr.port;
+    co.tls = PW_TLS_NONE;
+    co.record_transcript = PW_SWITCH_ON;
+    struct sender sd = {NULL, PW_OK};
+    OK(pw_client_connect(&co, &sd.c));
+    if (sd.c) {
+        pthread_t t;
+        CHECK(pthread_create(&t, NULL, send_one, &sd) == 0, "thread");
+        pthread_mutex_lock(&g.lock);
+        while (!g.entered) pthread_cond_wait(&g.cond, &g.lock);
+        pthread_mutex_unlock(&g.lock);
+        /* The send is in flight now. */
+        char *tr = NULL, *caps = NULL;
+        OK(pw_client_transcript(sd.c, &tr));
+        CHECK(contains(tr, "EHLO"), "transcript as of the last call: %s", tr);
+        OK(pw_client_capabilities_to_json(sd.c, &caps));
+        CHECK(contains(caps, "PIPELINING"), "capabilities %s", caps);
+        CHECK(!pw_client_closed(sd.c) && !pw_client_tls(sd.c), "state getters");
+        pw_string_free(tr);
+        pw_string_free(caps);
+        pthread_mutex_lock(&g.lock);
+        g.released = 1;
+        pthread_cond_broadcast(&g.cond);
+        pthread_mutex_unlock(&g.lock);
+        pthread_join(t, NULL);
+        CHECK(sd.st == PW_OK, "the held send went through: %s", pw_status_name(sd.st));
+        OK(pw_client_quit(sd.c));
+        pw_client_free(sd.c);
+    }
+    OK(pw_server_stop(srv));
+    pw_server_free(srv);
+}
+
+/* A client session to `port` (no TLS): NULL with the status in *st when it could not open. */
+static pw_client *connect_to(uint16_t port, pw_status *st) {
+    pw_client_options co = {0};
+    co.host = "127.0.0.1";
+    co.port = port;
+    co.tls = PW_TLS_NONE;
+    co.timeout_ms = 20000;
+    pw_client *c = NULL;
+    *st = pw_client_connect(&co, &c);
+    return c;
+}
+
+/* What the DSN test's hooks saw: the MAIL and RCPT parameters as JSON. */
+static struct {
+    pthread_mutex_t lock;
+    char mail[512], rcpt[512];
+} dsn_seen = {PTHREAD_MUTEX_INITIALIZER, "", ""};
+
+static void keep_params(char *buf, size_t n, const pw_params *params) {
+    char *json = NULL;
+    if (pw_params_to_json(params, &json) == PW_OK) {
+        pthread_mutex_lock(&dsn_seen.lock);
+        snprintf(buf, n, "%s", json);
+        pthread_mutex_unlock(&dsn_seen.lock);
+        pw_string_free(json);
+    }
+}
+
+static pw_hook_result dsn_mail(void *ud, const pw_session *s, const char *address, const pw_params *params,
+                               pw_reply_out *reply) {
+    (void)ud, (void)s, (void)address, (void)reply;
+    keep_params(dsn_seen.mail, sizeof dsn_seen.mail, params);
+    return PW_HOOK_ACCEPT;
+}
+
+static pw_hook_result dsn_rcpt(void *ud, const pw_session *s, const char *address, const pw_params *params,
+                               pw_reply_out *reply) {
+    (void)ud, (void)s, (void)address, (void)reply;
+    keep_params(dsn_seen.rcpt, sizeof dsn_seen.rcpt, params);
+    return PW_HOOK_ACCEPT;
+}
+
+/* The ServerOptions fields beyond the API's list reach the core from pw_server_options:
+ * advertise_dsn, maildir_layout, max_connections_per_ip with connection_limit_exceptions,
+ * max_junk_commands; a bad value is PW_INVALID_INPUT naming the option. */
+static void server_options_reach_the_core(void) {
+    char dir[] = "/tmp/pw-c-layout-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    char delivery[128];
+    snprintf(delivery, sizeof delivery, "maildir:%s", dir);
+    const char *domains[] = {"example.test"};
+    const char *exempt[] = {"192.0.2.0/24"}; /* loopback is not exempt: the limit applies */
+    pw_server_options so = {0};
+    so.hostname = "mx.options.example.test";
+    so.local_domains = domains;
+    so.local_domains_len = 1;
+    so.delivery = delivery;
+    so.maildir_layout = "per-recipient";
+    so.advertise_dsn = PW_SWITCH_ON;
+    so.max_connections_per_ip = 1;
+    so.connection_limit_exceptions = exempt;
+    so.connection_limit_exceptions_len = 1;
+    so.max_junk_commands = 2;
+    so.min_data_rate = PW_NO_LIMIT;
+    so.on_mail_from = dsn_mail;
+    so.on_rcpt_to = dsn_rcpt;
+    pw_server *srv = NULL;
+    OK(pw_server_new(&so, &srv));
+    pw_socket_addr addr;
+    OK(pw_server_listen(srv, "127.0.0.1", 0, &addr));
+    OK(pw_server_start(srv));
+
+    pw_status st;
+    pw_client *c = connect_to(addr.port, &st);
+    CHECK(c != NULL, "first session: %s", pw_status_name(st));
+    if (c) {
+        bool present = false;
+        char *params = NULL;
+        OK(pw_client_capability(c, "DSN", &present, &params));
+        CHECK(present, "advertise_dsn: DSN offered");
+        pw_string_free(params);
+        /* One session per address: the second is turned away with 421. */
+        pw_client *c2 = connect_to(addr.port, &st);
+        CHECK(c2 == NULL && st == PW_TRANSIENT && pw_last_error_reply() &&
+                  pw_reply_code(pw_last_error_reply()) == 421,
+              "max_connections_per_ip: %s", pw_status_name(st));
+        pw_client_free(c2);
+        /* Per-recipient Maildir: <dir>/example.test/ann/new/<file>; the send carries DSN
+         * parameters (pw_client_send_with), which the server offering DSN hands its hooks. */
+        const char *rcpt[] = {"ann@example.test"};
+        const char *m = "Subject: layout\r\n\r\nx\r\n";
+        pw_send_options dsn = {"hdrs", "E-C-1", "SUCCESS,FAILURE", PW_SWITCH_ON};
+        pw_send_result *r = NULL;
+        OK(pw_client_send_with(c, "me@example.org", rcpt, 1, (const uint8_t *)m, strlen(m), &dsn, &r));
+        pw_send_result_free(r);
+        pthread_mutex_lock(&dsn_seen.lock);
+        CHECK(contains(dsn_seen.mail, "\"RET\"") && contains(dsn_seen.mail, "HDRS") &&
+                  contains(dsn_seen.mail, "E-C-1"),
+              "MAIL parameters %s", dsn_seen.mail);
+        CHECK(contains(dsn_seen.rcpt, "SUCCESS,FAILURE") && contains(dsn_seen.rcpt, "rfc822;ann@example.test"),
+              "RCPT parameters %s", dsn_seen.rcpt);
+        pthread_mutex_unlock(&dsn_seen.lock);
+        dsn.dsn_ret = "most";
+        FAILS(PW_INVALID_INPUT, pw_client_send_with(c, "me@example.org", rcpt, 1, (const uint8_t *)m, strlen(m),
+                                                    &dsn, &r));
+        /* max_junk_commands = 2: the third NOOP in a row closes the session with 421. */
+        pw_reply *rep = NULL;
+        OK(pw_client_noop(c, &rep));
+        pw_reply_free(rep);
+        OK(pw_client_noop(c, &rep));
+        pw_reply_free(rep);
+        /* (NOOP hands back whatever reply came, as smtplib's noop() does.) */
+        rep = NULL;
+        OK(pw_client_noop(c, &rep));
+        CHECK(rep && pw_reply_code(rep) == 421, "junk limit: %u", rep ? pw_reply_code(rep) : 0);
+        pw_reply_free(rep);
+        CHECK(pw_client_closed(c), "the server closed the session");
+        pw_client_free(c);
+    }
+    OK(pw_server_stop(srv));
+    pw_server_free(srv);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "test \"$(ls %s/example.test/ann/new | wc -l)\" -eq 1 && rm -rf %s", dir, dir);
+    CHECK(system(cmd) == 0, "one message in %s/example.test/ann/new", dir);
+
+    so.maildir_layout = "/absolute/{user}";
+    srv = NULL;
+    FAILS(PW_INVALID_INPUT, pw_server_new(&so, &srv));
+    CHECK(contains(pw_last_error_message(), "maildir"), "%s", pw_last_error_message());
+    so.maildir_layout = NULL;
+    so.advertise_dsn = 7;
+    FAILS(PW_INVALID_INPUT, pw_server_new(&so, &srv));
+    CHECK(srv == NULL, "nothing made");
+}
+
+/* Relay mode from C: a server with delivery "queue:DIR" answers 250 once the message is in its
+ * queue and relays it through queue_smarthost to a second server (a Maildir) on loopback. */
+static void relay_mode_reaches_the_smarthost(void) {
+    char spool[] = "/tmp/pw-c-spool-XXXXXX";
+    char box[] = "/tmp/pw-c-box-XXXXXX";
+    CHECK(mkdtemp(spool) != NULL && mkdtemp(box) != NULL, "mkdtemp");
+    char final_delivery[128], relay_delivery[128], smarthost[64];
+    snprintf(final_delivery, sizeof final_delivery, "maildir:%s", box);
+    snprintf(relay_delivery, sizeof relay_delivery, "queue:%s", spool);
+    const char *domains[] = {"example.test"};
+    pw_server_options fo = {0};
+    fo.hostname = "mx.final.example.test";
+    fo.local_domains = domains;
+    fo.local_domains_len = 1;
+    fo.delivery = final_delivery;
+    pw_server *final_srv = NULL;
+    OK(pw_server_new(&fo, &final_srv));
+    pw_socket_addr fa;
+    OK(pw_server_listen(final_srv, "127.0.0.1", 0, &fa));
+    OK(pw_server_start(final_srv));
+    snprintf(smarthost, sizeof smarthost, "127.0.0.1:%u", fa.port);
+
+    const char *nets[] = {"127.0.0.0/8"};
+    uint64_t retry[] = {200};
+    pw_server_options so = {0};
+    so.hostname = "relay.example.org";
+    so.relay_networks = nets;
+    so.relay_networks_len = 1;
+    so.delivery = relay_delivery;
+    so.queue_smarthost = smarthost;
+    so.allow_loopback = PW_SWITCH_ON;
+    so.queue_retry_ms = retry;
+    so.queue_retry_len = 1;
+    so.queue_max_age_ms = 60000;
+    pw_server *relay = NULL;
+    OK(pw_server_new(&so, &relay));
+    pw_socket_addr ra;
+    OK(pw_server_listen(relay, "127.0.0.1", 0, &ra));
+    OK(pw_server_start(relay));
+
+    pw_status st;
+    pw_client *c = connect_to(ra.port, &st);
+    CHECK(c != NULL, "connect to the relay: %s", pw_status_name(st));
+    if (c) {
+        bool present = false;
+        char *params = NULL;
+        OK(pw_client_capability(c, "DSN", &present, &params));
+        CHECK(present, "a server with a queue offers DSN");
+        pw_string_free(params);
+        const char *rcpt[] = {"ann@example.test"};
+        const char *m = "Subject: relayed\r\n\r\nthrough the queue\r\n";
+        pw_send_result *r = NULL;
+        OK(pw_client_send(c, "me@example.org", rcpt, 1, (const uint8_t *)m, strlen(m), &r));
+        CHECK(r && pw_send_result_accepted_count(r) == 1, "accepted by the relay");
+        pw_send_result_free(r);
+        OK(pw_client_quit(c));
+        pw_client_free(c);
+    }
+    /* The queue runner relays it: wait (bounded) for the file in the final Maildir. */
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "test \"$(ls %s/new 2>/dev/null | wc -l)\" -eq 1", box);
+    int arrived = 0;
+    for (int i = 0; i < 300 && !arrived; i++) {
+        arrived = system(cmd) == 0;
+        if (!arrived) nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
+    }
+    CHECK(arrived, "the relayed message is in %s/new", box);
+    OK(pw_server_stop(relay));
+    pw_server_free(relay);
+    OK(pw_server_stop(final_srv));
+    pw_server_free(final_srv);
+    snprintf(cmd, sizeof cmd, "rm -rf %s %s", spool, box);
+    CHECK(system(cmd) == 0, "cleanup");
+
+    /* Relay-mode options without a queue are a mistake, named; a retry list needs its array. */
+    pw_server_options bad = {0};
+    bad.queue_smarthost = "127.0.0.1:25";
+    pw_server *none = NULL;
+    FAILS(PW_INVALID_INPUT, pw_server_new(&bad, &none));
+    CHECK(contains(pw_last_error_message(), "queue_smarthost"), "%s", pw_last_error_message());
+    bad.queue_smarthost = NULL;
+    bad.delivery = "queue:/tmp/pw-c-never";
+    bad.queue_retry_len = 1;
+    FAILS(PW_NULL_PARAMETER, pw_server_new(&bad, &none));
+    CHECK(none == NULL, "nothing made");
 }
 
 int main(void) {
@@ -207,5 +518,8 @@ int main(void) {
     CHECK(st.logs > 0, "log records forwarded: %d", st.logs);
     pthread_mutex_unlock(&st.lock);
     OK(pw_set_log_level(PW_LOG_OFF));
+    server_options_reach_the_core();
+    relay_mode_reaches_the_smarthost();
+    getters_do_not_wait_for_a_call();
     return finish("test_api");
 }

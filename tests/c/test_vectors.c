@@ -1,7 +1,8 @@
 /* The shared protocol vectors (tests/vectors/NAME.json, format in tests/vectors/README.md) through
  * the C API: replies parsed and built with pw_reply_parse / pw_reply_new / pw_reply_to_wire and
  * read back with the pw_reply accessors; command lines and addresses through pw_parse_command
- * and pw_parse_address, every `expect` key compared with the JSON they return.
+ * and pw_parse_address, every `expect` key compared with the JSON they return; the relay
+ * checker's probe matrix and verdicts (relay_probes.json).
  *   test_vectors VECTOR_DIR */
 #include "common.h"
 
@@ -174,6 +175,65 @@ static void replies(const char *dir) {
     json_decref(all);
 }
 
+/* relay_probes.json: the probe matrix for its server context (pw_relay_probes_to_json, compared
+ * probe for probe), reply → verdict (pw_relay_classify), verdicts → open / inconclusive
+ * (pw_relay_summarise). */
+static void relay_probes(const char *dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/relay_probes.json", dir);
+    json_error_t e;
+    json_t *all = json_load_file(path, 0, &e);
+    if (!all || !json_is_object(all)) {
+        fprintf(stderr, "cannot load %s: %s\n", path, e.text);
+        exit(2);
+    }
+    json_t *c = json_object_get(all, "context");
+#define CTX(k) json_string_value(json_object_get(c, k))
+    pw_relay_probe_context ctx = {CTX("banner_name"), CTX("ehlo_name"), CTX("ip"),           CTX("domain"),
+                                  CTX("from_user"),   CTX("to_user"),   CTX("internal_domain")};
+#undef CTX
+    char *json = NULL;
+    OK(pw_relay_probes_to_json(&ctx, &json));
+    json_t *ours = json ? json_loads(json, 0, &e) : NULL, *want = json_object_get(all, "probes");
+    CHECK(ours && json_array_size(ours) == json_array_size(want) && json_array_size(want) >= 40,
+          "%zu probes, want %zu", ours ? json_array_size(ours) : 0, json_array_size(want));
+    for (size_t i = 0; ours && i < json_array_size(want) && i < json_array_size(ours); i++) {
+        char what[64];
+        snprintf(what, sizeof what, "relay probe %zu", i);
+        subset(what, json_array_get(want, i), json_array_get(ours, i));
+    }
+    json_decref(ours);
+    pw_string_free(json);
+
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(all, "verdicts"), i, v) {
+        pw_reply *r = NULL;
+        const char *verdict = NULL;
+        OK(pw_reply_new((uint16_t)json_integer_value(json_object_get(v, "code")),
+                        json_string_value(json_object_get(v, "text")), "", &r));
+        OK(pw_relay_classify(r, &verdict));
+        const char *want_v = json_string_value(json_object_get(v, "verdict"));
+        CHECK(verdict && strcmp(verdict, want_v) == 0, "verdict %zu: %s, want %s", i, verdict, want_v);
+        pw_reply_free(r);
+    }
+    json_array_foreach(json_object_get(all, "summaries"), i, v) {
+        json_t *vs = json_object_get(v, "verdicts");
+        const char *names[64];
+        size_t n = 0;
+        for (; n < json_array_size(vs) && n < 64; n++) names[n] = json_string_value(json_array_get(vs, n));
+        bool open = false, inconclusive = false;
+        OK(pw_relay_summarise(names, n, &open, &inconclusive));
+        CHECK(open == json_is_true(json_object_get(v, "open")) &&
+                  inconclusive == json_is_true(json_object_get(v, "inconclusive")),
+              "summary %zu", i);
+    }
+    const char *bogus[] = {"maybe"};
+    bool o1, o2;
+    FAILS(PW_INVALID_INPUT, pw_relay_summarise(bogus, 1, &o1, &o2));
+    json_decref(all);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: test_vectors VECTOR_DIR\n");
@@ -182,5 +242,6 @@ int main(int argc, char **argv) {
     commands(argv[1]);
     addresses(argv[1]);
     replies(argv[1]);
+    relay_probes(argv[1]);
     return finish("test_vectors");
 }

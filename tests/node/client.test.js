@@ -3,7 +3,7 @@
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { postwire, smtpServer, testCa, message } = require('./helpers');
+const { postwire, smtpServer, testCa, message, until } = require('./helpers');
 
 const pw = postwire();
 
@@ -134,6 +134,83 @@ test('calls on one client run one after the other', async (t) => {
   assert.deepEqual(results.map((r) => r.accepted[0]), [0, 1, 2, 3, 4].map((i) => `r${i}@example.net`));
   assert.equal(srv.received.length, 5);
   await c.quit();
+});
+
+test('getters answer while a call is in flight, with the state as of the previous call', async (t) => {
+  let release;
+  let inHook = false;
+  const gate = new Promise((r) => { release = r; });
+  const server = new pw.Server({
+    hostname: 'mx.example.test',
+    localDomains: ['example.test'],
+    onMessage: async () => {
+      inHook = true;
+      await gate;
+    },
+  });
+  const addr = await server.listen();
+  server.start();
+  t.after(() => server.stop());
+  const c = await pw.Client.connect(addr.host, addr.port, { tls: 'none', timeout: 20 });
+  const before = c.transcript.length;
+  const sending = c.send('me@example.org', ['a@example.test'], message());
+  await until(20000, () => inHook, 'the hook');
+  // The send holds the session, waiting for the reply to its final dot: the getters still answer.
+  assert.equal(c.inFlight, true);
+  assert.equal(c.banner.code, 220);
+  assert.ok('SIZE' in c.capabilities, JSON.stringify(c.capabilities));
+  assert.equal(c.tls, false);
+  assert.equal(c.closed, false);
+  assert.equal(c.helloName.length > 0, true);
+  assert.equal(c.transcript.length, before, 'the transcript as of the end of the previous call');
+  release();
+  const r = await sending;
+  assert.equal(r.reply.code, 250);
+  assert.equal(c.inFlight, false);
+  assert.ok(c.transcript.length > before);
+  assert.ok(c.transcript.some((l) => l.startsWith('C: MAIL FROM:')), c.transcript.join('\n'));
+  await c.quit();
+  assert.equal(c.closed, true);
+});
+
+test('send with dsn: the RFC 3461 parameters reach a server that offers DSN, and only such a server', async (t) => {
+  const seen = [];
+  const upper = (params) => Object.fromEntries(Object.entries(params).map(([k, v]) => [k.toUpperCase(), v]));
+  const hooks = {
+    onMailFrom: (_s, address, params) => { seen.push(['MAIL', address, upper(params)]); },
+    onRcptTo: (_s, address, params) => { seen.push(['RCPT', address, upper(params)]); },
+  };
+  const withDsn = new pw.Server({ hostname: 'mx.example.test', localDomains: ['example.test'], advertiseDsn: true, ...hooks });
+  const plain = new pw.Server({ hostname: 'mx2.example.test', localDomains: ['example.test'], ...hooks });
+  const a = await withDsn.listen();
+  const b = await plain.listen();
+  withDsn.start();
+  plain.start();
+  t.after(() => Promise.all([withDsn.stop(), plain.stop()]));
+  const dsn = { ret: 'hdrs', envid: 'ENV-1', notify: 'SUCCESS,FAILURE', orcpt: true };
+
+  const c = await pw.Client.connect(a.host, a.port, { tls: 'none' });
+  assert.ok('DSN' in c.capabilities, JSON.stringify(c.capabilities));
+  const r = await c.send('me@example.org', ['a@example.test'], message(), { dsn });
+  assert.equal(r.reply.code, 250);
+  await c.quit();
+  const [mail, rcpt] = seen.splice(0);
+  assert.equal(mail[2].RET, 'HDRS');
+  assert.equal(mail[2].ENVID, 'ENV-1');
+  assert.equal(rcpt[1], 'a@example.test');
+  assert.equal(rcpt[2].NOTIFY, 'SUCCESS,FAILURE');
+  assert.match(rcpt[2].ORCPT, /^rfc822;a@example\.test$/i);
+
+  const c2 = await pw.Client.connect(b.host, b.port, { tls: 'none' });
+  assert.ok(!('DSN' in c2.capabilities), 'DSN is off by default');
+  assert.equal((await c2.send('me@example.org', ['a@example.test'], message(), { dsn })).reply.code, 250);
+  await c2.quit();
+  assert.deepEqual(seen.map(([, , params]) => Object.keys(params).filter((k) => ['RET', 'ENVID', 'NOTIFY', 'ORCPT'].includes(k))), [[], []],
+    'no DSN parameter to a server that does not offer DSN');
+  await assert.rejects(async () => c2.send('me@example.org', ['a@example.test'], message(), { dsn: { notify: 'SOMETIMES' } }),
+    (e) => e.code === 'PW_INVALID_INPUT' && /notify/.test(e.message));
+  await assert.rejects(async () => c2.send('me@example.org', ['a@example.test'], message(), { dns: {} }),
+    (e) => e.code === 'PW_INVALID_INPUT' && /dns/.test(e.message));
 });
 
 test('Pool: sessions reused per destination, stats, close', async (t) => {

@@ -4,7 +4,7 @@
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { postwire, smtpServer, rawServer, closedPort, message } = require('./helpers');
+const { postwire, smtpServer, rawServer, closedPort, message, testDns } = require('./helpers');
 
 const pw = postwire();
 
@@ -84,6 +84,10 @@ test('rejected: every recipient refused → PW_REJECTED with the reply', async (
   const e = await rejectsWith(c.send('me@example.org', ['a@example.test', 'b@example.test'], message()), 'PW_REJECTED');
   assert.equal(e.reply.code, 550);
   assert.equal(e.reply.enhanced, '5.1.1');
+  // Every refusal, as smtplib's SMTPRecipientsRefused.recipients gives them.
+  assert.deepEqual(e.rejected.map((r) => [r.rcpt, r.reply.code, r.reply.enhanced]),
+    [['a@example.test', 550, '5.1.1'], ['b@example.test', 550, '5.1.1']]);
+  assert.ok(e.rejected[0].reply instanceof pw.Reply);
   await c.quit();
 });
 
@@ -108,8 +112,16 @@ test('transient: MAIL answered 451 → PW_TRANSIENT with the reply', async (t) =
   assert.equal(e.reply.text, 'try later');
 });
 
-test('dns: a host name that does not resolve → PW_DNS', { todo: 'the core reports connect until the client changes (wip-client) land: dns kind for unresolvable hosts' }, async () => {
-  await rejectsWith(pw.Client.connect('no-such-host.invalid', 25, { tls: 'none', timeout: 10 }), 'PW_DNS');
+test('dns: a host name that does not resolve → PW_DNS', async () => {
+  const e = await rejectsWith(pw.Client.connect('no-such-host.invalid', 25, { tls: 'none', timeout: 10 }), 'PW_DNS');
+  assert.match(e.message, /no-such-host\.invalid/);
+});
+
+test('dns: NXDOMAIN from the test DNS server → PW_DNS with a permanent reply', async (t) => {
+  const dns = await testDns();
+  t.after(() => dns.close());
+  const e = await rejectsWith(pw.resolveMx('nope.test', { nameservers: [dns.nameserver] }), 'PW_DNS');
+  assert.ok(e.reply.isPermanent, String(e.reply));
 });
 
 test('invalid_input: bad arguments and options → PW_INVALID_INPUT', async (t) => {
@@ -124,6 +136,27 @@ test('invalid_input: bad arguments and options → PW_INVALID_INPUT', async (t) 
   await rejectsWith(c.send('me@example.org', ['bad address@example.test'], message()), 'PW_INVALID_INPUT');
   await rejectsWith(c.send('me@example.org', ['a@example.test\r\nRCPT TO:<b@x>'], message()), 'PW_INVALID_INPUT');
   await c.quit();
+});
+
+test('invalid_input: an unknown option is refused, naming it, never ignored', async () => {
+  const throwsNaming = (f, name) => assert.throws(f,
+    (e) => e instanceof TypeError && e.code === 'PW_INVALID_INPUT' && e.kind === 'invalid_input' && e.message.includes(name), name);
+  throwsNaming(() => new pw.Server({ hostname: 'mx.example.test', maxRecipent: 5 }), 'max_recipent');
+  throwsNaming(() => new pw.Server({ hostname: 'mx.example.test', timeouts: { comand: 5 } }), 'comand');
+  throwsNaming(() => new pw.Server({ hostname: 'mx.example.test', onMesage: () => {} }), 'onMesage');
+  throwsNaming(() => new pw.Server({ hostname: 'mx.example.test', onMessage: 'not a function' }), 'onMessage');
+  throwsNaming(() => new pw.Pool({ maxConection: 3 }), 'max_conection');
+  await rejectsWith(Promise.resolve().then(() => pw.Client.connect('127.0.0.1', 25, { tls: 'none', helloNmae: 'x' })), 'PW_INVALID_INPUT');
+  await rejectsWith(Promise.resolve().then(() => pw.sendMail('a@example.org', 'b@example.test', 'x', { smarthost: '127.0.0.1', smartport: 25 })), 'PW_INVALID_INPUT');
+  const pool = new pw.Pool();
+  await rejectsWith(Promise.resolve().then(() => pool.send({ host: '127.0.0.1', tsl: 'none' }, 'a@example.org', 'b@example.test', 'x')), 'PW_INVALID_INPUT');
+  await pool.close();
+  throwsNaming(() => pw.compose('a@example.org', 'b@example.test', 's', 't', { attachements: [] }), 'attachements');
+  const cyclic = { command: 5 };
+  cyclic.self = cyclic;
+  throwsNaming(() => new pw.Server({ hostname: 'mx.example.test', timeouts: cyclic }), 'nests too deeply');
+    // Wrong types are the core's checks too, with the option's name.
+  throwsNaming(() => new pw.Server({ hostname: 'mx.example.test', maxRecipients: 'many' }), 'max_recipients');
 });
 
 test('io: listening on a port already in use → PW_IO', async (t) => {

@@ -44,15 +44,15 @@ function testCa() {
   return tlsFiles;
 }
 
-/** Start an smtp-server (the Node peer) on an ephemeral loopback port; resolves to
- * `{port, server, close()}`. `options` are smtp-server's. */
-async function smtpServer(options) {
+/** Start an smtp-server (the Node peer) on an ephemeral loopback port (or `port` on `host`, a
+ * 127.0.0.x address); resolves to `{port, server, close()}`. `options` are smtp-server's. */
+async function smtpServer(options, host = '127.0.0.1', port = 0) {
   const { SMTPServer } = peer('smtp-server');
   const server = new SMTPServer({ logger: false, disableReverseLookup: true, ...options });
   server.on('error', () => {});
   await new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
+    server.listen(port, host, resolve);
   });
   return {
     port: server.server.address().port,
@@ -80,6 +80,104 @@ async function rawServer(onConnection) {
   };
 }
 
+/** The test DNS server (`postwire-testdns`, built by scripts/test-node.sh) serving
+ * tests/dns/zone.json — the zone of every suite; resolves to `{nameserver: "127.0.0.1:PORT",
+ * close()}` once it printed `READY <port>`. */
+async function testDns() {
+  const { spawn } = require('node:child_process');
+  const target = process.env.CARGO_TARGET_DIR || path.join(ROOT, 'target');
+  const bin = process.env.POSTWIRE_TESTDNS || path.join(target, 'debug', 'postwire-testdns');
+  if (!fs.existsSync(bin)) throw new Error(`${bin} is missing: cargo build -p postwire-testdns`);
+  const child = spawn(bin, ['--zone', path.join(ROOT, 'tests', 'dns', 'zone.json')], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const port = await within(20000, new Promise((resolve, reject) => {
+    let out = '';
+    child.on('error', reject);
+    child.on('exit', (code) => reject(new Error(`postwire-testdns exited with ${code}`)));
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /READY (\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+  }), 'postwire-testdns READY');
+  return {
+    nameserver: `127.0.0.1:${port}`,
+    close: () => new Promise((resolve) => {
+      child.removeAllListeners('exit');
+      child.once('exit', resolve);
+      child.stdin.end();
+      child.kill();
+    }),
+  };
+}
+
+/** A receiving smtp-server on `host:port` (a 127.0.0.x address) that records every message as
+ * `{from, to, data}` in `.got`; `refuse(rcpt)` may return `[code, text]` to refuse a recipient
+ * (a 4xx defers it). */
+async function receiver(host, port, refuse = () => null) {
+  const got = [];
+  const srv = await smtpServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    onRcptTo(address, _session, cb) {
+      const no = refuse(address.address);
+      if (!no) return cb();
+      const e = new Error(no[1]);
+      e.responseCode = no[0];
+      return cb(e);
+    },
+    onData(stream, session, cb) {
+      const chunks = [];
+      stream.on('data', (c) => chunks.push(c));
+      stream.on('end', () => {
+        got.push({
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+          to: session.envelope.rcptTo.map((r) => r.address),
+          data: Buffer.concat(chunks).toString('latin1'),
+        });
+        cb();
+      });
+    },
+  }, host, port);
+  return { ...srv, got };
+}
+
+/** Receivers on the same port of several 127.0.0.x addresses (an MX route has one delivery
+ * port): `refusals[i]` is the `refuse` of `hosts[i]`, `null` leaves that address closed.
+ * Resolves to `{port, servers, close()}`. */
+async function receivers(hosts, refusals = []) {
+  for (let attempt = 0; ; attempt++) {
+    const servers = [];
+    try {
+      let port = 0;
+      for (const [i, host] of hosts.entries()) {
+        if (refusals[i] === null) {
+          servers.push(null);
+          continue;
+        }
+        const r = await receiver(host, port, refusals[i] || undefined);
+        port = r.port;
+        servers.push(r);
+      }
+      return { port, servers, close: () => Promise.all(servers.filter(Boolean).map((r) => r.close())) };
+    } catch (e) {
+      await Promise.all(servers.filter(Boolean).map((r) => r.close()));
+      if (e.code !== 'EADDRINUSE' || attempt >= 10) throw e;
+    }
+  }
+}
+
+/** Poll `check()` every 50 ms until it is true, failing after `ms`. */
+async function until(ms, check, what) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** A port with nothing listening on it (bound, then closed). */
 async function closedPort() {
   const s = net.createServer();
@@ -105,4 +203,7 @@ function within(ms, promise, what) {
   return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
 }
 
-module.exports = { ROOT, PEERS, postwire, peer, testCa, smtpServer, rawServer, closedPort, message, within };
+module.exports = {
+  ROOT, PEERS, postwire, peer, testCa, smtpServer, rawServer, closedPort, message, within, testDns,
+  receiver, receivers, until,
+};

@@ -1,6 +1,6 @@
 // Process lifetime, checked with child `node` processes that must exit on their own: a started
-// server keeps its process alive until `stop()`, then lets it exit; a client never quit does not
-// hold its process open. (Waits are bounded; nothing asserts on how long anything took.)
+// server (and a started queue) keeps its process alive until `stop()`, then lets it exit; a
+// client never quit does not hold its process open. (Waits are bounded; nothing asserts on how long anything took.)
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -11,8 +11,8 @@ const pw = postwire();
 const PKG = JSON.stringify(process.env.POSTWIRE_PACKAGE || ROOT);
 
 /** Run `code` in a child node; resolves to `{child, lines, exited}` once it printed its first line. */
-async function child(code) {
-  const p = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function child(code, stdin = 'ignore') {
+  const p = spawn(process.execPath, ['-e', code], { stdio: [stdin, 'pipe', 'inherit'] });
   const lines = [];
   let first;
   const firstLine = new Promise((resolve) => { first = resolve; });
@@ -86,4 +86,29 @@ test('a server that was never started does not keep its process alive', async (t
   const how = await within(30000, exited, 'the child exiting');
   assert.deepEqual(how, { code: 0, signal: null });
   assert.deepEqual(lines, ['true']);
+});
+
+test('a started queue keeps the process alive; stop() lets it exit', async (t) => {
+  // The child stops its queue when told on stdin (unref'd: stdin alone holds nothing open).
+  const { child: p, lines, exited } = await child(`
+    const fs = require('node:fs'), os = require('node:os'), path = require('node:path');
+    const pw = require(${PKG});
+    const spool = fs.mkdtempSync(path.join(os.tmpdir(), 'postwire-node-life-'));
+    const q = new pw.Queue(spool, { smarthost: '127.0.0.1', pollInterval: 0.05 });
+    process.stdin.on('data', () => q.stop().then(() => {
+      fs.rmSync(spool, { recursive: true, force: true });
+      console.log('stopped', q.running);
+    }));
+    process.stdin.unref();
+    q.start();
+    console.log('started', q.running);
+  `, 'pipe');
+  t.after(() => p.kill('SIGKILL'));
+  assert.deepEqual(lines, ['started true']);
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(p.exitCode, null, 'the child exited while its queue was running');
+  p.stdin.write('stop\n');
+  const how = await within(30000, exited, 'the child exiting after stop()');
+  assert.deepEqual(how, { code: 0, signal: null });
+  assert.deepEqual(lines, ['started true', 'stopped false']);
 });

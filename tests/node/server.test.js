@@ -221,3 +221,26 @@ test('bad options throw PW_INVALID_INPUT synchronously', () => {
     assert.throws(() => new pw.Server(bad), (e) => e.code === 'PW_INVALID_INPUT' && e.kind === 'invalid_input', JSON.stringify(bad));
   }
 });
+
+test('the core\'s admission and junk limits are reachable: maxConnectionsPerIp, connectionLimitExceptions, maxJunkCommands', async (t) => {
+  const server = new pw.Server({
+    hostname: 'mx.example.test',
+    maxConnectionsPerIp: 1,
+    connectionLimitExceptions: [], // loopback is exempt by default
+    maxJunkCommands: 2,
+    minDataRate: 0,
+    hookTimeout: 5,
+  });
+  const addr = await server.listen();
+  server.start();
+  t.after(() => server.stop());
+  const first = await pw.Client.connect(addr.host, addr.port, { tls: 'none', timeout: 10 });
+  await assert.rejects(pw.Client.connect(addr.host, addr.port, { tls: 'none', timeout: 10 }),
+    (e) => e.reply && e.reply.code === 421 && e.reply.enhanced === '4.7.0');
+  assert.equal((await first.noop()).code, 250);
+  assert.equal((await first.noop()).code, 250);
+  // The third: 421 4.7.0 and the server closes (a reply, or an error carrying it).
+  const third = await first.noop().catch((e) => e.reply);
+  assert.deepEqual([third.code, third.enhanced], [421, '4.7.0']);
+  assert.equal(server.stats.refusedConnections, 1);
+});

@@ -91,3 +91,17 @@ test('addresses.json', () => {
     checkSubset(what, v.expect, got);
   });
 });
+
+test('relay_probes.json: the probe matrix, reply verdicts and summaries', () => {
+  const v = JSON.parse(fs.readFileSync(path.join(ROOT, 'tests', 'vectors', 'relay_probes.json'), 'utf8'));
+  const c = v.context;
+  const ours = pw.relayProbes({
+    bannerName: c.banner_name, ehloName: c.ehlo_name, ip: c.ip, domain: c.domain,
+    fromUser: c.from_user, toUser: c.to_user, internalDomain: c.internal_domain,
+  });
+  assert.ok(v.probes.length >= 40);
+  assert.deepEqual(ours.map((p) => [p.name, p.mailFrom, p.rcptTo, p.tricks, p.control]),
+    v.probes.map((p) => [p.name, p.mail_from, p.rcpt_to, p.tricks, p.control]));
+  each(v.verdicts, (x) => assert.equal(pw.relayVerdict(new pw.Reply(x.code, x.text)), x.verdict, JSON.stringify(x)));
+  each(v.summaries, (x) => assert.deepEqual(pw.relaySummary(x.verdicts), { open: x.open, inconclusive: x.inconclusive }, JSON.stringify(x)));
+});

@@ -74,3 +74,40 @@ async def aio_server_and_pool(port: int) -> int:
     with postwire.Pool() as p:
         p.send({"host": "127.0.0.1", "port": port}, "a@example.org", "b@example.test", b"x")
     return r.reply.code + len(server.stats) + (0 if err is None else 1) + len(await queue.get())
+
+# --- MX routing, the queue, the relay check, the Received-trace analysis (issues 11 and 12) ---
+def route(ns: str) -> List[str]:
+    r: postwire.Route = postwire.resolve_mx("example.test", nameservers=[ns], seed=1)
+    steps: List[str] = [str(s) for s in r.explanation]
+    return [a for h in r.hosts for a in h.addresses] + r.cname_chain + steps
+
+
+def queued(spool: str, ns: str) -> int:
+    with postwire.Queue(spool, nameservers=[ns], port=2525, allow_loopback=True, retry=[1.0]) as q:
+        qid: str = q.submit({"mail_from": "a@example.org", "rcpt_to": ["b@example.test"]}, b"x")
+        q.submit(mail_from="", rcpt_to="b@example.test", message="x")
+        stats: postwire.RunStats = q.run()
+        entries: List[postwire.QueueEntry] = q.list()
+        replies = [r.last_reply.code for e in entries for r in e.recipients if r.last_reply is not None]
+        return stats.delivered + len(qid) + sum(replies) + entries[0].next_try.year
+
+
+def relay(port: int) -> bool:
+    rep: postwire.RelayReport = postwire.check_relay("127.0.0.1", port, tests=["nmap_null_sender"], timeout=5.0)
+    return rep.open or any(t.verdict == "relayed" and t.reply is not None for t in rep.results)
+
+
+def trace(message: bytes) -> List[Optional[str]]:
+    a: postwire.TraceAnalysis = postwire.analyze_received(message, trusted_hosts=["mx.example.test"])
+    line: postwire.ReceivedLine = postwire.parse_received("from a by b; Tue, 1 Dec 2026 10:00:00 +0000")
+    return [h.from_ip for h in a.hops] + [f.kind for f in a.findings] + [line.from_]
+
+
+async def mta_async(spool: str, ns: str) -> bool:
+    r = await postwire.aio.resolve_mx("example.test", nameservers=[ns])
+    async with postwire.aio.Queue(spool) as q:
+        await q.submit(mail_from="a@example.org", rcpt_to=["b@example.test"], message=b"x")
+        stats = await q.flush()
+    rep = await postwire.aio.check_relay("127.0.0.1", 2525)
+    a = await postwire.aio.analyze_received(b"")
+    return bool(r.hosts) and stats.failed == 0 and rep.open and a.suspicious

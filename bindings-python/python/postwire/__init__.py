@@ -91,3 +91,40 @@ from . import _logging  # noqa: E402
 _logging.watch(_ext.refresh_levels)
 
 __all__ += ["Pool", "Capabilities"]
+
+# --- MX routing, the queue, the relay check, the Received-trace analysis (issues 11 and 12) ---
+from ._postwire import Queue, analyze_received, check_relay, parse_received, resolve_mx
+from ._mta import (
+    Finding,
+    Hop,
+    MxHost,
+    QueueEntry,
+    QueueRecipient,
+    ReceivedLine,
+    RelayReport,
+    RelayTest,
+    Route,
+    RouteStep,
+    RunStats,
+    TraceAnalysis,
+)
+
+__all__ += [
+    "resolve_mx",
+    "Route",
+    "MxHost",
+    "RouteStep",
+    "Queue",
+    "QueueEntry",
+    "QueueRecipient",
+    "RunStats",
+    "check_relay",
+    "RelayReport",
+    "RelayTest",
+    "analyze_received",
+    "parse_received",
+    "TraceAnalysis",
+    "Hop",
+    "Finding",
+    "ReceivedLine",
+]

@@ -421,3 +421,166 @@ def aio_send_mail(
     allow_plaintext_auth: bool = False,
 ) -> Awaitable[List[RecipientResult]]: ...
 def refresh_levels() -> None: ...
+
+
+# --- MX routing, the queue, the relay check, the Received-trace analysis (issues 11 and 12) ---
+import email.message
+import pathlib
+
+from ._mta import QueueEntry, ReceivedLine, RelayReport, Route, RunStats, TraceAnalysis
+
+_TraceMessage = Union[bytes, bytearray, str, "email.message.Message"]
+_EnvelopeRcpts = Union[str, Sequence[Union[str, Mapping[str, Optional[str]]]]]
+
+def resolve_mx(
+    domain: str,
+    *,
+    nameservers: Optional[Sequence[str]] = None,
+    seed: Optional[int] = None,
+    own_hostnames: Optional[Sequence[str]] = None,
+    max_cname_chain: Optional[int] = None,
+    max_hosts: Optional[int] = None,
+    query_timeout: Optional[float] = None,
+) -> Route: ...
+def aio_resolve_mx(
+    domain: str,
+    *,
+    nameservers: Optional[Sequence[str]] = None,
+    seed: Optional[int] = None,
+    own_hostnames: Optional[Sequence[str]] = None,
+    max_cname_chain: Optional[int] = None,
+    max_hosts: Optional[int] = None,
+    query_timeout: Optional[float] = None,
+) -> Awaitable[Route]: ...
+def check_relay(
+    host: str,
+    port: int = 25,
+    *,
+    helo: Optional[str] = None,
+    probe_domain: str = "relay-probe.invalid",
+    timeout: float = 30.0,
+    tests: Union[str, Sequence[str]] = "all",
+    from_user: Optional[str] = None,
+    to_user: Optional[str] = None,
+    server_ip: Optional[str] = None,
+    internal_domain: Optional[str] = None,
+    send_data: bool = False,
+    errors_per_connection: Optional[int] = None,
+    tls: Optional[str] = None,
+) -> RelayReport: ...
+def aio_check_relay(
+    host: str,
+    port: int = 25,
+    *,
+    helo: Optional[str] = None,
+    probe_domain: str = "relay-probe.invalid",
+    timeout: float = 30.0,
+    tests: Union[str, Sequence[str]] = "all",
+    from_user: Optional[str] = None,
+    to_user: Optional[str] = None,
+    server_ip: Optional[str] = None,
+    internal_domain: Optional[str] = None,
+    send_data: bool = False,
+    errors_per_connection: Optional[int] = None,
+    tls: Optional[str] = None,
+) -> Awaitable[RelayReport]: ...
+def analyze_received(
+    message: _TraceMessage,
+    *,
+    trusted_hosts: Sequence[str] = (),
+    resolve: bool = False,
+    nameservers: Optional[Sequence[str]] = None,
+    now: Optional[int] = None,
+) -> TraceAnalysis: ...
+def aio_analyze_received(
+    message: _TraceMessage,
+    *,
+    trusted_hosts: Sequence[str] = (),
+    resolve: bool = False,
+    nameservers: Optional[Sequence[str]] = None,
+    now: Optional[int] = None,
+) -> Awaitable[TraceAnalysis]: ...
+def parse_received(value: Union[bytes, bytearray, str]) -> ReceivedLine: ...
+@final
+class Queue:
+    def __new__(
+        cls,
+        spool_dir: _Path,
+        *,
+        nameservers: Optional[Sequence[str]] = None,
+        smarthost: Optional[str] = None,
+        port: int = 25,
+        allow_loopback: bool = False,
+        retry: Optional[Sequence[float]] = None,
+        max_age: Optional[float] = None,
+        hostname: Optional[str] = None,
+        concurrency: Optional[int] = None,
+        per_destination: Optional[int] = None,
+        tls: Optional[str] = None,
+        timeout: Optional[float] = None,
+        hello_name: Optional[str] = None,
+        credentials: Optional[Tuple[str, str]] = None,
+        allow_plaintext_auth: bool = False,
+        poll_interval: Optional[float] = None,
+    ) -> Self: ...
+    @property
+    def spool_dir(self) -> "pathlib.Path": ...
+    def submit(
+        self,
+        envelope: Optional[Mapping[str, Any]] = None,
+        message: Optional[_TraceMessage] = None,
+        *,
+        mail_from: str = ...,
+        rcpt_to: _EnvelopeRcpts = ...,
+        envid: Optional[str] = None,
+        ret: Optional[str] = None,
+    ) -> str: ...
+    def list(self) -> List[QueueEntry]: ...
+    def run(self) -> RunStats: ...
+    def flush(self) -> RunStats: ...
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *_args: object) -> None: ...
+
+@final
+class AioQueue:
+    def __new__(
+        cls,
+        spool_dir: _Path,
+        *,
+        nameservers: Optional[Sequence[str]] = None,
+        smarthost: Optional[str] = None,
+        port: int = 25,
+        allow_loopback: bool = False,
+        retry: Optional[Sequence[float]] = None,
+        max_age: Optional[float] = None,
+        hostname: Optional[str] = None,
+        concurrency: Optional[int] = None,
+        per_destination: Optional[int] = None,
+        tls: Optional[str] = None,
+        timeout: Optional[float] = None,
+        hello_name: Optional[str] = None,
+        credentials: Optional[Tuple[str, str]] = None,
+        allow_plaintext_auth: bool = False,
+        poll_interval: Optional[float] = None,
+    ) -> Self: ...
+    @property
+    def spool_dir(self) -> "pathlib.Path": ...
+    def submit(
+        self,
+        envelope: Optional[Mapping[str, Any]] = None,
+        message: Optional[_TraceMessage] = None,
+        *,
+        mail_from: str = ...,
+        rcpt_to: _EnvelopeRcpts = ...,
+        envid: Optional[str] = None,
+        ret: Optional[str] = None,
+    ) -> Awaitable[str]: ...
+    def list(self) -> Awaitable[List[QueueEntry]]: ...
+    def run(self) -> Awaitable[RunStats]: ...
+    def flush(self) -> Awaitable[RunStats]: ...
+    def start(self) -> None: ...
+    def stop(self) -> Awaitable[None]: ...
+    def __aenter__(self) -> Awaitable[Self]: ...
+    def __aexit__(self, *_args: object) -> Awaitable[None]: ...

@@ -111,3 +111,11 @@ class Server:
 
 
 __all__ += ["Server", "Pool", "send_mail"]
+
+# --- MX routing, the queue, the relay check, the Received-trace analysis (issues 11 and 12) ---
+from ._postwire import AioQueue as Queue
+from ._postwire import aio_analyze_received as analyze_received
+from ._postwire import aio_check_relay as check_relay
+from ._postwire import aio_resolve_mx as resolve_mx
+
+__all__ += ["Queue", "resolve_mx", "check_relay", "analyze_received"]

@@ -193,6 +193,7 @@ fuzz_target!(|data: &[u8]| {
                     complete(s.info(), &req.envelope.mail_from, &req.envelope.rcpt_to, &req.data, &output);
                     Event::Delivered(if pick() % 5 == 0 { Err("disk full".into()) } else { Ok(()) })
                 }
+                Step::CheckStorage(_) => Event::Storage(pick() % 5 != 0),
             };
             s.handle(event, now);
         }

@@ -25,13 +25,39 @@ pub struct ServeArgs {
     /// A domain we accept mail for (repeatable).
     #[arg(long = "local-domain")]
     local_domains: Vec<String>,
-    /// Store accepted mail in this Maildir (or say --discard: a server that answers 250 must
-    /// keep what it accepted, so one of the two is required).
-    #[arg(long, conflicts_with = "discard", required_unless_present = "discard")]
+    /// Store accepted mail in this Maildir (or say --queue or --discard: a server that answers
+    /// 250 must keep what it accepted, so one of the three is required).
+    #[arg(long, conflicts_with_all = ["discard", "queue"], required_unless_present_any = ["discard", "queue"])]
     maildir: Option<PathBuf>,
     /// Accept and drop every message (benchmarks).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "queue")]
     discard: bool,
+    /// Store and forward: accept into the durable queue with this spool directory (250 once
+    /// fsynced) and relay by MX, or through --queue-smarthost.
+    #[arg(long, value_name = "DIR")]
+    queue: Option<PathBuf>,
+    /// Queue mode: relay everything through HOST[:PORT] instead of routing by MX.
+    #[arg(long, value_name = "HOST[:PORT]", requires = "queue")]
+    queue_smarthost: Option<String>,
+    /// Queue mode: SMTP port of the exchangers (and of a smarthost given without one).
+    #[arg(long, requires = "queue")]
+    queue_port: Option<u16>,
+    /// Queue mode: DNS server as IP:PORT (repeatable); default the system's.
+    #[arg(long = "nameserver", value_name = "IP:PORT", requires = "queue")]
+    nameservers: Vec<String>,
+    /// Queue mode: deliver to exchangers on loopback addresses (tests).
+    #[arg(long, requires = "queue")]
+    allow_loopback: bool,
+    /// Queue mode: deliver recipients of --local-domain and --hostname into this Maildir.
+    #[arg(long, value_name = "DIR", requires = "queue")]
+    local_maildir: Option<PathBuf>,
+    /// Queue mode: seconds between retries, comma-separated, the last repeating (default
+    /// 300,600,1200,2400,4200).
+    #[arg(long, value_name = "SECS,...", requires = "queue")]
+    retry: Option<String>,
+    /// Queue mode: seconds after which a deferred message is bounced (default 5 days).
+    #[arg(long, value_name = "SECS", requires = "queue")]
+    max_age: Option<f64>,
     /// Maildir layout: `shared` (one file per message, listing every recipient), `per-recipient`
     /// (one copy per recipient in DIR/{domain}/{user}), or a template such as
     /// `{domain}/{user}/Maildir`.
@@ -172,10 +198,28 @@ pub fn run(a: ServeArgs) -> i32 {
     opts.allow_expn = a.allow_expn;
     opts.strict = a.strict;
     opts.reverse_dns = a.reverse_dns;
-    opts.delivery = match a.maildir {
-        Some(p) => Delivery::Maildir(p),
-        None => Delivery::Discard,
+    opts.delivery = match (a.maildir, a.queue) {
+        (Some(p), _) => Delivery::Maildir(p),
+        (None, Some(q)) => Delivery::Queue(q),
+        (None, None) => Delivery::Discard,
     };
+    opts.queue_smarthost = a.queue_smarthost;
+    if let Some(p) = a.queue_port {
+        opts.queue_port = p;
+    }
+    opts.nameservers = (!a.nameservers.is_empty()).then_some(a.nameservers);
+    opts.allow_loopback = a.allow_loopback;
+    opts.local_maildir = a.local_maildir;
+    opts.queue_max_age = a.max_age;
+    if let Some(r) = &a.retry {
+        match r.split(',').map(|v| v.trim().parse::<f64>()).collect::<Result<Vec<_>, _>>() {
+            Ok(v) => opts.queue_retry = Some(v),
+            Err(_) => {
+                complain(format_args!("--retry wants seconds separated by commas, got {r:?}"));
+                return 2;
+            }
+        }
+    }
     let server = match Server::new(opts) {
         Ok(s) => Arc::new(s),
         Err(e) => {

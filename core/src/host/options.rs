@@ -340,6 +340,48 @@ mod tests {
     }
 
     #[test]
+    fn queue_mode_options_from_host_values() {
+        let o = server_options(json!({
+            "hostname": "mx.example.test",
+            "delivery": "queue:/var/spool/postwire",
+            "queue_smarthost": "[::1]:2526",
+            "nameservers": ["127.0.0.1:5353"],
+            "allow_loopback": true,
+            "local_maildir": "/var/mail/local",
+            "local_domains": ["example.test"],
+            "queue_retry": [1, 2.5],
+            "queue_max_age": 60,
+        }))
+        .unwrap();
+        assert_eq!(o.delivery, crate::server::Delivery::Queue("/var/spool/postwire".into()));
+        let q = o.queue_options().unwrap();
+        assert_eq!((q.delivery.smarthost.as_deref(), q.delivery.port), (Some("::1"), 2526));
+        assert!(q.delivery.allow_loopback);
+        assert_eq!(q.delivery.resolve.nameservers, Some(vec!["127.0.0.1:5353".to_string()]));
+        assert_eq!(q.retry.delays, [Duration::from_secs(1), Duration::from_millis(2500)]);
+        assert_eq!(q.retry.max_age, Duration::from_secs(60));
+        let local = q.local.unwrap();
+        assert!(local.is_local("a@EXAMPLE.test") && local.is_local("b@mx.example.test"));
+        assert!(!local.is_local("c@elsewhere.test"));
+        // Old option objects still work: every queue option has a default.
+        let plain = server_options(json!({ "hostname": "h", "delivery": "queue:/q" })).unwrap();
+        let q = plain.queue_options().unwrap();
+        assert_eq!((q.delivery.smarthost, q.delivery.port, q.local), (None, 25, None));
+        for bad in [
+            json!({ "hostname": "h", "delivery": "queue:" }),
+            json!({ "hostname": "h", "queue_smarthost": "relay.test" }),
+            json!({ "hostname": "h", "delivery": "discard", "queue_retry": [5] }),
+            json!({ "hostname": "h", "local_maildir": "/m" }),
+            json!({ "hostname": "h", "delivery": "queue:/q", "queue_retry": [] }),
+            json!({ "hostname": "h", "delivery": "queue:/q", "queue_max_age": -1 }),
+            json!({ "hostname": "h", "delivery": "queue:/q", "queue_smarthost": "relay.test:0" }),
+        ] {
+            let e = server_options(bad.clone()).err().unwrap_or_else(|| panic!("{bad} accepted"));
+            assert_eq!(e.kind(), crate::error::ErrorKind::InvalidInput, "{bad}");
+        }
+    }
+
+    #[test]
     fn client_options_from_host_values() {
         let o = client_options("mx.example.test", None, json!({ "tls": "implicit", "pipelining": false }))
             .unwrap();
@@ -460,6 +502,8 @@ mod tests {
             json!({ "dsn": { "bogus": 1 } }),
             json!({ "mail_options": "SMTPUTF8" }),
             json!({ "nope": 1 }),
+            json!({ "dsn": { "notify": "SOMETIMES" } }),
+            json!({ "dns": {} }),
         ] {
             let e = send_options("a@x", vec![], bad.clone()).unwrap_err();
             assert_eq!(e.kind(), crate::ErrorKind::InvalidInput, "{bad}");
@@ -475,7 +519,8 @@ mod tests {
             (json!({ "shutdown_grace": -1 }), "shutdown_grace"),
             (json!({ "max_recipients": "many" }), "max_recipients"),
             (json!({ "no_such_option": 1 }), "no_such_option"),
-            (json!({ "delivery": "queue:/tmp/x" }), "delivery"),
+            (json!({ "delivery": "queue:" }), "delivery"),
+            (json!({ "queue_retry": [5] }), "queue_retry"),
             (json!({ "max_connections": 0 }), "max_connections"),
         ] {
             let e = server_options(v.clone()).unwrap_err();

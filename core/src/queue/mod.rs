@@ -25,7 +25,7 @@ pub use entry::{
     parse_notify, wants_failure, wants_success, NewEntry, NewRecipient, QueueEntry, RcptStatus,
     RecipientState, StoredReply,
 };
-pub use runner::{Queue, QueueOptions, RunStats};
+pub use runner::{LocalDelivery, Queue, QueueOptions, RunStats};
 pub use schedule::RetryPolicy;
 pub use spool::Spool;
 pub use store::Store;

@@ -28,7 +28,7 @@ use super::entry::{
 use super::schedule::RetryPolicy;
 use super::spool::{now_ms, Spool};
 use super::store::Store;
-use crate::delivery::{deliver_with, DeliveryOptions, Outgoing, Status};
+use crate::delivery::{deliver_with, DeliveryOptions, Outgoing, RecipientOutcome, Status};
 use crate::error::{Error, Result};
 use crate::proto::address::parse_mailbox;
 use crate::route::MxResolver;
@@ -49,6 +49,26 @@ pub struct QueueOptions {
     pub per_destination: usize,
     /// How often the background runner looks for due entries when nothing woke it.
     pub poll_interval: Duration,
+    /// Recipients of these domains go into a local Maildir instead of out by SMTP (the
+    /// server's `local_maildir` in queue mode); `None`: everything is relayed.
+    pub local: Option<LocalDelivery>,
+}
+
+/// Local delivery by the queue runner: recipients whose domain is one of `domains`
+/// (case-insensitive) are stored in the shared Maildir at `maildir`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalDelivery {
+    /// The Maildir (`tmp/`, `new/`, `cur/` are created).
+    pub maildir: std::path::PathBuf,
+    /// The domains delivered locally.
+    pub domains: Vec<String>,
+}
+
+impl LocalDelivery {
+    /// True when `address` is in one of the local domains.
+    pub fn is_local(&self, address: &str) -> bool {
+        address.rsplit_once('@').is_some_and(|(_, d)| self.domains.iter().any(|l| l.eq_ignore_ascii_case(d)))
+    }
 }
 
 impl Default for QueueOptions {
@@ -60,6 +80,7 @@ impl Default for QueueOptions {
             concurrency: 20,
             per_destination: 5,
             poll_interval: Duration::from_secs(1),
+            local: None,
         }
     }
 }
@@ -89,6 +110,8 @@ struct Inner {
     wake: tokio::sync::Notify,
     stop: tokio::sync::watch::Sender<bool>,
     runner: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The Maildir of [`QueueOptions::local`], opened once.
+    maildir: Option<crate::server::Maildir>,
 }
 
 /// The queue. Cheap to clone (shared state).
@@ -105,16 +128,19 @@ impl std::fmt::Debug for Queue {
 
 impl Queue {
     /// Open (creating) the spool directory `spool_dir`: every entry there is picked up again.
+    /// With [`QueueOptions::local`], its Maildir is created too.
     pub fn open(spool_dir: impl AsRef<Path>, opts: QueueOptions) -> Result<Queue> {
+        let maildir = opts.local.as_ref().map(|l| crate::server::Maildir::open(&l.maildir)).transpose()?;
         let spool = Arc::new(Spool::open(spool_dir.as_ref())?);
         let mut q = Queue::with_store(spool.clone(), opts);
         if let Some(inner) = Arc::get_mut(&mut q.inner) {
             inner.spool = Some(spool);
+            inner.maildir = maildir;
         }
         Ok(q)
     }
 
-    /// A queue over any [`Store`].
+    /// A queue over any [`Store`] (local delivery, if any, needs [`Queue::open`]).
     pub fn with_store(store: Arc<dyn Store>, mut opts: QueueOptions) -> Queue {
         if !opts.hostname.is_empty() && !opts.delivery.resolve.own_hostnames.contains(&opts.hostname) {
             opts.delivery.resolve.own_hostnames.push(opts.hostname.clone());
@@ -131,6 +157,7 @@ impl Queue {
                 wake: tokio::sync::Notify::new(),
                 stop,
                 runner: Mutex::new(None),
+                maildir: None,
             }),
         }
     }
@@ -177,6 +204,18 @@ impl Queue {
         self.inner.store.submit(&id, env, message)?;
         self.inner.wake.notify_one();
         Ok(id)
+    }
+
+    /// [`Queue::submit_blocking`] under a given queue id (the server's, which its 250 reply
+    /// and Received line name). `invalid_input` when the id is malformed or already queued.
+    pub fn submit_as_blocking(&self, id: &str, env: &NewEntry, message: &[u8]) -> Result<()> {
+        Queue::validate(env)?;
+        if self.inner.store.contains(id) {
+            return Err(Error::invalid_input(format!("queue id {id} is already in use")));
+        }
+        self.inner.store.submit(id, env, message)?;
+        self.inner.wake.notify_one();
+        Ok(())
     }
 
     /// [`Queue::submit_blocking`] on a blocking thread.
@@ -338,7 +377,19 @@ impl Queue {
                 ret: entry.ret(),
                 recipients: entry.pending(),
             };
-            let outcomes = deliver_with(resolver, &out, &message, &opts.delivery).await;
+            let (local, remote): (Vec<_>, Vec<_>) = out
+                .recipients
+                .iter()
+                .cloned()
+                .partition(|r| opts.local.as_ref().is_some_and(|l| l.is_local(&r.address)));
+            let mut outcomes = Vec::with_capacity(out.recipients.len());
+            if !local.is_empty() {
+                outcomes.extend(self.deliver_locally(&entry, local, &message).await);
+            }
+            if !remote.is_empty() {
+                let out = Outgoing { recipients: remote, ..out };
+                outcomes.extend(deliver_with(resolver, &out, &message, &opts.delivery).await);
+            }
             drop(permits);
             entry.attempts += 1;
             for o in outcomes {
@@ -398,6 +449,54 @@ impl Queue {
         stats
     }
 
+    /// Store the message for the local recipients in the Maildir of [`QueueOptions::local`]:
+    /// delivered, or deferred (retried on the schedule) when the Maildir cannot be written.
+    async fn deliver_locally(
+        &self,
+        entry: &QueueEntry,
+        rcpts: Vec<crate::delivery::Recipient>,
+        message: &[u8],
+    ) -> Vec<RecipientOutcome> {
+        let addrs: Vec<String> = rcpts.iter().map(|r| r.address.clone()).collect();
+        let r = match self.inner.maildir.clone() {
+            None => Err("local delivery needs a queue opened on a spool directory".to_string()),
+            Some(md) => {
+                let (id, host, from, to, msg) = (
+                    entry.id.clone(),
+                    self.inner.opts.hostname.clone(),
+                    entry.mail_from.clone(),
+                    addrs.clone(),
+                    message.to_vec(),
+                );
+                match tokio::task::spawn_blocking(move || md.deliver_message(&id, &host, &from, &to, &msg))
+                    .await
+                {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+        };
+        if let Err(why) = &r {
+            tracing::error!(id = %entry.id, why, "local delivery failed; retried later");
+        }
+        addrs
+            .into_iter()
+            .map(|rcpt| RecipientOutcome {
+                rcpt,
+                status: if r.is_ok() { Status::Delivered } else { Status::Deferred },
+                reply: None,
+                kind: r.as_ref().err().map(|_| crate::error::ErrorKind::Io),
+                detail: match &r {
+                    Ok(()) => "delivered to the local Maildir".to_string(),
+                    Err(why) => format!("local delivery failed: {why}"),
+                },
+                host: None,
+                remote_dsn: false,
+            })
+            .collect()
+    }
+
     /// Queue the notices `entry`'s final recipients call for and mark them notified; returns
     /// how many were queued. A notice that cannot be queued leaves its recipients unmarked, so
     /// the next run tries again.
@@ -418,7 +517,8 @@ impl Queue {
                     && wants_failure(r.notify.as_deref())
             })
             .collect();
-        let relayed: Vec<usize> = (0..entry.recipients.len())
+        let is_local = |i: usize| opts.local.as_ref().is_some_and(|l| l.is_local(&entry.recipients[i].rcpt));
+        let (delivered, relayed): (Vec<usize>, Vec<usize>) = (0..entry.recipients.len())
             .filter(|&i| {
                 let r = &entry.recipients[i];
                 !r.notified
@@ -426,9 +526,9 @@ impl Queue {
                     && !r.remote_dsn
                     && wants_success(r.notify.as_deref())
             })
-            .collect();
+            .partition(|&i| is_local(i));
         let mut queued = 0;
-        let message = if failed.is_empty() && relayed.is_empty() {
+        let message = if failed.is_empty() && relayed.is_empty() && delivered.is_empty() {
             Vec::new()
         } else {
             let (store, id) = (Arc::clone(&self.inner.store), entry.id.clone());
@@ -440,7 +540,12 @@ impl Queue {
                 }
             }
         };
-        for (which, kind, tag) in [(failed, NoticeKind::Failure, 'f'), (relayed, NoticeKind::Relayed, 's')] {
+        let kinds = [
+            (failed, NoticeKind::Failure, "f"),
+            (relayed, NoticeKind::Relayed, "s"),
+            (delivered, NoticeKind::Delivered, "d"),
+        ];
+        for (which, kind, tag) in kinds {
             if which.is_empty() {
                 continue;
             }

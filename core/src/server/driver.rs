@@ -81,6 +81,28 @@ pub(super) async fn run(
                     }
                 }
             }
+            Step::Deliver(req) if shared.queue.is_some() => {
+                let Some(q) = shared.queue.clone() else { break };
+                let stored = tokio::task::spawn_blocking(move || {
+                    q.submit_as_blocking(&req.queue_id, &queue_entry(&req.envelope), &req.data)
+                })
+                .await;
+                Event::Delivered(match stored {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(format!("not queued: {e}")),
+                    Err(e) => Err(format!("queue task failed: {e}")),
+                })
+            }
+            Step::CheckStorage(size) => {
+                let Some(q) = &shared.queue else { break };
+                Event::Storage(match q.has_room_for(size) {
+                    Ok(room) => room,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot tell the queue's free space");
+                        false
+                    }
+                })
+            }
             Step::Deliver(req) => {
                 let Some(md) = shared.maildir.clone() else { break };
                 let host = shared.config.opts.hostname.clone();
@@ -211,5 +233,33 @@ async fn starttls(shared: &Shared, io: Stream) -> Result<(Event, Stream), Event>
         }
         Ok(Err(e)) => Err(Event::TlsFailed(e.to_string())),
         Err(_) => Err(Event::TlsFailed("handshake timed out".into())),
+    }
+}
+
+/// The queue's envelope of an accepted message: sender, recipients with their NOTIFY and ORCPT,
+/// RET and ENVID (RFC 3461), as the notices need them.
+fn queue_entry(env: &super::hooks::Envelope) -> crate::queue::NewEntry {
+    use crate::proto::params::Ret;
+    let recipients = env
+        .rcpt_to
+        .iter()
+        .enumerate()
+        .map(|(i, address)| {
+            let p = env.rcpt_params.get(i);
+            crate::queue::NewRecipient {
+                address: address.clone(),
+                notify: p.and_then(|p| p.notify.as_ref()).and_then(|n| n.to_param_value()),
+                orcpt: p.and_then(|p| p.orcpt.as_ref()).map(|(t, a)| format!("{t};{a}")),
+            }
+        })
+        .collect();
+    crate::queue::NewEntry {
+        mail_from: env.mail_from.clone(),
+        recipients,
+        envid: env.mail_params.envid.clone(),
+        ret: env.mail_params.ret.map(|r| match r {
+            Ret::Full => "full".to_string(),
+            Ret::Hdrs => "hdrs".to_string(),
+        }),
     }
 }

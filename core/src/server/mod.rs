@@ -60,6 +60,8 @@ pub(crate) struct Shared {
     pub hooks: Arc<dyn Hooks>,
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     pub maildir: Option<Maildir>,
+    /// The durable queue of `delivery="queue:PATH"`.
+    pub queue: Option<crate::queue::Queue>,
     pub resolver: Option<hickory_resolver::TokioResolver>,
     pub per_ip: Arc<admission::PerIp>,
 }
@@ -80,7 +82,8 @@ impl Server {
     }
 
     /// A server calling `hooks`. Validates the options, loads the TLS certificate and opens the
-    /// Maildir now, so a mistake is reported before any client connects.
+    /// Maildir or the queue's spool now, so a mistake is reported before any client connects.
+    /// The queue's runner starts with [`Server::serve`] and stops when it returns.
     pub fn with_hooks(opts: ServerOptions, hooks: Arc<dyn Hooks>) -> Result<Server> {
         opts.validate()?;
         let tls = match (&opts.tls_cert, &opts.tls_key) {
@@ -91,13 +94,17 @@ impl Server {
             Delivery::Maildir(p) => Some(Maildir::with_layout(p, opts.maildir_layout.clone())?),
             _ => None,
         };
+        let queue = match &opts.delivery {
+            Delivery::Queue(p) => Some(crate::queue::Queue::open(p, opts.queue_options()?)?),
+            _ => None,
+        };
         let resolver = if opts.reverse_dns { rdns::system_resolver() } else { None };
         let sessions = Arc::new(Semaphore::new(opts.max_connections));
         let mut exempt = opts.connection_limit_exceptions.clone();
         exempt.extend(opts.relay_networks.iter().copied());
         let per_ip = admission::PerIp::new(opts.max_connections_per_ip, exempt);
         let config = session::Config::new(opts, hooks.enabled(), tls.is_some())?;
-        let shared = Shared { config: Arc::new(config), hooks, tls, maildir, resolver, per_ip };
+        let shared = Shared { config: Arc::new(config), hooks, tls, maildir, queue, resolver, per_ip };
         Ok(Server {
             shared: Arc::new(shared),
             listeners: Mutex::new(Vec::new()),
@@ -132,6 +139,9 @@ impl Server {
         if listeners.is_empty() {
             return Err(Error::invalid_input("serve() needs listen() first"));
         }
+        if let Some(q) = &self.shared.queue {
+            q.start();
+        }
         let mut tasks = Vec::new();
         for l in listeners {
             let l = TcpListener::from_std(l)?;
@@ -154,6 +164,15 @@ impl Server {
             let last = std::time::Duration::from_secs(10);
             if tokio::time::timeout(last, self.sessions.acquire_many(all)).await.is_err() {
                 tracing::warn!("sessions still open after being forced closed; returning anyway");
+            }
+        }
+        if let Some(q) = &self.shared.queue {
+            // The runner finishes the deliveries it has begun, within the same grace; what is
+            // cut short stays in the spool and is tried again by the next server.
+            if tokio::time::timeout(grace, q.stop()).await.is_err() {
+                tracing::warn!(
+                    "queue deliveries still running {grace:?} after stop(): left to the next start"
+                );
             }
         }
         Ok(())
@@ -188,6 +207,11 @@ impl Server {
     /// The options in force.
     pub fn options(&self) -> &ServerOptions {
         &self.shared.config.opts
+    }
+
+    /// The durable queue of `delivery="queue:PATH"` (its entries, a flush, test hooks).
+    pub fn queue(&self) -> Option<&crate::queue::Queue> {
+        self.shared.queue.as_ref()
     }
 }
 

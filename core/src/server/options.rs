@@ -9,9 +9,12 @@ use ipnet::IpNet;
 
 use super::hooks::Authenticator;
 use super::maildir::MaildirLayout;
+use crate::delivery::DeliveryOptions;
 use crate::error::{Error, Result};
 use crate::option_values::de;
 use crate::proto::BareLinePolicy;
+use crate::queue::{LocalDelivery, QueueOptions};
+use crate::route::ResolveOptions;
 
 /// Where accepted messages go after the `on_message` hook accepted them.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -23,11 +26,15 @@ pub enum Delivery {
     Maildir(PathBuf),
     /// Accept and drop (benchmarks): like `None`, spelled out.
     Discard,
+    /// Store-and-forward: each accepted message is submitted to the durable queue whose spool
+    /// is this directory (250 only once it is fsynced); the server runs the queue's runner,
+    /// which relays by MX or through `queue_smarthost` (see `queue_options`).
+    Queue(PathBuf),
 }
 
 impl Delivery {
-    /// Parse the API's delivery string: `"maildir:PATH"`, `"discard"`, or `""`/`"none"`.
-    /// `"queue:PATH"` is refused until the store-and-forward queue exists.
+    /// Parse the API's delivery string: `"maildir:PATH"`, `"queue:PATH"`, `"discard"`, or
+    /// `""`/`"none"`.
     pub fn parse(s: &str) -> Result<Delivery> {
         if s.is_empty() || s.eq_ignore_ascii_case("none") {
             Ok(Delivery::None)
@@ -38,13 +45,14 @@ impl Delivery {
                 return Err(Error::invalid_input("delivery \"maildir:\" needs a path"));
             }
             Ok(Delivery::Maildir(PathBuf::from(p)))
-        } else if s.starts_with("queue:") {
-            Err(Error::invalid_input(
-                "delivery \"queue:PATH\" is not available yet: the queue arrives with the routing and queue issue",
-            ))
+        } else if let Some(p) = s.strip_prefix("queue:") {
+            if p.is_empty() {
+                return Err(Error::invalid_input("delivery \"queue:\" needs a spool directory"));
+            }
+            Ok(Delivery::Queue(PathBuf::from(p)))
         } else {
             Err(Error::invalid_input(format!(
-                "unknown delivery {s:?}: expected \"maildir:PATH\", \"discard\" or none"
+                "unknown delivery {s:?}: expected \"maildir:PATH\", \"queue:PATH\", \"discard\" or none"
             )))
         }
     }
@@ -191,6 +199,23 @@ pub struct ServerOptions {
     /// `server::maildir`).
     #[serde(deserialize_with = "de::from_str")]
     pub maildir_layout: MaildirLayout,
+    /// Queue mode: relay everything through this host (`HOST` or `HOST:PORT`, `[v6]:PORT`)
+    /// instead of routing by MX.
+    pub queue_smarthost: Option<String>,
+    /// Queue mode: the SMTP port of the exchangers (and of a smarthost named without one): 25.
+    pub queue_port: u16,
+    /// Queue mode: DNS servers for MX routing as `ip:port`; default the system's.
+    pub nameservers: Option<Vec<String>>,
+    /// Queue mode: deliver to exchangers on loopback addresses (tests). Off by default.
+    pub allow_loopback: bool,
+    /// Queue mode: recipients of `local_domains` or of `hostname` are delivered into this
+    /// Maildir (one shared Maildir) by the queue runner instead of relayed.
+    pub local_maildir: Option<PathBuf>,
+    /// Queue mode: seconds between retries, the last repeating (default 5 min doubling to
+    /// 70 min, as Postfix).
+    pub queue_retry: Option<Vec<f64>>,
+    /// Queue mode: seconds after which a message still deferred is bounced (default 5 days).
+    pub queue_max_age: Option<f64>,
 }
 
 /// The default number of hook workers: `min(32, cpus + 4)`, as Python's `ThreadPoolExecutor`
@@ -252,6 +277,13 @@ impl Default for ServerOptions {
             max_junk_commands: 100,
             advertise_dsn: false,
             maildir_layout: MaildirLayout::Shared,
+            queue_smarthost: None,
+            queue_port: 25,
+            nameservers: None,
+            allow_loopback: false,
+            local_maildir: None,
+            queue_retry: None,
+            queue_max_age: None,
         }
     }
 }
@@ -290,8 +322,90 @@ impl ServerOptions {
                 return Err(Error::invalid_input(format!("local domain {d:?} is not a domain")));
             }
         }
+        if matches!(self.delivery, Delivery::Queue(_)) {
+            self.queue_options()?;
+        } else {
+            let set = [
+                ("queue_smarthost", self.queue_smarthost.is_some()),
+                ("queue_port", self.queue_port != 25),
+                ("nameservers", self.nameservers.is_some()),
+                ("allow_loopback", self.allow_loopback),
+                ("local_maildir", self.local_maildir.is_some()),
+                ("queue_retry", self.queue_retry.is_some()),
+                ("queue_max_age", self.queue_max_age.is_some()),
+            ];
+            if let Some((name, _)) = set.iter().find(|(_, on)| *on) {
+                return Err(Error::invalid_input(format!(
+                    "{name} only applies with delivery=\"queue:PATH\""
+                )));
+            }
+        }
         Ok(())
     }
+
+    /// The options of the queue behind `delivery="queue:PATH"`: routing (MX through
+    /// `nameservers`, or `queue_smarthost`), `queue_port`, `allow_loopback`, the retry schedule,
+    /// `hostname` for the notices, and local delivery of `local_domains` and `hostname` into
+    /// `local_maildir`. Errors: `invalid_input` for a bad smarthost, retry or age.
+    pub fn queue_options(&self) -> Result<QueueOptions> {
+        let mut o = QueueOptions { hostname: self.hostname.clone(), ..Default::default() };
+        let (smarthost, port) = match &self.queue_smarthost {
+            Some(h) => {
+                let (host, port) = split_host_port(h)?;
+                (Some(host), port.unwrap_or(self.queue_port))
+            }
+            None => (None, self.queue_port),
+        };
+        if port == 0 {
+            return Err(Error::invalid_input("queue_port must not be 0"));
+        }
+        o.delivery = DeliveryOptions {
+            smarthost,
+            port,
+            resolve: ResolveOptions { nameservers: self.nameservers.clone(), ..Default::default() },
+            allow_loopback: self.allow_loopback,
+            hello_name: Some(self.hostname.clone()),
+            ..Default::default()
+        };
+        if let Some(r) = &self.queue_retry {
+            if r.is_empty() {
+                return Err(Error::invalid_input("queue_retry must list at least one delay"));
+            }
+            o.retry.delays =
+                r.iter().map(|s| crate::option_values::seconds("queue_retry", *s)).collect::<Result<_>>()?;
+        }
+        if let Some(m) = self.queue_max_age {
+            o.retry.max_age = crate::option_values::seconds("queue_max_age", m)?;
+        }
+        if let Some(dir) = &self.local_maildir {
+            let mut domains = self.local_domains.clone();
+            domains.push(self.hostname.clone());
+            o.local = Some(LocalDelivery { maildir: dir.clone(), domains });
+        }
+        Ok(o)
+    }
+}
+
+/// `HOST`, `HOST:PORT` or `[IPv6]:PORT` (a bare IPv6 address has no port).
+fn split_host_port(s: &str) -> Result<(String, Option<u16>)> {
+    let bad = || Error::invalid_input(format!("queue_smarthost {s:?} is not HOST or HOST:PORT"));
+    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+        let (h, after) = rest.split_once(']').ok_or_else(bad)?;
+        match after {
+            "" => (h, None),
+            p => (h, Some(p.strip_prefix(':').ok_or_else(bad)?)),
+        }
+    } else {
+        match s.split_once(':') {
+            Some((h, p)) if !p.contains(':') => (h, Some(p)),
+            _ => (s, None),
+        }
+    };
+    if host.is_empty() || host.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        return Err(bad());
+    }
+    let port = port.map(|p| p.parse::<u16>().ok().filter(|&p| p != 0).ok_or_else(bad)).transpose()?;
+    Ok((host.to_string(), port))
 }
 
 /// The machine's host name, or `localhost`.

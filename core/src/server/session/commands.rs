@@ -181,6 +181,28 @@ impl Session {
             return None;
         }
         let address = from.to_string();
+        if self.config.checks_storage {
+            // 0 = no limit: room for a message of the default limit (25 MiB) is asked for.
+            let limit = if max > 0 { max } else { 25 * 1024 * 1024 };
+            self.phase = Phase::Waiting(Awaiting::Storage { address, params });
+            return Some(Step::CheckStorage(limit));
+        }
+        self.mail_checked(address, params)
+    }
+
+    /// The driver said whether the spool has room (queue mode).
+    pub(super) fn storage_answered(&mut self, address: String, params: MailParams, room: bool) {
+        if !room {
+            tracing::warn!(session = %self.info.id, "MAIL refused: the queue's disk is nearly full");
+            return self.say(452, "4.3.1", "Insufficient system storage, try again later");
+        }
+        if let Some(step) = self.mail_checked(address, params) {
+            self.pending = Some(step);
+        }
+    }
+
+    /// MAIL after its own checks (and the storage check): `on_mail_from`, or accept.
+    fn mail_checked(&mut self, address: String, params: MailParams) -> Option<Step> {
         if self.config.hook_set.mail_from {
             let call = HookCall::MailFrom(self.info.clone(), address.clone(), params.clone());
             self.phase = Phase::Waiting(Awaiting::MailFrom { address, params });

@@ -51,21 +51,27 @@ pub struct Config {
     pub(crate) hook_set: HookSet,
     pub(crate) tls_available: bool,
     pub(crate) delivers: bool,
+    /// Queue mode: MAIL asks the driver whether the spool has room ([`Step::CheckStorage`]).
+    pub(crate) checks_storage: bool,
     pub(crate) counters: Counters,
     pub(crate) budget: Arc<Budget>,
 }
 
 impl Config {
     /// Validate `opts`; `hook_set` says which hooks to call, `tls_available` whether STARTTLS
-    /// can be offered (a certificate is loaded). Sessions ask for Maildir delivery
-    /// ([`Step::Deliver`]) when `opts.delivery` is a Maildir.
-    pub fn new(opts: ServerOptions, hook_set: HookSet, tls_available: bool) -> Result<Config> {
+    /// can be offered (a certificate is loaded). Sessions ask for delivery ([`Step::Deliver`])
+    /// when `opts.delivery` is a Maildir or a queue; with a queue they also ask for free space
+    /// at MAIL ([`Step::CheckStorage`]) and DSN is advertised (the queue sends the notices).
+    pub fn new(mut opts: ServerOptions, hook_set: HookSet, tls_available: bool) -> Result<Config> {
         opts.validate()?;
+        let queue = matches!(opts.delivery, Delivery::Queue(_));
+        opts.advertise_dsn |= queue;
         Ok(Config {
             policy: RelayPolicy::new(&opts.local_domains, &opts.relay_networks, opts.relay_authenticated),
             hook_set,
             tls_available,
-            delivers: matches!(opts.delivery, Delivery::Maildir(_)),
+            delivers: matches!(opts.delivery, Delivery::Maildir(_) | Delivery::Queue(_)),
+            checks_storage: queue,
             counters: Counters::default(),
             budget: Budget::new(opts.max_buffered_bytes),
             opts,
@@ -119,6 +125,9 @@ pub enum Event {
     Authenticated(std::result::Result<bool, String>),
     /// The answer to [`Step::Deliver`].
     Delivered(std::result::Result<(), String>),
+    /// The answer to [`Step::CheckStorage`]: `true` when there is room for a message of the
+    /// size limit (with margin); `false` (or a failed check) answers MAIL `452 4.3.1`.
+    Storage(bool),
     /// The TLS handshake after [`Step::StartTls`] succeeded.
     TlsEstablished(TlsInfo),
     /// The TLS handshake failed: the connection is unusable, the session ends.
@@ -154,6 +163,9 @@ pub enum Step {
     StartTls,
     /// Store this message; report [`Event::Delivered`].
     Deliver(DeliveryRequest),
+    /// Is there room to store a message of this many bytes (the size limit), with the
+    /// server's margin (queue mode, at MAIL)? Report [`Event::Storage`].
+    CheckStorage(u64),
     /// Write [`Session::output`] if any, then close the connection. The session is over.
     Close,
 }
@@ -220,6 +232,7 @@ enum Phase {
 enum Awaiting {
     Connect,
     MailFrom { address: String, params: MailParams },
+    Storage { address: String, params: MailParams },
     RcptTo { address: String, params: RcptParams },
     Vrfy { address: String },
     Message(content::Finished),
@@ -460,8 +473,14 @@ impl Session {
             }
             (Awaiting::Auth { user }, Event::Authenticated(r)) => self.authenticated(user, r),
             (Awaiting::Delivery(done, reply), Event::Delivered(r)) => self.delivered(done, reply, r),
+            (Awaiting::Storage { address, params }, Event::Storage(room)) => {
+                self.storage_answered(address, params, room)
+            }
             (w, Event::HookAnswered(r))
-                if !matches!(w, Awaiting::Tls | Awaiting::Auth { .. } | Awaiting::Delivery(..)) =>
+                if !matches!(
+                    w,
+                    Awaiting::Tls | Awaiting::Auth { .. } | Awaiting::Delivery(..) | Awaiting::Storage { .. }
+                ) =>
             {
                 let verdict = self.hook_verdict(r);
                 match w {
@@ -477,7 +496,10 @@ impl Session {
                     Awaiting::RcptTo { address, params } => self.rcpt_answered(address, params, verdict),
                     Awaiting::Vrfy { address } => self.vrfy_answered(address, verdict),
                     Awaiting::Message(done) => self.message_answered(done, verdict),
-                    Awaiting::Tls | Awaiting::Auth { .. } | Awaiting::Delivery(..) => {}
+                    Awaiting::Tls
+                    | Awaiting::Auth { .. }
+                    | Awaiting::Delivery(..)
+                    | Awaiting::Storage { .. } => {}
                 }
             }
             (w, answer) => {

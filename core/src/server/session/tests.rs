@@ -22,6 +22,9 @@ struct H {
     messages: Vec<(Envelope, Vec<u8>)>,
     hook: HookFn,
     deliver_ok: bool,
+    /// The answer to `CheckStorage`, and the sizes asked about.
+    room: bool,
+    storage_checks: Vec<u64>,
     bytewise: bool,
 }
 
@@ -63,6 +66,8 @@ impl H {
             messages: Vec::new(),
             hook: Box::new(|_| Ok(None)),
             deliver_ok: true,
+            room: true,
+            storage_checks: Vec::new(),
             bytewise: false,
         }
     }
@@ -93,6 +98,10 @@ impl H {
                 Step::Deliver(req) => {
                     self.delivered.push(req);
                     Event::Delivered(if self.deliver_ok { Ok(()) } else { Err("disk full".into()) })
+                }
+                Step::CheckStorage(size) => {
+                    self.storage_checks.push(size);
+                    Event::Storage(self.room)
                 }
             };
             self.s.handle(event, self.now);
@@ -550,4 +559,31 @@ fn pipelined_replies_are_batched_into_one_output() {
     h.s.receive(&batch, h.now);
     assert!(matches!(h.s.poll(h.now), Step::Read), "all 50 answered before the session waits");
     assert_eq!(codes(h.s.output()).len(), 50);
+}
+
+#[test]
+fn queue_mode_asks_for_storage_at_mail_advertises_dsn_and_delivers_before_250() {
+    let o = ServerOptions {
+        delivery: crate::server::Delivery::Queue("/nonexistent/spool".into()),
+        max_message_size: 1000,
+        ..opts()
+    };
+    let mut h = H::with(o, HookSet::NONE, false);
+    h.greet();
+    assert!(h.text().contains("250-DSN"), "a queue sends notices, so DSN is offered: {}", h.text());
+    h.room = false;
+    assert_eq!(h.cmd("MAIL FROM:<a@b.example>"), 452);
+    assert!(h.text().ends_with("452 4.3.1 Insufficient system storage, try again later\r\n"), "{}", h.text());
+    assert_eq!(h.storage_checks, [1000], "room for the size limit is asked for");
+    h.room = true;
+    assert_eq!(h.cmd("MAIL FROM:<a@b.example> RET=HDRS ENVID=E1"), 250);
+    assert_eq!(h.cmd("RCPT TO:<x@test.example> NOTIFY=SUCCESS ORCPT=rfc822;y@test.example"), 250);
+    h.deliver_ok = false;
+    assert_eq!(h.send(b"DATA\r\nSubject: q\r\n\r\nbody\r\n.\r\n"), [354, 451]);
+    assert_eq!(h.delivered.len(), 1, "a failed store answers 451");
+    h.deliver_ok = true;
+    assert_eq!(h.cmd("MAIL FROM:<a@b.example>"), 250);
+    assert_eq!(h.cmd("RCPT TO:<x@test.example>"), 250);
+    assert_eq!(h.send(b"DATA\r\nSubject: q\r\n\r\nbody\r\n.\r\n"), [354, 250]);
+    assert_eq!(h.delivered.len(), 2);
 }
