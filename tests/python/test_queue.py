@@ -219,3 +219,33 @@ def test_notify_success_and_envid_give_a_relayed_notice_from_a_server_without_ds
     assert (mail_from, rcpts) == ("<>", ["s@sender.test"])
     assert "Action: relayed" in text and "Final-Recipient: rfc822; a@dest.test" in text, text
     assert "Original-Envelope-Id: ENV-OK" in text, text
+
+
+def test_relay_mode_server_queues_then_relays_by_mx(tmp_path, dns, receiver):
+    """Server(delivery="queue:DIR"): 250 once the message is in the queue, then the queue's runner
+    relays it by MX (the test zone's dest.test → 127.0.0.33) with the DSN parameters carried."""
+    import smtplib
+
+    port = port_free_on("127.0.0.33")
+    dest = receiver("127.0.0.33", port)
+    server = postwire.Server(hostname="relay.test", relay_networks=["127.0.0.0/8"],
+                             delivery=f"queue:{tmp_path / 'spool'}", nameservers=[dns], queue_port=port,
+                             allow_loopback=True, queue_retry=[0.2], queue_max_age=60)
+    host, sport = server.listen("127.0.0.1", 0)
+    server.start()
+    try:
+        with smtplib.SMTP(host, sport, timeout=10) as s:
+            s.ehlo("client.test")
+            assert s.has_extn("dsn"), "a server with a queue offers DSN"
+            refused = s.sendmail("a@sender.test", ["x@dest.test"], MSG,
+                                 mail_options=["ENVID=relay-1"], rcpt_options=["NOTIFY=FAILURE"])
+            assert refused == {}
+        wait_for(lambda: len(dest.messages) == 1, "the relayed message")
+    finally:
+        server.stop()
+    mail_from, rcpts, data = dest.messages[0]
+    assert (mail_from, rcpts) == ("a@sender.test", ["x@dest.test"])
+    assert data.startswith(b"Received: from client.test")
+    assert data.endswith(b"hello\r\n")
+    with pytest.raises(postwire.InvalidInputError, match="queue_smarthost"):
+        postwire.Server(queue_smarthost="127.0.0.1:25")

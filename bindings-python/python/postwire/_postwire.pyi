@@ -153,6 +153,13 @@ class Server:
         max_junk_commands: int = ...,
         advertise_dsn: bool = False,
         maildir_layout: str = ...,
+        queue_smarthost: Optional[str] = None,
+        queue_port: int = 25,
+        nameservers: Optional[Sequence[str]] = None,
+        allow_loopback: bool = False,
+        local_maildir: Optional[_Path] = None,
+        queue_retry: Optional[Sequence[float]] = None,
+        queue_max_age: Optional[float] = None,
     ) -> Self: ...
     def listen(self, host: str = "127.0.0.1", port: int = 0) -> Tuple[str, int]: ...
     @property
