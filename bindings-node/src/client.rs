@@ -37,8 +37,8 @@ impl Client {
     where
         Fut: Future<Output = postwire::Result<postwire::Reply>> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        promise(env, async move { f(inner).await }, |_, r| Ok(Reply::from(r)))
+        // In line now, while JS makes the call: the task may start after a later one's.
+        promise(env, self.inner.in_turn(f), |_, r| Ok(Reply::from(r)))
     }
 }
 
@@ -140,8 +140,8 @@ impl Client {
             host::options::send_options(&mail_from, recipients(rcpt_to), js_options(env, options, &[])?.json)
                 .js(env)?;
         let msg = message_bytes(message);
-        let inner = self.inner.clone();
-        promise(env, async move { inner.send_with(&envelope, &msg).await }, |_, r| Ok(SendResult::from(r)))
+        let send = self.inner.in_turn(move |c| async move { c.send_with(&envelope, &msg).await });
+        promise(env, send, |_, r| Ok(SendResult::from(r)))
     }
 
     /// VRFY.

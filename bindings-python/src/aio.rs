@@ -32,8 +32,8 @@ impl AioClient {
         T: for<'a> IntoPyObject<'a> + Send + 'static,
         Fut: std::future::Future<Output = postwire::Result<T>> + Send + 'static,
     {
-        let h = self.inner.clone();
-        bridge::spawn(py, async move { f(h).await })
+        // In line now, while the caller makes the call: the task may start after a later one's.
+        bridge::spawn(py, self.inner.in_turn(f))
     }
 }
 

@@ -121,3 +121,33 @@ async fn a_bare_client_abandoned_mid_call_is_closed_at_its_next_call() {
     assert!(c.is_closed());
     srv.release();
 }
+
+/// Calls put in line with `in_turn` run in the order they were put in line, even when the tasks
+/// carrying them are started in the opposite order (an async host spawns one task per call and
+/// the runtime may poll a later one first) — and a dropped call does not block the line.
+#[tokio::test]
+async fn calls_run_in_the_order_they_were_made_not_the_order_their_tasks_start() {
+    let srv = start(ServerOptions::default(), Script::default());
+    let h = ClientHandle::connect(opts(srv.port)).await.expect("connect");
+    let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let call = |name: &'static str| {
+        let order = order.clone();
+        h.in_turn(move |c| async move {
+            let r = c.send(&format!("{name}@example.org"), &rcpt(), b"Subject: t\r\n\r\nx\r\n").await;
+            order.lock().unwrap().push(name);
+            r
+        })
+    };
+    let first = call("first");
+    let dropped = call("dropped");
+    let second = call("second");
+    drop(dropped);
+    // Started in reverse: `second` must still wait for `first`.
+    let second = tokio::spawn(second);
+    tokio::task::yield_now().await;
+    let first = tokio::spawn(first);
+    second.await.expect("task").expect("second send");
+    first.await.expect("task").expect("first send");
+    assert_eq!(*order.lock().unwrap(), vec!["first", "second"]);
+    h.quit().await.expect("quit");
+}

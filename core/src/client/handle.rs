@@ -8,10 +8,16 @@
 //! call (`shared.rs`), so a getter read during a ten-minute send answers at once, with the state
 //! as of the end of the previous call.
 //!
+//! Calls run in the order they are *made*: an async host (asyncio, Node) spawns each call as a
+//! task, and two tasks spawned one after the other may first be polled in either order, so
+//! taking the lock in the task is not enough. [`ClientHandle::in_turn`] takes the call's place in
+//! line synchronously, when the host makes the call.
+//!
 //! A call whose future is dropped before it finishes (a cancelled asyncio task, a caller's own
 //! timeout) closes the session and says so in the snapshot at once: what the server has seen of
 //! that exchange is unknown, so the connection cannot be trusted with the next one.
 
+use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
@@ -24,6 +30,7 @@ use super::options::ClientOptions;
 use super::result::{SendOptions, SendResult, Timings};
 use super::session::Client;
 use super::shared::{SessionState, Shared};
+use super::turns::Line;
 
 /// A cloneable handle on one SMTP session; see the module documentation. Open one with
 /// [`ClientHandle::connect`] or [`Client::into_handle`].
@@ -32,6 +39,8 @@ pub struct ClientHandle {
     session: Arc<Mutex<Client>>,
     shared: Arc<Shared>,
     options: Arc<ClientOptions>,
+    /// The order of calls made through [`ClientHandle::in_turn`].
+    line: Arc<Line>,
 }
 
 impl std::fmt::Debug for ClientHandle {
@@ -53,7 +62,7 @@ impl Client {
         let mut client = self;
         // `shared` now has a second owner, so this publishes everything the session knows.
         client.publish();
-        ClientHandle { session: Arc::new(Mutex::new(client)), shared, options }
+        ClientHandle { session: Arc::new(Mutex::new(client)), shared, options, line: Arc::default() }
     }
 }
 
@@ -86,6 +95,28 @@ impl ClientHandle {
     /// [`Client::connect`], as a handle.
     pub async fn connect(opts: ClientOptions) -> Result<ClientHandle> {
         Ok(Client::connect(opts).await?.into_handle())
+    }
+
+    /// Put a call in line now and return it as a future that first waits for every call put in
+    /// line before it (done or dropped), then runs `f(handle)`; dropping the future leaves the
+    /// line. Hosts that spawn each call as a
+    /// task use this so calls made one after another run in that order.
+    pub fn in_turn<T, Fut>(
+        &self,
+        f: impl FnOnce(ClientHandle) -> Fut,
+    ) -> impl Future<Output = T> + Send + 'static
+    where
+        Fut: Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let ticket = self.line.ticket();
+        let call = f(self.clone());
+        async move {
+            ticket.wait().await;
+            let out = call.await;
+            drop(ticket);
+            out
+        }
     }
 
     /// Wait (in line) for the session.

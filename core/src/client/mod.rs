@@ -42,6 +42,7 @@ mod tls;
 pub(crate) mod tls_error;
 mod transaction;
 mod transcript;
+mod turns;
 mod validate;
 
 pub use handle::ClientHandle;
