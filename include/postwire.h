@@ -1107,7 +1107,9 @@ typedef bool (*pw_auth_fn)(void *user_data,
  * Hooks are called on one library thread per server (never two at once for one server), with
  * `user_data` as their first argument: whatever they touch must be safe to use from that thread.
  * A hook blocks the sessions waiting for it; one that does not return within
- * `hook_timeout_ms` is answered `451 4.3.0` for it.
+ * `hook_timeout_ms` is answered `451 4.3.0` for it. With `hooks_inline`, hooks are instead
+ * called right where the session needs them, on the server's own threads (several at once),
+ * with no hand-off: for hooks that return at once and never block.
  */
 typedef struct {
     /**
@@ -1292,6 +1294,13 @@ typedef struct {
      * Relay mode: after this long a message still deferred is bounced (0: 5 days).
      */
     uint64_t queue_max_age_ms;
+    /**
+     * `PW_SWITCH_ON`: call the hooks on the server's own threads, where the session needs them
+     * (several may run at once; no `hook_timeout_ms`), saving the hand-off to the hook thread —
+     * only for hooks that return at once and never block (a blocking one stalls every session
+     * on that thread). Default: the hook thread.
+     */
+    pw_switch hooks_inline;
     /**
      * Handed to every hook as its first argument; never dereferenced by the library.
      */

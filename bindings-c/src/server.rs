@@ -20,7 +20,7 @@ use crate::ffi::{self, non_null, Res};
 use crate::hooks::{
     pw_auth_fn, pw_on_connect_fn, pw_on_mail_from_fn, pw_on_message_fn, pw_on_rcpt_to_fn, CHooks, UserData,
 };
-use crate::options::{pw_switch, Obj};
+use crate::options::{pw_switch, Obj, PW_SWITCH_DEFAULT, PW_SWITCH_OFF, PW_SWITCH_ON};
 use crate::values::pw_socket_addr;
 
 /// A user name and password for the server's built-in AUTH check (`auth_users`).
@@ -53,7 +53,9 @@ pub struct pw_server_timeouts {
 /// Hooks are called on one library thread per server (never two at once for one server), with
 /// `user_data` as their first argument: whatever they touch must be safe to use from that thread.
 /// A hook blocks the sessions waiting for it; one that does not return within
-/// `hook_timeout_ms` is answered `451 4.3.0` for it.
+/// `hook_timeout_ms` is answered `451 4.3.0` for it. With `hooks_inline`, hooks are instead
+/// called right where the session needs them, on the server's own threads (several at once),
+/// with no hand-off: for hooks that return at once and never block.
 #[repr(C)]
 #[derive(Debug, Clone)]
 pub struct pw_server_options {
@@ -153,6 +155,11 @@ pub struct pw_server_options {
     pub queue_retry_len: usize,
     /// Relay mode: after this long a message still deferred is bounced (0: 5 days).
     pub queue_max_age_ms: u64,
+    /// `PW_SWITCH_ON`: call the hooks on the server's own threads, where the session needs them
+    /// (several may run at once; no `hook_timeout_ms`), saving the hand-off to the hook thread —
+    /// only for hooks that return at once and never block (a blocking one stalls every session
+    /// on that thread). Default: the hook thread.
+    pub hooks_inline: pw_switch,
     /// Handed to every hook as its first argument; never dereferenced by the library.
     pub user_data: *mut c_void,
     /// Hook: after accept, before the banner (NULL: none).
@@ -321,12 +328,18 @@ pub unsafe extern "C" fn pw_server_new(
         let mut core = host::options::server_options(unsafe { opts.to_host() }?)?;
         let hooks = opts.hooks();
         let has_auth = hooks.auth.is_some();
-        let dispatch = Arc::new(HookDispatch::on_thread(
-            "postwire-hooks",
-            hooks.set(),
-            core.hook_timeout,
-            move |batch| batch.for_each(|req| hooks.handle(req)),
-        ));
+        let set = hooks.set();
+        let dispatch = Arc::new(match opts.hooks_inline {
+            PW_SWITCH_DEFAULT | PW_SWITCH_OFF => {
+                HookDispatch::on_thread("postwire-hooks", set, core.hook_timeout, move |batch| {
+                    batch.for_each(|req| hooks.handle(req))
+                })
+            }
+            // Measured (bench/c_bench.sh): the hand-off to the hook thread and back costs up to
+            // a third of the rate with one message per session on 2 cores.
+            PW_SWITCH_ON => HookDispatch::with_callback(set, core.hook_timeout, move |req| hooks.handle(req)),
+            n => return Err(ffi::invalid(format!("option hooks_inline: {n} is not a pw_switch"))),
+        });
         if has_auth {
             core.auth = Some(dispatch.clone());
         }

@@ -5,6 +5,7 @@
 #include "common.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 
 struct state {
@@ -366,6 +367,58 @@ static void relay_mode_reaches_the_smarthost(void) {
     CHECK(none == NULL, "nothing made");
 }
 
+/* hooks_inline: the hooks are called on the server's own threads; a refusal still reaches the
+ * client, and a value that is not a pw_switch is refused. */
+static atomic_int inline_calls;
+
+static pw_hook_result inline_rcpt(void *ud, const pw_session *s, const char *address, const pw_params *params,
+                                  pw_reply_out *reply) {
+    (void)ud, (void)s, (void)params;
+    atomic_fetch_add(&inline_calls, 1);
+    if (strncmp(address, "nobody@", 7) == 0) {
+        pw_reply_out_set(reply, 550, "5.1.1 no such user here");
+        return PW_HOOK_REFUSE;
+    }
+    return PW_HOOK_ACCEPT;
+}
+
+static void inline_hooks_answer_in_place(void) {
+    const char *domains[] = {"example.test"};
+    pw_server_options so = {0};
+    so.hostname = "mx.inline.example.test";
+    so.local_domains = domains;
+    so.local_domains_len = 1;
+    so.delivery = "discard";
+    so.hooks_inline = PW_SWITCH_ON;
+    so.on_rcpt_to = inline_rcpt;
+    pw_server *srv = NULL;
+    OK(pw_server_new(&so, &srv));
+    pw_socket_addr addr;
+    OK(pw_server_listen(srv, "127.0.0.1", 0, &addr));
+    OK(pw_server_start(srv));
+    pw_status st;
+    pw_client *c = connect_to(addr.port, &st);
+    CHECK(c != NULL, "connect: %s", pw_status_name(st));
+    if (c) {
+        const char *rcpt[] = {"ann@example.test", "nobody@example.test"};
+        const char *m = "Subject: inline\r\n\r\nx\r\n";
+        pw_send_result *r = NULL;
+        OK(pw_client_send(c, "me@example.org", rcpt, 2, (const uint8_t *)m, strlen(m), &r));
+        CHECK(r && pw_send_result_accepted_count(r) == 1 && pw_send_result_rejected_count(r) == 1,
+              "one accepted, one refused by the inline hook");
+        pw_send_result_free(r);
+        OK(pw_client_quit(c));
+        pw_client_free(c);
+    }
+    OK(pw_server_stop(srv));
+    pw_server_free(srv);
+    CHECK(atomic_load(&inline_calls) == 2, "the inline hook ran for both recipients: %d", atomic_load(&inline_calls));
+    so.hooks_inline = 9;
+    srv = NULL;
+    FAILS(PW_INVALID_INPUT, pw_server_new(&so, &srv));
+    CHECK(contains(pw_last_error_message(), "hooks_inline"), "%s", pw_last_error_message());
+}
+
 int main(void) {
     struct state st;
     memset(&st, 0, sizeof st);
@@ -520,6 +573,7 @@ int main(void) {
     OK(pw_set_log_level(PW_LOG_OFF));
     server_options_reach_the_core();
     relay_mode_reaches_the_smarthost();
+    inline_hooks_answer_in_place();
     getters_do_not_wait_for_a_call();
     return finish("test_api");
 }
