@@ -61,26 +61,27 @@ fn filter_of(level: i32) -> LevelFilter {
     }
 }
 
-/// Push every logger's effective level (and `logging.disable`) to the core.
+/// Push every logger's effective level (and `logging.disable`) to the core. An exception raised
+/// meanwhile is passed on, never swallowed: on the main thread it may be the KeyboardInterrupt of
+/// a Ctrl-C or SIGTERM whose handler ran inside these calls (losing it left `serve_forever`
+/// serving after SIGTERM).
 #[pyfunction]
-pub fn refresh_levels(py: Python<'_>) {
-    let Ok(all) = loggers(py) else { return };
-    let disabled = py
-        .import("logging")
-        .and_then(|l| l.getattr("root")?.getattr("manager")?.getattr("disable")?.extract::<i32>())
-        .unwrap_or(0);
+pub fn refresh_levels(py: Python<'_>) -> PyResult<()> {
+    let all = loggers(py)?;
+    let disabled: i32 =
+        py.import("logging")?.getattr("root")?.getattr("manager")?.getattr("disable")?.extract()?;
     for (name, l) in LOGGERS.iter().zip(all) {
-        if let Ok(level) = l.bind(py).call_method0("getEffectiveLevel").and_then(|v| v.extract::<i32>()) {
-            let level = if disabled > 0 { level.max(disabled + 1) } else { level };
-            log::set_logger_level(name, filter_of(level));
-        }
+        let level: i32 = l.bind(py).call_method0("getEffectiveLevel")?.extract()?;
+        let level = if disabled > 0 { level.max(disabled + 1) } else { level };
+        log::set_logger_level(name, filter_of(level));
     }
+    Ok(())
 }
 
 /// Kept for the places that re-read the levels at natural points (`Server.start`, …); the
 /// levels are pushed on every change anyway.
-pub fn refresh(py: Python<'_>) {
-    refresh_levels(py);
+pub fn refresh(py: Python<'_>) -> PyResult<()> {
+    refresh_levels(py)
 }
 
 /// `postwire.set_log_level(level)`: set the `postwire` logger's level (an int or a name such as
@@ -88,8 +89,7 @@ pub fn refresh(py: Python<'_>) {
 #[pyfunction]
 pub fn set_log_level(py: Python<'_>, level: Bound<'_, PyAny>) -> PyResult<()> {
     logger(py, "postwire")?.call_method1("setLevel", (level,))?;
-    refresh_levels(py);
-    Ok(())
+    refresh_levels(py)
 }
 
 /// One record into `logging` through its logger's `handle` (its handlers and filters run);
@@ -131,6 +131,5 @@ pub fn install(py: Python<'_>) -> PyResult<()> {
             }
         });
     }));
-    refresh_levels(py);
-    Ok(())
+    refresh_levels(py)
 }

@@ -95,7 +95,7 @@ impl PyServer {
 
     /// Serve in the background until `stop()`.
     fn start(&self, py: Python<'_>) -> PyResult<()> {
-        crate::logging::refresh(py);
+        crate::logging::refresh(py)?;
         let mut g = self.handle.lock().unwrap_or_else(|p| p.into_inner());
         if g.is_none() {
             *g = Some(self.server.start().py_err()?);
@@ -109,9 +109,9 @@ impl PyServer {
         while self.running() {
             // Sleep in Python: it releases the GIL and runs the signal handlers (Ctrl-C raises
             // KeyboardInterrupt here) exactly as a pure-Python serve loop would.
+            // A signal's KeyboardInterrupt may surface in any of these three: each is passed on.
             let slept = py.import("time").and_then(|t| t.call_method1("sleep", (0.1,))).map(|_| ());
-            crate::logging::refresh(py);
-            if let Err(e) = slept.and_then(|_| py.check_signals()) {
+            if let Err(e) = slept.and_then(|_| crate::logging::refresh(py)).and_then(|_| py.check_signals()) {
                 self.stop(py)?;
                 return if e.is_instance_of::<PyKeyboardInterrupt>(py) { Ok(()) } else { Err(e) };
             }
