@@ -351,12 +351,7 @@ pub unsafe extern "C" fn pw_relay_probes_to_json(
 /// Every verdict with its static C name.
 fn verdict_names() -> &'static [(Verdict, CString)] {
     static NAMES: OnceLock<Vec<(Verdict, CString)>> = OnceLock::new();
-    NAMES.get_or_init(|| {
-        [Verdict::Relayed, Verdict::Refused, Verdict::Deferred, Verdict::AuthRequired, Verdict::Error]
-            .into_iter()
-            .map(|v| (v, ffi::enum_name(&v)))
-            .collect()
-    })
+    NAMES.get_or_init(|| Verdict::ALL.into_iter().map(|v| (v, ffi::c_string(v.as_str()))).collect())
 }
 
 /// The verdict a RCPT reply gives a probe: `*out` is `"relayed"`, `"refused"`, `"deferred"`,
@@ -394,16 +389,7 @@ pub unsafe extern "C" fn pw_relay_summarise(
         non_null!(verdicts, out_open, out_inconclusive);
         // SAFETY: per the contract above.
         let names = unsafe { ffi::text_list(verdicts, n, "verdicts") }?;
-        let vs = names
-            .iter()
-            .map(|s| {
-                verdict_names()
-                    .iter()
-                    .find(|(_, c)| c.to_bytes() == s.as_bytes())
-                    .map(|(v, _)| *v)
-                    .ok_or_else(|| ffi::invalid(format!("{s:?} is no verdict")))
-            })
-            .collect::<Res<Vec<_>>>()?;
+        let vs = names.iter().map(|s| s.parse::<Verdict>()).collect::<postwire::Result<Vec<_>>>()?;
         let (open, inconclusive) = summarise(&vs);
         // SAFETY: checked non-NULL.
         unsafe {

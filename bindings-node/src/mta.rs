@@ -142,14 +142,7 @@ pub fn relay_summary(env: Env, verdicts: Vec<String>) -> napi::Result<Value> {
     use postwire::relay_check::Verdict;
     let vs = verdicts
         .iter()
-        .map(|v| match v.as_str() {
-            "relayed" => Ok(Verdict::Relayed),
-            "refused" => Ok(Verdict::Refused),
-            "deferred" => Ok(Verdict::Deferred),
-            "auth_required" => Ok(Verdict::AuthRequired),
-            "error" => Ok(Verdict::Error),
-            other => Err(invalid_input(&env, format!("{other:?} is not a verdict"))),
-        })
+        .map(|v| v.parse::<Verdict>().map_err(|e| invalid_input(&env, e.message().to_string())))
         .collect::<napi::Result<Vec<_>>>()?;
     let (open, inconclusive) = postwire::relay_check::summarise(&vs);
     Ok(serde_json::json!({ "open": open, "inconclusive": inconclusive }))

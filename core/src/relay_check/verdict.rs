@@ -23,6 +23,10 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// Every verdict.
+    pub const ALL: [Verdict; 5] =
+        [Verdict::Relayed, Verdict::Refused, Verdict::Deferred, Verdict::AuthRequired, Verdict::Error];
+
     /// `"relayed"`, `"refused"`, `"deferred"`, `"auth_required"`, `"error"`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -32,6 +36,18 @@ impl Verdict {
             Verdict::AuthRequired => "auth_required",
             Verdict::Error => "error",
         }
+    }
+}
+
+impl std::str::FromStr for Verdict {
+    type Err = crate::Error;
+
+    /// The name [`Verdict::as_str`] gives; anything else is `invalid_input`.
+    fn from_str(s: &str) -> crate::Result<Verdict> {
+        Verdict::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| crate::Error::invalid_input(format!("{s:?} is not a verdict")))
     }
 }
 
@@ -73,6 +89,14 @@ pub fn summarise(verdicts: &[Verdict]) -> (bool, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for v in Verdict::ALL {
+            assert_eq!(v.as_str().parse::<Verdict>().unwrap(), v);
+        }
+        assert!("Relayed".parse::<Verdict>().is_err());
+    }
 
     #[test]
     fn replies_to_verdicts() {
