@@ -108,10 +108,10 @@ impl PyServer {
         self.start(py)?;
         while self.running() {
             // Sleep in Python: it releases the GIL and runs the signal handlers (Ctrl-C raises
-            // KeyboardInterrupt here) exactly as a pure-Python serve loop would.
-            // A signal's KeyboardInterrupt may surface in any of these three: each is passed on.
+            // KeyboardInterrupt here) exactly as a pure-Python serve loop would. (No re-read of
+            // the logging levels here: `logging` pushes every change itself.)
             let slept = py.import("time").and_then(|t| t.call_method1("sleep", (0.1,))).map(|_| ());
-            if let Err(e) = slept.and_then(|_| crate::logging::refresh(py)).and_then(|_| py.check_signals()) {
+            if let Err(e) = slept.and_then(|_| py.check_signals()) {
                 self.stop(py)?;
                 return if e.is_instance_of::<PyKeyboardInterrupt>(py) { Ok(()) } else { Err(e) };
             }
