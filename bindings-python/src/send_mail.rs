@@ -1,60 +1,32 @@
 //! `postwire.send_mail(...)`: deliver one message without a session object (through a
-//! smarthost for now), by `postwire::client::send_mail`; one `RecipientResult` per recipient.
+//! smarthost, or by MX), by `postwire::client::send_mail`; one `RecipientResult` per recipient.
 
-use std::path::PathBuf;
-
-use postwire::client::{
-    send_mail as core_send_mail, ClientTimeouts, RecipientResult, SendMailOptions, TlsMode,
-};
-use postwire::host::runtime;
-use postwire::option_values::seconds;
+use postwire::client::{send_mail as core_send_mail, RecipientResult, SendMailOptions};
+use postwire::host::{self, runtime};
 use pyo3::prelude::*;
-use pyo3::types::PyList;
+use pyo3::types::{PyDict, PyList};
 
 use crate::bridge;
 use crate::client::{message_bytes, recipients};
+use crate::convert::to_json;
 use crate::error::ResultExt;
 use crate::values::PyRecipientResult;
 
-/// Deliver `message` from `mail_from` to `rcpt_to` (a str or a list). `smarthost` relays
-/// everything through one server; `credentials=(user, password)` authenticates there.
+/// Deliver `message` from `mail_from` to `rcpt_to` (a str or a list): through `smarthost`
+/// when given, else by MX. The keyword options (`smarthost`, `port`, `tls`, `credentials`,
+/// `timeout`, `data_timeout`, `timeouts`, `hello_name`, `nameservers`, `allow_loopback`,
+/// `ca_file`, `accept_invalid_certs`, `allow_plaintext_auth`) are read, with their defaults, by
+/// the core's `host::options::send_mail_options`, as in Node and C.
 #[pyfunction]
-#[pyo3(signature = (
-    mail_from, rcpt_to, message, *, smarthost = None, port = 25, tls = "opportunistic",
-    credentials = None, timeout = 30.0, hello_name = None, nameservers = None,
-    allow_loopback = false, ca_file = None, accept_invalid_certs = false, allow_plaintext_auth = false
-))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (mail_from, rcpt_to, message, **options))]
 pub fn send_mail(
     py: Python<'_>,
     mail_from: String,
     rcpt_to: &Bound<'_, PyAny>,
     message: &Bound<'_, PyAny>,
-    smarthost: Option<String>,
-    port: u16,
-    tls: &str,
-    credentials: Option<(String, String)>,
-    timeout: f64,
-    hello_name: Option<String>,
-    nameservers: Option<Vec<String>>,
-    allow_loopback: bool,
-    ca_file: Option<PathBuf>,
-    accept_invalid_certs: bool,
-    allow_plaintext_auth: bool,
+    options: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Vec<PyRecipientResult>> {
-    let opts = options(
-        smarthost,
-        port,
-        tls,
-        credentials,
-        timeout,
-        hello_name,
-        nameservers,
-        allow_loopback,
-        ca_file,
-        accept_invalid_certs,
-        allow_plaintext_auth,
-    )?;
+    let opts = send_mail_options(options)?;
     let rcpts = recipients(rcpt_to)?;
     let msg = message_bytes(message)?;
     let msg: &[u8] = &msg;
@@ -67,42 +39,15 @@ pub fn send_mail(
 
 /// `postwire.aio.send_mail`: `send_mail` as an awaitable (aiosmtplib's `send` habit).
 #[pyfunction]
-#[pyo3(signature = (
-    mail_from, rcpt_to, message, *, smarthost = None, port = 25, tls = "opportunistic",
-    credentials = None, timeout = 30.0, hello_name = None, nameservers = None,
-    allow_loopback = false, ca_file = None, accept_invalid_certs = false, allow_plaintext_auth = false
-))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (mail_from, rcpt_to, message, **options))]
 pub fn aio_send_mail<'py>(
     py: Python<'py>,
     mail_from: String,
     rcpt_to: &Bound<'py, PyAny>,
     message: &Bound<'py, PyAny>,
-    smarthost: Option<String>,
-    port: u16,
-    tls: &str,
-    credentials: Option<(String, String)>,
-    timeout: f64,
-    hello_name: Option<String>,
-    nameservers: Option<Vec<String>>,
-    allow_loopback: bool,
-    ca_file: Option<PathBuf>,
-    accept_invalid_certs: bool,
-    allow_plaintext_auth: bool,
+    options: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let opts = options(
-        smarthost,
-        port,
-        tls,
-        credentials,
-        timeout,
-        hello_name,
-        nameservers,
-        allow_loopback,
-        ca_file,
-        accept_invalid_certs,
-        allow_plaintext_auth,
-    )?;
+    let opts = send_mail_options(options)?;
     let rcpts = recipients(rcpt_to)?;
     let msg = message_bytes(message)?.into_owned();
     bridge::spawn(py, async move {
@@ -126,33 +71,10 @@ impl<'py> IntoPyObject<'py> for RecipientResults {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn options(
-    smarthost: Option<String>,
-    port: u16,
-    tls: &str,
-    credentials: Option<(String, String)>,
-    timeout: f64,
-    hello_name: Option<String>,
-    nameservers: Option<Vec<String>>,
-    allow_loopback: bool,
-    ca_file: Option<PathBuf>,
-    accept_invalid_certs: bool,
-    allow_plaintext_auth: bool,
-) -> PyResult<SendMailOptions> {
-    let timeout = seconds("timeout", timeout).py_err()?;
-    Ok(SendMailOptions {
-        smarthost,
-        port,
-        tls: tls.parse::<TlsMode>().py_err()?,
-        credentials,
-        // `timeout` bounds each reply but the one after the message (API: data_timeout).
-        timeouts: ClientTimeouts::from_timeout(timeout),
-        hello_name,
-        nameservers,
-        allow_loopback,
-        ca_file,
-        accept_invalid_certs,
-        allow_plaintext_auth,
-    })
+fn send_mail_options(options: Option<&Bound<'_, PyDict>>) -> PyResult<SendMailOptions> {
+    let value = match options {
+        Some(o) => to_json(o, "send_mail options")?,
+        None => serde_json::Value::Null,
+    };
+    host::options::send_mail_options(value).py_err()
 }

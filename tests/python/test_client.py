@@ -354,3 +354,12 @@ def test_all_refused_error_carries_every_refusal(aiosmtpd_peer):
         with pytest.raises(postwire.RejectedError) as e:
             c.send("a@example.org", ["x@example.test", "y@example.test"], message())
     assert [(r.rcpt, r.reply.code) for r in e.value.rejected] == [("x@example.test", 550), ("y@example.test", 550)]
+
+
+def test_send_mail_options_are_the_cores():
+    # send_mail's options are read by the core (host::options::send_mail_options), as in Node and
+    # C: data_timeout and timeouts are checked there, and a misspelt option is named.
+    with pytest.raises(postwire.InvalidInputError, match="data_timeout"):
+        postwire.send_mail("a@example.org", "b@example.test", b"x\r\n", smarthost="127.0.0.1", data_timeout=0)
+    with pytest.raises(postwire.InvalidInputError, match="smarthots"):
+        postwire.send_mail("a@example.org", "b@example.test", b"x\r\n", smarthots="127.0.0.1")
