@@ -217,6 +217,42 @@ export interface CheckRelayOptions {
   logger?: Logger | boolean
 }
 
+/**
+ * What the probe strings of `relayProbes` are made of (the server's names and address, the
+ * probe domain and users): `tests/vectors/relay_probes.json`'s `context`. Left out, `domain`,
+ * `fromUser` and `toUser` take the checker's own defaults, as in every runtime.
+ */
+export interface ProbeContext {
+  /** The server's address, for `[ip]` literals. */
+  ip: string
+  /** The server's name from its banner, if it gave one. */
+  bannerName?: string | null
+  /** The name in the first line of its EHLO reply. */
+  ehloName?: string | null
+  /** The foreign domain the probes try to reach (default `relay-probe.invalid`). */
+  domain?: string
+  /** Local part of the senders (default nmap's `antispam`). */
+  fromUser?: string
+  /** Local part of the recipients (default nmap's `relaytest`). */
+  toUser?: string
+  /** The domain the server receives mail for. */
+  internalDomain?: string | null
+}
+
+/** One probe of the matrix `relayProbes` returns. */
+export interface RelayProbe {
+  /** Unique name. */
+  name: string
+  /** `MAIL FROM:` argument as sent. */
+  mailFrom: string
+  /** `RCPT TO:` argument as sent. */
+  rcptTo: string
+  /** The address tricks it uses. */
+  tricks: Array<string>
+  /** External → internal: acceptance is not relaying. */
+  control: boolean
+}
+
 /** The open-relay check's result. */
 export interface RelayReport {
   /** True when any relay probe was relayed. */
@@ -767,27 +803,6 @@ export interface PoolStats {
   retried: number
 }
 
-/**
- * What the probe strings of `relayProbes` are made of (the server's names and address, the
- * probe domain and users): `tests/vectors/relay_probes.json`'s `context`.
- */
-export interface ProbeContext {
-  /** The server's name from its banner, if it gave one. */
-  bannerName?: string
-  /** The name in the first line of its EHLO reply. */
-  ehloName?: string
-  /** The server's address, for `[ip]` literals. */
-  ip: string
-  /** The foreign domain the probes try to reach. */
-  domain: string
-  /** Local part of the senders (nmap: `antispam`). */
-  fromUser: string
-  /** Local part of the recipients (nmap: `relaytest`). */
-  toUser: string
-  /** The domain the server receives mail for. */
-  internalDomain?: string
-}
-
 /** What `sendMail` did for one recipient. */
 export interface RecipientResult {
   /** The recipient as given. */
@@ -808,25 +823,11 @@ export interface RejectedRecipient {
   reply: Reply
 }
 
-/** One probe of the matrix. */
-export interface RelayProbe {
-  /** Unique name. */
-  name: string
-  /** `MAIL FROM:` argument as sent. */
-  mailFrom: string
-  /** `RCPT TO:` argument as sent. */
-  rcptTo: string
-  /** The address tricks it uses. */
-  tricks: Array<string>
-  /** External → internal: acceptance is not relaying. */
-  control: boolean
-}
-
 /**
  * The probe matrix `checkRelay` runs against a server with `context`, in order (what the
  * shared `relay_probes.json` pins for every runtime).
  */
-export declare function relayProbes(context: ProbeContext): Array<RelayProbe>
+export declare function relayProbes(context: ProbeContext): RelayProbe[]
 
 /** `{open, inconclusive}` of a report whose probes got `verdicts` (as `RelayReport` sums up). */
 export declare function relaySummary(verdicts: Array<string>): { open: boolean; inconclusive: boolean }

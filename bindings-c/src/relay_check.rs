@@ -7,8 +7,8 @@ use std::ffi::{c_char, CString};
 use std::sync::OnceLock;
 
 use postwire::host::{mta, runtime};
-use postwire::relay_check::{check_relay, classify, probes, summarise, ProbeContext, RelayReport, Verdict};
-use serde_json::{json, Value};
+use postwire::relay_check::{check_relay, classify, probes, summarise_names, RelayReport, Verdict};
+use serde_json::Value;
 
 use crate::error::pw_status;
 use crate::ffi::{self, non_null, Res};
@@ -319,28 +319,26 @@ pub unsafe extern "C" fn pw_relay_probes_to_json(
         let c = unsafe { &*ctx };
         // SAFETY (every block): the struct's strings are NULL or C strings.
         let text = |p, what| unsafe { ffi::opt_text(p, what) }.map(|s| s.map(str::to_string));
-        let ip = text(c.ip, "ip")?.ok_or(ffi::Fail::Null("ip"))?;
-        let ip = ip.parse().map_err(|_| ffi::invalid(format!("ip {ip:?} is not an IP address")))?;
-        // The checker's own defaults for what is left out.
-        let d = postwire::relay_check::RelayCheckOptions::new("", 25);
-        let ctx = ProbeContext {
-            banner_name: text(c.banner_name, "banner_name")?,
-            ehlo_name: text(c.ehlo_name, "ehlo_name")?,
-            ip,
-            domain: text(c.domain, "domain")?.unwrap_or(d.probe_domain),
-            from_user: text(c.from_user, "from_user")?.unwrap_or(d.from_user),
-            to_user: text(c.to_user, "to_user")?.unwrap_or(d.to_user),
-            internal_domain: text(c.internal_domain, "internal_domain")?,
-        };
-        let list: Vec<Value> = probes(&ctx)
-            .into_iter()
-            .map(|p| {
-                json!({
-                    "name": p.name, "mail_from": p.mail_from, "rcpt_to": p.rcpt_to,
-                    "tricks": p.tricks, "control": p.control,
-                })
-            })
-            .collect();
+        let mut context = serde_json::Map::new();
+        for (name, p) in [
+            ("ip", c.ip),
+            ("banner_name", c.banner_name),
+            ("ehlo_name", c.ehlo_name),
+            ("domain", c.domain),
+            ("from_user", c.from_user),
+            ("to_user", c.to_user),
+            ("internal_domain", c.internal_domain),
+        ] {
+            if let Some(v) = text(p, name)? {
+                context.insert(name.into(), Value::String(v));
+            }
+        }
+        if !context.contains_key("ip") {
+            return Err(ffi::Fail::Null("ip"));
+        }
+        // The core fills what is left out with the checker's defaults, as for every runtime.
+        let ctx = mta::probe_context(Value::Object(context))?;
+        let list = mta::to_value(&probes(&ctx));
         let s = ffi::owned_json(&list)?;
         // SAFETY: checked non-NULL.
         unsafe { ffi::put(out, s) };
@@ -389,8 +387,7 @@ pub unsafe extern "C" fn pw_relay_summarise(
         non_null!(verdicts, out_open, out_inconclusive);
         // SAFETY: per the contract above.
         let names = unsafe { ffi::text_list(verdicts, n, "verdicts") }?;
-        let vs = names.iter().map(|s| s.parse::<Verdict>()).collect::<postwire::Result<Vec<_>>>()?;
-        let (open, inconclusive) = summarise(&vs);
+        let (open, inconclusive) = summarise_names(&names)?;
         // SAFETY: checked non-NULL.
         unsafe {
             ffi::put(out_open, open);

@@ -65,68 +65,15 @@ pub fn check_relay<'e>(
     promise(env, async move { postwire::relay_check::check_relay(&opts).await }, |_, r| Ok(out(&r)))
 }
 
-/// What the probe strings of `relayProbes` are made of (the server's names and address, the
-/// probe domain and users): `tests/vectors/relay_probes.json`'s `context`.
-#[napi(object, object_to_js = false)]
-pub struct ProbeContext {
-    /// The server's name from its banner, if it gave one.
-    pub banner_name: Option<String>,
-    /// The name in the first line of its EHLO reply.
-    pub ehlo_name: Option<String>,
-    /// The server's address, for `[ip]` literals.
-    pub ip: String,
-    /// The foreign domain the probes try to reach.
-    pub domain: String,
-    /// Local part of the senders (nmap: `antispam`).
-    pub from_user: String,
-    /// Local part of the recipients (nmap: `relaytest`).
-    pub to_user: String,
-    /// The domain the server receives mail for.
-    pub internal_domain: Option<String>,
-}
-
-/// One probe of the matrix.
-#[napi(object, object_from_js = false)]
-pub struct RelayProbe {
-    /// Unique name.
-    pub name: String,
-    /// `MAIL FROM:` argument as sent.
-    pub mail_from: String,
-    /// `RCPT TO:` argument as sent.
-    pub rcpt_to: String,
-    /// The address tricks it uses.
-    pub tricks: Vec<String>,
-    /// External → internal: acceptance is not relaying.
-    pub control: bool,
-}
-
 /// The probe matrix `checkRelay` runs against a server with `context`, in order (what the
 /// shared `relay_probes.json` pins for every runtime).
-#[napi(catch_unwind)]
-pub fn relay_probes(env: Env, context: ProbeContext) -> napi::Result<Vec<RelayProbe>> {
-    let ip = context
-        .ip
-        .parse()
-        .map_err(|_| invalid_input(&env, format!("ip {:?} is not an address", context.ip)))?;
-    let ctx = postwire::relay_check::ProbeContext {
-        banner_name: context.banner_name,
-        ehlo_name: context.ehlo_name,
-        ip,
-        domain: context.domain,
-        from_user: context.from_user,
-        to_user: context.to_user,
-        internal_domain: context.internal_domain,
-    };
-    Ok(postwire::relay_check::probes(&ctx)
-        .into_iter()
-        .map(|p| RelayProbe {
-            name: p.name,
-            mail_from: p.mail_from,
-            rcpt_to: p.rcpt_to,
-            tricks: p.tricks,
-            control: p.control,
-        })
-        .collect())
+#[napi(ts_return_type = "RelayProbe[]", catch_unwind)]
+pub fn relay_probes(
+    env: &Env,
+    #[napi(ts_arg_type = "ProbeContext")] context: Object<'_>,
+) -> napi::Result<Value> {
+    let ctx = mta::probe_context(options_json(env, Some(context))?).js(env)?;
+    Ok(out(&postwire::relay_check::probes(&ctx)))
 }
 
 /// The verdict a probe gets for `reply` (to its RCPT): `relayed`, `refused`, `deferred`,
@@ -139,12 +86,7 @@ pub fn relay_verdict(reply: &Reply) -> String {
 /// `{open, inconclusive}` of a report whose probes got `verdicts` (as `RelayReport` sums up).
 #[napi(ts_return_type = "{ open: boolean; inconclusive: boolean }", catch_unwind)]
 pub fn relay_summary(env: Env, verdicts: Vec<String>) -> napi::Result<Value> {
-    use postwire::relay_check::Verdict;
-    let vs = verdicts
-        .iter()
-        .map(|v| v.parse::<Verdict>().map_err(|e| invalid_input(&env, e.message().to_string())))
-        .collect::<napi::Result<Vec<_>>>()?;
-    let (open, inconclusive) = postwire::relay_check::summarise(&vs);
+    let (open, inconclusive) = postwire::relay_check::summarise_names(&verdicts).js(&env)?;
     Ok(serde_json::json!({ "open": open, "inconclusive": inconclusive }))
 }
 

@@ -91,6 +91,9 @@ fn add_mta(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(route::aio_resolve_mx, m)?)?;
     m.add_function(wrap_pyfunction!(relay_check::check_relay, m)?)?;
     m.add_function(wrap_pyfunction!(relay_check::aio_check_relay, m)?)?;
+    m.add_function(wrap_pyfunction!(relay_check::relay_probes, m)?)?;
+    m.add_function(wrap_pyfunction!(relay_check::relay_verdict, m)?)?;
+    m.add_function(wrap_pyfunction!(relay_check::relay_summary, m)?)?;
     m.add_function(wrap_pyfunction!(trace::analyze_received, m)?)?;
     m.add_function(wrap_pyfunction!(trace::aio_analyze_received, m)?)?;
     m.add_function(wrap_pyfunction!(trace::parse_received, m)?)?;

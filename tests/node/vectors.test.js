@@ -105,3 +105,11 @@ test('relay_probes.json: the probe matrix, reply verdicts and summaries', () => 
   each(v.verdicts, (x) => assert.equal(pw.relayVerdict(new pw.Reply(x.code, x.text)), x.verdict, JSON.stringify(x)));
   each(v.summaries, (x) => assert.deepEqual(pw.relaySummary(x.verdicts), { open: x.open, inconclusive: x.inconclusive }, JSON.stringify(x)));
 });
+
+test('relayProbes: a left-out context field takes the checker default, as in every runtime', () => {
+  const full = pw.relayProbes({ ip: '192.0.2.7', domain: 'relay-probe.invalid', fromUser: 'antispam', toUser: 'relaytest' });
+  assert.deepEqual(pw.relayProbes({ ip: '192.0.2.7' }), full);
+  assert.ok(full.some((p) => p.rcptTo.includes('relaytest%relay-probe.invalid@[192.0.2.7]')), JSON.stringify(full.slice(0, 3)));
+  assert.throws(() => pw.relayProbes({ ip: 'not-an-ip' }), (e) => e.code === 'PW_INVALID_INPUT');
+  assert.throws(() => pw.relaySummary(['relayed', 'maybe']), (e) => e.code === 'PW_INVALID_INPUT');
+});

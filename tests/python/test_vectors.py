@@ -89,3 +89,31 @@ def test_address_vectors():
         except AssertionError as e:
             failures.append(str(e))
     assert not failures, "\n".join(failures)
+
+
+def test_relay_probe_vectors():
+    """relay_probes.json: the probe matrix, reply verdicts and summaries, as Rust, Node and C
+    get them."""
+    v = load("relay_probes.json")
+    c = dict(v["context"])
+    ours = postwire.relay_probes(c.pop("ip"), **c)
+    assert len(v["probes"]) >= 40
+    assert [(p.name, p.mail_from, p.rcpt_to, p.tricks, p.control) for p in ours] == [
+        (p["name"], p["mail_from"], p["rcpt_to"], p["tricks"], p["control"]) for p in v["probes"]
+    ]
+    for x in v["verdicts"]:
+        assert postwire.relay_verdict(postwire.Reply(x["code"], x["text"])) == x["verdict"], x
+    for x in v["summaries"]:
+        assert postwire.relay_summary(x["verdicts"]) == {"open": x["open"], "inconclusive": x["inconclusive"]}, x
+
+
+def test_relay_probes_left_out_context_takes_the_checkers_defaults():
+    """The same partial context gives the same matrix in every runtime: what is left out is the
+    checker's default (the Node and C suites assert the same)."""
+    full = postwire.relay_probes("192.0.2.7", domain="relay-probe.invalid", from_user="antispam", to_user="relaytest")
+    assert postwire.relay_probes("192.0.2.7") == full
+    assert any("relaytest%relay-probe.invalid@[192.0.2.7]" in p.rcpt_to for p in full), full[:3]
+    with pytest.raises(postwire.InvalidInputError):
+        postwire.relay_probes("not-an-ip")
+    with pytest.raises(postwire.InvalidInputError):
+        postwire.relay_summary(["relayed", "maybe"])

@@ -93,7 +93,16 @@ _logging.watch(_ext.refresh_levels)
 __all__ += ["Pool", "Capabilities"]
 
 # --- MX routing, the queue, the relay check, the Received-trace analysis (issues 11 and 12) ---
-from ._postwire import Queue, analyze_received, check_relay, parse_received, resolve_mx
+from ._postwire import (
+    Queue,
+    analyze_received,
+    check_relay,
+    parse_received,
+    relay_probes,
+    relay_summary,
+    relay_verdict,
+    resolve_mx,
+)
 from ._mta import (
     Finding,
     Hop,
@@ -101,6 +110,7 @@ from ._mta import (
     QueueEntry,
     QueueRecipient,
     ReceivedLine,
+    RelayProbe,
     RelayReport,
     RelayTest,
     Route,
@@ -121,6 +131,10 @@ __all__ += [
     "check_relay",
     "RelayReport",
     "RelayTest",
+    "relay_probes",
+    "relay_verdict",
+    "relay_summary",
+    "RelayProbe",
     "analyze_received",
     "parse_received",
     "TraceAnalysis",

@@ -24,6 +24,7 @@ __all__ = [
     "RunStats",
     "RelayReport",
     "RelayTest",
+    "RelayProbe",
     "TraceAnalysis",
     "Hop",
     "Finding",
@@ -221,6 +222,18 @@ class RelayTest(_Value):
 
 
 @dataclasses.dataclass(frozen=True)
+class RelayProbe(_Value):
+    """One probe of the matrix (`relay_probes`): its name, the MAIL/RCPT arguments as sent, the
+    address tricks it uses, and whether it is the `control` (external → internal)."""
+
+    name: str
+    mail_from: str
+    rcpt_to: str
+    tricks: List[str]
+    control: bool
+
+
+@dataclasses.dataclass(frozen=True)
 class RelayReport(_Value):
     """The relay check: `open` with the `evidence` (names of the probes that relayed),
     `inconclusive` when only 4xx answers and errors came, every probe in `results`."""
@@ -351,6 +364,7 @@ _BUILD: Dict[str, Callable[[Any], Any]] = {
     "queue_entries": lambda d: [QueueEntry._from(e) for e in d],
     "run_stats": lambda d: RunStats(**_known(RunStats, d)),
     "relay_report": RelayReport._from,
+    "relay_probes": lambda d: [RelayProbe(**_known(RelayProbe, p)) for p in d],
     "trace_analysis": TraceAnalysis._from,
     "received_line": ReceivedLine._from,
 }

@@ -438,7 +438,7 @@ def refresh_levels() -> None: ...
 import email.message
 import pathlib
 
-from ._mta import QueueEntry, ReceivedLine, RelayReport, Route, RunStats, TraceAnalysis
+from ._mta import QueueEntry, ReceivedLine, RelayProbe, RelayReport, Route, RunStats, TraceAnalysis
 
 _TraceMessage = Union[bytes, bytearray, str, "email.message.Message"]
 _EnvelopeRcpts = Union[str, Sequence[Union[str, Mapping[str, Optional[str]]]]]
@@ -479,6 +479,18 @@ def check_relay(
     errors_per_connection: Optional[int] = None,
     tls: Optional[str] = None,
 ) -> RelayReport: ...
+def relay_probes(
+    ip: str,
+    *,
+    banner_name: Optional[str] = None,
+    ehlo_name: Optional[str] = None,
+    domain: str = "relay-probe.invalid",
+    from_user: str = "antispam",
+    to_user: str = "relaytest",
+    internal_domain: Optional[str] = None,
+) -> List[RelayProbe]: ...
+def relay_verdict(reply: Reply) -> str: ...
+def relay_summary(verdicts: Sequence[str]) -> Dict[str, bool]: ...
 def aio_check_relay(
     host: str,
     port: int = 25,

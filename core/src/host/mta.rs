@@ -19,7 +19,7 @@ use crate::client::{ClientTimeouts, TlsMode};
 use crate::delivery::DeliveryOptions;
 use crate::error::{Error, Result};
 use crate::queue::{NewEntry, NewRecipient, QueueOptions, RetryPolicy};
-use crate::relay_check::RelayCheckOptions;
+use crate::relay_check::{ProbeContext, RelayCheckOptions};
 use crate::route::ResolveOptions;
 use crate::trace::TraceOptions;
 
@@ -250,6 +250,45 @@ pub fn relay_check_options(host: &str, port: Option<u16>, value: Value) -> Resul
     Ok(o)
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProbeArgs {
+    ip: String,
+    #[serde(default)]
+    banner_name: Option<String>,
+    #[serde(default)]
+    ehlo_name: Option<String>,
+    #[serde(default)]
+    domain: Option<String>,
+    #[serde(default)]
+    from_user: Option<String>,
+    #[serde(default)]
+    to_user: Option<String>,
+    #[serde(default)]
+    internal_domain: Option<String>,
+}
+
+/// `relay_probes(context)`'s context: `ip` (required), `banner_name`, `ehlo_name`, `domain`,
+/// `from_user`, `to_user`, `internal_domain`; what is left out takes the checker's own
+/// defaults (`relay-probe.invalid`, nmap's `antispam` / `relaytest`), so every runtime builds
+/// the same matrix from the same partial context.
+pub fn probe_context(value: Value) -> Result<ProbeContext> {
+    let a: ProbeArgs = from_value(object("relay_probes context", value)?)?;
+    let ip =
+        a.ip.parse()
+            .map_err(|_| Error::invalid_input(format!("relay_probes: ip {:?} is not an IP address", a.ip)))?;
+    let d = RelayCheckOptions::new("", 25);
+    Ok(ProbeContext {
+        banner_name: a.banner_name,
+        ehlo_name: a.ehlo_name,
+        ip,
+        domain: a.domain.unwrap_or(d.probe_domain),
+        from_user: a.from_user.unwrap_or(d.from_user),
+        to_user: a.to_user.unwrap_or(d.to_user),
+        internal_domain: a.internal_domain,
+    })
+}
+
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 struct TraceArgs {
@@ -332,5 +371,18 @@ mod tests {
         assert!(queue_envelope(json!({"mail_from": "a@b.test", "rcpt_to": []})).is_err());
         assert!(resolve_options(json!(["x"])).is_err());
         assert!(relay_check_options("", None, Value::Null).is_err());
+        assert!(probe_context(json!({"ip": "not an ip"})).unwrap_err().message().contains("ip"));
+        assert!(probe_context(json!({"domain": "x.test"})).is_err(), "ip is required");
+        assert!(probe_context(json!({"ip": "192.0.2.1", "fromuser": "x"})).is_err());
+    }
+
+    #[test]
+    fn a_partial_probe_context_takes_the_checkers_defaults() {
+        let c = probe_context(json!({"ip": "192.0.2.1", "ehlo_name": "mx.test"})).unwrap();
+        let d = RelayCheckOptions::new("", 25);
+        assert_eq!((c.domain, c.from_user, c.to_user), (d.probe_domain, d.from_user, d.to_user));
+        assert_eq!(c.ehlo_name.as_deref(), Some("mx.test"));
+        let c = probe_context(json!({"ip": "::1", "domain": "far.test", "to_user": "t"})).unwrap();
+        assert_eq!((c.domain.as_str(), c.to_user.as_str()), ("far.test", "t"));
     }
 }

@@ -35,7 +35,7 @@ pub struct ProbeContext {
 }
 
 /// One probe: a name, the two arguments as sent, its tricks.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Probe {
     /// Unique name.
     pub name: String,

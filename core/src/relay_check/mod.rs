@@ -22,4 +22,4 @@ pub use matrix::{literal, probes, select, server_name_of, tricks, Probe, ProbeCo
 pub use options::{RelayCheckOptions, DEFAULT_PROBE_DOMAIN};
 pub use report::{RelayReport, RelayTest};
 pub use runner::check_relay;
-pub use verdict::{classify, summarise, Verdict};
+pub use verdict::{classify, summarise, summarise_names, Verdict};

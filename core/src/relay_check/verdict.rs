@@ -86,6 +86,14 @@ pub fn summarise(verdicts: &[Verdict]) -> (bool, bool) {
     (open, !open && !decided)
 }
 
+/// [`summarise`] over verdict names (`"relayed"`, `"refused"` …) as the bindings receive them;
+/// an unknown name is invalid input.
+pub fn summarise_names<S: AsRef<str>>(names: &[S]) -> crate::error::Result<(bool, bool)> {
+    let verdicts =
+        names.iter().map(|n| n.as_ref().parse::<Verdict>()).collect::<crate::error::Result<Vec<_>>>()?;
+    Ok(summarise(&verdicts))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
