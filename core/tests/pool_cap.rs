@@ -66,6 +66,25 @@ async fn per_destination_cap_holds_under_40_concurrent_sends() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_global_cap_below_the_per_destination_one_reuses_sessions() {
+    // One destination, 2 connections in all but 5 send slots: three senders wait for a
+    // connection while two send. A session that comes back must go to one of them, not be
+    // closed so that the waiter opens a new one (40 sends would then open ~40 connections).
+    let rec =
+        Recorder::start(Behavior { hold_final_until_peak: 2, pipelining: true, ..Default::default() }).await;
+    let p = pool(2, 5);
+    let d = Destination::new(opts(rec.port));
+    assert_eq!(blast(&p, &[d], 40).await, 40);
+    assert_eq!(rec.message_count(), 40);
+    let st = p.stats();
+    assert_eq!(st.created, 2, "{st:?}");
+    assert_eq!(rec.counters.total.load(Ordering::SeqCst), 2, "connections the server saw");
+    assert_eq!(rec.counters.peak.load(Ordering::SeqCst), 2);
+    p.close().await;
+    assert!(pool_support::wait_until(10, || p.stats().open == 0).await, "{:?}", p.stats());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn global_cap_holds_across_destinations() {
     // Three servers share one counter: the pool may have at most 4 connections in all, though
     // each destination alone would be allowed 3.

@@ -45,7 +45,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -212,6 +212,10 @@ struct Dest {
     slots: Arc<Semaphore>,
     /// Most recently used last: reuse takes from the end, so cold sessions age out.
     idle: Vec<Conn>,
+    /// Senders of this destination waiting for a connection permit (raised under the lock).
+    waiting: Arc<AtomicUsize>,
+    /// Signalled when a session of this destination comes back while some of them wait.
+    returned: Arc<Notify>,
 }
 
 struct Inner {
@@ -339,6 +343,8 @@ impl Pool {
                 .or_insert_with(|| Dest {
                     slots: Arc::new(Semaphore::new(self.inner.opts.max_per_destination)),
                     idle: Vec::new(),
+                    waiting: Arc::new(AtomicUsize::new(0)),
+                    returned: Arc::new(Notify::new()),
                 })
                 .slots
                 .clone()
@@ -356,8 +362,10 @@ impl Pool {
             let idle = if fresh_only { None } else { self.checkout_idle(&key).await };
             let mut conn = match idle {
                 Some(c) => c,
-                None => match self.connect_new(dest, permit.take()).await {
-                    Ok(c) => c,
+                None => match self.connect_new(&key, dest, permit.take()).await {
+                    Ok(Some(c)) => c,
+                    // A session of this destination came back while we waited: take it.
+                    Ok(None) => continue,
                     Err(e) => {
                         if connect_retryable(&e) && attempt < self.inner.opts.max_retries && !self.is_closed()
                         {
@@ -453,11 +461,20 @@ impl Pool {
 
     /// Open a new session under the global cap: use `permit` if the caller kept one, else take
     /// a free one, else evict the least recently used idle session of any destination, else
-    /// wait in line for one.
-    async fn connect_new(&self, dest: &Destination, permit: Option<OwnedSemaphorePermit>) -> Result<Conn> {
+    /// wait in line for one. `None`: while it waited, a session of this destination came back
+    /// idle — reusing it beats opening another.
+    async fn connect_new(
+        &self,
+        key: &Key,
+        dest: &Destination,
+        permit: Option<OwnedSemaphorePermit>,
+    ) -> Result<Option<Conn>> {
         let permit = match permit {
             Some(p) => p,
-            None => self.global_permit().await?,
+            None => match self.global_permit(key).await? {
+                Some(p) => p,
+                None => return Ok(None),
+            },
         };
         let mut opts = dest.options.clone();
         opts.record_transcript = false;
@@ -471,27 +488,37 @@ impl Pool {
         self.inner.open.fetch_add(1, Ordering::SeqCst);
         self.inner.created.fetch_add(1, Ordering::SeqCst);
         let now = Instant::now();
-        Ok(Conn {
+        Ok(Some(Conn {
             client,
             permit: Some(permit),
             created: now,
             last_used: now,
             messages: 0,
             open: self.inner.open.clone(),
-        })
+        }))
     }
 
-    async fn global_permit(&self) -> Result<OwnedSemaphorePermit> {
+    /// A connection permit, or `None` when a session of `key` came back idle meanwhile.
+    async fn global_permit(&self, key: &Key) -> Result<Option<OwnedSemaphorePermit>> {
         if let Ok(p) = self.inner.global.clone().try_acquire_owned() {
-            return Ok(p);
+            return Ok(Some(p));
         }
-        // Full: close the least recently used idle session anywhere; its permit is released
-        // when its socket is closed, and goes to the first waiter in line. We count ourselves as
-        // a waiter under the same lock `checkin` reads the count under, so a session coming back
-        // concurrently is either found here or closed there — never left idle while we wait.
-        let victim = {
+        // Full: close the least recently used idle session of another destination; its permit
+        // is released when its socket is closed, and goes to the first waiter in line. We count
+        // ourselves as waiters (in all, and for our destination) under the same lock `checkin`
+        // reads the counts under, so a session coming back concurrently is either found here,
+        // handed to us (same destination) or closed there — never left idle while we wait.
+        let (victim, waiting, returned) = {
             let mut d = self.lock();
+            let Some(own) = d.get(key) else {
+                return Err(Error::protocol("the pool lost a destination it was sending to"));
+            };
+            if !own.idle.is_empty() {
+                return Ok(None);
+            }
+            let (waiting, returned) = (own.waiting.clone(), own.returned.clone());
             self.inner.global_waiters.fetch_add(1, Ordering::SeqCst);
+            waiting.fetch_add(1, Ordering::SeqCst);
             let mut best: Option<(Key, usize, Instant)> = None;
             for (k, dest) in d.iter() {
                 for (i, c) in dest.idle.iter().enumerate() {
@@ -500,22 +527,27 @@ impl Pool {
                     }
                 }
             }
-            best.and_then(|(k, i, _)| d.get_mut(&k).map(|dest| dest.idle.remove(i)))
+            let victim = best.and_then(|(k, i, _)| d.get_mut(&k).map(|dest| dest.idle.remove(i)));
+            (victim, waiting, returned)
         };
-        let _guard = WaiterGuard(&self.inner.global_waiters);
+        let _guards = (WaiterGuard(&self.inner.global_waiters), WaiterGuard(&waiting));
         if let Some(v) = victim {
             tokio::spawn(quit_conn(v));
         }
-        self.inner
-            .global
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| Error::protocol("the pool's connection permits were closed"))
+        // `notify_one` keeps a wake-up for a waiter that is not polled yet: none is lost between
+        // the lock above and this point.
+        tokio::select! {
+            p = self.inner.global.clone().acquire_owned() => {
+                p.map(Some).map_err(|_| Error::protocol("the pool's connection permits were closed"))
+            }
+            () = returned.notified() => Ok(None),
+        }
     }
 
     /// Return a session after a send: keep it idle, or close it when it is broken, too old,
-    /// used up, the pool is closing, or someone waits for a connection permit.
+    /// used up, the pool is closing, or a sender of another destination waits for a connection
+    /// permit. When only senders of this destination wait, it is kept and one of them is woken
+    /// to reuse it.
     fn checkin(&self, key: &Key, mut conn: Conn) {
         if conn.client.is_closed() {
             return;
@@ -530,9 +562,13 @@ impl Pool {
         conn.last_used = now;
         let mut d = self.lock();
         // Read under the lock: see `global_permit`.
-        let someone_waits = self.inner.global_waiters.load(Ordering::SeqCst) > 0;
+        let all = self.inner.global_waiters.load(Ordering::SeqCst);
         match d.get_mut(key) {
-            Some(dest) if !someone_waits => dest.idle.push(conn),
+            Some(dest) if all == 0 => dest.idle.push(conn),
+            Some(dest) if all == dest.waiting.load(Ordering::SeqCst) => {
+                dest.idle.push(conn);
+                dest.returned.notify_one();
+            }
             _ => {
                 drop(d);
                 tokio::spawn(quit_conn(conn));
