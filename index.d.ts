@@ -436,10 +436,10 @@ export declare class Pool {
   /** A new, empty pool (`maxConnections` 10 by default; see `PoolOptions`). */
   constructor(options?: PoolOptions)
   /**
-   * Send one message through a pooled session to `destination` (same result and errors as
-   * `client.send`). Waits while the caps are reached.
+   * Send one message through a pooled session to `destination` (same result, errors and
+   * `options` — `dsn` — as `client.send`). Waits while the caps are reached.
    */
-  send(destination: Destination, mailFrom: string, rcptTo: string | string[], message: Buffer | string): Promise<SendResult>
+  send(destination: Destination, mailFrom: string, rcptTo: string | string[], message: Buffer | string, options?: SendOptions): Promise<SendResult>
   /** The counters now: open, idle, created, reused, retried. */
   get stats(): PoolStats
   /** QUIT every idle session and refuse further sends; sends in flight finish first. */

@@ -2152,6 +2152,23 @@ pw_status pw_pool_send(const pw_pool *pool,
                        pw_send_result **out);
 
 /**
+ * `pw_pool_send` with a transaction's options (`opts`: DSN parameters), as
+ * `pw_client_send_with`.
+ *
+ * # Safety
+ * As `pw_pool_send`; `opts` NULL or valid.
+ */
+pw_status pw_pool_send_with(const pw_pool *pool,
+                            const pw_client_options *dest,
+                            const char *mail_from,
+                            const char *const *rcpt_to,
+                            size_t rcpt_count,
+                            const uint8_t *message,
+                            size_t message_len,
+                            const pw_send_options *opts,
+                            pw_send_result **out);
+
+/**
  * The counters now.
  *
  * # Safety

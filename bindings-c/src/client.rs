@@ -248,12 +248,24 @@ pub struct pw_send_options {
     pub dsn_orcpt: pw_switch,
 }
 
+impl Default for pw_send_options {
+    /// No options (what a zeroed struct means).
+    fn default() -> Self {
+        pw_send_options {
+            dsn_ret: std::ptr::null(),
+            dsn_envid: std::ptr::null(),
+            dsn_notify: std::ptr::null(),
+            dsn_orcpt: crate::options::PW_SWITCH_DEFAULT,
+        }
+    }
+}
+
 impl pw_send_options {
     /// The options value for `host::options::send_options` (`{"dsn": {…}}`, or `{}`).
     ///
     /// # Safety
     /// The pointer fields are NULL or C strings.
-    unsafe fn to_host(&self) -> Res<serde_json::Value> {
+    pub(crate) unsafe fn to_host(&self) -> Res<serde_json::Value> {
         let mut dsn = Obj::default();
         // SAFETY: per the contract above.
         unsafe {

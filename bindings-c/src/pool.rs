@@ -7,6 +7,7 @@ use std::ffi::c_char;
 use postwire::client::{Destination, Pool, PoolOptions};
 use postwire::host::runtime;
 
+use crate::client::pw_send_options;
 use crate::error::pw_status;
 use crate::ffi::{self, non_null, Res};
 use crate::options::{pw_client_options, Obj};
@@ -86,16 +87,45 @@ pub unsafe extern "C" fn pw_pool_send(
     message_len: usize,
     out: *mut *mut pw_send_result,
 ) -> pw_status {
+    let none = pw_send_options::default();
+    // SAFETY: the caller's contract is `pw_pool_send_with`'s, with options that are all zero.
+    unsafe { pw_pool_send_with(pool, dest, mail_from, rcpt_to, rcpt_count, message, message_len, &none, out) }
+}
+
+/// `pw_pool_send` with a transaction's options (`opts`: DSN parameters), as
+/// `pw_client_send_with`.
+///
+/// # Safety
+/// As `pw_pool_send`; `opts` NULL or valid.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn pw_pool_send_with(
+    pool: *const pw_pool,
+    dest: *const pw_client_options,
+    mail_from: *const c_char,
+    rcpt_to: *const *const c_char,
+    rcpt_count: usize,
+    message: *const u8,
+    message_len: usize,
+    opts: *const pw_send_options,
+    out: *mut *mut pw_send_result,
+) -> pw_status {
     ffi::status(|| {
-        non_null!(pool, dest, mail_from, rcpt_to, message, out);
+        non_null!(pool, dest, mail_from, rcpt_to, message, opts, out);
         // SAFETY: checked non-NULL; per the contract above.
-        let (p, dest, (from, rcpts, msg)) = unsafe {
-            (ffi::handle(pool), &*dest, ffi::mail(mail_from, rcpt_to, rcpt_count, message, message_len)?)
+        let (p, dest, (from, rcpts, msg), value) = unsafe {
+            (
+                ffi::handle(pool),
+                &*dest,
+                ffi::mail(mail_from, rcpt_to, rcpt_count, message, message_len)?,
+                (*opts).to_host()?,
+            )
         };
         // SAFETY: the struct's strings are NULL or valid.
         let d =
             Destination { options: unsafe { dest.to_core() }?, credentials: unsafe { dest.credentials() }? };
-        let r = runtime::block_on(p.pool.send(&d, from, &rcpts, msg))??;
+        let envelope = postwire::host::options::send_options(from, rcpts, value)?;
+        let r = runtime::block_on(p.pool.send_with(&d, &envelope, msg))??;
         // SAFETY: checked non-NULL.
         unsafe { ffi::put(out, ffi::boxed(pw_send_result::new(r))) };
         Ok(())

@@ -31,8 +31,8 @@ impl Pool {
         Ok(Pool { inner: CorePool::new(opts) })
     }
 
-    /// Send one message through a pooled session to `destination` (same result and errors as
-    /// `client.send`). Waits while the caps are reached.
+    /// Send one message through a pooled session to `destination` (same result, errors and
+    /// `options` — `dsn` — as `client.send`). Waits while the caps are reached.
     #[napi(ts_return_type = "Promise<SendResult>", catch_unwind)]
     pub fn send<'e>(
         &self,
@@ -41,12 +41,15 @@ impl Pool {
         mail_from: String,
         #[napi(ts_arg_type = "string | string[]")] rcpt_to: Recipients,
         #[napi(ts_arg_type = "Buffer | string")] message: MessageArg,
+        #[napi(ts_arg_type = "SendOptions")] options: Option<Object<'_>>,
     ) -> napi::Result<PromiseRaw<'e, SendResult>> {
         let dest = host::options::destination(js_options(env, Some(destination), &[])?.json).js(env)?;
-        let rcpts = recipients(rcpt_to);
+        let envelope =
+            host::options::send_options(&mail_from, recipients(rcpt_to), js_options(env, options, &[])?.json)
+                .js(env)?;
         let msg = message_bytes(message);
         let pool = self.inner.clone();
-        promise(env, async move { pool.send(&dest, &mail_from, &rcpts, &msg).await }, |_, r| {
+        promise(env, async move { pool.send_with(&dest, &envelope, &msg).await }, |_, r| {
             Ok(SendResult::from(r))
         })
     }

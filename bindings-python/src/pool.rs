@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
 use crate::bridge;
-use crate::client::{message_bytes, recipients};
+use crate::client::{message_bytes, recipients, send_options};
 use crate::convert::{serde_to_py, to_json};
 use crate::error::ResultExt;
 use crate::values::PySendResult;
@@ -42,7 +42,10 @@ impl PyPool {
     }
 
     /// Send through a pooled session to `destination` (`{"host": …, "port": …, "tls": …,
-    /// "credentials": (user, password), …}`: every `Client.connect` option).
+    /// "credentials": (user, password), …}`: every `Client.connect` option); `dsn`,
+    /// `mail_options`, `rcpt_options` as `Client.send`.
+    #[pyo3(signature = (destination, mail_from, rcpt_to, message, *, dsn = None, mail_options = None, rcpt_options = None))]
+    #[allow(clippy::too_many_arguments)]
     fn send(
         &self,
         py: Python<'_>,
@@ -50,13 +53,16 @@ impl PyPool {
         mail_from: &str,
         rcpt_to: &Bound<'_, PyAny>,
         message: &Bound<'_, PyAny>,
+        dsn: Option<&Bound<'_, PyAny>>,
+        mail_options: Option<&Bound<'_, PyAny>>,
+        rcpt_options: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PySendResult> {
         let dest = self::destination(destination)?;
-        let rcpts = recipients(rcpt_to)?;
+        let env = send_options(mail_from, recipients(rcpt_to)?, dsn, mail_options, rcpt_options)?;
         let msg = message_bytes(message)?;
         let msg: &[u8] = &msg;
         let pool = &self.inner;
-        py.allow_threads(|| runtime::block_on(pool.send(&dest, mail_from, &rcpts, msg)))
+        py.allow_threads(|| runtime::block_on(pool.send_with(&dest, &env, msg)))
             .py_err()?
             .py_err()
             .map(Into::into)
@@ -106,22 +112,24 @@ impl AioPool {
     }
 
     /// Awaitable of `SendResult`; see `postwire.Pool.send`.
+    #[pyo3(signature = (destination, mail_from, rcpt_to, message, *, dsn = None, mail_options = None, rcpt_options = None))]
+    #[allow(clippy::too_many_arguments)]
     fn send<'py>(
         &self,
         py: Python<'py>,
         destination: &Bound<'py, PyAny>,
-        mail_from: String,
+        mail_from: &str,
         rcpt_to: &Bound<'py, PyAny>,
         message: &Bound<'py, PyAny>,
+        dsn: Option<&Bound<'py, PyAny>>,
+        mail_options: Option<&Bound<'py, PyAny>>,
+        rcpt_options: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let dest = self::destination(destination)?;
-        let rcpts = recipients(rcpt_to)?;
+        let env = send_options(mail_from, recipients(rcpt_to)?, dsn, mail_options, rcpt_options)?;
         let msg = message_bytes(message)?.into_owned();
         let pool = self.inner.clone();
-        bridge::spawn(
-            py,
-            async move { pool.send(&dest, &mail_from, &rcpts, &msg).await.map(PySendResult::from) },
-        )
+        bridge::spawn(py, async move { pool.send_with(&dest, &env, &msg).await.map(PySendResult::from) })
     }
 
     #[getter]

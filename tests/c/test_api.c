@@ -263,6 +263,30 @@ static void server_options_reach_the_core(void) {
         pw_reply_free(rep);
         CHECK(pw_client_closed(c), "the server closed the session");
         pw_client_free(c);
+        /* The pool carries the same options (pw_pool_send_with). */
+        pw_pool_options po = {0};
+        pw_pool *pool = NULL;
+        OK(pw_pool_new(&po, &pool));
+        pw_client_options dest = {0};
+        dest.host = "127.0.0.1";
+        dest.port = addr.port;
+        dest.tls = PW_TLS_NONE;
+        const char *bob[] = {"bob@example.test"};
+        pw_send_options pooled = {"full", "E-C-2", NULL, PW_SWITCH_DEFAULT};
+        OK(pw_pool_send_with(pool, &dest, "me@example.org", bob, 1, (const uint8_t *)m, strlen(m), &pooled, &r));
+        CHECK(r && pw_send_result_accepted_count(r) == 1, "pooled send with options");
+        pw_send_result_free(r);
+        pthread_mutex_lock(&dsn_seen.lock);
+        CHECK(contains(dsn_seen.mail, "FULL") && contains(dsn_seen.mail, "E-C-2"), "pooled MAIL parameters %s",
+              dsn_seen.mail);
+        pthread_mutex_unlock(&dsn_seen.lock);
+        pooled.dsn_ret = "most";
+        r = NULL;
+        FAILS(PW_INVALID_INPUT,
+              pw_pool_send_with(pool, &dest, "me@example.org", bob, 1, (const uint8_t *)m, strlen(m), &pooled, &r));
+        CHECK(r == NULL, "nothing sent");
+        OK(pw_pool_close(pool));
+        pw_pool_free(pool);
     }
     OK(pw_server_stop(srv));
     pw_server_free(srv);

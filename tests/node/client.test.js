@@ -211,6 +211,18 @@ test('send with dsn: the RFC 3461 parameters reach a server that offers DSN, and
     (e) => e.code === 'PW_INVALID_INPUT' && /notify/.test(e.message));
   await assert.rejects(async () => c2.send('me@example.org', ['a@example.test'], message(), { dns: {} }),
     (e) => e.code === 'PW_INVALID_INPUT' && /dns/.test(e.message));
+
+  // The pool takes the same options.
+  seen.splice(0);
+  const pool = new pw.Pool();
+  const dest = { host: a.host, port: a.port, tls: 'none' };
+  assert.equal((await pool.send(dest, 'me@example.org', 'a@example.test', message(), { dsn })).reply.code, 250);
+  await assert.rejects(async () => pool.send(dest, 'me@example.org', 'a@example.test', message(), { dsn: { ret: 'most' } }),
+    (e) => e.code === 'PW_INVALID_INPUT');
+  await pool.close();
+  const [pooledMail] = seen.splice(0);
+  assert.equal(pooledMail[2].RET, 'HDRS');
+  assert.equal(pooledMail[2].ENVID, 'ENV-1');
 });
 
 test('Pool: sessions reused per destination, stats, close', async (t) => {

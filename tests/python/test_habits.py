@@ -4,6 +4,7 @@ blocking hooks on worker threads, stop() from a hook, child loggers with record 
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import logging
 import pickle
@@ -14,6 +15,7 @@ from email.message import EmailMessage
 import pytest
 
 import postwire
+import postwire.aio
 from conftest import Recorder, message
 
 
@@ -96,6 +98,25 @@ def test_dsn_and_esmtp_options_reach_the_server(serve):
     (_, mail), (_, rcpt) = seen
     assert (mail["RET"], mail["ENVID"], mail["XFOO"]) == ("HDRS", "QQ314159", "bar")
     assert rcpt["NOTIFY"] == "SUCCESS,FAILURE" and rcpt["ORCPT"] == "rfc822;b@example.test" and "XBAZ" in rcpt
+
+
+def test_pool_send_takes_the_client_send_options(serve):
+    """Pool.send and aio.Pool.send carry DSN and ESMTP parameters as Client.send does."""
+    seen = []
+    server, port = serve(advertise_dsn=True, on_mail_from=lambda s, a, p: seen.append(dict(p)))
+    dest = {"host": "127.0.0.1", "port": port, "tls": "none", "timeout": 10}
+    with postwire.Pool() as pool:
+        pool.send(dest, "a@example.org", "b@example.test", message(), dsn={"ret": "FULL", "envid": "P1"})
+        with pytest.raises(postwire.InvalidInputError):
+            pool.send(dest, "a@example.org", "b@example.test", message(), mail_options=["BAD PARAM"])
+
+    async def aio_send():
+        async with postwire.aio.Pool() as p:
+            await p.send(dest, "a@example.org", "b@example.test", message(), mail_options=["XFOO=bar"])
+
+    asyncio.run(aio_send())
+    assert (seen[0]["RET"], seen[0]["ENVID"]) == ("FULL", "P1")
+    assert seen[1]["XFOO"] == "bar"
 
 
 def test_mail_options_at_aiosmtpd(aiosmtpd_peer):

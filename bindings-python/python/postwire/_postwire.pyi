@@ -363,7 +363,17 @@ class Pool:
         health_check_after: float = ...,
         max_messages_per_connection: int = ...,
     ) -> Self: ...
-    def send(self, destination: _Destination, mail_from: str, rcpt_to: _Rcpts, message: _Message) -> SendResult: ...
+    def send(
+        self,
+        destination: _Destination,
+        mail_from: str,
+        rcpt_to: _Rcpts,
+        message: _Message,
+        *,
+        dsn: Optional[_Dsn] = None,
+        mail_options: Optional[_EsmtpOptions] = None,
+        rcpt_options: Optional[_EsmtpOptions] = None,
+    ) -> SendResult: ...
     @property
     def stats(self) -> Dict[str, int]: ...
     @property
@@ -386,7 +396,15 @@ class AioPool:
         max_messages_per_connection: int = ...,
     ) -> Self: ...
     def send(
-        self, destination: _Destination, mail_from: str, rcpt_to: _Rcpts, message: _Message
+        self,
+        destination: _Destination,
+        mail_from: str,
+        rcpt_to: _Rcpts,
+        message: _Message,
+        *,
+        dsn: Optional[_Dsn] = None,
+        mail_options: Optional[_EsmtpOptions] = None,
+        rcpt_options: Optional[_EsmtpOptions] = None,
     ) -> Awaitable[SendResult]: ...
     @property
     def stats(self) -> Dict[str, int]: ...

@@ -50,7 +50,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use crate::error::{Error, ErrorKind, Result};
 
 use super::options::{ClientOptions, ClientTimeouts, TlsMode};
-use super::result::SendResult;
+use super::result::{SendOptions, SendResult};
 use super::session::Client;
 
 /// How long a QUIT may take when the pool closes a session.
@@ -334,6 +334,17 @@ impl Pool {
         rcpt_to: &[String],
         message: &[u8],
     ) -> Result<SendResult> {
+        self.send_with(dest, &SendOptions::new(mail_from, rcpt_to.to_vec()), message).await
+    }
+
+    /// [`Pool::send`] with the envelope's ESMTP parameters (DSN, `mail_params`, `rcpt_params`),
+    /// as [`Client::send_with`].
+    pub async fn send_with(
+        &self,
+        dest: &Destination,
+        envelope: &SendOptions,
+        message: &[u8],
+    ) -> Result<SendResult> {
         self.check_open()?;
         self.start_reaper();
         let key = Key::of(dest, &self.inner.secret_hasher);
@@ -378,7 +389,7 @@ impl Pool {
                     }
                 },
             };
-            match conn.client.send(mail_from, rcpt_to, message).await {
+            match conn.client.send_with(envelope, message).await {
                 Ok(r) => {
                     conn.messages = conn.messages.saturating_add(1);
                     self.checkin(&key, conn);
