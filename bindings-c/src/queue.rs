@@ -335,9 +335,7 @@ pub unsafe extern "C" fn pw_queue_start(queue: *const pw_queue) -> pw_status {
         non_null!(queue);
         // SAFETY: checked non-NULL.
         let q = unsafe { ffi::handle(queue) };
-        let rt = runtime::shared()?;
-        let _entered = rt.enter();
-        q.queue.start();
+        runtime::start_queue(&q.queue)?;
         Ok(())
     })
 }

@@ -193,10 +193,9 @@ impl Queue {
         if self.running.send_replace(true) {
             return Ok(());
         }
-        let rt = host::runtime::shared().js(&env)?;
-        {
-            let _in_runtime = rt.enter();
-            self.inner.start();
+        if let Err(e) = host::runtime::start_queue(&self.inner) {
+            self.running.send_replace(false);
+            return Err(e).js(&env);
         }
         let mut stopped = self.running.subscribe();
         // Pending until `stop()`: what keeps the event loop alive (as a started Server does).

@@ -103,10 +103,7 @@ impl PyQueue {
 
     /// Start the background runner (delivers due entries, wakes on every submit).
     fn start(&self) -> PyResult<()> {
-        let rt = runtime::shared().py_err()?;
-        let _in_runtime = rt.enter();
-        self.inner.start();
-        Ok(())
+        runtime::start_queue(&self.inner).py_err()
     }
 
     /// Stop the background runner after its current run.
@@ -190,10 +187,7 @@ impl AioQueue {
 
     /// Start the background runner.
     fn start(&self) -> PyResult<()> {
-        let rt = runtime::shared().py_err()?;
-        let _in_runtime = rt.enter();
-        self.inner.start();
-        Ok(())
+        runtime::start_queue(&self.inner).py_err()
     }
 
     /// Awaitable: the background runner stopped.

@@ -44,6 +44,15 @@ pub fn shared() -> Result<Arc<Runtime>> {
     Ok(rt)
 }
 
+/// Start `queue`'s background runner on the shared runtime (a host thread calls this; the
+/// runner's task needs a runtime to live on, and the host's is this one).
+pub fn start_queue(queue: &crate::queue::Queue) -> Result<()> {
+    let rt = shared()?;
+    let _entered = rt.enter();
+    queue.start();
+    Ok(())
+}
+
 /// A private current-thread runtime (one per blocking client).
 pub fn local() -> Result<Runtime> {
     tokio::runtime::Builder::new_current_thread()
