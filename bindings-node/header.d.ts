@@ -134,7 +134,7 @@ export type QueueRecipientArg = string | { address: string; notify?: string | nu
 /** What `queue.submit` stores: `mailFrom` `""` is the null sender `<>`. */
 export interface QueueEnvelope {
   mailFrom: string
-  rcptTo: Array<QueueRecipientArg>
+  rcptTo: QueueRecipientArg | Array<QueueRecipientArg>
   /** `ENVID=`, carried into notices. */
   envid?: string | null
   /** `RET=`: `"full"` or `"hdrs"`. */

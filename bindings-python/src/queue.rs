@@ -8,7 +8,7 @@ use postwire::host::mta::{queue_envelope, queue_options};
 use postwire::host::runtime;
 use postwire::queue::{NewEntry, Queue};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString, PyTuple};
+use pyo3::types::{PyDict, PyTuple};
 
 use crate::bridge;
 use crate::convert::to_json;
@@ -38,9 +38,6 @@ fn submission(
     }
     if let Some(f) = fields {
         d.update(f.as_mapping())?;
-    }
-    if let Some(r) = d.get_item("rcpt_to")?.filter(|r| r.is_instance_of::<PyString>()) {
-        d.set_item("rcpt_to", (r,))?;
     }
     let env = queue_envelope(to_json(d.as_any(), "envelope")?).py_err()?;
     Ok((env, crate::trace::message(message)?))

@@ -77,7 +77,7 @@ test('the null sender never gets a DSN, and NOTIFY=NEVER is honoured', async (t)
   t.after(() => peers.close());
   const [, sender] = peers.servers;
   const { q } = queue(t, peers.port);
-  await q.submit({ mailFrom: '', rcptTo: ['bad@dest.test'] }, BODY);
+  await q.submit({ mailFrom: '', rcptTo: 'bad@dest.test' }, BODY);
   await q.submit({ mailFrom: 's@sender.test', rcptTo: [{ address: 'bad@dest.test', notify: 'NEVER' }] }, Buffer.from(BODY));
   const stats = await q.run();
   assert.deepEqual([stats.failed, stats.notices], [2, 0], JSON.stringify(stats));

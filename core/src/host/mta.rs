@@ -157,11 +157,19 @@ enum RcptArg {
     },
 }
 
+/// `rcpt_to`: one recipient, or a list (as every `send` takes).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RcptList {
+    One(RcptArg),
+    Many(Vec<RcptArg>),
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EnvelopeArgs {
     mail_from: String,
-    rcpt_to: Vec<RcptArg>,
+    rcpt_to: RcptList,
     #[serde(default)]
     envid: Option<String>,
     #[serde(default)]
@@ -169,15 +177,18 @@ struct EnvelopeArgs {
 }
 
 /// `queue.submit`'s envelope: `{mail_from, rcpt_to, envid?, ret?}`; `mail_from` `""` is `<>`;
-/// each recipient an address or `{address, notify?, orcpt?}` (RFC 3461 parameters as on the
-/// wire: `notify="SUCCESS,FAILURE"`, `orcpt="rfc822;a@b.test"`).
+/// `rcpt_to` one recipient or a list, each an address or `{address, notify?, orcpt?}` (RFC 3461
+/// parameters as on the wire: `notify="SUCCESS,FAILURE"`, `orcpt="rfc822;a@b.test"`).
 pub fn queue_envelope(value: Value) -> Result<NewEntry> {
     let a: EnvelopeArgs = from_value(object("envelope", value)?)?;
-    if a.rcpt_to.is_empty() {
+    let rcpt_to = match a.rcpt_to {
+        RcptList::One(r) => vec![r],
+        RcptList::Many(v) => v,
+    };
+    if rcpt_to.is_empty() {
         return Err(Error::invalid_input("envelope: rcpt_to must name at least one recipient"));
     }
-    let recipients = a
-        .rcpt_to
+    let recipients = rcpt_to
         .into_iter()
         .map(|r| match r {
             RcptArg::Address(address) => NewRecipient { address, notify: None, orcpt: None },
@@ -351,6 +362,9 @@ mod tests {
         .unwrap();
         assert_eq!(e.mail_from, "");
         assert_eq!(e.recipients[1].notify.as_deref(), Some("NEVER"));
+        let one = queue_envelope(json!({"mail_from": "a@x.test", "rcpt_to": "b@x.test"})).unwrap();
+        assert_eq!(one.recipients.len(), 1);
+        assert_eq!(one.recipients[0].address, "b@x.test");
         let c = relay_check_options("h", Some(2526), json!({"tests": "null_sender", "timeout": 2})).unwrap();
         assert_eq!(
             (c.port, c.tests.clone(), c.timeout),
