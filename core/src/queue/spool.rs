@@ -117,7 +117,11 @@ impl Spool {
         let dead: Vec<u64> = scan.segments.iter().copied().filter(|n| !scan.live.contains_key(n)).collect();
         for n in &dead {
             let p = seg_dir.join(segment::name(*n));
-            fs::remove_file(&p).map_err(|e| io("cannot remove", &p, e))?;
+            match fs::remove_file(&p) {
+                // The committer of a spool just closed may have retired it a moment ago.
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io("cannot remove", &p, e)),
+                _ => {}
+            }
         }
         if !dead.is_empty() {
             File::open(&seg_dir).and_then(|d| d.sync_all()).map_err(|e| io("cannot sync", &seg_dir, e))?;
