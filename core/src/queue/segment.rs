@@ -169,7 +169,12 @@ pub(super) struct Scan {
 
 /// The segment numbers in `dir`, in order.
 fn numbers(dir: &Path) -> Result<Vec<u64>> {
-    let rd = fs::read_dir(dir).map_err(|e| io("cannot list", dir, e))?;
+    let rd = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        // A spool only ever opened by a version before segments.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io("cannot list", dir, e)),
+    };
     let mut v: Vec<u64> = rd
         .flatten()
         .filter_map(|e| {

@@ -562,6 +562,7 @@ mod tests {
         let env_json = serde_json::to_vec(&env("old@d.test")).unwrap();
         fs::write(dir.path().join("msg").join("OLD1"), record::encode(&record::join(&env_json, MSG)))
             .unwrap();
+        assert_eq!(Spool::snapshot(dir.path()).unwrap().len(), 1, "listed before the new version opens it");
         let spool = Spool::open(dir.path()).unwrap();
         spool.submit("new1", &env("x@d.test"), MSG).unwrap();
         assert_eq!(ids(&spool), ["OLD1", "new1"]);
