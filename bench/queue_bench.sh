@@ -4,9 +4,10 @@
 # table and writes it to bench/results/queue.md (not committed).
 #
 #   accept   smtp-source -s 50 -m BENCH_MSGS (default 10000) 1 KiB messages into
-#            postwire serve --queue DIR (durable: fsynced before the 250; its smarthost is a
-#              closed port, so the runner's one attempt per message is refused at once and
-#              the entry stays queued: what is measured is accepting)
+#            postwire serve --queue DIR (durable: appended to a segment and fsynced before
+#              the 250; its smarthost is a closed port, so the runner's attempt is refused at
+#              once and the entry stays queued — but each attempt also writes the entry's
+#              state file, fsynced, which this row pays for beside accepting)
 #            postwire serve --maildir DIR
 #            postwire serve --discard
 #            Target: --queue within 2x of --discard (its msg/s at least half of discard's).

@@ -204,7 +204,7 @@ async fn notify_success_gets_a_relayed_notice_only_from_a_server_without_dsn() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_restart_picks_up_every_entry_and_a_torn_record_is_never_delivered() {
+async fn a_restart_picks_up_every_entry_and_a_damaged_record_is_never_delivered() {
     let dns = dns();
     let port = port_free_on(&["127.0.0.33"]);
     let spool = tempfile::tempdir().unwrap();
@@ -218,21 +218,33 @@ async fn a_restart_picks_up_every_entry_and_a_torn_record_is_never_delivered() {
         }
         ids
     };
-    // A record cut short, as a crash in the middle of a write (outside our commit path) leaves.
-    let whole = std::fs::read(spool.path().join("msg").join(&ids[0])).unwrap();
-    std::fs::write(spool.path().join("msg").join("TORN0000000001"), &whole[..whole.len() / 2]).unwrap();
+    // A bad disk flips a byte inside the first message's record, in the middle of its segment.
+    let segs: Vec<_> =
+        std::fs::read_dir(spool.path().join("seg")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(segs.len(), 1, "three messages, one segment");
+    let mut bytes = std::fs::read(&segs[0]).unwrap();
+    let at =
+        find(&bytes, ids[0].as_bytes()) + find(&bytes[find(&bytes, ids[0].as_bytes())..], b"Queued body.");
+    bytes[at] ^= 0x20;
+    std::fs::write(&segs[0], &bytes).unwrap();
     let q = queue(&dns, port, spool.path(), RetryPolicy::default());
-    assert_eq!(q.spool().unwrap().quarantined(), ["TORN0000000001"]);
+    assert_eq!(q.spool().unwrap().quarantined(), [ids[0].clone()]);
     let mut listed: Vec<String> = q.list().unwrap().into_iter().map(|e| e.id).collect();
     listed.sort();
-    let mut want = ids.clone();
+    let mut want = ids[1..].to_vec();
     want.sort();
     assert_eq!(listed, want);
     let dest = Receiver::start("127.0.0.33", port, &["dest.test"], Behaviour::default());
     drain(&q, 20).await;
-    let seen: Vec<String> = dest.seen().into_iter().flat_map(|(_, r)| r).collect();
-    assert_eq!(seen.len(), 3, "{seen:?}");
-    assert!(spool.path().join("corrupt").join("TORN0000000001").exists());
+    let mut seen: Vec<String> = dest.seen().into_iter().flat_map(|(_, r)| r).collect();
+    seen.sort();
+    assert_eq!(seen, ["r1@dest.test", "r2@dest.test"], "the damaged one is never delivered");
+    let seg_name = segs[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(spool.path().join("corrupt").join(format!("{seg_name}.0")).exists(), "its bytes are kept aside");
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> usize {
+    hay.windows(needle.len()).position(|w| w == needle).expect("needle in the segment")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -244,7 +256,7 @@ async fn a_failed_sync_fails_the_submit_and_keeps_nothing() {
     let e = q.submit(&NewEntry::new("s@sender.test", &["x@dest.test".into()]), MSG).await.unwrap_err();
     assert_eq!(e.kind(), postwire::ErrorKind::Io);
     assert!(q.list().unwrap().is_empty());
-    assert_eq!(std::fs::read_dir(spool.path().join("msg")).unwrap().count(), 0);
+    assert!(postwire::queue::Spool::snapshot(spool.path()).unwrap().is_empty(), "a reopen finds nothing");
     assert_eq!(std::fs::read_dir(spool.path().join("tmp")).unwrap().count(), 0);
     // The next one goes through.
     q.submit(&NewEntry::new("s@sender.test", &["x@dest.test".into()]), MSG).await.unwrap();

@@ -6,7 +6,8 @@
 //! - `entry.rs`: the envelope submitted and the per-recipient state ([`QueueEntry`]).
 //! - `schedule.rs`: [`RetryPolicy`] (Postfix-like defaults).
 //! - `store.rs`: the [`Store`] trait (submit, lease due entries, record an attempt, remove).
-//! - `spool.rs` + `commit.rs`: [`Spool`], the spool-directory store, with group commit.
+//! - `spool.rs` + `segment.rs` + `commit.rs`: [`Spool`], the spool-directory store: messages in
+//!   append-only segments, one `fdatasync` per batch of submits (group commit).
 //! - `dsn.rs`: building the notices (mail-builder).
 //! - `runner.rs`: [`Queue`]: submit, list, run/flush/start/stop, concurrency with a cap per
 //!   destination, applying outcomes and queuing the notices.
@@ -17,6 +18,7 @@ mod entry;
 mod record;
 mod runner;
 mod schedule;
+mod segment;
 mod spool;
 mod store;
 

@@ -1,12 +1,18 @@
 //! [`Spool`]: the local-directory [`Store`]. Layout under the spool directory:
 //!
-//! - `tmp/`: records being written (emptied at open: nothing there was ever acknowledged);
-//! - `msg/<id>`: one record per message — envelope (JSON) and message — written once, made
-//!   durable by the group committer before `submit` returns;
+//! - `seg/<number>`: append-only segments; every message is one record (queue id, submission
+//!   time, envelope JSON, message) appended by the group committer with one `fdatasync` per
+//!   batch before `submit` returns (see `segment.rs`, `commit.rs`);
+//! - `done`: the ids of removed entries, one a line (appended, not synced); rewritten at open
+//!   with only the ids whose segment still exists;
 //! - `state/<id>`: the per-recipient state (JSON record), replaced atomically (write, sync,
 //!   rename) after every attempt; absent until the first attempt;
-//! - `corrupt/`: records that failed their checksum or length (a torn write, a bad disk),
-//!   moved aside at open and never delivered.
+//! - `tmp/`: state files being written (emptied at open: nothing there was ever acknowledged);
+//! - `corrupt/`: copies of records that failed their checksum in the middle of a segment (a bad
+//!   disk), `<segment>.<offset>`, never delivered; a torn tail (a write cut short by a crash,
+//!   never acknowledged) is truncated away at open;
+//! - `msg/<id>`: one record per message, as the first spool format wrote them: still loaded
+//!   (read-only compatibility), deleted when done.
 //!
 //! One process at a time: `open` holds an exclusive `flock` on `lock` for the spool's life (a
 //! second runner would deliver everything twice); [`Spool::snapshot`] reads without it, for
@@ -15,22 +21,33 @@
 //! Removing an entry does not sync: should a power cut bring a removed entry back, it is
 //! delivered again — a duplicate, which SMTP allows, rather than a loss.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::commit::Committer;
 use super::entry::{NewEntry, QueueEntry};
 use super::record;
+use super::segment::{self, Loc, Segments};
 use super::store::Store;
 use crate::error::{Error, Result};
+
+/// Where an entry's message is.
+#[derive(Clone, Copy)]
+enum At {
+    Segment(Loc),
+    /// `msg/<id>`, a file of the first spool format.
+    File,
+}
 
 struct Slot {
     entry: QueueEntry,
     leased: bool,
+    at: At,
 }
 
 /// The spool-directory store.
@@ -39,9 +56,12 @@ pub struct Spool {
     /// Held open for its `flock`; released when the spool is dropped.
     _lock: File,
     committer: Committer,
+    segments: Arc<Segments>,
     index: Mutex<HashMap<String, Slot>>,
+    /// The `done` log, appended to by `remove`.
+    done: Mutex<File>,
     tmp_seq: AtomicU64,
-    /// What open found unreadable and moved to `corrupt/`.
+    /// What open found unreadable and set aside in `corrupt/`.
     quarantined: Vec<String>,
 }
 
@@ -64,7 +84,7 @@ pub(super) fn now_ms() -> u64 {
 }
 
 /// A queue id or anything else that could escape the spool is refused.
-fn check_id(id: &str) -> Result<()> {
+pub(super) fn check_id(id: &str) -> Result<()> {
     if id.is_empty()
         || id.len() > 64
         || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
@@ -76,10 +96,11 @@ fn check_id(id: &str) -> Result<()> {
 }
 
 impl Spool {
-    /// Open (creating) the spool at `root`: clear `tmp/`, load every entry, quarantine what
-    /// fails its checksum.
+    /// Open (creating) the spool at `root`: clear `tmp/`, read the segments (cutting off a
+    /// torn tail, setting damaged records aside), drop what `done` lists, unlink segments with
+    /// nothing live, rewrite `done`, and load `msg/` files of the first format.
     pub fn open(root: &Path) -> Result<Spool> {
-        for d in ["tmp", "msg", "state", "corrupt"] {
+        for d in ["tmp", "seg", "state", "corrupt"] {
             let p = root.join(d);
             fs::create_dir_all(&p).map_err(|e| io("cannot create", &p, e))?;
         }
@@ -89,25 +110,37 @@ impl Spool {
                 let _ = fs::remove_file(e.path());
             }
         }
-        let mut index = HashMap::new();
-        let mut quarantined = Vec::new();
-        let msg_dir = root.join("msg");
-        let rd = fs::read_dir(&msg_dir).map_err(|e| io("cannot list", &msg_dir, e))?;
-        for e in rd.flatten() {
-            let id = e.file_name().to_string_lossy().into_owned();
-            let path = e.path();
-            match load_entry(root, &id, &path) {
-                Ok(entry) => {
-                    index.insert(id, Slot { entry, leased: false });
-                }
-                Err(why) => {
-                    tracing::error!(id, why, "queue record unreadable: moved to corrupt/, not delivered");
-                    let _ = fs::rename(&path, root.join("corrupt").join(&id));
-                    let _ = fs::remove_file(root.join("state").join(&id));
-                    quarantined.push(id);
-                }
+        let scan = segment::scan(root, true)?;
+        let seg_dir = root.join("seg");
+        // Segments with nothing live go, durably, before `done` forgets their ids: a power
+        // cut must not bring back a segment whose removed entries `done` no longer lists.
+        let dead: Vec<u64> = scan.segments.iter().copied().filter(|n| !scan.live.contains_key(n)).collect();
+        for n in &dead {
+            let p = seg_dir.join(segment::name(*n));
+            match fs::remove_file(&p) {
+                // The committer of a spool just closed may have retired it a moment ago.
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io("cannot remove", &p, e)),
+                _ => {}
             }
         }
+        if !dead.is_empty() {
+            File::open(&seg_dir).and_then(|d| d.sync_all()).map_err(|e| io("cannot sync", &seg_dir, e))?;
+        }
+        let keep: HashSet<&str> = scan
+            .done_seen
+            .iter()
+            .filter(|(_, n)| scan.live.contains_key(n))
+            .map(|(id, _)| id.as_str())
+            .collect();
+        let done = rewrite_done(root, &keep)?;
+
+        let mut index = HashMap::new();
+        for f in scan.found {
+            let entry = entry_of(root, &f.id, &f.envelope, f.size, f.created_ms);
+            index.insert(f.id, Slot { entry, leased: false, at: At::Segment(f.loc) });
+        }
+        let mut quarantined = scan.quarantined;
+        load_first_format(root, &mut index, &mut quarantined);
         // State files whose message is gone (removal interrupted).
         if let Ok(rd) = fs::read_dir(root.join("state")) {
             for e in rd.flatten() {
@@ -116,17 +149,22 @@ impl Spool {
                 }
             }
         }
+        let next = scan.segments.last().copied().unwrap_or(0).max(segment::highest_quarantined(root)) + 1;
+        let segments = Arc::new(Segments::new(seg_dir, scan.live, next));
         Ok(Spool {
             root: root.to_path_buf(),
             _lock: lock,
-            committer: Committer::start()?,
+            committer: Committer::start(Arc::clone(&segments))?,
+            segments,
             index: Mutex::new(index),
+            done: Mutex::new(done),
             tmp_seq: AtomicU64::new(0),
             quarantined,
         })
     }
 
-    /// Ids moved to `corrupt/` when the spool was opened.
+    /// What open found damaged and set aside in `corrupt/`: queue ids when still readable,
+    /// else `<segment>.<offset>` (or the file name in `msg/`, for the first format).
     pub fn quarantined(&self) -> &[String] {
         &self.quarantined
     }
@@ -161,7 +199,7 @@ impl Spool {
     }
 
     /// Write `bytes` to a new file in `tmp/`, then commit it to `dest`.
-    fn write_durably(&self, bytes: &[u8], dest: PathBuf, undo: bool) -> Result<()> {
+    fn write_durably(&self, bytes: &[u8], dest: PathBuf) -> Result<()> {
         let n = self.tmp_seq.fetch_add(1, Ordering::Relaxed);
         let tmp = self.root.join("tmp").join(format!("{}.{n}", std::process::id()));
         let mut f = File::create(&tmp).map_err(|e| io("cannot create", &tmp, e))?;
@@ -169,7 +207,7 @@ impl Spool {
             let _ = fs::remove_file(&tmp);
             return Err(io("cannot write", &tmp, e));
         }
-        self.committer.commit(f, tmp, dest, undo)
+        self.committer.commit(f, tmp, dest)
     }
 }
 
@@ -195,35 +233,80 @@ fn lock(root: &Path) -> Result<File> {
 
 impl Spool {
     /// Every entry of the spool at `root`, read without taking it over (no lock, nothing
-    /// changed); unreadable records are left out.
+    /// changed); damaged records and a tail still being written are left out.
     pub fn snapshot(root: &Path) -> Result<Vec<QueueEntry>> {
-        let msg_dir = root.join("msg");
-        let rd = fs::read_dir(&msg_dir).map_err(|e| io("cannot list", &msg_dir, e))?;
-        let mut v: Vec<QueueEntry> = rd
-            .flatten()
-            .filter_map(|e| load_entry(root, &e.file_name().to_string_lossy(), &e.path()).ok())
-            .collect();
+        let scan = segment::scan(root, false)?;
+        let mut v: Vec<QueueEntry> =
+            scan.found.iter().map(|f| entry_of(root, &f.id, &f.envelope, f.size, f.created_ms)).collect();
+        if let Ok(rd) = fs::read_dir(root.join("msg")) {
+            v.extend(rd.flatten().filter_map(|e| {
+                load_first_format_entry(root, &e.file_name().to_string_lossy(), &e.path()).ok()
+            }));
+        }
         v.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
         Ok(v)
     }
 }
 
-fn load_entry(root: &Path, id: &str, path: &Path) -> std::result::Result<QueueEntry, String> {
-    check_id(id).map_err(|e| e.to_string())?;
-    let bytes = fs::read(path).map_err(|e| e.to_string())?;
-    let (env, msg) = record::split(record::decode(&bytes)?)?;
-    let env: NewEntry = serde_json::from_slice(env).map_err(|e| format!("envelope: {e}"))?;
+/// Write `done` anew with only `ids` (write a temporary file, sync, rename) and open it for
+/// appending.
+fn rewrite_done(root: &Path, ids: &HashSet<&str>) -> Result<File> {
+    let path = root.join("done");
+    let tmp = root.join("tmp").join("done");
+    let mut text = String::new();
+    for id in ids {
+        text.push_str(id);
+        text.push('\n');
+    }
+    let mut f = File::create(&tmp).map_err(|e| io("cannot create", &tmp, e))?;
+    f.write_all(text.as_bytes())
+        .and_then(|()| f.sync_data())
+        .and_then(|()| fs::rename(&tmp, &path))
+        .map_err(|e| io("cannot write", &path, e))?;
+    fs::OpenOptions::new().append(true).open(&path).map_err(|e| io("cannot open", &path, e))
+}
+
+/// An entry's state: the last one recorded in `state/<id>`, else fresh.
+fn entry_of(root: &Path, id: &str, env: &NewEntry, size: u64, created_ms: u64) -> QueueEntry {
     let state = fs::read(root.join("state").join(id)).ok().and_then(|b| {
         let payload = record::decode(&b).ok()?;
         serde_json::from_slice::<QueueEntry>(payload).ok()
     });
+    state.unwrap_or_else(|| QueueEntry::fresh(id, env, size, created_ms))
+}
+
+/// Load the `msg/<id>` files of the first spool format (a spool written by an earlier
+/// version); an unreadable one is moved to `corrupt/`.
+fn load_first_format(root: &Path, index: &mut HashMap<String, Slot>, quarantined: &mut Vec<String>) {
+    let Ok(rd) = fs::read_dir(root.join("msg")) else { return };
+    for e in rd.flatten() {
+        let id = e.file_name().to_string_lossy().into_owned();
+        match load_first_format_entry(root, &id, &e.path()) {
+            Ok(entry) => {
+                index.entry(id).or_insert(Slot { entry, leased: false, at: At::File });
+            }
+            Err(why) => {
+                tracing::error!(id, why, "queue record unreadable: moved to corrupt/, not delivered");
+                let _ = fs::rename(e.path(), root.join("corrupt").join(&id));
+                quarantined.push(id);
+            }
+        }
+    }
+}
+
+/// One `msg/<id>` file of the first format: a record of envelope and message.
+fn load_first_format_entry(root: &Path, id: &str, path: &Path) -> std::result::Result<QueueEntry, String> {
+    check_id(id).map_err(|e| e.to_string())?;
+    let bytes = fs::read(path).map_err(|e| e.to_string())?;
+    let (env, msg) = record::split(record::decode(&bytes)?)?;
+    let env: NewEntry = serde_json::from_slice(env).map_err(|e| format!("envelope: {e}"))?;
     let created = fs::metadata(path)
         .and_then(|m| m.modified())
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| d.as_millis() as u64)
         .unwrap_or_else(now_ms);
-    Ok(state.unwrap_or_else(|| QueueEntry::fresh(id, &env, msg.len() as u64, created)))
+    Ok(entry_of(root, id, &env, msg.len() as u64, created))
 }
 
 impl Store for Spool {
@@ -233,10 +316,18 @@ impl Store for Spool {
             return Ok(s.entry.clone());
         }
         let env = serde_json::to_vec(envelope).map_err(|e| Error::io(format!("envelope: {e}")))?;
-        let bytes = record::encode(&record::join(&env, message));
-        self.write_durably(&bytes, self.root.join("msg").join(id), true)?;
-        let entry = QueueEntry::fresh(id, envelope, message.len() as u64, now_ms());
-        self.index().insert(id.to_string(), Slot { entry: entry.clone(), leased: false });
+        let created = now_ms();
+        let loc = self.committer.append(segment::encode_message(id, created, &env, message))?;
+        let entry = QueueEntry::fresh(id, envelope, message.len() as u64, created);
+        let mut index = self.index();
+        if let Some(s) = index.get(id) {
+            // The same id submitted twice at once: the first one stays.
+            let first = s.entry.clone();
+            drop(index);
+            self.segments.drop_live(loc.segment);
+            return Ok(first);
+        }
+        index.insert(id.to_string(), Slot { entry: entry.clone(), leased: false, at: At::Segment(loc) });
         Ok(entry)
     }
 
@@ -263,18 +354,39 @@ impl Store for Spool {
 
     fn message(&self, id: &str) -> Result<Vec<u8>> {
         check_id(id)?;
-        let path = self.root.join("msg").join(id);
-        let bytes = fs::read(&path).map_err(|e| io("cannot read", &path, e))?;
-        let payload =
-            record::decode(&bytes).map_err(|why| Error::io(format!("{}: {why}", path.display())))?;
-        let (_, msg) = record::split(payload).map_err(Error::io)?;
-        Ok(msg.to_vec())
+        let at = self.index().get(id).map(|s| s.at);
+        match at {
+            None => Err(Error::io(format!("no queue entry {id}"))),
+            Some(At::File) => {
+                let path = self.root.join("msg").join(id);
+                let bytes = fs::read(&path).map_err(|e| io("cannot read", &path, e))?;
+                let payload =
+                    record::decode(&bytes).map_err(|why| Error::io(format!("{}: {why}", path.display())))?;
+                let (_, msg) = record::split(payload).map_err(Error::io)?;
+                Ok(msg.to_vec())
+            }
+            Some(At::Segment(loc)) => {
+                let path = self.segments.path(loc.segment);
+                let mut bytes = vec![0u8; loc.len as usize];
+                File::open(&path)
+                    .and_then(|f| f.read_exact_at(&mut bytes, loc.offset))
+                    .map_err(|e| io("cannot read", &path, e))?;
+                let at = format!("{} at {}", path.display(), loc.offset);
+                let parts = record::decode(&bytes)
+                    .and_then(segment::decode_message)
+                    .map_err(|why| Error::io(format!("{at}: {why}")))?;
+                if parts.id != id {
+                    return Err(Error::io(format!("{at}: holds {}, not {id}", parts.id)));
+                }
+                Ok(parts.message.to_vec())
+            }
+        }
     }
 
     fn record_attempt(&self, entry: &QueueEntry) -> Result<()> {
         check_id(&entry.id)?;
         let json = serde_json::to_vec(entry).map_err(|e| Error::io(format!("state: {e}")))?;
-        let r = self.write_durably(&record::encode(&json), self.root.join("state").join(&entry.id), false);
+        let r = self.write_durably(&record::encode(&json), self.root.join("state").join(&entry.id));
         if let Some(s) = self.index().get_mut(&entry.id) {
             s.entry = entry.clone();
             s.leased = false;
@@ -284,14 +396,28 @@ impl Store for Spool {
 
     fn remove(&self, id: &str) -> Result<()> {
         check_id(id)?;
-        let msg = self.root.join("msg").join(id);
-        match fs::remove_file(&msg) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io("cannot remove", &msg, e)),
+        let at = self.index().get(id).map(|s| s.at);
+        match at {
+            None => {}
+            Some(At::File) => {
+                let msg = self.root.join("msg").join(id);
+                match fs::remove_file(&msg) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io("cannot remove", &msg, e)),
+                }
+            }
+            Some(At::Segment(_)) => {
+                // One write, so a crash leaves a whole line or a cut one that matches nothing.
+                let path = self.root.join("done");
+                let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
+                done.write_all(format!("{id}\n").as_bytes()).map_err(|e| io("cannot append to", &path, e))?;
+            }
         }
         let _ = fs::remove_file(self.root.join("state").join(id));
-        self.index().remove(id);
+        if let Some(Slot { at: At::Segment(loc), .. }) = self.index().remove(id) {
+            self.segments.drop_live(loc.segment);
+        }
         Ok(())
     }
 
@@ -303,5 +429,148 @@ impl Store for Spool {
 
     fn contains(&self, id: &str) -> bool {
         self.index().contains_key(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MSG: &[u8] = b"Subject: s\r\n\r\nbody\r\n";
+
+    fn env(rcpt: &str) -> NewEntry {
+        NewEntry::new("s@sender.test", &[rcpt.to_string()])
+    }
+
+    fn ids(spool: &Spool) -> Vec<String> {
+        let mut v: Vec<String> = spool.list().unwrap().into_iter().map(|e| e.id).collect();
+        v.sort();
+        v
+    }
+
+    fn segment_files(root: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(root.join("seg"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn concurrent_submits_share_few_segments_and_all_survive_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path()).unwrap();
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let spool = &spool;
+                s.spawn(move || {
+                    for i in 0..25 {
+                        spool.submit(&format!("id{t}x{i}"), &env(&format!("r{i}@d.test")), MSG).unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(segment_files(dir.path()).len(), 1, "one segment for 200 small messages");
+        let before = ids(&spool);
+        assert_eq!(before.len(), 200);
+        drop(spool);
+        let spool = Spool::open(dir.path()).unwrap();
+        assert_eq!(ids(&spool), before);
+        assert!(spool.quarantined().is_empty());
+        assert_eq!(spool.message("id3x7").unwrap(), MSG);
+        let e = spool.list().unwrap().into_iter().find(|e| e.id == "id3x7").unwrap();
+        assert_eq!((e.recipients[0].rcpt.as_str(), e.size), ("r7@d.test", MSG.len() as u64));
+        assert_eq!(Spool::snapshot(dir.path()).unwrap().len(), 200);
+    }
+
+    #[test]
+    fn removed_entries_stay_removed_and_an_empty_segment_is_unlinked() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path()).unwrap();
+        for id in ["a1", "a2", "a3"] {
+            spool.submit(id, &env("x@d.test"), MSG).unwrap();
+        }
+        spool.remove("a2").unwrap();
+        drop(spool);
+        let spool = Spool::open(dir.path()).unwrap();
+        assert_eq!(ids(&spool), ["a1", "a3"], "a2 is not back");
+        let first = segment_files(dir.path());
+        assert_eq!(first.len(), 1);
+        // New messages go to a new segment; the old one goes once its last entry is removed.
+        spool.submit("b1", &env("x@d.test"), MSG).unwrap();
+        assert_eq!(segment_files(dir.path()).len(), 2);
+        spool.remove("a1").unwrap();
+        assert!(dir.path().join("seg").join(&first[0]).exists(), "a3 still lives there");
+        spool.remove("a3").unwrap();
+        assert!(!dir.path().join("seg").join(&first[0]).exists(), "unlinked with its last entry");
+        // The current segment stays while it is appended to, even when empty.
+        spool.remove("b1").unwrap();
+        assert_eq!(segment_files(dir.path()).len(), 1);
+        assert!(ids(&spool).is_empty());
+        drop(spool);
+        let spool = Spool::open(dir.path()).unwrap();
+        assert!(ids(&spool).is_empty());
+        assert!(segment_files(dir.path()).is_empty(), "nothing live: unlinked at open");
+        assert_eq!(fs::read_to_string(dir.path().join("done")).unwrap(), "", "done forgets them");
+        spool.submit("c1", &env("x@d.test"), MSG).unwrap();
+        assert_eq!(ids(&spool), ["c1"]);
+    }
+
+    #[test]
+    fn a_torn_tail_is_ignored_and_cut_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path()).unwrap();
+        spool.submit("t1", &env("x@d.test"), MSG).unwrap();
+        spool.submit("t2", &env("x@d.test"), MSG).unwrap();
+        drop(spool);
+        let seg = dir.path().join("seg").join(&segment_files(dir.path())[0]);
+        let whole = fs::metadata(&seg).unwrap().len();
+        // Half a record after the last one, as a power cut in the middle of a write leaves.
+        let rec = segment::encode_message("t3", 1, b"{}", MSG);
+        fs::OpenOptions::new().append(true).open(&seg).unwrap().write_all(&rec[..rec.len() / 2]).unwrap();
+        assert_eq!(Spool::snapshot(dir.path()).unwrap().len(), 2, "the listing ignores it");
+        let spool = Spool::open(dir.path()).unwrap();
+        assert_eq!(ids(&spool), ["t1", "t2"]);
+        assert!(spool.quarantined().is_empty(), "a torn tail was never acknowledged");
+        assert_eq!(fs::metadata(&seg).unwrap().len(), whole, "cut off at open");
+        assert_eq!(spool.message("t2").unwrap(), MSG);
+    }
+
+    #[test]
+    fn a_failed_sync_keeps_nothing_and_the_next_submit_works() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path()).unwrap();
+        spool.submit("k1", &env("x@d.test"), MSG).unwrap();
+        spool.fail_next_syncs(1);
+        let e = spool.submit("k2", &env("x@d.test"), MSG).unwrap_err();
+        assert_eq!(e.kind(), crate::error::ErrorKind::Io);
+        assert!(!spool.contains("k2"));
+        spool.submit("k3", &env("x@d.test"), MSG).unwrap();
+        assert_eq!(ids(&spool), ["k1", "k3"]);
+        assert_eq!(segment_files(dir.path()).len(), 2, "the next batch started a new segment");
+        drop(spool);
+        let spool = Spool::open(dir.path()).unwrap();
+        assert_eq!(ids(&spool), ["k1", "k3"], "nothing of the failed batch after a reopen");
+        assert_eq!(spool.message("k3").unwrap(), MSG);
+    }
+
+    #[test]
+    fn message_files_of_the_first_format_are_still_delivered() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("msg")).unwrap();
+        let env_json = serde_json::to_vec(&env("old@d.test")).unwrap();
+        fs::write(dir.path().join("msg").join("OLD1"), record::encode(&record::join(&env_json, MSG)))
+            .unwrap();
+        assert_eq!(Spool::snapshot(dir.path()).unwrap().len(), 1, "listed before the new version opens it");
+        let spool = Spool::open(dir.path()).unwrap();
+        spool.submit("new1", &env("x@d.test"), MSG).unwrap();
+        assert_eq!(ids(&spool), ["OLD1", "new1"]);
+        assert_eq!(spool.message("OLD1").unwrap(), MSG);
+        assert_eq!(Spool::snapshot(dir.path()).unwrap().len(), 2);
+        spool.remove("OLD1").unwrap();
+        assert!(!dir.path().join("msg").join("OLD1").exists(), "removing it deletes its file");
+        drop(spool);
+        assert_eq!(ids(&Spool::open(dir.path()).unwrap()), ["new1"]);
     }
 }
