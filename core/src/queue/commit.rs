@@ -1,23 +1,19 @@
-//! Group commit: many submitters, one committer thread, which takes every job waiting at that
-//! moment as one batch and wakes every submitter of the batch when it is durable. Under load a
-//! batch holds many jobs, so a busy server pays one round of syncs per batch, not one per job;
-//! alone, a job is committed at once. Two kinds of job:
+//! Group commit: many submitters, one committer thread, which takes every new message waiting
+//! at that moment as one batch and wakes every submitter of the batch when it is durable. Under
+//! load a batch holds many messages, so a busy server pays one sync per batch, not one per
+//! message; alone, a message is committed at once.
 //!
-//! - **Append** (a new message): the batch's records are written at the end of the current
-//!   segment with one write and made durable with ONE `fdatasync`; each submitter learns where
-//!   its record is. A new segment is started when the current one has passed
-//!   [`SEGMENT_SIZE`] (its creation made durable by one directory sync), and after a failed
-//!   write or sync: the failed batch is cut off again (`set_len`) and every job of it fails.
-//! - **File** (a message's state after an attempt): the submitter writes a temporary file;
-//!   the batch's files are synced together (from a few threads, so the filesystem journal
-//!   folds them into one commit), renamed into place, and each directory synced once.
+//! The batch's records are written at the end of the current segment with one write and made
+//! durable with ONE `fdatasync`; each submitter learns where its record is. A new segment is
+//! started when the current one has passed [`SEGMENT_SIZE`] (its creation made durable by one
+//! directory sync), and after a failed write or sync: the failed batch is cut off again
+//! (`set_len`) and every job of it fails.
 //!
-//! Appends and files of one batch are made durable at the same time, on two threads.
+//! Only new messages come here: a message's state after an attempt is not synced at all (see
+//! `Spool::record_attempt` for why losing one is safe).
 
-use std::collections::BTreeSet;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{mpsc, Arc};
 
@@ -26,13 +22,6 @@ use crate::error::{Error, Result};
 
 /// Most jobs in one batch.
 const MAX_BATCH: usize = 1024;
-/// Threads syncing one batch's files.
-const SYNC_THREADS: usize = 8;
-
-enum Job {
-    File(FileJob),
-    Append(AppendJob),
-}
 
 struct AppendJob {
     /// One whole record.
@@ -40,17 +29,10 @@ struct AppendJob {
     done: mpsc::SyncSender<Result<Loc>>,
 }
 
-struct FileJob {
-    file: File,
-    tmp: PathBuf,
-    dest: PathBuf,
-    done: mpsc::SyncSender<Result<()>>,
-}
-
 /// The committer's handle; the thread ends when the last handle is dropped.
 #[derive(Clone)]
 pub(super) struct Committer {
-    tx: mpsc::Sender<Job>,
+    tx: mpsc::Sender<AppendJob>,
     /// Test hook: the next N syncs fail as a failing disk would.
     fail: Arc<AtomicU32>,
 }
@@ -58,7 +40,7 @@ pub(super) struct Committer {
 impl Committer {
     /// Start the committer thread; it appends to new segments of `segments`.
     pub(super) fn start(segments: Arc<Segments>) -> Result<Committer> {
-        let (tx, rx) = mpsc::channel::<Job>();
+        let (tx, rx) = mpsc::channel::<AppendJob>();
         let fail = Arc::new(AtomicU32::new(0));
         let f = Arc::clone(&fail);
         let writer = Writer { segments, current: None };
@@ -69,26 +51,11 @@ impl Committer {
         Ok(Committer { tx, fail })
     }
 
-    /// Make the written `file` (at `tmp`) durable at `dest`; blocks until its batch is synced.
-    /// On error nothing is left at `tmp` (a file replaced at `dest` may or may not be).
-    pub(super) fn commit(&self, file: File, tmp: PathBuf, dest: PathBuf) -> Result<()> {
-        let (done, wait) = mpsc::sync_channel(1);
-        self.tx
-            .send(Job::File(FileJob { file, tmp: tmp.clone(), dest, done }))
-            .map_err(|_| Error::io("the commit thread is gone"))?;
-        wait.recv().unwrap_or_else(|_| {
-            let _ = std::fs::remove_file(&tmp);
-            Err(Error::io("the commit thread is gone"))
-        })
-    }
-
     /// Append `record` (one whole record) to the current segment; blocks until its batch is
     /// synced and says where it is. On error nothing of it is kept.
     pub(super) fn append(&self, record: Vec<u8>) -> Result<Loc> {
         let (done, wait) = mpsc::sync_channel(1);
-        self.tx
-            .send(Job::Append(AppendJob { record, done }))
-            .map_err(|_| Error::io("the commit thread is gone"))?;
+        self.tx.send(AppendJob { record, done }).map_err(|_| Error::io("the commit thread is gone"))?;
         wait.recv().unwrap_or_else(|_| Err(Error::io("the commit thread is gone")))
     }
 
@@ -102,7 +69,7 @@ fn injected(fail: &AtomicU32) -> bool {
     fail.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
 }
 
-fn run(rx: mpsc::Receiver<Job>, fail: Arc<AtomicU32>, mut writer: Writer) {
+fn run(rx: mpsc::Receiver<AppendJob>, fail: Arc<AtomicU32>, mut writer: Writer) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -111,21 +78,7 @@ fn run(rx: mpsc::Receiver<Job>, fail: Arc<AtomicU32>, mut writer: Writer) {
                 Err(_) => break,
             }
         }
-        let (mut files, mut appends) = (Vec::new(), Vec::new());
-        for job in batch {
-            match job {
-                Job::File(j) => files.push(j),
-                Job::Append(j) => appends.push(j),
-            }
-        }
-        match (files.is_empty(), appends.is_empty()) {
-            (true, _) => writer.append(appends, &fail),
-            (false, true) => commit_files(files, &fail),
-            (false, false) => std::thread::scope(|s| {
-                s.spawn(|| commit_files(files, &fail));
-                writer.append(appends, &fail);
-            }),
-        }
+        writer.append(batch, &fail);
     }
     writer.retire();
 }
@@ -211,63 +164,5 @@ impl Writer {
         if let Some(cur) = self.current.take() {
             self.segments.retire(cur.number);
         }
-    }
-}
-
-fn commit_files(batch: Vec<FileJob>, fail: &AtomicU32) {
-    // 1. Sync every file's data, a few threads at a time.
-    let synced: Vec<std::io::Result<()>> = if batch.len() == 1 {
-        vec![batch[0].file.sync_data()]
-    } else {
-        let chunk = batch.len().div_ceil(SYNC_THREADS);
-        std::thread::scope(|s| {
-            let handles: Vec<_> = batch
-                .chunks(chunk)
-                .map(|jobs| s.spawn(move || jobs.iter().map(|j| j.file.sync_data()).collect::<Vec<_>>()))
-                .collect();
-            handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
-        })
-    };
-    // 2. Rename the synced ones into place.
-    let mut results = Vec::with_capacity(batch.len());
-    let mut dirs = BTreeSet::new();
-    for (job, synced) in batch.iter().zip(
-        synced.into_iter().chain(std::iter::repeat_with(|| Err(std::io::Error::other("sync thread failed")))),
-    ) {
-        let r = synced
-            .and_then(|()| {
-                if injected(fail) {
-                    Err(std::io::Error::other("injected sync failure"))
-                } else {
-                    Ok(())
-                }
-            })
-            .and_then(|()| std::fs::rename(&job.tmp, &job.dest));
-        match r {
-            Ok(()) => {
-                if let Some(d) = job.dest.parent() {
-                    dirs.insert(d.to_path_buf());
-                }
-                results.push(Ok(()));
-            }
-            Err(e) => {
-                let _ = std::fs::remove_file(&job.tmp);
-                results.push(Err(Error::io(format!("cannot make {} durable: {e}", job.dest.display()))));
-            }
-        }
-    }
-    // 3. One sync per directory makes the renames durable.
-    for dir in &dirs {
-        let r = File::open(dir).and_then(|d| d.sync_all());
-        if let Err(e) = r {
-            for (job, res) in batch.iter().zip(results.iter_mut()) {
-                if res.is_ok() && job.dest.parent() == Some(dir.as_path()) {
-                    *res = Err(Error::io(format!("cannot sync {}: {e}", dir.display())));
-                }
-            }
-        }
-    }
-    for (job, res) in batch.into_iter().zip(results) {
-        let _ = job.done.send(res);
     }
 }

@@ -5,8 +5,8 @@
 //!   batch before `submit` returns (see `segment.rs`, `commit.rs`);
 //! - `done`: the ids of removed entries, one a line (appended, not synced); rewritten at open
 //!   with only the ids whose segment still exists;
-//! - `state/<id>`: the per-recipient state (JSON record), replaced atomically (write, sync,
-//!   rename) after every attempt; absent until the first attempt;
+//! - `state/<id>`: the per-recipient state (JSON record), replaced atomically (write, rename;
+//!   not synced: see `record_attempt`) after every attempt; absent until the first attempt;
 //! - `tmp/`: state files being written (emptied at open: nothing there was ever acknowledged);
 //! - `corrupt/`: copies of records that failed their checksum in the middle of a segment (a bad
 //!   disk), `<segment>.<offset>`, never delivered; a torn tail (a write cut short by a crash,
@@ -198,16 +198,17 @@ impl Spool {
         self.index.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Write `bytes` to a new file in `tmp/`, then commit it to `dest`.
-    fn write_durably(&self, bytes: &[u8], dest: PathBuf) -> Result<()> {
+    /// Write `bytes` to a new file in `tmp/` and rename it over `dest`: a reader sees the old
+    /// file or the new one, never a mix. Not synced (see `record_attempt`).
+    fn write_replacing(&self, bytes: &[u8], dest: PathBuf) -> Result<()> {
         let n = self.tmp_seq.fetch_add(1, Ordering::Relaxed);
         let tmp = self.root.join("tmp").join(format!("{}.{n}", std::process::id()));
-        let mut f = File::create(&tmp).map_err(|e| io("cannot create", &tmp, e))?;
-        if let Err(e) = f.write_all(bytes) {
+        let written =
+            File::create(&tmp).and_then(|mut f| f.write_all(bytes)).and_then(|()| fs::rename(&tmp, &dest));
+        written.map_err(|e| {
             let _ = fs::remove_file(&tmp);
-            return Err(io("cannot write", &tmp, e));
-        }
-        self.committer.commit(f, tmp, dest)
+            io("cannot write", &dest, e)
+        })
     }
 }
 
@@ -383,10 +384,16 @@ impl Store for Spool {
         }
     }
 
+    /// The state is replaced atomically but not synced: a power cut may bring back the state
+    /// before this attempt (or none), and the worst that does is deliver again to a recipient
+    /// that already got the message, send a notice twice or retry earlier than planned — the
+    /// duplicates SMTP allows (as after a lost `remove`), never a loss. The message itself was
+    /// made durable when it was submitted. Syncing here cost the runner one fsync, one rename
+    /// and one directory sync per attempt, which under load took the disk from accepting.
     fn record_attempt(&self, entry: &QueueEntry) -> Result<()> {
         check_id(&entry.id)?;
         let json = serde_json::to_vec(entry).map_err(|e| Error::io(format!("state: {e}")))?;
-        let r = self.write_durably(&record::encode(&json), self.root.join("state").join(&entry.id));
+        let r = self.write_replacing(&record::encode(&json), self.root.join("state").join(&entry.id));
         if let Some(s) = self.index().get_mut(&entry.id) {
             s.entry = entry.clone();
             s.leased = false;

@@ -20,7 +20,9 @@ pub trait Store: Send + Sync + 'static {
     fn release(&self, id: &str);
     /// The message bytes of `id`.
     fn message(&self, id: &str) -> Result<Vec<u8>>;
-    /// Store the entry's new state (durably) and release it.
+    /// Store the entry's new state and release it. A store may lose the latest state in a
+    /// crash (an attempt is then made again: a duplicate, never a loss); it must never lose
+    /// a submitted message.
     fn record_attempt(&self, entry: &QueueEntry) -> Result<()>;
     /// Delete the entry (delivered or bounced, notices queued).
     fn remove(&self, id: &str) -> Result<()>;
