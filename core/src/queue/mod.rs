@@ -6,8 +6,9 @@
 //! - `entry.rs`: the envelope submitted and the per-recipient state ([`QueueEntry`]).
 //! - `schedule.rs`: [`RetryPolicy`] (Postfix-like defaults).
 //! - `store.rs`: the [`Store`] trait (submit, lease due entries, record an attempt, remove).
-//! - `spool.rs` + `segment.rs` + `commit.rs`: [`Spool`], the spool-directory store: messages in
-//!   append-only segments, one `fdatasync` per batch of submits (group commit).
+//! - `spool.rs` + `segment.rs` + `commit.rs` + `states.rs`: [`Spool`], the spool-directory
+//!   store: messages in append-only segments, one `fdatasync` per batch of submits (group
+//!   commit); the states after attempts in an append-only log.
 //! - `dsn.rs`: building the notices (mail-builder).
 //! - `runner.rs`: [`Queue`]: submit, list, run/flush/start/stop, concurrency with a cap per
 //!   destination, applying outcomes and queuing the notices.
@@ -20,6 +21,7 @@ mod runner;
 mod schedule;
 mod segment;
 mod spool;
+mod states;
 mod store;
 
 pub use dsn::{build_notice, NoticeKind};

@@ -5,14 +5,15 @@
 //!   batch before `submit` returns (see `segment.rs`, `commit.rs`);
 //! - `done`: the ids of removed entries, one a line (appended, not synced); rewritten at open
 //!   with only the ids whose segment still exists;
-//! - `state/<id>`: the per-recipient state (JSON record), replaced atomically (write, rename;
-//!   not synced: see `record_attempt`) after every attempt; absent until the first attempt;
-//! - `tmp/`: state files being written (emptied at open: nothing there was ever acknowledged);
+//! - `states`: the per-recipient state of entries after their attempts, an append-only log (not
+//!   synced), rewritten at open and when it has grown (see `states.rs`);
+//! - `tmp/`: files being rewritten (emptied at open: nothing there was ever acknowledged);
 //! - `corrupt/`: copies of records that failed their checksum in the middle of a segment (a bad
 //!   disk), `<segment>.<offset>`, never delivered; a torn tail (a write cut short by a crash,
 //!   never acknowledged) is truncated away at open;
-//! - `msg/<id>`: one record per message, as the first spool format wrote them: still loaded
-//!   (read-only compatibility), deleted when done.
+//! - `msg/<id>` and `state/<id>`: one record per message and per state, as the first spool
+//!   format wrote them: still loaded (read-only compatibility); a message file is deleted when
+//!   done, the state files are folded into `states` at open.
 //!
 //! One process at a time: `open` holds an exclusive `flock` on `lock` for the spool's life (a
 //! second runner would deliver everything twice); [`Spool::snapshot`] reads without it, for
@@ -26,13 +27,13 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::commit::Committer;
 use super::entry::{NewEntry, QueueEntry};
 use super::record;
 use super::segment::{self, Loc, Segments};
+use super::states::{self, StateLog};
 use super::store::Store;
 use crate::error::{Error, Result};
 
@@ -60,7 +61,8 @@ pub struct Spool {
     index: Mutex<HashMap<String, Slot>>,
     /// The `done` log, appended to by `remove`.
     done: Mutex<File>,
-    tmp_seq: AtomicU64,
+    /// The state log, appended to by `record_attempt`.
+    states: Mutex<StateLog>,
     /// What open found unreadable and set aside in `corrupt/`.
     quarantined: Vec<String>,
 }
@@ -100,7 +102,7 @@ impl Spool {
     /// torn tail, setting damaged records aside), drop what `done` lists, unlink segments with
     /// nothing live, rewrite `done`, and load `msg/` files of the first format.
     pub fn open(root: &Path) -> Result<Spool> {
-        for d in ["tmp", "seg", "state", "corrupt"] {
+        for d in ["tmp", "seg", "corrupt"] {
             let p = root.join(d);
             fs::create_dir_all(&p).map_err(|e| io("cannot create", &p, e))?;
         }
@@ -134,21 +136,19 @@ impl Spool {
             .collect();
         let done = rewrite_done(root, &keep)?;
 
+        let recorded = states::read(root);
         let mut index = HashMap::new();
         for f in scan.found {
-            let entry = entry_of(root, &f.id, &f.envelope, f.size, f.created_ms);
+            let entry = entry_of(&recorded, &f.id, &f.envelope, f.size, f.created_ms);
             index.insert(f.id, Slot { entry, leased: false, at: At::Segment(f.loc) });
         }
         let mut quarantined = scan.quarantined;
-        load_first_format(root, &mut index, &mut quarantined);
-        // State files whose message is gone (removal interrupted).
-        if let Ok(rd) = fs::read_dir(root.join("state")) {
-            for e in rd.flatten() {
-                if !index.contains_key(&*e.file_name().to_string_lossy()) {
-                    let _ = fs::remove_file(e.path());
-                }
-            }
-        }
+        load_first_format(root, &recorded, &mut index, &mut quarantined);
+        // The states of live entries only: those of removed entries go here.
+        let log = StateLog::create(
+            root,
+            index.values().map(|s| &s.entry).filter(|e| recorded.contains_key(&e.id)),
+        )?;
         let next = scan.segments.last().copied().unwrap_or(0).max(segment::highest_quarantined(root)) + 1;
         let segments = Arc::new(Segments::new(seg_dir, scan.live, next));
         Ok(Spool {
@@ -158,7 +158,7 @@ impl Spool {
             segments,
             index: Mutex::new(index),
             done: Mutex::new(done),
-            tmp_seq: AtomicU64::new(0),
+            states: Mutex::new(log),
             quarantined,
         })
     }
@@ -197,19 +197,6 @@ impl Spool {
     fn index(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot>> {
         self.index.lock().unwrap_or_else(|p| p.into_inner())
     }
-
-    /// Write `bytes` to a new file in `tmp/` and rename it over `dest`: a reader sees the old
-    /// file or the new one, never a mix. Not synced (see `record_attempt`).
-    fn write_replacing(&self, bytes: &[u8], dest: PathBuf) -> Result<()> {
-        let n = self.tmp_seq.fetch_add(1, Ordering::Relaxed);
-        let tmp = self.root.join("tmp").join(format!("{}.{n}", std::process::id()));
-        let written =
-            File::create(&tmp).and_then(|mut f| f.write_all(bytes)).and_then(|()| fs::rename(&tmp, &dest));
-        written.map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            io("cannot write", &dest, e)
-        })
-    }
 }
 
 /// Take the spool's exclusive lock, or say who has it.
@@ -237,11 +224,15 @@ impl Spool {
     /// changed); damaged records and a tail still being written are left out.
     pub fn snapshot(root: &Path) -> Result<Vec<QueueEntry>> {
         let scan = segment::scan(root, false)?;
-        let mut v: Vec<QueueEntry> =
-            scan.found.iter().map(|f| entry_of(root, &f.id, &f.envelope, f.size, f.created_ms)).collect();
+        let recorded = states::read(root);
+        let mut v: Vec<QueueEntry> = scan
+            .found
+            .iter()
+            .map(|f| entry_of(&recorded, &f.id, &f.envelope, f.size, f.created_ms))
+            .collect();
         if let Ok(rd) = fs::read_dir(root.join("msg")) {
             v.extend(rd.flatten().filter_map(|e| {
-                load_first_format_entry(root, &e.file_name().to_string_lossy(), &e.path()).ok()
+                load_first_format_entry(&recorded, &e.file_name().to_string_lossy(), &e.path()).ok()
             }));
         }
         v.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
@@ -267,22 +258,29 @@ fn rewrite_done(root: &Path, ids: &HashSet<&str>) -> Result<File> {
     fs::OpenOptions::new().append(true).open(&path).map_err(|e| io("cannot open", &path, e))
 }
 
-/// An entry's state: the last one recorded in `state/<id>`, else fresh.
-fn entry_of(root: &Path, id: &str, env: &NewEntry, size: u64, created_ms: u64) -> QueueEntry {
-    let state = fs::read(root.join("state").join(id)).ok().and_then(|b| {
-        let payload = record::decode(&b).ok()?;
-        serde_json::from_slice::<QueueEntry>(payload).ok()
-    });
-    state.unwrap_or_else(|| QueueEntry::fresh(id, env, size, created_ms))
+/// An entry's state: the last one recorded, else fresh.
+fn entry_of(
+    recorded: &HashMap<String, QueueEntry>,
+    id: &str,
+    env: &NewEntry,
+    size: u64,
+    created_ms: u64,
+) -> QueueEntry {
+    recorded.get(id).cloned().unwrap_or_else(|| QueueEntry::fresh(id, env, size, created_ms))
 }
 
 /// Load the `msg/<id>` files of the first spool format (a spool written by an earlier
 /// version); an unreadable one is moved to `corrupt/`.
-fn load_first_format(root: &Path, index: &mut HashMap<String, Slot>, quarantined: &mut Vec<String>) {
+fn load_first_format(
+    root: &Path,
+    recorded: &HashMap<String, QueueEntry>,
+    index: &mut HashMap<String, Slot>,
+    quarantined: &mut Vec<String>,
+) {
     let Ok(rd) = fs::read_dir(root.join("msg")) else { return };
     for e in rd.flatten() {
         let id = e.file_name().to_string_lossy().into_owned();
-        match load_first_format_entry(root, &id, &e.path()) {
+        match load_first_format_entry(recorded, &id, &e.path()) {
             Ok(entry) => {
                 index.entry(id).or_insert(Slot { entry, leased: false, at: At::File });
             }
@@ -296,7 +294,11 @@ fn load_first_format(root: &Path, index: &mut HashMap<String, Slot>, quarantined
 }
 
 /// One `msg/<id>` file of the first format: a record of envelope and message.
-fn load_first_format_entry(root: &Path, id: &str, path: &Path) -> std::result::Result<QueueEntry, String> {
+fn load_first_format_entry(
+    recorded: &HashMap<String, QueueEntry>,
+    id: &str,
+    path: &Path,
+) -> std::result::Result<QueueEntry, String> {
     check_id(id).map_err(|e| e.to_string())?;
     let bytes = fs::read(path).map_err(|e| e.to_string())?;
     let (env, msg) = record::split(record::decode(&bytes)?)?;
@@ -307,7 +309,7 @@ fn load_first_format_entry(root: &Path, id: &str, path: &Path) -> std::result::R
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| d.as_millis() as u64)
         .unwrap_or_else(now_ms);
-    Ok(entry_of(root, id, &env, msg.len() as u64, created))
+    Ok(entry_of(recorded, id, &env, msg.len() as u64, created))
 }
 
 impl Store for Spool {
@@ -384,19 +386,28 @@ impl Store for Spool {
         }
     }
 
-    /// The state is replaced atomically but not synced: a power cut may bring back the state
-    /// before this attempt (or none), and the worst that does is deliver again to a recipient
-    /// that already got the message, send a notice twice or retry earlier than planned — the
-    /// duplicates SMTP allows (as after a lost `remove`), never a loss. The message itself was
-    /// made durable when it was submitted. Syncing here cost the runner one fsync, one rename
-    /// and one directory sync per attempt, which under load took the disk from accepting.
+    /// The state is appended to the state log, not synced: a power cut may bring back the
+    /// state before this attempt (or none), and the worst that does is deliver again to a
+    /// recipient that already got the message, send a notice twice or retry earlier than
+    /// planned — the duplicates SMTP allows (as after a lost `remove`), never a loss. The
+    /// message itself was made durable when it was submitted. Syncing a state file per attempt
+    /// cost the runner an fsync, a rename and a directory sync, which under load took the disk
+    /// from accepting (see `states.rs` for why not a file per entry at all).
     fn record_attempt(&self, entry: &QueueEntry) -> Result<()> {
         check_id(&entry.id)?;
-        let json = serde_json::to_vec(entry).map_err(|e| Error::io(format!("state: {e}")))?;
-        let r = self.write_replacing(&record::encode(&json), self.root.join("state").join(&entry.id));
-        if let Some(s) = self.index().get_mut(&entry.id) {
-            s.entry = entry.clone();
-            s.leased = false;
+        let mut log = self.states.lock().unwrap_or_else(|p| p.into_inner());
+        let r = log.append(entry);
+        let live = {
+            let mut index = self.index();
+            if let Some(s) = index.get_mut(&entry.id) {
+                s.entry = entry.clone();
+                s.leased = false;
+            }
+            index.len()
+        };
+        if r.is_ok() && log.needs_rewrite(live) {
+            let entries: Vec<QueueEntry> = self.index().values().map(|s| s.entry.clone()).collect();
+            log.rewrite(entries.iter())?;
         }
         r
     }
@@ -421,7 +432,6 @@ impl Store for Spool {
                 done.write_all(format!("{id}\n").as_bytes()).map_err(|e| io("cannot append to", &path, e))?;
             }
         }
-        let _ = fs::remove_file(self.root.join("state").join(id));
         if let Some(Slot { at: At::Segment(loc), .. }) = self.index().remove(id) {
             self.segments.drop_live(loc.segment);
         }
@@ -579,5 +589,76 @@ mod tests {
         assert!(!dir.path().join("msg").join("OLD1").exists(), "removing it deletes its file");
         drop(spool);
         assert_eq!(ids(&Spool::open(dir.path()).unwrap()), ["new1"]);
+    }
+
+    fn attempted(spool: &Spool, id: &str, attempts: u32) -> QueueEntry {
+        let mut e = spool.list().unwrap().into_iter().find(|e| e.id == id).unwrap();
+        e.attempts = attempts;
+        e.next_try_ms = 1000 + u64::from(attempts);
+        spool.record_attempt(&e).unwrap();
+        e
+    }
+
+    #[test]
+    fn states_are_one_log_kept_small_and_read_back_after_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path()).unwrap();
+        spool.submit("s1", &env("a@d.test"), MSG).unwrap();
+        spool.submit("s2", &env("b@d.test"), MSG).unwrap();
+        // Many attempts: the log is rewritten as it grows, and the last state always wins.
+        for n in 1..=(3 * super::states::tests_slack() as u32) {
+            attempted(&spool, "s1", n);
+        }
+        let last = attempted(&spool, "s2", 7);
+        let one = record::encode(&serde_json::to_vec(&last).unwrap()).len() as u64;
+        let log_len = fs::metadata(dir.path().join("states")).unwrap().len();
+        let bound = one * super::states::tests_slack() * 2; // 3 × SLACK appends without a rewrite
+        assert!(log_len < bound, "the log was rewritten while it grew: {log_len} bytes, {bound} at most");
+        assert!(!dir.path().join("state").exists(), "no file per entry");
+        let listed = Spool::snapshot(dir.path()).unwrap();
+        let by_id = |v: &[QueueEntry], id: &str| v.iter().find(|e| e.id == id).unwrap().attempts;
+        assert_eq!(
+            (by_id(&listed, "s1"), by_id(&listed, "s2")),
+            (3 * super::states::tests_slack() as u32, 7)
+        );
+        spool.remove("s2").unwrap();
+        drop(spool);
+        let spool = Spool::open(dir.path()).unwrap();
+        let v = spool.list().unwrap();
+        assert_eq!(v.len(), 1);
+        assert_eq!((v[0].id.as_str(), v[0].attempts), ("s1", 3 * super::states::tests_slack() as u32));
+        assert_eq!(super::states::read(dir.path()).len(), 1, "the reopen kept the live entry's state only");
+    }
+
+    #[test]
+    fn a_torn_state_record_is_skipped_and_old_state_files_are_folded_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path()).unwrap();
+        spool.submit("t1", &env("a@d.test"), MSG).unwrap();
+        spool.submit("t2", &env("b@d.test"), MSG).unwrap();
+        attempted(&spool, "t1", 1);
+        let mut newer = attempted(&spool, "t1", 2);
+        drop(spool);
+        // A crash cut the last append short: the state before it stands.
+        newer.attempts = 3;
+        let rec = record::encode(&serde_json::to_vec(&newer).unwrap());
+        let mut f = fs::OpenOptions::new().append(true).open(dir.path().join("states")).unwrap();
+        f.write_all(&rec[..rec.len() - 5]).unwrap();
+        // t2's state as the first format wrote it, a file of its own.
+        let mut old = Spool::snapshot(dir.path()).unwrap().into_iter().find(|e| e.id == "t2").unwrap();
+        old.attempts = 4;
+        fs::create_dir_all(dir.path().join("state")).unwrap();
+        fs::write(dir.path().join("state").join("t2"), record::encode(&serde_json::to_vec(&old).unwrap()))
+            .unwrap();
+        let spool = Spool::open(dir.path()).unwrap();
+        let v = spool.list().unwrap();
+        let by_id = |id: &str| v.iter().find(|e| e.id == id).unwrap().attempts;
+        assert_eq!((by_id("t1"), by_id("t2")), (2, 4));
+        assert_eq!(fs::read_dir(dir.path().join("state")).unwrap().count(), 0, "folded into the log");
+        drop(spool);
+        assert_eq!(
+            Spool::open(dir.path()).unwrap().list().unwrap().iter().map(|e| e.attempts).sum::<u32>(),
+            6
+        );
     }
 }
