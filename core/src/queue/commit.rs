@@ -17,6 +17,8 @@ use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{mpsc, Arc};
 
+use tokio::sync::oneshot;
+
 use super::segment::{Loc, Segments, SEGMENT_SIZE};
 use crate::error::{Error, Result};
 
@@ -26,7 +28,8 @@ const MAX_BATCH: usize = 1024;
 struct AppendJob {
     /// One whole record.
     record: Vec<u8>,
-    done: mpsc::SyncSender<Result<Loc>>,
+    /// A tokio oneshot: awaited by a server session, waited on by a blocking caller.
+    done: oneshot::Sender<Result<Loc>>,
 }
 
 /// The committer's handle; the thread ends when the last handle is dropped.
@@ -54,9 +57,20 @@ impl Committer {
     /// Append `record` (one whole record) to the current segment; blocks until its batch is
     /// synced and says where it is. On error nothing of it is kept.
     pub(super) fn append(&self, record: Vec<u8>) -> Result<Loc> {
-        let (done, wait) = mpsc::sync_channel(1);
+        let wait = self.enqueue(record)?;
+        futures::executor::block_on(wait).unwrap_or_else(|_| Err(Error::io("the commit thread is gone")))
+    }
+
+    /// [`Committer::append`] awaited: a session waits for its batch without holding a thread.
+    pub(super) async fn append_async(&self, record: Vec<u8>) -> Result<Loc> {
+        let wait = self.enqueue(record)?;
+        wait.await.unwrap_or_else(|_| Err(Error::io("the commit thread is gone")))
+    }
+
+    fn enqueue(&self, record: Vec<u8>) -> Result<oneshot::Receiver<Result<Loc>>> {
+        let (done, wait) = oneshot::channel();
         self.tx.send(AppendJob { record, done }).map_err(|_| Error::io("the commit thread is gone"))?;
-        wait.recv().unwrap_or_else(|_| Err(Error::io("the commit thread is gone")))
+        Ok(wait)
     }
 
     /// Make the next `n` syncs fail (tests of the "fsync failed → 451, nothing kept" path).

@@ -218,6 +218,24 @@ impl Queue {
         Ok(())
     }
 
+    /// [`Queue::submit_as_blocking`] awaited: on a spool the task waits for the group commit
+    /// itself (no blocking thread); another store is called on a blocking thread.
+    pub async fn submit_as(&self, id: &str, env: &NewEntry, message: &[u8]) -> Result<()> {
+        let Some(spool) = self.inner.spool.clone() else {
+            let (q, id, env, message) = (self.clone(), id.to_string(), env.clone(), message.to_vec());
+            return tokio::task::spawn_blocking(move || q.submit_as_blocking(&id, &env, &message))
+                .await
+                .map_err(|e| Error::io(format!("submit task failed: {e}")))?;
+        };
+        Queue::validate(env)?;
+        if spool.contains(id) {
+            return Err(Error::invalid_input(format!("queue id {id} is already in use")));
+        }
+        spool.submit_async(id, env, message).await?;
+        self.inner.wake.notify_one();
+        Ok(())
+    }
+
     /// [`Queue::submit_blocking`] on a blocking thread.
     pub async fn submit(&self, env: &NewEntry, message: &[u8]) -> Result<String> {
         let (q, env, message) = (self.clone(), env.clone(), message.to_vec());
@@ -251,10 +269,7 @@ impl Queue {
             .await?;
         // Lease only once nothing else can fail: a leased entry must end recorded or released.
         let now = if all { u64::MAX } else { now_ms() };
-        let store = Arc::clone(&self.inner.store);
-        let due = tokio::task::spawn_blocking(move || store.lease_due(now, usize::MAX))
-            .await
-            .map_err(|e| Error::io(format!("lease task failed: {e}")))??;
+        let due = self.store_call(move |s| s.lease_due(now, usize::MAX)).await?;
         let total = due.len();
         let done = AtomicU64::new(0);
         let stats = Mutex::new(RunStats::default());
@@ -344,6 +359,21 @@ impl Queue {
         out
     }
 
+    /// A store call other than `submit`: on this task when the store is [`Store::quick`], else
+    /// on a blocking thread.
+    async fn store_call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let store = Arc::clone(&self.inner.store);
+        if store.quick() {
+            return f(&*store);
+        }
+        tokio::task::spawn_blocking(move || f(&*store))
+            .await
+            .map_err(|e| Error::io(format!("queue store task failed: {e}")))?
+    }
+
     /// One attempt of one leased entry; always ends by recording, removing or releasing it.
     async fn attempt(&self, resolver: &MxResolver, mut entry: QueueEntry) -> RunStats {
         let mut stats = RunStats::default();
@@ -356,16 +386,10 @@ impl Queue {
             }
         } else if !entry.pending().is_empty() {
             let id = entry.id.clone();
-            let s2 = Arc::clone(&store);
-            let message = match tokio::task::spawn_blocking(move || s2.message(&id)).await {
-                Ok(Ok(m)) => m,
-                other => {
-                    let why = match other {
-                        Ok(Err(e)) => e.to_string(),
-                        Err(e) => e.to_string(),
-                        Ok(Ok(_)) => String::new(),
-                    };
-                    tracing::error!(id = %entry.id, why, "cannot read the queued message; left for later");
+            let message = match self.store_call(move |s| s.message(&id)).await {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::error!(id = %entry.id, why = %e, "cannot read the queued message; left for later");
                     store.release(&entry.id);
                     return stats;
                 }
@@ -435,15 +459,9 @@ impl Queue {
         stats.notices += self.queue_notices(&mut entry).await;
 
         let done = entry.is_done();
-        let res = tokio::task::spawn_blocking(move || {
-            if done {
-                store.remove(&entry.id)
-            } else {
-                store.record_attempt(&entry)
-            }
-        })
-        .await;
-        if let Ok(Err(e)) | Err(e) = res.map_err(|e| Error::io(e.to_string())) {
+        let res =
+            self.store_call(move |s| if done { s.remove(&entry.id) } else { s.record_attempt(&entry) }).await;
+        if let Err(e) = res {
             tracing::error!(error = %e, "cannot record a queue attempt");
         }
         stats
@@ -531,9 +549,9 @@ impl Queue {
         let message = if failed.is_empty() && relayed.is_empty() && delivered.is_empty() {
             Vec::new()
         } else {
-            let (store, id) = (Arc::clone(&self.inner.store), entry.id.clone());
-            match tokio::task::spawn_blocking(move || store.message(&id)).await {
-                Ok(Ok(m)) => m,
+            let id = entry.id.clone();
+            match self.store_call(move |s| s.message(&id)).await {
+                Ok(m) => m,
                 _ => {
                     tracing::error!(id = %entry.id, "cannot read the message for its notice; retried next run");
                     return 0;

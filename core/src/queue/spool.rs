@@ -312,26 +312,58 @@ fn load_first_format_entry(
     Ok(entry_of(recorded, id, &env, msg.len() as u64, created))
 }
 
-impl Store for Spool {
-    fn submit(&self, id: &str, envelope: &NewEntry, message: &[u8]) -> Result<QueueEntry> {
+/// What `submit` does before the committer: the entry when the id is known, else the record.
+enum Prepared {
+    Known(QueueEntry),
+    Record(Vec<u8>, u64),
+}
+
+impl Spool {
+    /// [`Store::submit`] awaited: the caller's task waits for the group commit without a
+    /// blocking thread (the server's sessions submit this way).
+    pub async fn submit_async(&self, id: &str, envelope: &NewEntry, message: &[u8]) -> Result<QueueEntry> {
+        let (record, created) = match self.prepare(id, envelope, message)? {
+            Prepared::Known(entry) => return Ok(entry),
+            Prepared::Record(r, created) => (r, created),
+        };
+        let loc = self.committer.append_async(record).await?;
+        Ok(self.finish(id, envelope, message.len() as u64, created, loc))
+    }
+
+    fn prepare(&self, id: &str, envelope: &NewEntry, message: &[u8]) -> Result<Prepared> {
         check_id(id)?;
         if let Some(s) = self.index().get(id) {
-            return Ok(s.entry.clone());
+            return Ok(Prepared::Known(s.entry.clone()));
         }
         let env = serde_json::to_vec(envelope).map_err(|e| Error::io(format!("envelope: {e}")))?;
         let created = now_ms();
-        let loc = self.committer.append(segment::encode_message(id, created, &env, message))?;
-        let entry = QueueEntry::fresh(id, envelope, message.len() as u64, created);
+        Ok(Prepared::Record(segment::encode_message(id, created, &env, message), created))
+    }
+
+    /// Index the committed record at `loc`.
+    fn finish(&self, id: &str, envelope: &NewEntry, size: u64, created: u64, loc: Loc) -> QueueEntry {
+        let entry = QueueEntry::fresh(id, envelope, size, created);
         let mut index = self.index();
         if let Some(s) = index.get(id) {
             // The same id submitted twice at once: the first one stays.
             let first = s.entry.clone();
             drop(index);
             self.segments.drop_live(loc.segment);
-            return Ok(first);
+            return first;
         }
         index.insert(id.to_string(), Slot { entry: entry.clone(), leased: false, at: At::Segment(loc) });
-        Ok(entry)
+        entry
+    }
+}
+
+impl Store for Spool {
+    fn submit(&self, id: &str, envelope: &NewEntry, message: &[u8]) -> Result<QueueEntry> {
+        let (record, created) = match self.prepare(id, envelope, message)? {
+            Prepared::Known(entry) => return Ok(entry),
+            Prepared::Record(r, created) => (r, created),
+        };
+        let loc = self.committer.append(record)?;
+        Ok(self.finish(id, envelope, message.len() as u64, created, loc))
     }
 
     fn lease_due(&self, now_ms: u64, max: usize) -> Result<Vec<QueueEntry>> {
@@ -446,6 +478,12 @@ impl Store for Spool {
 
     fn contains(&self, id: &str) -> bool {
         self.index().contains_key(id)
+    }
+
+    /// Leases and listing are in memory; a message is one `pread` from the page cache; a state
+    /// or a removal is one unsynced append.
+    fn quick(&self) -> bool {
+        true
     }
 }
 

@@ -30,4 +30,11 @@ pub trait Store: Send + Sync + 'static {
     fn list(&self) -> Result<Vec<QueueEntry>>;
     /// True when `id` is stored.
     fn contains(&self, id: &str) -> bool;
+    /// True when every call but `submit` returns at once — memory and a short local system call,
+    /// no sync, no network. The queue then makes those calls on its own task: handing each to a
+    /// blocking thread and back costs more than the call (two thread switches, several times per
+    /// delivery attempt). `false` (the default) for a store behind a network.
+    fn quick(&self) -> bool {
+        false
+    }
 }

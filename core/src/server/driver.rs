@@ -83,15 +83,8 @@ pub(super) async fn run(
             }
             Step::Deliver(req) if shared.queue.is_some() => {
                 let Some(q) = shared.queue.clone() else { break };
-                let stored = tokio::task::spawn_blocking(move || {
-                    q.submit_as_blocking(&req.queue_id, &queue_entry(&req.envelope), &req.data)
-                })
-                .await;
-                Event::Delivered(match stored {
-                    Ok(Ok(())) => Ok(()),
-                    Ok(Err(e)) => Err(format!("not queued: {e}")),
-                    Err(e) => Err(format!("queue task failed: {e}")),
-                })
+                let stored = q.submit_as(&req.queue_id, &queue_entry(&req.envelope), &req.data).await;
+                Event::Delivered(stored.map_err(|e| format!("not queued: {e}")))
             }
             Step::CheckStorage(size) => {
                 let Some(q) = &shared.queue else { break };
