@@ -2,7 +2,7 @@
 # Installs every peer that postwire's tests, demo and benchmarks talk to, so that a fresh machine
 # needs nothing done by hand: `make deps` (and so `make test`) runs this.
 #
-#   Debian packages  postfix (for smtp-source/smtp-sink only; no daemon is configured or started),
+#   Debian packages  postfix (smtp-source/smtp-sink, and a private instance the queue benchmark starts with its own configuration; the system daemon is never configured, and stopped),
 #                    swaks with the Perl modules it needs for TLS and AUTH (Net::SSLeay,
 #                    IO::Socket::SSL, Authen::SASL), time (GNU /usr/bin/time), nmap with its
 #                    smtp-open-relay script (the relay checker is compared with it), openssl
