@@ -93,41 +93,54 @@ start_postwire() {
   wait_listening "$server_pid" "$port" "postwire serve --$mode"
 }
 
-# accept MODE: prints msg/s of smtp-source into serve --MODE (or "fail")
-accept() {
-  local mode=$1 port t0 t1 rc
-  port=$(free_port)
-  start_postwire "$port" "$mode" || { echo fail; return; }
+# source_rate PORT RCPT NAME: msg/s of smtp-source sending $msgs to RCPT at 127.0.0.1:PORT
+# (or "fail")
+source_rate() {
+  local t0 t1 rc
   t0=$(now)
   set +e
   timeout "$time_limit" "$smtp_source" -s "$sessions" -m "$msgs" -l "$size" -M client.bench.test \
-    -f sender@client.bench.test -t rcpt@bench.test "127.0.0.1:$port" >/dev/null 2>"$work/source.err"
+    -f sender@client.bench.test -t "$2" "127.0.0.1:$1" >/dev/null 2>"$work/source.err"
   rc=$?
   set -e
   t1=$(now)
-  kill_now "$server_pid"; server_pid=
-  [ "$rc" -eq 0 ] || { say "$mode: smtp-source exited $rc"; echo fail; return; }
+  [ "$rc" -eq 0 ] || { say "$3: smtp-source exited $rc"; echo fail; return; }
   awk -v n="$msgs" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", n / (b - a)}'
 }
 
-# relay: msg/s from the first message sent to the last one counted by smtp-sink
-relay() {
-  local port sport t0 t1 got=0
-  sport=$(free_port); start_sink "$sport" || { echo fail; return; }
-  port=$(free_port); start_postwire "$port" queue "$sport" || { echo fail; return; }
-  t0=$(now)
-  timeout "$time_limit" "$smtp_source" -s "$sessions" -m "$msgs" -l "$size" -M client.bench.test \
-    -f sender@client.bench.test -t rcpt@remote.bench.test "127.0.0.1:$port" >/dev/null 2>&1 || true
-  local deadline=$((SECONDS + time_limit))
+# sink_rate T0 NAME: msg/s from T0 until smtp-sink has counted $msgs (or "fail")
+sink_rate() {
+  local t1 got=0 deadline=$((SECONDS + time_limit))
   while [ "$SECONDS" -lt "$deadline" ]; do
     got=$(sink_count); got=${got:-0}
     [ "$got" -ge "$msgs" ] && break
     sleep 0.2
   done
   t1=$(now)
+  [ "$got" -ge "$msgs" ] || { say "$2: smtp-sink counted $got of $msgs"; echo fail; return; }
+  awk -v n="$msgs" -v a="$1" -v b="$t1" 'BEGIN {printf "%.0f", n / (b - a)}'
+}
+
+# accept MODE: prints msg/s of smtp-source into serve --MODE (or "fail")
+accept() {
+  local port rate
+  port=$(free_port)
+  start_postwire "$port" "$1" || { echo fail; return; }
+  rate=$(source_rate "$port" rcpt@bench.test "$1")
+  kill_now "$server_pid"; server_pid=
+  echo "$rate"
+}
+
+# relay: msg/s from the first message sent to the last one counted by smtp-sink
+relay() {
+  local port sport t0 rate
+  sport=$(free_port); start_sink "$sport" || { echo fail; return; }
+  port=$(free_port); start_postwire "$port" queue "$sport" || { echo fail; return; }
+  t0=$(now)
+  source_rate "$port" rcpt@remote.bench.test relay >/dev/null
+  rate=$(sink_rate "$t0" relay)
   kill_now "$server_pid"; server_pid=; kill_now "$sink_pid"; sink_pid=
-  [ "$got" -ge "$msgs" ] || { say "relay: smtp-sink counted $got of $msgs"; echo fail; return; }
-  awk -v n="$msgs" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", n / (b - a)}'
+  echo "$rate"
 }
 
 # --- Postfix, the anchor -------------------------------------------------------------------
@@ -213,39 +226,24 @@ postfix_why_not() {
 
 # postfix_accept: msg/s of smtp-source into Postfix (relayhost a closed port: mail stays queued)
 postfix_accept() {
-  local port t0 t1 rc
+  local port rate
   port=$(free_port)
   start_postfix "$port" "$(free_port)" || { echo fail; return; }
-  t0=$(now)
-  set +e
-  timeout "$time_limit" "$smtp_source" -s "$sessions" -m "$msgs" -l "$size" -M client.bench.test \
-    -f sender@client.bench.test -t rcpt@bench.test "127.0.0.1:$port" >/dev/null 2>"$work/source.err"
-  rc=$?
-  set -e
-  t1=$(now)
+  rate=$(source_rate "$port" rcpt@bench.test postfix)
   stop_postfix
-  [ "$rc" -eq 0 ] || { say "postfix: smtp-source exited $rc"; echo fail; return; }
-  awk -v n="$msgs" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", n / (b - a)}'
+  echo "$rate"
 }
 
 # postfix_relay: msg/s from the first message sent to Postfix to the last one smtp-sink counted
 postfix_relay() {
-  local port sport t0 t1 got=0
+  local port sport t0 rate
   sport=$(free_port); start_sink "$sport" || { echo fail; return; }
   port=$(free_port); start_postfix "$port" "$sport" || { kill_now "$sink_pid"; sink_pid=; echo fail; return; }
   t0=$(now)
-  timeout "$time_limit" "$smtp_source" -s "$sessions" -m "$msgs" -l "$size" -M client.bench.test \
-    -f sender@client.bench.test -t rcpt@bench.test "127.0.0.1:$port" >/dev/null 2>&1 || true
-  local deadline=$((SECONDS + time_limit))
-  while [ "$SECONDS" -lt "$deadline" ]; do
-    got=$(sink_count); got=${got:-0}
-    [ "$got" -ge "$msgs" ] && break
-    sleep 0.2
-  done
-  t1=$(now)
+  source_rate "$port" rcpt@bench.test "postfix relay" >/dev/null
+  rate=$(sink_rate "$t0" "postfix relay")
   stop_postfix; kill_now "$sink_pid"; sink_pid=
-  [ "$got" -ge "$msgs" ] || { say "postfix relay: smtp-sink counted $got of $msgs"; echo fail; return; }
-  awk -v n="$msgs" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", n / (b - a)}'
+  echo "$rate"
 }
 
 discard=$(accept discard)
