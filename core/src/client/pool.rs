@@ -245,11 +245,21 @@ impl std::fmt::Debug for Pool {
     }
 }
 
-/// Decrements the global waiter count even when the waiting future is dropped.
-struct WaiterGuard<'a>(&'a AtomicUsize);
-impl Drop for WaiterGuard<'_> {
+/// A sender counted as waiting for a connection permit (in all, and for its destination) until
+/// it is dropped — also when the waiting future is. Both counts go down together under the
+/// pool's lock, where `checkin` reads them: apart, a `checkin` in between could take a waiter
+/// of its own destination for one of another (and close a session it should hand over), or the
+/// reverse (and leave a session idle while another destination waits for its permit).
+struct Waiting<'a> {
+    pool: &'a Pool,
+    destination: Arc<AtomicUsize>,
+}
+
+impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        let _counted_under = self.pool.lock();
+        self.pool.inner.global_waiters.fetch_sub(1, Ordering::SeqCst);
+        self.destination.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -541,7 +551,7 @@ impl Pool {
             let victim = best.and_then(|(k, i, _)| d.get_mut(&k).map(|dest| dest.idle.remove(i)));
             (victim, waiting, returned)
         };
-        let _guards = (WaiterGuard(&self.inner.global_waiters), WaiterGuard(&waiting));
+        let _waiting = Waiting { pool: self, destination: waiting };
         if let Some(v) = victim {
             tokio::spawn(quit_conn(v));
         }
