@@ -385,8 +385,14 @@ impl Pool {
                 Some(c) => c,
                 None => match self.connect_new(&key, dest, permit.take()).await {
                     Ok(Some(c)) => c,
-                    // A session of this destination came back while we waited: take it.
-                    Ok(None) => continue,
+                    // A session of this destination came back while we waited: take it, even
+                    // on a retry (it just carried a send; `checkout_idle` checks it). Looking
+                    // only for a fresh connection here would find the pool full again at once
+                    // and spin without ever waiting.
+                    Ok(None) => {
+                        fresh_only = false;
+                        continue;
+                    }
                     Err(e) => {
                         if connect_retryable(&e) && attempt < self.inner.opts.max_retries && !self.is_closed()
                         {
