@@ -302,7 +302,9 @@ impl pw_server {
     }
 
     /// Graceful stop, wait for the sessions, then for the hook thread: afterwards no hook runs.
+    /// From one of the server's own hooks it is `invalid_input` and stops nothing.
     fn stop(&self) -> postwire::Result<()> {
+        host::server::check_may_wait(&self.dispatch)?;
         self.server.stop();
         let served = self.handle().map_or(Ok(()), |h| h.wait());
         self.dispatch.flush();
@@ -438,7 +440,9 @@ pub unsafe extern "C" fn pw_server_wait(server: *const pw_server) -> pw_status {
     ffi::status(|| {
         non_null!(server);
         // SAFETY: checked non-NULL.
-        match unsafe { ffi::handle(server) }.handle() {
+        let s = unsafe { ffi::handle(server) };
+        host::server::check_may_wait(&s.dispatch)?;
+        match s.handle() {
             Some(h) => Ok(h.wait()?),
             None => Ok(()),
         }

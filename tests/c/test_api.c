@@ -394,11 +394,26 @@ static void relay_mode_reaches_the_smarthost(void) {
 /* hooks_inline: the hooks are called on the server's own threads; a refusal still reaches the
  * client, and a value that is not a pw_switch is refused. */
 static atomic_int inline_calls;
+static atomic_int inline_on_runtime_thread;
+static atomic_int inline_stop_refused;
+static pw_server *inline_srv;
 
 static pw_hook_result inline_rcpt(void *ud, const pw_session *s, const char *address, const pw_params *params,
                                   pw_reply_out *reply) {
     (void)ud, (void)s, (void)params;
     atomic_fetch_add(&inline_calls, 1);
+    /* Inline means a runtime thread ("postwire-rt"), not the hook thread ("postwire-hooks"). */
+    char name[32] = "";
+    FILE *f = fopen("/proc/thread-self/comm", "r");
+    if (f) {
+        if (!fgets(name, sizeof name, f)) name[0] = '\0';
+        fclose(f);
+    }
+    if (strncmp(name, "postwire-rt", 11) == 0) atomic_fetch_add(&inline_on_runtime_thread, 1);
+    /* Stopping (and waiting) from the server's own hook would wait for itself: refused, nothing
+     * stopped. */
+    if (pw_server_stop(inline_srv) == PW_INVALID_INPUT && pw_server_wait(inline_srv) == PW_INVALID_INPUT)
+        atomic_fetch_add(&inline_stop_refused, 1);
     if (strncmp(address, "nobody@", 7) == 0) {
         pw_reply_out_set(reply, 550, "5.1.1 no such user here");
         return PW_HOOK_REFUSE;
@@ -417,6 +432,7 @@ static void inline_hooks_answer_in_place(void) {
     so.on_rcpt_to = inline_rcpt;
     pw_server *srv = NULL;
     OK(pw_server_new(&so, &srv));
+    inline_srv = srv;
     pw_socket_addr addr;
     OK(pw_server_listen(srv, "127.0.0.1", 0, &addr));
     OK(pw_server_start(srv));
@@ -437,6 +453,8 @@ static void inline_hooks_answer_in_place(void) {
     OK(pw_server_stop(srv));
     pw_server_free(srv);
     CHECK(atomic_load(&inline_calls) == 2, "the inline hook ran for both recipients: %d", atomic_load(&inline_calls));
+    CHECK(atomic_load(&inline_on_runtime_thread) == 2, "on a runtime thread: %d", atomic_load(&inline_on_runtime_thread));
+    CHECK(atomic_load(&inline_stop_refused) == 2, "stop/wait from the hook refused: %d", atomic_load(&inline_stop_refused));
     so.hooks_inline = 9;
     srv = NULL;
     FAILS(PW_INVALID_INPUT, pw_server_new(&so, &srv));

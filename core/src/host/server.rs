@@ -9,6 +9,20 @@ use tokio::sync::watch;
 
 use super::runtime;
 use crate::error::{Error, Result};
+
+/// Why a host refuses to wait for a server from one of that server's own hooks.
+const WAIT_FROM_HOOK: &str = "stopping the server and waiting for it from one of its own hooks would \
+     wait for that hook forever: stop it from another thread";
+
+/// `invalid_input` on a thread where a blocking stop would wait for itself: a thread of the
+/// server's hook `dispatch` (its hook thread, a worker) or a runtime thread (an inline hook).
+/// A host checks this before it stops anything.
+pub fn check_may_wait(dispatch: &super::HookDispatch) -> Result<()> {
+    if dispatch.is_host_thread() || tokio::runtime::Handle::try_current().is_ok() {
+        return Err(Error::invalid_input(WAIT_FROM_HOOK));
+    }
+    Ok(())
+}
 use crate::server::{Server, ServerStats};
 
 /// A started server. Cheap to clone; every method may be called from any thread.
@@ -73,9 +87,13 @@ impl ServerHandle {
     }
 
     /// Wait until the server stopped serving (after `stop()`); the outcome of serving. Blocks the
-    /// calling thread: call it from a host thread (with the host's lock released), never from a
-    /// runtime thread.
+    /// calling thread: call it from a host thread (with the host's lock released). On a runtime
+    /// thread — a hook run inline, as C's `hooks_inline` does — it is `invalid_input`: the
+    /// sessions it waits for need that thread, and with one worker nothing else would run them.
     pub fn wait(&self) -> Result<()> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(Error::invalid_input(WAIT_FROM_HOOK));
+        }
         futures::executor::block_on(self.stopped())
     }
 
