@@ -83,14 +83,8 @@ pub fn split_parts(payload: &[u8], n: usize) -> Result<Vec<&[u8]>, String> {
     Ok(out)
 }
 
-/// A message record's payload of the first spool format: the envelope (JSON) and the message
-/// (tests write such files; the spool only reads them now).
-#[cfg(test)]
-pub fn join(envelope: &[u8], message: &[u8]) -> Vec<u8> {
-    join_parts(&[envelope, message])
-}
-
-/// Split a payload made by [`join`].
+/// Split a message record's payload of the first spool format: the envelope (JSON) and the
+/// message (`join_parts(&[envelope, message])`).
 pub fn split(payload: &[u8]) -> Result<(&[u8], &[u8]), String> {
     let p = split_parts(payload, 2)?;
     Ok((p[0], p[1]))
@@ -153,7 +147,7 @@ mod tests {
 
     #[test]
     fn a_record_round_trips_and_every_cut_is_detected() {
-        let rec = encode(&join(b"{\"a\":1}", b"Subject: x\r\n\r\nbody\r\n"));
+        let rec = encode(&join_parts(&[b"{\"a\":1}", b"Subject: x\r\n\r\nbody\r\n"]));
         let (env, msg) = split(decode(&rec).unwrap()).unwrap();
         assert_eq!(env, b"{\"a\":1}");
         assert_eq!(msg, b"Subject: x\r\n\r\nbody\r\n");
@@ -170,7 +164,12 @@ mod tests {
         let p = join_parts(&[b"id", b"", b"{}", b"message"]);
         assert_eq!(split_parts(&p, 4).unwrap(), [&b"id"[..], b"", b"{}", b"message"]);
         assert!(split_parts(&p[..5], 4).is_err());
-        assert_eq!(join(b"e", b"m"), join_parts(&[b"e", b"m"]));
+        // The first spool format, byte for byte: envelope length (u64 LE), envelope, message.
+        assert_eq!(join_parts(&[b"env", b"msg"]), [&3u64.to_le_bytes()[..], b"env", b"msg"].concat());
+        assert_eq!(
+            split(&[&3u64.to_le_bytes()[..], b"envmsg"].concat()).unwrap(),
+            (&b"env"[..], &b"msg"[..])
+        );
     }
 
     #[test]

@@ -615,8 +615,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         fs::create_dir_all(dir.path().join("msg")).unwrap();
         let env_json = serde_json::to_vec(&env("old@d.test")).unwrap();
-        fs::write(dir.path().join("msg").join("OLD1"), record::encode(&record::join(&env_json, MSG)))
-            .unwrap();
+        // The first format's bytes written by hand: envelope length (u64 LE), envelope, message.
+        let payload = [&(env_json.len() as u64).to_le_bytes()[..], &env_json, MSG].concat();
+        fs::write(dir.path().join("msg").join("OLD1"), record::encode(&payload)).unwrap();
         assert_eq!(Spool::snapshot(dir.path()).unwrap().len(), 1, "listed before the new version opens it");
         let spool = Spool::open(dir.path()).unwrap();
         spool.submit("new1", &env("x@d.test"), MSG).unwrap();
