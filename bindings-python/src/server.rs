@@ -122,7 +122,7 @@ impl PyServer {
     /// Graceful stop: stop accepting, answer idle sessions 421, let open transactions finish
     /// (for up to `shutdown_grace`), wait for every session to end. Idempotent.
     fn stop(&self, py: Python<'_>) -> PyResult<()> {
-        if self.dispatch.is_host_thread() || self.hooks.on_own_loop(py) {
+        if host::server::check_may_wait(&self.dispatch).is_err() || self.hooks.on_own_loop(py) {
             // stop() waits for every session, and this hook's session waits for this hook.
             return Err(PyRuntimeError::new_err(
                 "Server.stop() called from one of the server's own hooks would wait for that hook \
