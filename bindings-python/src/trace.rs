@@ -6,6 +6,7 @@ use postwire::host::mta::trace_options;
 use postwire::host::runtime;
 use postwire::trace::{analyze_received as core_analyze, parse_received_value, TraceOptions};
 use pyo3::prelude::*;
+use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyBytes, PyDict};
 
 use crate::bridge;
@@ -13,11 +14,15 @@ use crate::client::message_bytes;
 use crate::error::ResultExt;
 use crate::results::{built, options_value, Built};
 
-/// The message as bytes: bytes, bytearray, str, or an `email.message.Message` (its
-/// `as_bytes()`); also what `Queue.submit` takes.
+/// The message as bytes: bytes, bytearray, str, or an `email.message.Message` (as
+/// `send_message` sends one: CRLF, no `Bcc`); also what `Queue.submit` takes.
 pub fn message(v: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
-    if !v.is_instance_of::<PyBytes>() && v.hasattr("as_bytes")? {
-        return Ok(v.call_method0("as_bytes")?.downcast_into::<PyBytes>()?.as_bytes().to_vec());
+    static MESSAGE: GILOnceCell<Py<PyAny>> = GILOnceCell::new();
+    static TO_BYTES: GILOnceCell<Py<PyAny>> = GILOnceCell::new();
+    let py = v.py();
+    if v.is_instance(MESSAGE.import(py, "email.message", "Message")?)? {
+        let b = TO_BYTES.import(py, "postwire._message", "to_bytes")?.call1((v,))?;
+        return Ok(b.downcast_into::<PyBytes>()?.as_bytes().to_vec());
     }
     Ok(message_bytes(v)?.into_owned())
 }

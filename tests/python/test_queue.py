@@ -142,11 +142,15 @@ def test_a_reopened_queue_picks_up_its_entries_and_the_runner_delivers(tmp_path,
 def test_an_email_message_object_can_be_queued(tmp_path, dns):
     m = email.message.EmailMessage()
     m["Subject"] = "object"
+    m["Bcc"] = "hidden@dest.test"
     m.set_content("body")
     q = queue(tmp_path, dns, 25)
-    q.submit(mail_from="a@sender.test", rcpt_to="x@dest.test", message=m)
+    q.submit(mail_from="a@sender.test", rcpt_to=["x@dest.test", "hidden@dest.test"], message=m)
     [entry] = q.list()
-    assert entry.size == len(m.as_bytes())
+    # Queued as send_message would send it: CRLF line ends, and Bcc only in the envelope.
+    assert entry.size == len(m.as_bytes().replace(b"\n", b"\r\n")) - len(b"Bcc: hidden@dest.test\r\n")
+    stored = b"".join(p.read_bytes() for p in (tmp_path / "spool" / "seg").iterdir())
+    assert b"Subject: object\r\n" in stored and b"Bcc:" not in stored
 
 
 def test_bad_envelopes_and_options_are_invalid_input(tmp_path, dns):

@@ -40,9 +40,15 @@ def prepare(
         to_addrs = [a[1] for a in email.utils.getaddresses(fields) if a[1]]
     elif isinstance(to_addrs, str):
         to_addrs = [to_addrs]
+    return from_addr, list(to_addrs), to_bytes(msg)
+
+
+def to_bytes(msg: Message) -> bytes:
+    """The bytes that go on the wire (or into the queue) for ``msg``: CRLF line ends, and
+    without ``Bcc`` / ``Resent-Bcc``, which only the envelope may carry."""
     sent = copy.copy(msg)
     del sent["Bcc"]
     del sent["Resent-Bcc"]
     out = io.BytesIO()
     BytesGenerator(out, policy=msg.policy.clone(linesep="\r\n")).flatten(sent)
-    return from_addr, list(to_addrs), out.getvalue()
+    return out.getvalue()
