@@ -903,6 +903,10 @@ export interface SendMailOptions {
 export interface SendOptions {
   /** DSN parameters (RFC 3461). */
   dsn?: DsnOptions
+  /** More MAIL FROM parameters: `["KEYWORD=value", …]` or `{KEYWORD: value | null}`. */
+  mailOptions?: string[] | Record<string, string | null>
+  /** More parameters on every RCPT TO, in the same forms. */
+  rcptOptions?: string[] | Record<string, string | null>
 }
 
 /** The outcome of one transaction. */

@@ -32,8 +32,13 @@ pub struct JsOptions<'a> {
     pub logger: Option<Either<Object<'a>, bool>>,
 }
 
-/// `maxMessageSize` → `max_message_size` (a snake_case key stays as it is).
+/// `maxMessageSize` → `max_message_size` (a snake_case key stays as it is). A key without a
+/// lowercase letter is data, not an option name — an ESMTP keyword such as `BODY` or `XFOO` in
+/// `rcptOptions: {XFOO: '1'}` — and stays as it is too.
 fn snake(key: &str) -> String {
+    if !key.bytes().any(|b| b.is_ascii_lowercase()) {
+        return key.to_string();
+    }
     let mut out = String::with_capacity(key.len() + 4);
     for c in key.chars() {
         if c.is_ascii_uppercase() {
@@ -246,6 +251,12 @@ pub struct DsnOptions {
 pub struct SendOptions {
     /// DSN parameters (RFC 3461).
     pub dsn: Option<DsnOptions>,
+    /// More MAIL FROM parameters: `["KEYWORD=value", …]` or `{KEYWORD: value | null}`.
+    #[napi(ts_type = "string[] | Record<string, string | null>")]
+    pub mail_options: Option<Value>,
+    /// More parameters on every RCPT TO, in the same forms.
+    #[napi(ts_type = "string[] | Record<string, string | null>")]
+    pub rcpt_options: Option<Value>,
 }
 
 /// AUTH credentials for a pool destination or `sendMail`.

@@ -191,10 +191,12 @@ test('send with dsn: the RFC 3461 parameters reach a server that offers DSN, and
 
   const c = await pw.Client.connect(a.host, a.port, { tls: 'none' });
   assert.ok('DSN' in c.capabilities, JSON.stringify(c.capabilities));
-  const r = await c.send('me@example.org', ['a@example.test'], message(), { dsn });
+  const r = await c.send('me@example.org', ['a@example.test'], message(), { dsn, mailOptions: ['XFOO=bar'], rcptOptions: { XBAZ: 'qux' } });
   assert.equal(r.reply.code, 250);
   await c.quit();
   const [mail, rcpt] = seen.splice(0);
+  assert.equal(mail[2].XFOO, 'bar');
+  assert.equal(rcpt[2].XBAZ, 'qux', 'an ESMTP keyword in a map is data, not an option name to convert');
   assert.equal(mail[2].RET, 'HDRS');
   assert.equal(mail[2].ENVID, 'ENV-1');
   assert.equal(rcpt[1], 'a@example.test');
