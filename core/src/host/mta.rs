@@ -280,24 +280,26 @@ struct ProbeArgs {
 }
 
 /// `relay_probes(context)`'s context: `ip` (required), `banner_name`, `ehlo_name`, `domain`,
-/// `from_user`, `to_user`, `internal_domain`; what is left out takes the checker's own
-/// defaults (`relay-probe.invalid`, nmap's `antispam` / `relaytest`), so every runtime builds
-/// the same matrix from the same partial context.
+/// `from_user`, `to_user`, `internal_domain`; what is left out is what `check_relay` would use
+/// (`ProbeContext::new`: the checker's defaults, the internal domain from the banner name), so
+/// every runtime lists the matrix a check runs.
 pub fn probe_context(value: Value) -> Result<ProbeContext> {
     let a: ProbeArgs = from_value(object("relay_probes context", value)?)?;
     let ip =
         a.ip.parse()
             .map_err(|_| Error::invalid_input(format!("relay_probes: ip {:?} is not an IP address", a.ip)))?;
-    let d = RelayCheckOptions::new("", 25);
-    Ok(ProbeContext {
-        banner_name: a.banner_name,
-        ehlo_name: a.ehlo_name,
-        ip,
-        domain: a.domain.unwrap_or(d.probe_domain),
-        from_user: a.from_user.unwrap_or(d.from_user),
-        to_user: a.to_user.unwrap_or(d.to_user),
-        internal_domain: a.internal_domain,
-    })
+    let mut o = RelayCheckOptions::new("", 25);
+    if let Some(d) = a.domain {
+        o.probe_domain = d;
+    }
+    if let Some(u) = a.from_user {
+        o.from_user = u;
+    }
+    if let Some(u) = a.to_user {
+        o.to_user = u;
+    }
+    o.internal_domain = a.internal_domain;
+    Ok(ProbeContext::new(&o, ip, a.banner_name, a.ehlo_name))
 }
 
 #[derive(Deserialize, Default)]
@@ -393,9 +395,14 @@ mod tests {
     #[test]
     fn a_partial_probe_context_takes_the_checkers_defaults() {
         let c = probe_context(json!({"ip": "192.0.2.1", "ehlo_name": "mx.test"})).unwrap();
-        let d = RelayCheckOptions::new("", 25);
-        assert_eq!((c.domain, c.from_user, c.to_user), (d.probe_domain, d.from_user, d.to_user));
+        assert_eq!(
+            (c.domain.as_str(), c.from_user.as_str(), c.to_user.as_str()),
+            ("relay-probe.invalid", "antispam", "relaytest")
+        );
         assert_eq!(c.ehlo_name.as_deref(), Some("mx.test"));
+        // As check_relay does: the internal domain from the banner name when none is given.
+        let c = probe_context(json!({"ip": "192.0.2.1", "banner_name": "mx1.mail.example.com"})).unwrap();
+        assert_eq!(c.internal_domain.as_deref(), Some("example.com"));
         let c = probe_context(json!({"ip": "::1", "domain": "far.test", "to_user": "t"})).unwrap();
         assert_eq!((c.domain.as_str(), c.to_user.as_str()), ("far.test", "t"));
     }

@@ -34,6 +34,34 @@ pub struct ProbeContext {
     pub internal_domain: Option<String>,
 }
 
+impl ProbeContext {
+    /// The context the checker probes a server at `ip` with, which named itself `banner_name`
+    /// and `ehlo_name`: `opts`' probe domain and users, and its internal domain — given, else
+    /// the registrable domain of the banner name. One place, so that the matrix a binding lists
+    /// (`relay_probes`) is the one a check runs.
+    pub fn new(
+        opts: &super::RelayCheckOptions,
+        ip: IpAddr,
+        banner_name: Option<String>,
+        ehlo_name: Option<String>,
+    ) -> ProbeContext {
+        let internal_domain = opts.internal_domain.clone().or_else(|| {
+            banner_name
+                .as_deref()
+                .map(|b| crate::trace::names::registrable_domain(b).unwrap_or_else(|| b.to_ascii_lowercase()))
+        });
+        ProbeContext {
+            banner_name,
+            ehlo_name,
+            ip,
+            domain: opts.probe_domain.clone(),
+            from_user: opts.from_user.clone(),
+            to_user: opts.to_user.clone(),
+            internal_domain,
+        }
+    }
+}
+
 /// One probe: a name, the two arguments as sent, its tricks.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Probe {

@@ -248,18 +248,7 @@ pub async fn check_relay(opts: &RelayCheckOptions) -> Result<RelayReport> {
         }
         None => (None, None),
     };
-    let internal_domain = opts.internal_domain.clone().or_else(|| {
-        banner_name.as_deref().map(|b| names::registrable_domain(b).unwrap_or_else(|| b.to_ascii_lowercase()))
-    });
-    let ctx = ProbeContext {
-        banner_name: banner_name.clone(),
-        ehlo_name: ehlo.clone(),
-        ip,
-        domain: opts.probe_domain.clone(),
-        from_user: opts.from_user.clone(),
-        to_user: opts.to_user.clone(),
-        internal_domain,
-    };
+    let ctx = ProbeContext::new(opts, ip, banner_name.clone(), ehlo.clone());
     let probes = matrix::select(matrix::probes(&ctx), &opts.tests)?;
 
     let mut results = Vec::with_capacity(probes.len());
