@@ -175,15 +175,7 @@ impl Queue {
     #[napi(ts_return_type = "Promise<Array<QueueEntry>>", catch_unwind)]
     pub fn list<'e>(&self, env: &'e Env) -> napi::Result<PromiseRaw<'e, Value>> {
         let q = self.inner.clone();
-        promise(
-            env,
-            async move {
-                tokio::task::spawn_blocking(move || q.list())
-                    .await
-                    .map_err(|e| postwire::Error::io(format!("list task failed: {e}")))?
-            },
-            |_, entries| Ok(out(&entries)),
-        )
+        promise(env, async move { q.list_async().await }, |_, entries| Ok(out(&entries)))
     }
 
     /// Deliver in the background: due entries, again on every submit and every

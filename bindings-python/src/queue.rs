@@ -162,12 +162,7 @@ impl AioQueue {
     /// Awaitable of the entries.
     fn list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let q = self.inner.clone();
-        bridge::spawn(py, async move {
-            let entries = tokio::task::spawn_blocking(move || q.list())
-                .await
-                .map_err(|e| postwire::Error::io(format!("list task failed: {e}")))??;
-            Ok(built("queue_entries", &entries))
-        })
+        bridge::spawn(py, async move { Ok(built("queue_entries", &q.list_async().await?)) })
     }
 
     /// Awaitable of `RunStats`: every due entry once.

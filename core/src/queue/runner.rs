@@ -197,22 +197,17 @@ impl Queue {
     }
 
     /// Store `message` for delivery; returns its queue id once message and envelope are synced
-    /// to disk (file and directory). Errors: `invalid_input`, `io` (nothing kept).
+    /// to disk. Errors: `invalid_input`, `io` (nothing kept).
     pub fn submit_blocking(&self, env: &NewEntry, message: &[u8]) -> Result<String> {
-        Queue::validate(env)?;
         let id = self.new_id();
-        self.inner.store.submit(&id, env, message)?;
-        self.inner.wake.notify_one();
+        self.submit_as_blocking(&id, env, message)?;
         Ok(id)
     }
 
     /// [`Queue::submit_blocking`] under a given queue id (the server's, which its 250 reply
     /// and Received line name). `invalid_input` when the id is malformed or already queued.
     pub fn submit_as_blocking(&self, id: &str, env: &NewEntry, message: &[u8]) -> Result<()> {
-        Queue::validate(env)?;
-        if self.inner.store.contains(id) {
-            return Err(Error::invalid_input(format!("queue id {id} is already in use")));
-        }
+        self.check_new(id, env)?;
         self.inner.store.submit(id, env, message)?;
         self.inner.wake.notify_one();
         Ok(())
@@ -227,21 +222,31 @@ impl Queue {
                 .await
                 .map_err(|e| Error::io(format!("submit task failed: {e}")))?;
         };
-        Queue::validate(env)?;
-        if spool.contains(id) {
-            return Err(Error::invalid_input(format!("queue id {id} is already in use")));
-        }
+        self.check_new(id, env)?;
         spool.submit_async(id, env, message).await?;
         self.inner.wake.notify_one();
         Ok(())
     }
 
-    /// [`Queue::submit_blocking`] on a blocking thread.
+    /// [`Queue::submit_blocking`] awaited (see [`Queue::submit_as`]).
     pub async fn submit(&self, env: &NewEntry, message: &[u8]) -> Result<String> {
-        let (q, env, message) = (self.clone(), env.clone(), message.to_vec());
-        tokio::task::spawn_blocking(move || q.submit_blocking(&env, &message))
-            .await
-            .map_err(|e| Error::io(format!("submit task failed: {e}")))?
+        let id = self.new_id();
+        self.submit_as(&id, env, message).await?;
+        Ok(id)
+    }
+
+    /// A valid envelope under an id not queued yet.
+    fn check_new(&self, id: &str, env: &NewEntry) -> Result<()> {
+        Queue::validate(env)?;
+        if self.inner.store.contains(id) {
+            return Err(Error::invalid_input(format!("queue id {id} is already in use")));
+        }
+        Ok(())
+    }
+
+    /// [`Queue::list`] awaited: on this task for a quick store, else on a blocking thread.
+    pub async fn list_async(&self) -> Result<Vec<QueueEntry>> {
+        self.store_call(|s| s.list()).await
     }
 
     /// Every entry with its per-recipient state, oldest first.
