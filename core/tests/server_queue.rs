@@ -335,12 +335,22 @@ fn cli_serve_queue_relays_through_the_smarthost_and_keeps_local_mail() {
 fn cli_queue_options_need_a_queue_and_valid_values() {
     let dir = tempfile::tempdir().unwrap();
     let spool = dir.path().join("spool").display().to_string();
-    for (args, why) in [
-        (vec!["--discard", "--queue-smarthost", "relay.test"], "queue option without --queue"),
-        (vec!["--queue", &spool, "--maildir", "/tmp/m"], "--queue with --maildir"),
-        (vec!["--queue", &spool, "--retry", "soon"], "a retry that is not a number"),
-        (vec!["--queue", &spool, "--max-age", "0"], "a zero max age"),
-        (vec!["--queue", &spool, "--queue-smarthost", "relay.test:http"], "a smarthost port that is not one"),
+    // Each refusal names what is wrong (any failure — a busy port, a typo in the test — would
+    // otherwise pass).
+    for (args, why, says) in [
+        (
+            vec!["--discard", "--queue-smarthost", "relay.test"],
+            "queue option without --queue",
+            "queue_smarthost only applies",
+        ),
+        (vec!["--queue", &spool, "--maildir", "/tmp/m"], "--queue with --maildir", "cannot be used with"),
+        (vec!["--queue", &spool, "--retry", "soon"], "a retry that is not a number", "--retry wants seconds"),
+        (vec!["--queue", &spool, "--max-age", "0"], "a zero max age", "queue_max_age must be a positive"),
+        (
+            vec!["--queue", &spool, "--queue-smarthost", "relay.test:http"],
+            "a smarthost port that is not one",
+            "is not HOST or HOST:PORT",
+        ),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_postwire"))
             .args(["serve", "--listen", "127.0.0.1:0", "--quiet"])
@@ -349,6 +359,7 @@ fn cli_queue_options_need_a_queue_and_valid_values() {
             .output()
             .unwrap();
         assert!(!out.status.success(), "{why}: accepted");
-        assert!(!out.stderr.is_empty(), "{why}: no word on stderr");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{why}: stderr says {err:?}");
     }
 }

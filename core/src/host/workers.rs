@@ -307,8 +307,13 @@ mod tests {
     #[test]
     fn fast_items_are_all_handled_in_batches() {
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let s = Arc::clone(&seen);
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (s, c) = (Arc::clone(&seen), Arc::clone(&calls));
+        // Each call takes a millisecond, so the items sent meanwhile queue up and must come out
+        // several (up to 8) to a call.
         let pool = WorkerPool::new("test-fast", 3, 8, move |batch: &mut WorkerBatch<'_, u32>| {
+            c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            std::thread::sleep(std::time::Duration::from_millis(1));
             for i in batch {
                 s.lock().unwrap().push(i);
             }
@@ -320,6 +325,8 @@ mod tests {
         let mut got = seen.lock().unwrap().clone();
         got.sort();
         assert_eq!(got, (0..1000).collect::<Vec<_>>());
+        let n = calls.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(n <= 500, "1000 items in {n} handler calls: not batched");
         assert!(!pool.is_worker());
     }
 }
