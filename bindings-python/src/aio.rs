@@ -49,7 +49,6 @@ impl AioClient {
         port: Option<u16>,
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        crate::logging::refresh(py)?;
         let opts = client_options(host, port, options)?;
         bridge::spawn(py, async move { Ok(AioClient { inner: ClientHandle::connect(opts).await? }) })
     }

@@ -76,7 +76,6 @@ impl AioServer {
 
     /// Watch the request queue on `event_loop` (the running loop) and start serving.
     fn _start(&self, py: Python<'_>, event_loop: Bound<'_, PyAny>) -> PyResult<()> {
-        crate::logging::refresh(py)?;
         let mut g = self.handle.lock().unwrap_or_else(|p| p.into_inner());
         if g.is_some() {
             return Ok(());

@@ -127,7 +127,6 @@ impl PyClient {
         port: Option<u16>,
         options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
-        crate::logging::refresh(py)?;
         let opts = client_options(host, port, options)?;
         let rt = host::runtime::local().py_err()?;
         let c = py.allow_threads(|| rt.block_on(Client::connect(opts))).py_err()?;

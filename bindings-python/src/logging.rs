@@ -78,12 +78,6 @@ pub fn refresh_levels(py: Python<'_>) -> PyResult<()> {
     Ok(())
 }
 
-/// Kept for the places that re-read the levels at natural points (`Server.start`, …); the
-/// levels are pushed on every change anyway.
-pub fn refresh(py: Python<'_>) -> PyResult<()> {
-    refresh_levels(py)
-}
-
 /// `postwire.set_log_level(level)`: set the `postwire` logger's level (an int or a name such as
 /// `"DEBUG"`); children without a level of their own follow it.
 #[pyfunction]

@@ -94,8 +94,7 @@ impl PyServer {
     }
 
     /// Serve in the background until `stop()`.
-    fn start(&self, py: Python<'_>) -> PyResult<()> {
-        crate::logging::refresh(py)?;
+    fn start(&self) -> PyResult<()> {
         let mut g = self.handle.lock().unwrap_or_else(|p| p.into_inner());
         if g.is_none() {
             *g = Some(self.server.start().py_err()?);
@@ -105,7 +104,7 @@ impl PyServer {
 
     /// Serve until Ctrl-C (then stop gracefully and return) or `stop()` from another thread.
     fn serve_forever(&self, py: Python<'_>) -> PyResult<()> {
-        self.start(py)?;
+        self.start()?;
         while self.running() {
             // Sleep in Python: it releases the GIL and runs the signal handlers (Ctrl-C raises
             // KeyboardInterrupt here) exactly as a pure-Python serve loop would. (No re-read of
