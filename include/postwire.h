@@ -2524,7 +2524,7 @@ pw_status pw_relay_summarise(const char *const *verdicts,
  * Resolve where mail for `domain` goes (RFC 5321 §5.1): the CNAME chain, MX records by
  * preference (equal preferences shuffled), their A/AAAA addresses, an implicit MX when there
  * is none, null MX (RFC 7505) flagged. `nameservers`: `n` servers as `"ip:port"` (`n` = 0: the
- * system's; `nameservers` may then be NULL). Errors: `PW_DNS` (NXDOMAIN: a
+ * system's; `nameservers` may then be any pointer but NULL). Errors: `PW_DNS` (NXDOMAIN: a
  * permanent reply in `pw_last_error_reply()`; SERVFAIL or timeout: a transient one; CNAME
  * loop; MX loops back to ourselves), `PW_INVALID_INPUT`.
  *

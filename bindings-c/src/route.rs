@@ -117,7 +117,7 @@ pub struct pw_mx_host {
 /// Resolve where mail for `domain` goes (RFC 5321 §5.1): the CNAME chain, MX records by
 /// preference (equal preferences shuffled), their A/AAAA addresses, an implicit MX when there
 /// is none, null MX (RFC 7505) flagged. `nameservers`: `n` servers as `"ip:port"` (`n` = 0: the
-/// system's; `nameservers` may then be NULL). Errors: `PW_DNS` (NXDOMAIN: a
+/// system's; `nameservers` may then be any pointer but NULL). Errors: `PW_DNS` (NXDOMAIN: a
 /// permanent reply in `pw_last_error_reply()`; SERVFAIL or timeout: a transient one; CNAME
 /// loop; MX loops back to ourselves), `PW_INVALID_INPUT`.
 ///
@@ -131,10 +131,7 @@ pub unsafe extern "C" fn pw_resolve_mx(
     out: *mut *mut pw_route,
 ) -> pw_status {
     ffi::status(|| {
-        non_null!(domain, out);
-        if nameservers.is_null() && n > 0 {
-            return Err(ffi::Fail::Null("nameservers"));
-        }
+        non_null!(domain, nameservers, out);
         let opts = pw_resolve_options {
             nameservers,
             nameservers_len: n,
