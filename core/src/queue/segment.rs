@@ -161,7 +161,8 @@ pub(super) struct Scan {
     pub live: HashMap<u64, usize>,
     /// Every segment number present.
     pub segments: Vec<u64>,
-    /// Ids of the `done` log with the segment of a record they removed.
+    /// The `done` lines of removed records found (as [`done_line`] writes them), with their
+    /// segment.
     pub done_seen: Vec<(String, u64)>,
     /// Damaged records: their id when it is readable, else `<segment>.<offset>`.
     pub quarantined: Vec<String>,
@@ -201,11 +202,44 @@ pub(super) fn highest_quarantined(root: &Path) -> u64 {
         .unwrap_or(0)
 }
 
-/// The ids of the `done` log (a last line cut short by a crash matches nothing).
-pub(super) fn read_done(root: &Path) -> HashSet<String> {
-    fs::read_to_string(root.join("done"))
-        .map(|s| s.lines().filter(|l| !l.is_empty()).map(str::to_string).collect())
-        .unwrap_or_default()
+/// The `done` log: which records were removed. A line names one record,
+/// `<id> <segment>.<offset>` ([`done_line`]); a line with the id alone (what the first
+/// segment spool wrote) covers every record of that id. Keyed by the record, not the id, so that
+/// an id used again after its first message was removed does not take the new message with it.
+#[derive(Default)]
+pub(super) struct Done {
+    records: HashSet<(String, u64, u64)>,
+    ids: HashSet<String>,
+}
+
+impl Done {
+    /// Read `root/done` (a last line cut short by a crash matches nothing).
+    pub(super) fn read(root: &Path) -> Done {
+        let mut done = Done::default();
+        for line in fs::read_to_string(root.join("done")).unwrap_or_default().lines() {
+            match line.split_once(' ') {
+                None if !line.is_empty() => drop(done.ids.insert(line.to_string())),
+                None => {}
+                Some((id, at)) => {
+                    let parsed =
+                        at.split_once('.').and_then(|(n, o)| Some((n.parse().ok()?, o.parse().ok()?)));
+                    if let Some((segment, offset)) = parsed {
+                        done.records.insert((id.to_string(), segment, offset));
+                    }
+                }
+            }
+        }
+        done
+    }
+
+    fn covers(&self, id: &str, loc: Loc) -> bool {
+        self.ids.contains(id) || self.records.contains(&(id.to_string(), loc.segment, loc.offset))
+    }
+}
+
+/// The `done` line of the record of `id` at `loc`.
+pub(super) fn done_line(id: &str, loc: Loc) -> String {
+    format!("{id} {}.{}\n", loc.segment, loc.offset)
 }
 
 /// Read every segment under `root/seg`. With `repair` (the spool's owner at open) a torn tail
@@ -214,7 +248,7 @@ pub(super) fn read_done(root: &Path) -> HashSet<String> {
 /// written is simply not shown.
 pub(super) fn scan(root: &Path, repair: bool) -> Result<Scan> {
     let dir = root.join("seg");
-    let done = read_done(root);
+    let done = Done::read(root);
     let mut scan = Scan::default();
     let mut seen = HashSet::new();
     for number in numbers(&dir)? {
@@ -256,7 +290,7 @@ pub(super) fn scan(root: &Path, repair: bool) -> Result<Scan> {
                 })
             });
             match found {
-                Ok(f) if done.contains(&f.id) => scan.done_seen.push((f.id, number)),
+                Ok(f) if done.covers(&f.id, f.loc) => scan.done_seen.push((done_line(&f.id, f.loc), number)),
                 Ok(f) if !seen.insert(f.id.clone()) => {}
                 Ok(f) => {
                     *scan.live.entry(number).or_default() += 1;

@@ -3,8 +3,8 @@
 //! - `seg/<number>`: append-only segments; every message is one record (queue id, submission
 //!   time, envelope JSON, message) appended by the group committer with one `fdatasync` per
 //!   batch before `submit` returns (see `segment.rs`, `commit.rs`);
-//! - `done`: the ids of removed entries, one a line (appended, not synced); rewritten at open
-//!   with only the ids whose segment still exists;
+//! - `done`: the removed records, `<id> <segment>.<offset>` a line (appended, not synced);
+//!   rewritten at open with only the lines whose segment still exists;
 //! - `states`: the per-recipient state of entries after their attempts, an append-only log (not
 //!   synced), rewritten at open and when it has grown (see `states.rs`);
 //! - `tmp/`: files being rewritten (emptied at open: nothing there was ever acknowledged);
@@ -132,7 +132,7 @@ impl Spool {
             .done_seen
             .iter()
             .filter(|(_, n)| scan.live.contains_key(n))
-            .map(|(id, _)| id.as_str())
+            .map(|(line, _)| line.as_str())
             .collect();
         let done = rewrite_done(root, &keep)?;
 
@@ -240,16 +240,12 @@ impl Spool {
     }
 }
 
-/// Write `done` anew with only `ids` (write a temporary file, sync, rename) and open it for
+/// Write `done` anew with only `lines` (write a temporary file, sync, rename) and open it for
 /// appending.
-fn rewrite_done(root: &Path, ids: &HashSet<&str>) -> Result<File> {
+fn rewrite_done(root: &Path, lines: &HashSet<&str>) -> Result<File> {
     let path = root.join("done");
     let tmp = root.join("tmp").join("done");
-    let mut text = String::new();
-    for id in ids {
-        text.push_str(id);
-        text.push('\n');
-    }
+    let text: String = lines.iter().copied().collect();
     let mut f = File::create(&tmp).map_err(|e| io("cannot create", &tmp, e))?;
     f.write_all(text.as_bytes())
         .and_then(|()| f.sync_data())
@@ -457,11 +453,12 @@ impl Store for Spool {
                     Err(e) => return Err(io("cannot remove", &msg, e)),
                 }
             }
-            Some(At::Segment(_)) => {
+            Some(At::Segment(loc)) => {
                 // One write, so a crash leaves a whole line or a cut one that matches nothing.
                 let path = self.root.join("done");
                 let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
-                done.write_all(format!("{id}\n").as_bytes()).map_err(|e| io("cannot append to", &path, e))?;
+                let line = segment::done_line(id, loc);
+                done.write_all(line.as_bytes()).map_err(|e| io("cannot append to", &path, e))?;
             }
         }
         if let Some(Slot { at: At::Segment(loc), .. }) = self.index().remove(id) {
@@ -570,6 +567,28 @@ mod tests {
         assert_eq!(fs::read_to_string(dir.path().join("done")).unwrap(), "", "done forgets them");
         spool.submit("c1", &env("x@d.test"), MSG).unwrap();
         assert_eq!(ids(&spool), ["c1"]);
+    }
+
+    #[test]
+    fn an_id_used_again_after_its_removal_keeps_the_new_message_across_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spool = Spool::open(dir.path()).unwrap();
+        spool.submit("keep", &env("k@d.test"), MSG).unwrap();
+        spool.submit("again", &env("old@d.test"), b"old\r\n").unwrap();
+        spool.remove("again").unwrap();
+        spool.submit("again", &env("new@d.test"), b"new\r\n").unwrap();
+        for _ in 0..2 {
+            drop(spool);
+            let reopened = Spool::open(dir.path()).unwrap();
+            assert_eq!(ids(&reopened), ["again", "keep"], "the second message of the id was acknowledged");
+            assert_eq!(reopened.message("again").unwrap(), b"new\r\n");
+            spool = reopened;
+        }
+        // A `done` line of the first format (the id alone) still removes what it names.
+        drop(spool);
+        fs::write(dir.path().join("done"), "keep\n").unwrap();
+        let spool = Spool::open(dir.path()).unwrap();
+        assert_eq!(ids(&spool), ["again"]);
     }
 
     #[test]
