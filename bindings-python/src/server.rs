@@ -28,10 +28,14 @@ pub struct PyServer {
 /// the dispatch that runs them, the handle of the serving task once started; and the calls both
 /// answer alike (`listen`, `addresses`, `running`, `stats`, `hostname`).
 pub struct ServerParts {
+    /// The core server.
     pub server: Arc<Server>,
+    /// The Python hooks given as options.
     pub hooks: Arc<PyHooks>,
+    /// How the server's hook calls reach the hooks.
     pub dispatch: Arc<HookDispatch>,
-    pub handle: Mutex<Option<ServerHandle>>,
+    /// The serving task once started (`slot`, `handle`).
+    handle: Mutex<Option<ServerHandle>>,
 }
 
 impl ServerParts {
@@ -63,6 +67,7 @@ impl ServerParts {
         self.handle.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The serving task, once started.
     pub fn handle(&self) -> Option<ServerHandle> {
         self.slot().clone()
     }
@@ -77,18 +82,22 @@ impl ServerParts {
         self.server.listen(addr).py_err().map(pair)
     }
 
+    /// The addresses bound so far.
     pub fn addresses(&self) -> Vec<(String, u16)> {
         self.server.local_addrs().into_iter().map(pair).collect()
     }
 
+    /// True between the start and the end of the stop.
     pub fn running(&self) -> bool {
         self.handle().is_some_and(|h| h.running())
     }
 
+    /// The server's counters as a dict.
     pub fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         convert::serde_to_py(py, &self.server.stats())
     }
 
+    /// The host name in force.
     pub fn hostname(&self) -> String {
         self.server.options().hostname.clone()
     }
