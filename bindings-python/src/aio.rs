@@ -10,9 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple, PyType};
 
 use crate::bridge;
-use crate::client::{
-    capabilities, client_options, message_bytes, message_envelope, recipients, send_options,
-};
+use crate::client::{capabilities, client_options, message_envelope, send_args, send_options};
 use crate::values::{PyReply, PySendResult};
 
 /// An asyncio SMTP session. Open with `await aio.Client.connect(...)`.
@@ -120,8 +118,8 @@ impl AioClient {
         mail_options: Option<&Bound<'py, PyAny>>,
         rcpt_options: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let env = send_options(&mail_from, recipients(rcpt_to)?, dsn, mail_options, rcpt_options)?;
-        let msg = message_bytes(message)?.into_owned();
+        let (env, msg) = send_args(&mail_from, rcpt_to, message, dsn, mail_options, rcpt_options)?;
+        let msg = msg.into_owned();
         self.call(py, move |c| async move { c.send_with(&env, &msg).await.map(PySendResult::from) })
     }
 

@@ -4,17 +4,16 @@
 //! the hooks run on that loop (`hooks.rs`), so they can use the application's queues, pools and
 //! clients. Stopping is awaited: the wait for the sessions runs on the core's runtime.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use postwire::host::{CompletionQueue, HookDispatch, HookRequest, ServerHandle};
-use postwire::server::Server;
+use postwire::host::{CompletionQueue, HookDispatch, HookRequest};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use crate::bridge;
 use crate::error::ResultExt;
 use crate::hooks::PyHooks;
-use crate::server::{build, listen, pair};
-use crate::{bridge, convert};
+use crate::server::ServerParts;
 
 type Requests = CompletionQueue<HookRequest>;
 
@@ -37,17 +36,8 @@ impl HookDrain {
 /// The server behind `postwire.aio.Server`.
 #[pyclass(module = "postwire._postwire", name = "_AioServer")]
 pub struct AioServer {
-    server: Arc<Server>,
-    hooks: Arc<PyHooks>,
-    dispatch: Arc<HookDispatch>,
+    core: ServerParts,
     queue: Arc<Requests>,
-    handle: Mutex<Option<ServerHandle>>,
-}
-
-impl AioServer {
-    fn handle(&self) -> Option<ServerHandle> {
-        self.handle.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
 }
 
 #[pymethods]
@@ -57,34 +47,34 @@ impl AioServer {
     fn new(py: Python<'_>, options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
         let queue = Arc::new(Requests::new().py_err()?);
         let q = Arc::clone(&queue);
-        let (server, hooks, dispatch) = build(py, options, move |hooks, opts| {
+        let core = ServerParts::build(py, options, move |hooks, opts| {
             // On a runtime thread: queue the request and wake the loop (no GIL).
             HookDispatch::with_callback(hooks.set(), opts.hook_timeout, move |req| q.push(req))
         })?;
-        Ok(AioServer { server, hooks, dispatch, queue, handle: Mutex::new(None) })
+        Ok(AioServer { core, queue })
     }
 
     #[pyo3(signature = (host = "127.0.0.1", port = 0))]
     fn listen(&self, host: &str, port: u16) -> PyResult<(String, u16)> {
-        listen(&self.server, host, port)
+        self.core.listen(host, port)
     }
 
     #[getter]
     fn addresses(&self) -> Vec<(String, u16)> {
-        self.server.local_addrs().into_iter().map(pair).collect()
+        self.core.addresses()
     }
 
     /// Watch the request queue on `event_loop` (the running loop) and start serving.
     fn _start(&self, py: Python<'_>, event_loop: Bound<'_, PyAny>) -> PyResult<()> {
-        let mut g = self.handle.lock().unwrap_or_else(|p| p.into_inner());
+        let mut g = self.core.slot();
         if g.is_some() {
             return Ok(());
         }
-        *self.hooks.caller_loop.lock().unwrap_or_else(|p| p.into_inner()) = Some(event_loop.clone().unbind());
-        let drain =
-            Bound::new(py, HookDrain { queue: Arc::clone(&self.queue), hooks: Arc::clone(&self.hooks) })?;
+        let hooks = &self.core.hooks;
+        *hooks.caller_loop.lock().unwrap_or_else(|p| p.into_inner()) = Some(event_loop.clone().unbind());
+        let drain = Bound::new(py, HookDrain { queue: Arc::clone(&self.queue), hooks: Arc::clone(hooks) })?;
         event_loop.call_method1("add_reader", (self.queue.fd(), drain))?;
-        match self.server.start() {
+        match self.core.server.start() {
             Ok(h) => *g = Some(h),
             Err(e) => {
                 let _ = event_loop.call_method1("remove_reader", (self.queue.fd(),));
@@ -96,8 +86,8 @@ impl AioServer {
 
     /// Begin a graceful stop; an awaitable that is done when every session ended.
     fn _stop<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.server.stop();
-        let handle = self.handle();
+        self.core.server.stop();
+        let handle = self.core.handle();
         bridge::spawn(py, async move {
             match handle {
                 Some(h) => h.stopped().await,
@@ -108,8 +98,8 @@ impl AioServer {
 
     /// After the stop: no more hook calls; stop watching the queue.
     fn _close(&self, py: Python<'_>) -> PyResult<()> {
-        self.dispatch.close();
-        let lp = self.hooks.caller_loop.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.core.dispatch.close();
+        let lp = self.core.hooks.caller_loop.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(lp) = lp {
             let lp = lp.bind(py);
             if !lp.call_method0("is_closed")?.is_truthy()? {
@@ -124,23 +114,23 @@ impl AioServer {
 
     #[getter]
     fn running(&self) -> bool {
-        self.handle().is_some_and(|h| h.running())
+        self.core.running()
     }
 
     #[getter]
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        convert::serde_to_py(py, &self.server.stats())
+        self.core.stats(py)
     }
 
     #[getter]
     fn hostname(&self) -> String {
-        self.server.options().hostname.clone()
+        self.core.hostname()
     }
 }
 
 impl Drop for AioServer {
     fn drop(&mut self) {
-        self.server.stop();
-        self.dispatch.close();
+        self.core.server.stop();
+        self.core.dispatch.close();
     }
 }

@@ -13,6 +13,7 @@ use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyString, PyTuple, PyType};
 
+use crate::convert::options_value;
 use crate::error::{invalid_input, ResultExt};
 use crate::values::{PyReply, PySendResult};
 
@@ -22,11 +23,7 @@ pub fn client_options(
     port: Option<u16>,
     options: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<ClientOptions> {
-    let value = match options {
-        Some(o) => crate::convert::to_json(o, "Client options")?,
-        None => serde_json::Value::Null,
-    };
-    host::options::client_options(host, port, value).py_err()
+    host::options::client_options(host, port, options_value(options, "Client options")?).py_err()
 }
 
 /// One address or a list of them.
@@ -75,6 +72,20 @@ pub fn send_options(
         }
     }
     host::options::send_options(mail_from, rcpts, serde_json::Value::Object(map)).py_err()
+}
+
+/// `send(mail_from, rcpt_to, message, dsn=, mail_options=, rcpt_options=)` of `Client`,
+/// `aio.Client`, `Pool` and `aio.Pool` → the envelope (`send_options`) and the message bytes.
+pub fn send_args<'m>(
+    mail_from: &str,
+    rcpt_to: &Bound<'_, PyAny>,
+    message: &'m Bound<'_, PyAny>,
+    dsn: Option<&Bound<'_, PyAny>>,
+    mail_options: Option<&Bound<'_, PyAny>>,
+    rcpt_options: Option<&Bound<'_, PyAny>>,
+) -> PyResult<(SendOptions, Cow<'m, [u8]>)> {
+    let env = send_options(mail_from, recipients(rcpt_to)?, dsn, mail_options, rcpt_options)?;
+    Ok((env, message_bytes(message)?))
 }
 
 /// `send_message(msg, from_addr, to_addrs)`: the envelope and the bytes to send, worked out of an
@@ -202,8 +213,7 @@ impl PyClient {
         mail_options: Option<&Bound<'_, PyAny>>,
         rcpt_options: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PySendResult> {
-        let env = send_options(mail_from, recipients(rcpt_to)?, dsn, mail_options, rcpt_options)?;
-        let msg = message_bytes(message)?;
+        let (env, msg) = send_args(mail_from, rcpt_to, message, dsn, mail_options, rcpt_options)?;
         let msg: &[u8] = &msg;
         self.run(py, |c, rt| rt.block_on(c.send_with(&env, msg))).map(Into::into)
     }

@@ -46,6 +46,12 @@ pub fn to_json(v: &Bound<'_, PyAny>, what: &str) -> PyResult<Value> {
     }
 }
 
+/// `**options` as a JSON object (`null` when none were given: the core's defaults); the host
+/// layer names the unknown ones.
+pub fn options_value(options: Option<&Bound<'_, PyDict>>, what: &str) -> PyResult<Value> {
+    options.map_or(Ok(Value::Null), |d| to_json(d.as_any(), what))
+}
+
 /// A JSON value as the Python value `json.loads` would give.
 pub fn to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
     py.import("json")?.call_method1("loads", (v.to_string(),))

@@ -8,17 +8,13 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
 use crate::bridge;
-use crate::client::{message_bytes, recipients, send_options};
-use crate::convert::{serde_to_py, to_json};
+use crate::client::send_args;
+use crate::convert::{options_value, serde_to_py, to_json};
 use crate::error::ResultExt;
 use crate::values::PySendResult;
 
 fn new_pool(options: Option<&Bound<'_, PyDict>>) -> PyResult<Pool> {
-    let value = match options {
-        Some(o) => to_json(o, "Pool options")?,
-        None => serde_json::Value::Null,
-    };
-    Ok(Pool::new(host::options::pool_options(value).py_err()?))
+    Ok(Pool::new(host::options::pool_options(options_value(options, "Pool options")?).py_err()?))
 }
 
 fn destination(v: &Bound<'_, PyAny>) -> PyResult<Destination> {
@@ -58,8 +54,7 @@ impl PyPool {
         rcpt_options: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PySendResult> {
         let dest = self::destination(destination)?;
-        let env = send_options(mail_from, recipients(rcpt_to)?, dsn, mail_options, rcpt_options)?;
-        let msg = message_bytes(message)?;
+        let (env, msg) = send_args(mail_from, rcpt_to, message, dsn, mail_options, rcpt_options)?;
         let msg: &[u8] = &msg;
         let pool = &self.inner;
         py.allow_threads(|| runtime::block_on(pool.send_with(&dest, &env, msg)))
@@ -126,8 +121,8 @@ impl AioPool {
         rcpt_options: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let dest = self::destination(destination)?;
-        let env = send_options(mail_from, recipients(rcpt_to)?, dsn, mail_options, rcpt_options)?;
-        let msg = message_bytes(message)?.into_owned();
+        let (env, msg) = send_args(mail_from, rcpt_to, message, dsn, mail_options, rcpt_options)?;
+        let msg = msg.into_owned();
         let pool = self.inner.clone();
         bridge::spawn(py, async move { pool.send_with(&dest, &env, &msg).await.map(PySendResult::from) })
     }

@@ -11,9 +11,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
 use crate::bridge;
+use crate::convert::options_value;
 use crate::convert::to_json;
 use crate::error::{invalid_input, ResultExt};
-use crate::results::{built, options_value, Built};
+use crate::results::{built, Built};
 
 /// Open (creating) the spool with the keyword options; the spool is read without the GIL.
 fn open(py: Python<'_>, spool_dir: &Path, options: Option<&Bound<'_, PyDict>>) -> PyResult<Queue> {

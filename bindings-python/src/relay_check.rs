@@ -12,8 +12,9 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::bridge;
+use crate::convert::options_value;
 use crate::error::ResultExt;
-use crate::results::{built, options_value, Built};
+use crate::results::{built, Built};
 use crate::values::PyReply;
 
 fn options(host: &str, port: u16, options: Option<&Bound<'_, PyDict>>) -> PyResult<RelayCheckOptions> {

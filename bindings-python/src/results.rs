@@ -1,6 +1,7 @@
 //! The MTA capabilities' results (`Route`, `QueueEntry`, `RunStats`, `RelayReport`,
 //! `TraceAnalysis`, `ReceivedLine`) into their Python classes, and keyword options into the
-//! JSON-shaped value the core's host layer reads (`postwire::host::mta`).
+//! JSON-shaped value the core's host layer reads (`postwire::host::mta`; the keywords go through
+//! `convert::options_value`).
 //!
 //! A result leaves the core as its JSON shape (`host::mta::to_value`, what `--json` prints) and
 //! becomes an object of `postwire/_mta.py` (frozen dataclasses: attributes, repr, `==`, pickling,
@@ -9,11 +10,10 @@
 use postwire::host::mta::to_value;
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
-use pyo3::types::PyDict;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::convert::{to_json, to_py};
+use crate::convert::to_py;
 
 static FROM_CORE: GILOnceCell<Py<PyAny>> = GILOnceCell::new();
 
@@ -38,10 +38,4 @@ impl<'py> IntoPyObject<'py> for Built {
         let make = FROM_CORE.import(py, "postwire._mta", "_from_core")?;
         make.call1((self.kind, to_py(py, &self.value)?))
     }
-}
-
-/// `**options` as a JSON object (`None` when none were given); the host layer names the
-/// unknown ones.
-pub fn options_value(options: Option<&Bound<'_, PyDict>>, what: &str) -> PyResult<Value> {
-    options.map_or(Ok(Value::Null), |d| to_json(d.as_any(), what))
 }

@@ -8,8 +8,9 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::bridge;
+use crate::convert::options_value;
 use crate::error::ResultExt;
-use crate::results::{built, options_value, Built};
+use crate::results::{built, Built};
 
 fn options(options: Option<&Bound<'_, PyDict>>) -> PyResult<ResolveOptions> {
     resolve_options(options_value(options, "resolve_mx")?).py_err()

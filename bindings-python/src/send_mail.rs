@@ -8,7 +8,7 @@ use pyo3::types::{PyDict, PyList};
 
 use crate::bridge;
 use crate::client::{message_bytes, recipients};
-use crate::convert::to_json;
+use crate::convert::options_value;
 use crate::error::ResultExt;
 use crate::values::PyRecipientResult;
 
@@ -72,9 +72,5 @@ impl<'py> IntoPyObject<'py> for RecipientResults {
 }
 
 fn send_mail_options(options: Option<&Bound<'_, PyDict>>) -> PyResult<SendMailOptions> {
-    let value = match options {
-        Some(o) => to_json(o, "send_mail options")?,
-        None => serde_json::Value::Null,
-    };
-    host::options::send_mail_options(value).py_err()
+    host::options::send_mail_options(options_value(options, "send_mail options")?).py_err()
 }

@@ -6,7 +6,7 @@
 //! (`stop`, `serve_forever`) release the GIL.
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use postwire::host::{self, HookDispatch, ServerHandle};
 use postwire::server::{Server, ServerOptions};
@@ -21,52 +21,90 @@ use crate::hooks::PyHooks;
 /// An SMTP server (see API.md "Server").
 #[pyclass(name = "Server", module = "postwire")]
 pub struct PyServer {
-    server: Arc<Server>,
-    hooks: Arc<PyHooks>,
-    dispatch: Arc<HookDispatch>,
+    core: ServerParts,
+}
+
+/// What `Server` and `aio.Server` (`aio_server.rs`) both are: the core server, the Python hooks,
+/// the dispatch that runs them, the handle of the serving task once started; and the calls both
+/// answer alike (`listen`, `addresses`, `running`, `stats`, `hostname`).
+pub struct ServerParts {
+    /// The core server.
+    pub server: Arc<Server>,
+    /// The Python hooks given as options.
+    pub hooks: Arc<PyHooks>,
+    /// How the server's hook calls reach the hooks.
+    pub dispatch: Arc<HookDispatch>,
+    /// The serving task once started (`slot`, `handle`).
     handle: Mutex<Option<ServerHandle>>,
 }
 
-/// The parts of a server from `Server(**options)`: the core server, the Python hooks and the
-/// dispatch `make_dispatch` builds for them (`Server`: hook workers; `aio.Server`: the caller's
-/// loop). Names, defaults and checks of the options are the core's.
-pub fn build(
-    py: Python<'_>,
-    options: Option<&Bound<'_, PyDict>>,
-    make_dispatch: impl FnOnce(&Arc<PyHooks>, &ServerOptions) -> HookDispatch,
-) -> PyResult<(Arc<Server>, Arc<PyHooks>, Arc<HookDispatch>)> {
-    let kwargs = match options {
-        Some(o) => o.copy()?,
-        None => PyDict::new(py),
-    };
-    let hooks = Arc::new(PyHooks::take(&kwargs)?);
-    let mut opts = host::options::server_options(convert::to_json(&kwargs, "Server options")?).py_err()?;
-    let dispatch = Arc::new(make_dispatch(&hooks, &opts));
-    if hooks.auth.is_some() {
-        opts.auth = Some(dispatch.clone());
+impl ServerParts {
+    /// The parts from `Server(**options)`, with the dispatch `make_dispatch` builds for the hooks
+    /// (`Server`: hook workers; `aio.Server`: the caller's loop). Names, defaults and checks of
+    /// the options are the core's.
+    pub fn build(
+        py: Python<'_>,
+        options: Option<&Bound<'_, PyDict>>,
+        make_dispatch: impl FnOnce(&Arc<PyHooks>, &ServerOptions) -> HookDispatch,
+    ) -> PyResult<Self> {
+        let kwargs = match options {
+            Some(o) => o.copy()?,
+            None => PyDict::new(py),
+        };
+        let hooks = Arc::new(PyHooks::take(&kwargs)?);
+        let mut opts =
+            host::options::server_options(convert::to_json(&kwargs, "Server options")?).py_err()?;
+        let dispatch = Arc::new(make_dispatch(&hooks, &opts));
+        if hooks.auth.is_some() {
+            opts.auth = Some(dispatch.clone());
+        }
+        let server = Arc::new(Server::with_hooks(opts, dispatch.clone()).py_err()?);
+        Ok(ServerParts { server, hooks, dispatch, handle: Mutex::new(None) })
     }
-    let server = Arc::new(Server::with_hooks(opts, dispatch.clone()).py_err()?);
-    Ok((server, hooks, dispatch))
+
+    /// The serving task's handle slot (`None` before the start).
+    pub fn slot(&self) -> MutexGuard<'_, Option<ServerHandle>> {
+        self.handle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The serving task, once started.
+    pub fn handle(&self) -> Option<ServerHandle> {
+        self.slot().clone()
+    }
+
+    /// `listen(host, port)`.
+    pub fn listen(&self, host: &str, port: u16) -> PyResult<(String, u16)> {
+        let addr = (host, port)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or_else(|| invalid_input(format!("cannot resolve listen host {host:?}")))?;
+        self.server.listen(addr).py_err().map(pair)
+    }
+
+    /// The addresses bound so far.
+    pub fn addresses(&self) -> Vec<(String, u16)> {
+        self.server.local_addrs().into_iter().map(pair).collect()
+    }
+
+    /// True between the start and the end of the stop.
+    pub fn running(&self) -> bool {
+        self.handle().is_some_and(|h| h.running())
+    }
+
+    /// The server's counters as a dict.
+    pub fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        convert::serde_to_py(py, &self.server.stats())
+    }
+
+    /// The host name in force.
+    pub fn hostname(&self) -> String {
+        self.server.options().hostname.clone()
+    }
 }
 
-/// `listen(host, port)` of both servers.
-pub fn listen(server: &Server, host: &str, port: u16) -> PyResult<(String, u16)> {
-    let addr = (host, port)
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .ok_or_else(|| invalid_input(format!("cannot resolve listen host {host:?}")))?;
-    server.listen(addr).py_err().map(pair)
-}
-
-pub fn pair(a: SocketAddr) -> (String, u16) {
+fn pair(a: SocketAddr) -> (String, u16) {
     (a.ip().to_string(), a.port())
-}
-
-impl PyServer {
-    fn handle(&self) -> Option<ServerHandle> {
-        self.handle.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
 }
 
 #[pymethods]
@@ -75,29 +113,30 @@ impl PyServer {
     #[new]
     #[pyo3(signature = (**options))]
     fn new(py: Python<'_>, options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
-        let (server, hooks, dispatch) =
-            build(py, options, |hooks, opts| hooks.dispatch(opts.hook_timeout, opts.hook_workers))?;
-        Ok(PyServer { server, hooks, dispatch, handle: Mutex::new(None) })
+        let core = ServerParts::build(py, options, |hooks, opts| {
+            hooks.dispatch(opts.hook_timeout, opts.hook_workers)
+        })?;
+        Ok(PyServer { core })
     }
 
     /// Bind `host:port` (port 0 = ephemeral) and return the bound `(host, port)`. May be called
     /// several times before `start()`.
     #[pyo3(signature = (host = "127.0.0.1", port = 0))]
     fn listen(&self, host: &str, port: u16) -> PyResult<(String, u16)> {
-        listen(&self.server, host, port)
+        self.core.listen(host, port)
     }
 
     /// The addresses bound so far, as `(host, port)` tuples.
     #[getter]
     fn addresses(&self) -> Vec<(String, u16)> {
-        self.server.local_addrs().into_iter().map(pair).collect()
+        self.core.addresses()
     }
 
     /// Serve in the background until `stop()`.
     fn start(&self) -> PyResult<()> {
-        let mut g = self.handle.lock().unwrap_or_else(|p| p.into_inner());
+        let mut g = self.core.slot();
         if g.is_none() {
-            *g = Some(self.server.start().py_err()?);
+            *g = Some(self.core.server.start().py_err()?);
         }
         Ok(())
     }
@@ -121,20 +160,21 @@ impl PyServer {
     /// Graceful stop: stop accepting, answer idle sessions 421, let open transactions finish
     /// (for up to `shutdown_grace`), wait for every session to end. Idempotent.
     fn stop(&self, py: Python<'_>) -> PyResult<()> {
-        if host::server::check_may_wait(&self.dispatch).is_err() || self.hooks.on_own_loop(py) {
+        let ServerParts { server, hooks, dispatch, .. } = &self.core;
+        if host::server::check_may_wait(dispatch).is_err() || hooks.on_own_loop(py) {
             // stop() waits for every session, and this hook's session waits for this hook.
             return Err(PyRuntimeError::new_err(
                 "Server.stop() called from one of the server's own hooks would wait for that hook \
                  forever: call it from another thread (e.g. threading.Thread(target=server.stop).start())",
             ));
         }
-        self.server.stop();
-        let served = match self.handle() {
+        server.stop();
+        let served = match self.core.handle() {
             Some(h) => py.allow_threads(|| h.wait()),
             None => Ok(()),
         };
-        self.dispatch.close();
-        self.hooks.shutdown(py);
+        dispatch.close();
+        hooks.shutdown(py);
         // Records of this server's last sessions reach `logging` before stop() returns.
         py.allow_threads(host::log::flush);
         served.py_err()
@@ -143,20 +183,20 @@ impl PyServer {
     /// True between `start()` and the end of `stop()`.
     #[getter]
     fn running(&self) -> bool {
-        self.handle().is_some_and(|h| h.running())
+        self.core.running()
     }
 
     /// Counters: connections, active_connections, refused_connections, messages_accepted,
     /// messages_rejected, recipients_accepted, recipients_rejected, bytes_received.
     #[getter]
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        convert::serde_to_py(py, &self.server.stats())
+        self.core.stats(py)
     }
 
     /// The host name in force.
     #[getter]
     fn hostname(&self) -> String {
-        self.server.options().hostname.clone()
+        self.core.hostname()
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -170,15 +210,15 @@ impl PyServer {
     }
 
     fn __repr__(&self) -> String {
-        let addrs: Vec<String> = self.server.local_addrs().iter().map(|a| a.to_string()).collect();
+        let addrs: Vec<String> = self.core.server.local_addrs().iter().map(|a| a.to_string()).collect();
         let running = if self.running() { " running" } else { "" };
-        format!("<postwire.Server {} on [{}]{running}>", self.server.options().hostname, addrs.join(", "))
+        format!("<postwire.Server {} on [{}]{running}>", self.core.hostname(), addrs.join(", "))
     }
 }
 
 impl Drop for PyServer {
     fn drop(&mut self) {
         // A server dropped without stop(): stop accepting; its task ends on its own.
-        self.server.stop();
+        self.core.server.stop();
     }
 }

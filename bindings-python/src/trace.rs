@@ -11,8 +11,9 @@ use pyo3::types::{PyBytes, PyDict};
 
 use crate::bridge;
 use crate::client::message_bytes;
+use crate::convert::options_value;
 use crate::error::ResultExt;
-use crate::results::{built, options_value, Built};
+use crate::results::{built, Built};
 
 /// The message as bytes: bytes, bytearray, str, or an `email.message.Message` (as
 /// `send_message` sends one: CRLF, no `Bcc`); also what `Queue.submit` takes.

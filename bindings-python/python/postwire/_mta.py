@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional, Type, TypeVar
 
 from ._postwire import Reply
 
@@ -55,6 +55,14 @@ def _known(cls: Any, d: Mapping[str, Any]) -> Dict[str, Any]:
     package (it shows up here once named)."""
     names = {f.name for f in dataclasses.fields(cls)}
     return {k: v for k, v in d.items() if k in names}
+
+
+_T = TypeVar("_T")
+
+
+def _make(cls: Type[_T], d: Mapping[str, Any], **fields: Any) -> _T:
+    """`cls` from the fields of `d` it has (`_known`), `fields` (the converted ones) over them."""
+    return cls(**{**_known(cls, d), **fields})
 
 
 def _reply(d: Optional[Mapping[str, Any]]) -> Optional[Reply]:
@@ -167,25 +175,9 @@ class QueueEntry(_Value):
 
     @classmethod
     def _from(cls, d: Mapping[str, Any]) -> "QueueEntry":
-        return cls(
-            id=d["id"],
-            mail_from=d["mail_from"],
-            recipients=[
-                QueueRecipient(
-                    rcpt=r["rcpt"], status=r["status"], attempts=r["attempts"],
-                    last_reply=_reply(r.get("last_reply")), last_detail=r.get("last_detail"),
-                    remote_host=r.get("remote_host"), notify=r.get("notify"), orcpt=r.get("orcpt"),
-                    notified=r["notified"], remote_dsn=r["remote_dsn"],
-                )
-                for r in d["recipients"]
-            ],
-            attempts=d["attempts"],
-            next_try_ms=d["next_try_ms"],
-            created_ms=d["created_ms"],
-            size=d["size"],
-            envid=d.get("envid"),
-            ret=d.get("ret"),
-        )
+        recipients = [_make(QueueRecipient, r, last_reply=_reply(r.get("last_reply")))
+                      for r in d["recipients"]]
+        return _make(cls, d, recipients=recipients)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -247,22 +239,8 @@ class RelayReport(_Value):
 
     @classmethod
     def _from(cls, d: Mapping[str, Any]) -> "RelayReport":
-        return cls(
-            open=d["open"],
-            inconclusive=d["inconclusive"],
-            results=[
-                RelayTest(
-                    name=t["name"], mail_from=t["mail_from"], rcpt_to=t["rcpt_to"],
-                    verdict=t["verdict"], reply=_reply(t.get("reply")),
-                    transcript=list(t["transcript"]), tricks=list(t["tricks"]),
-                    control=t["control"], error=t.get("error"),
-                )
-                for t in d["results"]
-            ],
-            evidence=list(d["evidence"]),
-            server_name=d.get("server_name"),
-            connections=d["connections"],
-        )
+        results = [_make(RelayTest, t, reply=_reply(t.get("reply"))) for t in d["results"]]
+        return _make(cls, d, results=results)
 
 
 # --- Received-trace analysis ------------------------------------------------------------------
@@ -323,8 +301,7 @@ class Hop(_Value):
 
     @classmethod
     def _from(cls, d: Mapping[str, Any]) -> "Hop":
-        fields = _known(cls, {k: v for k, v in d.items() if k != "line"})
-        return cls(line=ReceivedLine._from(d["line"]), **fields)
+        return _make(cls, d, line=ReceivedLine._from(d["line"]))
 
 
 @dataclasses.dataclass(frozen=True)
