@@ -593,6 +593,28 @@ mod tests {
     }
 
     #[test]
+    fn dsn_values_on_the_wire_keep_their_501_texts() {
+        let text = |e: CommandError| (e.reply().code, e.reply().text());
+        for (line, want) in [
+            ("NOTIFY=NEVER,SUCCESS", "NOTIFY=NEVER excludes other values"),
+            ("NOTIFY=sometimes", "Bad NOTIFY parameter"),
+            ("NOTIFY=SUCCESS,", "Bad NOTIFY parameter"),
+            ("NOTIFY", "Bad NOTIFY parameter"),
+        ] {
+            let p = Params::parse(line, false).unwrap();
+            assert_eq!(text(RcptParams::from_params(&p, true).unwrap_err()), (501, want.into()), "{line}");
+        }
+        for line in ["RET=ALL", "RET", "RET=hdrs,full"] {
+            let p = Params::parse(line, false).unwrap();
+            let e = MailParams::from_params(&p, true).unwrap_err();
+            assert_eq!(text(e), (501, "Bad RET parameter".into()), "{line}");
+        }
+        let p = Params::parse("NOTIFY=Success,delay", false).unwrap();
+        let n = RcptParams::from_params(&p, true).unwrap().notify.unwrap();
+        assert_eq!(n.to_param_value().as_deref(), Some("SUCCESS,DELAY"));
+    }
+
+    #[test]
     fn rcpt_params() {
         let p = Params::parse("NOTIFY=never ORCPT=rfc822;bob+40example.org", false).unwrap();
         let r = RcptParams::from_params(&p, true).unwrap();
