@@ -279,6 +279,40 @@ async fn a_failed_sync_fails_the_submit_and_keeps_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dsn_values_are_checked_at_submit_as_on_the_wire() {
+    let dns = dns();
+    let spool = tempfile::tempdir().unwrap();
+    let q = queue(&dns, 9, spool.path(), RetryPolicy::default());
+    let env = |notify: &str, ret: Option<&str>| NewEntry {
+        mail_from: "s@sender.test".into(),
+        recipients: vec![rcpt("a@dest.test", None), rcpt("b@dest.test", Some(notify))],
+        envid: None,
+        ret: ret.map(str::to_string),
+    };
+    // Until now these were stored and read as the default (or NEVER winning); a server answers
+    // them 501, and so does submit now, keeping nothing.
+    for (notify, ret) in [
+        ("NEVER,SUCCESS", None),
+        ("SUCCESS, FAILURE", None),
+        ("", None),
+        ("bogus", None),
+        ("DELAY", Some("ALL")),
+    ] {
+        let e = q.submit(&env(notify, ret), MSG).await.unwrap_err();
+        assert_eq!(e.kind(), postwire::ErrorKind::InvalidInput, "{notify:?} {ret:?}");
+        assert!(e.message().contains(if ret.is_some() { "ret" } else { "b@dest.test" }), "{e}");
+    }
+    assert!(q.list().unwrap().is_empty());
+    // Case does not matter, and the values are kept as given.
+    q.submit(&env("never", Some("Hdrs")), MSG).await.unwrap();
+    let listed = q.list().unwrap();
+    assert_eq!(
+        (listed[0].ret.as_deref(), listed[0].recipients[1].notify.as_deref()),
+        (Some("Hdrs"), Some("never"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_submits_are_all_durable_and_the_runner_delivers_them() {
     let dns = dns();
     let port = port_free_on(&["127.0.0.33"]);

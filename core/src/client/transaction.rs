@@ -28,7 +28,7 @@ use std::time::Instant;
 use crate::error::{Error, ErrorKind, Result};
 use crate::proto::address::{Mailbox, Path};
 use crate::proto::data::{encode_data, normalize_crlf};
-use crate::proto::params::{xtext_encode, Params, Ret};
+use crate::proto::params::{xtext_encode, Params};
 use crate::proto::{Command, Reply};
 
 use super::result::{parse_queue_id, RejectedRecipient, SendOptions, SendResult, Timings};
@@ -254,11 +254,7 @@ impl Client {
         let dsn = dsn.filter(|_| caps.has("DSN"));
         if let Some(d) = dsn {
             if let Some(ret) = d.ret {
-                let v = match ret {
-                    Ret::Full => "FULL",
-                    Ret::Hdrs => "HDRS",
-                };
-                mp.push(("RET".to_string(), Some(v.to_string())));
+                mp.push(("RET".to_string(), Some(ret.to_string())));
             }
             if let Some(envid) = &d.envid {
                 mp.push(("ENVID".to_string(), Some(xtext_encode(envid))));

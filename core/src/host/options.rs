@@ -181,21 +181,16 @@ fn dsn_options(value: Value) -> Result<DsnOptions> {
         Value::String(s) => Ok(s),
         other => Err(Error::invalid_input(format!("dsn {k} must be a string, got {other}"))),
     };
-    let ret = match map.remove("ret").map(|v| text("ret", v)).transpose()? {
-        None => None,
-        Some(r) if r.eq_ignore_ascii_case("FULL") => Some(Ret::Full),
-        Some(r) if r.eq_ignore_ascii_case("HDRS") => Some(Ret::Hdrs),
-        Some(r) => {
-            return Err(Error::invalid_input(format!("dsn ret must be \"FULL\" or \"HDRS\", got {r:?}")))
-        }
-    };
+    let ret = map.remove("ret").map(|v| text("ret", v)).transpose()?;
+    let ret =
+        ret.map(|r| Ret::parse(&r)).transpose().map_err(|e| Error::invalid_input(format!("dsn ret {e}")))?;
     let envid = map.remove("envid").map(|v| text("envid", v)).transpose()?;
     let notify = match map.remove("notify") {
         None => None,
-        Some(Value::String(s)) => Some(notify(s.split(','))?),
+        Some(Value::String(s)) => Some(notify(&s)?),
         Some(Value::Array(items)) => {
             let items = items.into_iter().map(|v| text("notify", v)).collect::<Result<Vec<_>>>()?;
-            Some(notify(items.iter().map(String::as_str))?)
+            Some(notify(&items.join(","))?)
         }
         Some(other) => {
             return Err(Error::invalid_input(format!("dsn notify must be a string or a list, got {other}")))
@@ -212,22 +207,9 @@ fn dsn_options(value: Value) -> Result<DsnOptions> {
     Ok(DsnOptions { ret, envid, notify, orcpt })
 }
 
-fn notify<'a>(flags: impl Iterator<Item = &'a str>) -> Result<Notify> {
-    let mut n = Notify::default();
-    for f in flags.map(str::trim) {
-        let flag = match f.to_ascii_uppercase().as_str() {
-            "NEVER" => &mut n.never,
-            "SUCCESS" => &mut n.success,
-            "FAILURE" => &mut n.failure,
-            "DELAY" => &mut n.delay,
-            _ => return Err(Error::invalid_input(format!("dsn notify: unknown flag {f:?}"))),
-        };
-        *flag = true;
-    }
-    if n.never && (n.success || n.failure || n.delay) {
-        return Err(Error::invalid_input("dsn notify: NEVER excludes the other flags"));
-    }
-    Ok(n)
+/// `dsn.notify` as [`Notify::parse`] reads it on the wire; a list is its items joined by commas.
+fn notify(value: &str) -> Result<Notify> {
+    Notify::parse(value).map_err(|e| Error::invalid_input(format!("dsn notify: {e}")))
 }
 
 fn esmtp_params(what: &str, value: Value) -> Result<Vec<(String, Option<String>)>> {
@@ -507,6 +489,34 @@ mod tests {
         ] {
             let e = send_options("a@x", vec![], bad.clone()).unwrap_err();
             assert_eq!(e.kind(), crate::ErrorKind::InvalidInput, "{bad}");
+        }
+    }
+
+    #[test]
+    fn dsn_values_read_as_on_the_wire() {
+        let dsn = |d: Value| send_options("a@x", vec![], json!({ "dsn": d })).map(|o| o.dsn.unwrap());
+        let wire = |d: Value| dsn(d).unwrap().notify.and_then(|n| n.to_param_value());
+        assert_eq!(wire(json!({ "notify": "never" })).as_deref(), Some("NEVER"));
+        assert_eq!(wire(json!({ "notify": "delay,Success" })).as_deref(), Some("SUCCESS,DELAY"));
+        assert_eq!(wire(json!({ "notify": ["FAILURE", "delay"] })).as_deref(), Some("FAILURE,DELAY"));
+        assert_eq!(dsn(json!({ "ret": "Full" })).unwrap().ret, Some(Ret::Full));
+        // Where this copy was more lenient than RFC 3461, it is not any more: spaces around a
+        // flag, an empty list (it sent no NOTIFY at all), an empty item.
+        for (bad, needle) in [
+            (json!({ "notify": "SUCCESS, FAILURE" }), "dsn notify: unknown flag \" FAILURE\""),
+            (json!({ "notify": [" SUCCESS"] }), "dsn notify: unknown flag \" SUCCESS\""),
+            (json!({ "notify": [] }), "dsn notify: empty flag"),
+            (json!({ "notify": "" }), "dsn notify: empty flag"),
+            (json!({ "notify": ["SUCCESS", ""] }), "dsn notify: empty flag"),
+            (json!({ "notify": ["NEVER", "delay"] }), "dsn notify: NEVER excludes the other flags"),
+            (json!({ "notify": "bogus" }), "dsn notify: unknown flag \"bogus\""),
+            (json!({ "ret": "most" }), "dsn ret must be \"FULL\" or \"HDRS\", got \"most\""),
+            (json!({ "ret": " hdrs" }), "dsn ret must be"),
+            (json!({ "ret": "" }), "dsn ret must be"),
+        ] {
+            let e = dsn(bad.clone()).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidInput, "{bad}");
+            assert!(e.message().contains(needle), "{bad}: {}", e.message());
         }
     }
 

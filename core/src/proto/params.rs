@@ -87,6 +87,72 @@ pub enum Ret {
     Hdrs,
 }
 
+impl Ret {
+    /// The one reading of a `RET=` value, wherever it comes from (MAIL on the wire, the queue's
+    /// envelope, a host's `dsn` option): `FULL` or `HDRS`, case-insensitive, nothing else (RFC
+    /// 3461 §4.3).
+    pub fn parse(s: &str) -> Result<Ret, DsnValueError> {
+        if s.eq_ignore_ascii_case("FULL") {
+            Ok(Ret::Full)
+        } else if s.eq_ignore_ascii_case("HDRS") {
+            Ok(Ret::Hdrs)
+        } else {
+            Err(DsnValueError::UnknownRet(s.to_string()))
+        }
+    }
+    /// The value as sent on the wire: `FULL` or `HDRS`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ret::Full => "FULL",
+            Ret::Hdrs => "HDRS",
+        }
+    }
+}
+
+impl std::fmt::Display for Ret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Ret {
+    type Err = DsnValueError;
+    fn from_str(s: &str) -> Result<Ret, DsnValueError> {
+        Ret::parse(s)
+    }
+}
+
+/// Why a `NOTIFY=` or `RET=` value is not one RFC 3461 allows. The protocol answers 501 with its
+/// own fixed texts; the queue and the host options give `invalid_input` with this one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DsnValueError {
+    /// `NOTIFY=` with an empty item: `""`, `SUCCESS,,FAILURE`, a trailing comma.
+    EmptyNotify,
+    /// A `NOTIFY=` item other than NEVER, SUCCESS, FAILURE, DELAY (spaces included: the
+    /// grammar has none).
+    UnknownNotify(String),
+    /// `NEVER` together with another flag.
+    NeverWithOthers,
+    /// A `RET=` value other than FULL or HDRS.
+    UnknownRet(String),
+}
+
+/// The text names no field: the caller says which (`dsn notify: …`, `recipient …: NOTIFY …`).
+impl std::fmt::Display for DsnValueError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DsnValueError::EmptyNotify => f.write_str("empty flag (NEVER, SUCCESS, FAILURE, DELAY)"),
+            DsnValueError::UnknownNotify(item) => {
+                write!(f, "unknown flag {:?} (NEVER, SUCCESS, FAILURE, DELAY)", shown(item))
+            }
+            DsnValueError::NeverWithOthers => f.write_str("NEVER excludes the other flags"),
+            DsnValueError::UnknownRet(v) => write!(f, "must be \"FULL\" or \"HDRS\", got {:?}", shown(v)),
+        }
+    }
+}
+
+impl std::error::Error for DsnValueError {}
+
 /// The MAIL parameters we understand, validated; the rest in `other` (lenient mode only).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MailParams {
@@ -138,11 +204,8 @@ impl MailParams {
                     m.smtputf8 = true;
                 }
                 "RET" => {
-                    m.ret = Some(match v {
-                        Some(v) if v.eq_ignore_ascii_case("FULL") => Ret::Full,
-                        Some(v) if v.eq_ignore_ascii_case("HDRS") => Ret::Hdrs,
-                        _ => return Err(syntax("Bad RET parameter".into())),
-                    })
+                    let ret = v.and_then(|v| Ret::parse(v).ok());
+                    m.ret = Some(ret.ok_or_else(|| syntax("Bad RET parameter".into()))?);
                 }
                 "ENVID" => {
                     let d = v
@@ -191,16 +254,7 @@ impl MailParams {
             put("SMTPUTF8", None);
         }
         if let Some(r) = self.ret {
-            put(
-                "RET",
-                Some(
-                    match r {
-                        Ret::Full => "FULL",
-                        Ret::Hdrs => "HDRS",
-                    }
-                    .into(),
-                ),
-            );
+            put("RET", Some(r.as_str().into()));
         }
         if let Some(e) = &self.envid {
             put("ENVID", Some(e.clone()));
@@ -253,6 +307,33 @@ pub struct Notify {
 }
 
 impl Notify {
+    /// The one reading of a `NOTIFY=` value, wherever it comes from (RCPT on the wire, the
+    /// queue's envelope, a host's `dsn` option): `NEVER`, or one or more of `SUCCESS`,
+    /// `FAILURE`, `DELAY` joined by commas; case-insensitive; no spaces, no empty item; `NEVER`
+    /// alone (RFC 3461 §4.1). A flag given twice counts once.
+    pub fn parse(s: &str) -> Result<Notify, DsnValueError> {
+        let mut n = Notify::default();
+        for item in s.split(',') {
+            let flag = if item.is_empty() {
+                return Err(DsnValueError::EmptyNotify);
+            } else if item.eq_ignore_ascii_case("NEVER") {
+                &mut n.never
+            } else if item.eq_ignore_ascii_case("SUCCESS") {
+                &mut n.success
+            } else if item.eq_ignore_ascii_case("FAILURE") {
+                &mut n.failure
+            } else if item.eq_ignore_ascii_case("DELAY") {
+                &mut n.delay
+            } else {
+                return Err(DsnValueError::UnknownNotify(item.to_string()));
+            };
+            *flag = true;
+        }
+        if n.never && (n.success || n.failure || n.delay) {
+            return Err(DsnValueError::NeverWithOthers);
+        }
+        Ok(n)
+    }
     /// The `NOTIFY=` value as sent on the wire: `NEVER`, or the set flags joined by commas
     /// (`SUCCESS,FAILURE`); `None` when no flag is set. `NEVER` wins over the others.
     pub fn to_param_value(&self) -> Option<String> {
@@ -262,6 +343,13 @@ impl Notify {
         let flags = [(self.success, "SUCCESS"), (self.failure, "FAILURE"), (self.delay, "DELAY")];
         let set: Vec<&str> = flags.iter().filter(|(on, _)| *on).map(|(_, name)| *name).collect();
         (!set.is_empty()).then(|| set.join(","))
+    }
+}
+
+impl std::str::FromStr for Notify {
+    type Err = DsnValueError;
+    fn from_str(s: &str) -> Result<Notify, DsnValueError> {
+        Notify::parse(s)
     }
 }
 
@@ -285,25 +373,10 @@ impl RcptParams {
             match k.as_str() {
                 "NOTIFY" => {
                     let v = v.ok_or_else(|| syntax("Bad NOTIFY parameter".into()))?;
-                    let mut n = Notify::default();
-                    for item in v.split(',') {
-                        let flag = if item.eq_ignore_ascii_case("NEVER") {
-                            &mut n.never
-                        } else if item.eq_ignore_ascii_case("SUCCESS") {
-                            &mut n.success
-                        } else if item.eq_ignore_ascii_case("FAILURE") {
-                            &mut n.failure
-                        } else if item.eq_ignore_ascii_case("DELAY") {
-                            &mut n.delay
-                        } else {
-                            return Err(syntax("Bad NOTIFY parameter".into()));
-                        };
-                        *flag = true;
-                    }
-                    if n.never && (n.success || n.failure || n.delay) {
-                        return Err(syntax("NOTIFY=NEVER excludes other values".into()));
-                    }
-                    r.notify = Some(n);
+                    r.notify = Some(Notify::parse(v).map_err(|e| match e {
+                        DsnValueError::NeverWithOthers => syntax("NOTIFY=NEVER excludes other values".into()),
+                        _ => syntax("Bad NOTIFY parameter".into()),
+                    })?);
                 }
                 "ORCPT" => {
                     let (ty, addr) = v
@@ -399,6 +472,49 @@ mod tests {
         let r = RcptParams::from_params(&p, false).unwrap();
         assert_eq!(r.notify.and_then(|n| n.to_param_value()).as_deref(), Some("SUCCESS,DELAY"));
     }
+
+    #[test]
+    fn notify_parse_is_rfc_3461_s4_1() {
+        let flags = |never, success, failure, delay| Ok(Notify { never, success, failure, delay });
+        assert_eq!(Notify::parse("NEVER"), flags(true, false, false, false));
+        assert_eq!(Notify::parse("never"), flags(true, false, false, false));
+        assert_eq!(Notify::parse("Success,fAILURE,Delay"), flags(false, true, true, true));
+        assert_eq!(Notify::parse("DELAY,SUCCESS,DELAY"), flags(false, true, false, true));
+        assert_eq!("failure".parse::<Notify>(), flags(false, false, true, false));
+        for (bad, why) in [
+            ("", DsnValueError::EmptyNotify),
+            ("SUCCESS,,FAILURE", DsnValueError::EmptyNotify),
+            ("SUCCESS,", DsnValueError::EmptyNotify),
+            (",NEVER", DsnValueError::EmptyNotify),
+            ("NEVER,SUCCESS", DsnValueError::NeverWithOthers),
+            ("delay,never", DsnValueError::NeverWithOthers),
+            ("SOMETIMES", DsnValueError::UnknownNotify("SOMETIMES".into())),
+            ("SUCCESS, FAILURE", DsnValueError::UnknownNotify(" FAILURE".into())),
+            (" NEVER", DsnValueError::UnknownNotify(" NEVER".into())),
+            ("SUCCESS;FAILURE", DsnValueError::UnknownNotify("SUCCESS;FAILURE".into())),
+        ] {
+            assert_eq!(Notify::parse(bad), Err(why), "{bad:?}");
+        }
+        // What is parsed goes back on the wire canonical: upper case, NEVER or the flags in
+        // SUCCESS, FAILURE, DELAY order.
+        for (given, wire) in [("never", "NEVER"), ("delay,failure,success", "SUCCESS,FAILURE,DELAY")] {
+            assert_eq!(Notify::parse(given).unwrap().to_param_value().as_deref(), Some(wire));
+        }
+        assert!(Notify::parse("SUCCESS, y").unwrap_err().to_string().contains("\" y\""));
+    }
+
+    #[test]
+    fn ret_parse_is_rfc_3461_s4_3() {
+        assert_eq!(Ret::parse("FULL"), Ok(Ret::Full));
+        assert_eq!(Ret::parse("hdrs"), Ok(Ret::Hdrs));
+        assert_eq!("Hdrs".parse::<Ret>(), Ok(Ret::Hdrs));
+        for bad in ["", "ALL", " FULL", "HDRS ", "FULL,HDRS", "HEADERS"] {
+            assert_eq!(Ret::parse(bad), Err(DsnValueError::UnknownRet(bad.into())), "{bad:?}");
+        }
+        assert_eq!((Ret::Full.to_string(), Ret::Hdrs.as_str()), ("FULL".to_string(), "HDRS"));
+        assert_eq!(Ret::parse("most").unwrap_err().to_string(), "must be \"FULL\" or \"HDRS\", got \"most\"");
+    }
+
     use proptest::prelude::*;
 
     fn code(e: CommandError) -> u16 {
@@ -474,6 +590,28 @@ mod tests {
         );
         let p = Params::parse("BODY=BINARYMIME", false).unwrap();
         assert_eq!(code(MailParams::from_params(&p, false).unwrap_err()), 555);
+    }
+
+    #[test]
+    fn dsn_values_on_the_wire_keep_their_501_texts() {
+        let text = |e: CommandError| (e.reply().code, e.reply().text());
+        for (line, want) in [
+            ("NOTIFY=NEVER,SUCCESS", "NOTIFY=NEVER excludes other values"),
+            ("NOTIFY=sometimes", "Bad NOTIFY parameter"),
+            ("NOTIFY=SUCCESS,", "Bad NOTIFY parameter"),
+            ("NOTIFY", "Bad NOTIFY parameter"),
+        ] {
+            let p = Params::parse(line, false).unwrap();
+            assert_eq!(text(RcptParams::from_params(&p, true).unwrap_err()), (501, want.into()), "{line}");
+        }
+        for line in ["RET=ALL", "RET", "RET=hdrs,full"] {
+            let p = Params::parse(line, false).unwrap();
+            let e = MailParams::from_params(&p, true).unwrap_err();
+            assert_eq!(text(e), (501, "Bad RET parameter".into()), "{line}");
+        }
+        let p = Params::parse("NOTIFY=Success,delay", false).unwrap();
+        let n = RcptParams::from_params(&p, true).unwrap().notify.unwrap();
+        assert_eq!(n.to_param_value().as_deref(), Some("SUCCESS,DELAY"));
     }
 
     #[test]

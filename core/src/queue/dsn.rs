@@ -141,8 +141,7 @@ pub fn build_notice(
     if entry.mail_from.is_empty() {
         return Err(Error::invalid_input("no notice is ever sent to the null sender <>"));
     }
-    let full =
-        kind == NoticeKind::Failure && entry.ret.as_deref().is_none_or(|r| r.eq_ignore_ascii_case("full"));
+    let full = kind == NoticeKind::Failure && entry.returns_full_message();
     let original = if full {
         MimePart::new("message/rfc822", message.to_vec()).transfer_encoding(if message.is_ascii() {
             "7bit"

@@ -186,29 +186,40 @@ impl QueueEntry {
             .collect()
     }
 
-    /// `RET=` as the client takes it.
+    /// `RET=` as the client takes it ([`Ret::parse`]); `None` when absent or not valid (only
+    /// an entry stored before submit checked it).
     pub fn ret(&self) -> Option<Ret> {
-        match self.ret.as_deref().map(str::to_ascii_lowercase).as_deref() {
-            Some("full") => Some(Ret::Full),
-            Some("hdrs") => Some(Ret::Hdrs),
-            _ => None,
-        }
+        self.ret.as_deref().and_then(|r| Ret::parse(r).ok())
+    }
+
+    /// Whether a failure notice returns the whole message: `RET=FULL` or no RET (RFC 3461
+    /// §4.3). A value that does not parse (stored before submit checked it) returns headers
+    /// only, as before.
+    pub fn returns_full_message(&self) -> bool {
+        self.ret.as_deref().is_none_or(|r| Ret::parse(r) == Ok(Ret::Full))
     }
 }
 
-/// `"SUCCESS,FAILURE"` → [`Notify`]; `None` for an empty or unknown value.
-pub fn parse_notify(s: &str) -> Option<Notify> {
-    let mut n = Notify::default();
-    for item in s.split(',') {
-        match item.trim().to_ascii_uppercase().as_str() {
-            "NEVER" => n.never = true,
-            "SUCCESS" => n.success = true,
-            "FAILURE" => n.failure = true,
-            "DELAY" => n.delay = true,
-            _ => return None,
+impl NewEntry {
+    /// The DSN values are ones RFC 3461 allows: every recipient's `notify` and the `ret` as
+    /// [`Notify::parse`] and [`Ret::parse`] read them on the wire. The message names the field.
+    pub fn check_dsn_values(&self) -> Result<(), String> {
+        for r in &self.recipients {
+            if let Some(n) = &r.notify {
+                Notify::parse(n).map_err(|e| format!("recipient {:?}: bad notify {n:?}: {e}", r.address))?;
+            }
         }
+        if let Some(ret) = &self.ret {
+            Ret::parse(ret).map_err(|e| format!("bad ret: {e}"))?;
+        }
+        Ok(())
     }
-    Some(n)
+}
+
+/// `"SUCCESS,FAILURE"` → [`Notify`] as [`Notify::parse`] reads it; `None` when it does not
+/// parse (only a value stored before submit checked it): the default, failure and delay.
+pub fn parse_notify(s: &str) -> Option<Notify> {
+    Notify::parse(s).ok()
 }
 
 /// Whether a recipient with `notify` wants a failure notice (RFC 3461 §4.1: the default is
@@ -234,6 +245,51 @@ mod tests {
         assert!(!wants_failure(Some("SUCCESS")));
         assert!(!wants_failure(Some("NEVER")) && !wants_success(Some("NEVER")));
         assert_eq!(parse_notify("bogus"), None);
+        assert_eq!(parse_notify("delay"), Some(Notify { delay: true, ..Notify::default() }));
+        assert!(wants_success(Some("success")) && !wants_failure(Some("Success,Delay")));
+    }
+
+    #[test]
+    fn stored_values_that_do_not_parse_mean_the_default() {
+        // Submit refuses them now; an entry stored before that reads them as no NOTIFY (failure
+        // notices, no NOTIFY sent on) — spaces and NEVER with others included.
+        for stored in ["NEVER,SUCCESS", "SUCCESS, FAILURE", "", "bogus"] {
+            assert_eq!(parse_notify(stored), None, "{stored:?}");
+            assert!(wants_failure(Some(stored)) && !wants_success(Some(stored)), "{stored:?}");
+        }
+    }
+
+    #[test]
+    fn submitted_dsn_values_are_checked_as_on_the_wire() {
+        let env = |notify: Option<&str>, ret: Option<&str>| NewEntry {
+            mail_from: "a@b.test".into(),
+            recipients: vec![NewRecipient {
+                address: "c@d.test".into(),
+                notify: notify.map(str::to_string),
+                orcpt: None,
+            }],
+            envid: None,
+            ret: ret.map(str::to_string),
+        };
+        for (n, r) in [(None, None), (Some("never"), Some("hdrs")), (Some("SUCCESS,DELAY"), Some("FULL"))] {
+            assert_eq!(env(n, r).check_dsn_values(), Ok(()), "{n:?} {r:?}");
+        }
+        for (n, r, needle) in [
+            (Some("NEVER,SUCCESS"), None, "NEVER excludes"),
+            (Some("SUCCESS, FAILURE"), None, "unknown flag \" FAILURE\""),
+            (Some(""), None, "empty flag"),
+            (Some("SOMETIMES"), None, "unknown flag"),
+            (None, Some("ALL"), "bad ret"),
+            (None, Some(" full"), "bad ret"),
+        ] {
+            let e = env(n, r).check_dsn_values().unwrap_err();
+            assert!(e.contains(needle), "{n:?} {r:?}: {e}");
+        }
+        let stored = |ret: &str| QueueEntry::fresh("q", &env(None, Some(ret)), 1, 0);
+        assert!(stored("Full").returns_full_message() && !stored("HDRS").returns_full_message());
+        assert_eq!((stored("hdrs").ret(), stored("bogus").ret()), (Some(Ret::Hdrs), None));
+        assert!(!stored("bogus").returns_full_message());
+        assert!(QueueEntry::fresh("q", &env(None, None), 1, 0).returns_full_message());
     }
 
     #[test]

@@ -193,7 +193,7 @@ impl Queue {
             parse_mailbox(&r.address)
                 .map_err(|e| Error::invalid_input(format!("bad recipient {:?}: {e}", r.address)))?;
         }
-        Ok(())
+        env.check_dsn_values().map_err(Error::invalid_input)
     }
 
     /// Store `message` for delivery; returns its queue id once message and envelope are synced

@@ -232,7 +232,6 @@ async fn starttls(shared: &Shared, io: Stream) -> Result<(Event, Stream), Event>
 /// The queue's envelope of an accepted message: sender, recipients with their NOTIFY and ORCPT,
 /// RET and ENVID (RFC 3461), as the notices need them.
 fn queue_entry(env: &super::hooks::Envelope) -> crate::queue::NewEntry {
-    use crate::proto::params::Ret;
     let recipients = env
         .rcpt_to
         .iter()
@@ -250,9 +249,6 @@ fn queue_entry(env: &super::hooks::Envelope) -> crate::queue::NewEntry {
         mail_from: env.mail_from.clone(),
         recipients,
         envid: env.mail_params.envid.clone(),
-        ret: env.mail_params.ret.map(|r| match r {
-            Ret::Full => "full".to_string(),
-            Ret::Hdrs => "hdrs".to_string(),
-        }),
+        ret: env.mail_params.ret.map(|r| r.as_str().to_ascii_lowercase()),
     }
 }
