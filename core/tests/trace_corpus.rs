@@ -83,7 +83,9 @@ const DATE_CORRECTIONS: [(usize, &str, &str); 7] = [
 
 /// The fields we compare, in our names (the JSON form every binding's `to_json`/`to_dict`
 /// gives), each with the conversion from mail-parser's field of the same meaning.
-const FIELDS: [(&str, fn(&Value) -> Value); 14] = [
+type Convert = fn(&Value) -> Value;
+
+const FIELDS: [(&str, Convert); 14] = [
     ("from", host),
     ("from_ip", s),
     ("from_iprev", s),
