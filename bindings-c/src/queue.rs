@@ -479,11 +479,8 @@ pub unsafe extern "C" fn pw_queue_list(queue: *const pw_queue, out: *mut *mut pw
 /// `entries` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn pw_queue_entries_count(entries: *const pw_queue_entries) -> usize {
-    ffi::value(|| {
-        non_null!(entries);
-        // SAFETY: checked non-NULL.
-        Ok(unsafe { ffi::handle(entries) }.views.len())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get(entries, "entries", |e| Ok(e.views.len())) }
 }
 
 /// Entry `index`, borrowed. `PW_INVALID_INPUT` past the end.
@@ -565,14 +562,8 @@ pub unsafe extern "C" fn pw_queue_entries_to_json(
     entries: *const pw_queue_entries,
     out: *mut *mut c_char,
 ) -> pw_status {
-    ffi::status(|| {
-        non_null!(entries, out);
-        // SAFETY: checked non-NULL.
-        let s = ffi::owned_json(&mta::to_value(&unsafe { ffi::handle(entries) }.entries))?;
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, s) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::put_json(entries, "entries", out, |e| mta::to_value(&e.entries)) }
 }
 
 /// Free a list. NULL does nothing.

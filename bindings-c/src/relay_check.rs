@@ -155,11 +155,8 @@ pub unsafe extern "C" fn pw_check_relay(
 /// `report` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn pw_relay_report_open(report: *const pw_relay_report) -> bool {
-    ffi::value(|| {
-        non_null!(report);
-        // SAFETY: checked non-NULL.
-        Ok(unsafe { ffi::handle(report) }.report.open)
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get(report, "report", |r| Ok(r.report.open)) }
 }
 
 /// True when not open and no probe was refused outright (only 4xx answers and errors).
@@ -168,11 +165,8 @@ pub unsafe extern "C" fn pw_relay_report_open(report: *const pw_relay_report) ->
 /// `report` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn pw_relay_report_inconclusive(report: *const pw_relay_report) -> bool {
-    ffi::value(|| {
-        non_null!(report);
-        // SAFETY: checked non-NULL.
-        Ok(unsafe { ffi::handle(report) }.report.inconclusive)
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get(report, "report", |r| Ok(r.report.inconclusive)) }
 }
 
 /// How many probes relayed (the evidence for "open").
@@ -181,11 +175,8 @@ pub unsafe extern "C" fn pw_relay_report_inconclusive(report: *const pw_relay_re
 /// `report` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn pw_relay_report_evidence_count(report: *const pw_relay_report) -> usize {
-    ffi::value(|| {
-        non_null!(report);
-        // SAFETY: checked non-NULL.
-        Ok(unsafe { ffi::handle(report) }.evidence.len())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get(report, "report", |r| Ok(r.evidence.len())) }
 }
 
 /// The name of relayed probe `index`, borrowed; NULL past the end.
@@ -197,11 +188,8 @@ pub unsafe extern "C" fn pw_relay_report_evidence(
     report: *const pw_relay_report,
     index: usize,
 ) -> *const c_char {
-    ffi::value(|| {
-        non_null!(report);
-        // SAFETY: checked non-NULL.
-        Ok(ffi::at(&unsafe { ffi::handle(report) }.evidence, index, "evidence")?.as_ptr())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get(report, "report", |r| Ok(ffi::at(&r.evidence, index, "evidence")?.as_ptr())) }
 }
 
 /// How many probes ran.
@@ -210,11 +198,8 @@ pub unsafe extern "C" fn pw_relay_report_evidence(
 /// `report` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn pw_relay_report_result_count(report: *const pw_relay_report) -> usize {
-    ffi::value(|| {
-        non_null!(report);
-        // SAFETY: checked non-NULL.
-        Ok(unsafe { ffi::handle(report) }.tests.len())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get(report, "report", |r| Ok(r.tests.len())) }
 }
 
 /// Probe `index`, borrowed. `PW_INVALID_INPUT` past the end.
@@ -259,14 +244,8 @@ pub unsafe extern "C" fn pw_relay_report_to_json(
     report: *const pw_relay_report,
     out: *mut *mut c_char,
 ) -> pw_status {
-    ffi::status(|| {
-        non_null!(report, out);
-        // SAFETY: checked non-NULL.
-        let s = ffi::owned_json(&mta::to_value(&unsafe { ffi::handle(report) }.report))?;
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, s) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::put_json(report, "report", out, |r| mta::to_value(&r.report)) }
 }
 
 /// Free a report. NULL does nothing.

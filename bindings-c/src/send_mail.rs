@@ -128,11 +128,8 @@ pub unsafe extern "C" fn pw_send_mail(
 /// `results` is NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn pw_recipient_results_count(results: *const pw_recipient_results) -> usize {
-    ffi::value(|| {
-        non_null!(results);
-        // SAFETY: checked non-NULL.
-        Ok(unsafe { ffi::handle(results) }.items.len())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get(results, "results", |r| Ok(r.items.len())) }
 }
 
 /// Recipient `index`'s outcome, borrowed. `PW_INVALID_INPUT` past the end.

@@ -455,11 +455,8 @@ pub unsafe extern "C" fn pw_server_wait(server: *const pw_server) -> pw_status {
 /// `server` is NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn pw_server_running(server: *const pw_server) -> bool {
-    ffi::value(|| {
-        non_null!(server);
-        // SAFETY: checked non-NULL.
-        Ok(unsafe { ffi::handle(server) }.handle().is_some_and(|h| h.running()))
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get(server, "server", |s| Ok(s.handle().is_some_and(|h| h.running()))) }
 }
 
 /// The server's counters.

@@ -212,11 +212,8 @@ pub unsafe extern "C" fn pw_analyze_received(
 /// `analysis` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn pw_trace_analysis_suspicious(analysis: *const pw_trace_analysis) -> bool {
-    ffi::value(|| {
-        non_null!(analysis);
-        // SAFETY: checked non-NULL.
-        Ok(unsafe { ffi::handle(analysis) }.analysis.suspicious)
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get(analysis, "analysis", |a| Ok(a.analysis.suspicious)) }
 }
 
 /// How many hops.
@@ -225,11 +222,8 @@ pub unsafe extern "C" fn pw_trace_analysis_suspicious(analysis: *const pw_trace_
 /// `analysis` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn pw_trace_analysis_hop_count(analysis: *const pw_trace_analysis) -> usize {
-    ffi::value(|| {
-        non_null!(analysis);
-        // SAFETY: checked non-NULL.
-        Ok(unsafe { ffi::handle(analysis) }.hops.len())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get(analysis, "analysis", |a| Ok(a.hops.len())) }
 }
 
 /// Hop `index` (0 = oldest), borrowed. `PW_INVALID_INPUT` past the end.
@@ -285,12 +279,13 @@ pub unsafe extern "C" fn pw_trace_analysis_hop_defect(
     hop: usize,
     defect: usize,
 ) -> *const c_char {
-    ffi::value(|| {
-        non_null!(analysis);
-        // SAFETY: checked non-NULL.
-        let h = ffi::at(&unsafe { ffi::handle(analysis) }.hops, hop, "hop")?;
-        Ok(ffi::at(&h.defects, defect, "defect")?.as_ptr())
-    })
+    // SAFETY: per the contract above.
+    unsafe {
+        ffi::get(analysis, "analysis", |a| {
+            let h = ffi::at(&a.hops, hop, "hop")?;
+            Ok(ffi::at(&h.defects, defect, "defect")?.as_ptr())
+        })
+    }
 }
 
 /// How many findings.
@@ -299,11 +294,8 @@ pub unsafe extern "C" fn pw_trace_analysis_hop_defect(
 /// `analysis` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn pw_trace_analysis_finding_count(analysis: *const pw_trace_analysis) -> usize {
-    ffi::value(|| {
-        non_null!(analysis);
-        // SAFETY: checked non-NULL.
-        Ok(unsafe { ffi::handle(analysis) }.findings.len())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get(analysis, "analysis", |a| Ok(a.findings.len())) }
 }
 
 /// Finding `index`, borrowed. `PW_INVALID_INPUT` past the end.
@@ -344,12 +336,13 @@ pub unsafe extern "C" fn pw_trace_analysis_finding_evidence(
     finding: usize,
     evidence: usize,
 ) -> *const c_char {
-    ffi::value(|| {
-        non_null!(analysis);
-        // SAFETY: checked non-NULL.
-        let f = ffi::at(&unsafe { ffi::handle(analysis) }.findings, finding, "finding")?;
-        Ok(ffi::at(&f.evidence, evidence, "evidence")?.as_ptr())
-    })
+    // SAFETY: per the contract above.
+    unsafe {
+        ffi::get(analysis, "analysis", |a| {
+            let f = ffi::at(&a.findings, finding, "finding")?;
+            Ok(ffi::at(&f.evidence, evidence, "evidence")?.as_ptr())
+        })
+    }
 }
 
 /// The analysis as JSON (`postwire analyze --json`): `{"hops": [{"from_helo", "from_rdns",
@@ -364,14 +357,8 @@ pub unsafe extern "C" fn pw_trace_analysis_to_json(
     analysis: *const pw_trace_analysis,
     out: *mut *mut c_char,
 ) -> pw_status {
-    ffi::status(|| {
-        non_null!(analysis, out);
-        // SAFETY: checked non-NULL.
-        let s = ffi::owned_json(&mta::to_value(&unsafe { ffi::handle(analysis) }.analysis))?;
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, s) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::put_json(analysis, "analysis", out, |a| mta::to_value(&a.analysis)) }
 }
 
 /// Free an analysis. NULL does nothing.
@@ -521,11 +508,8 @@ pub unsafe extern "C" fn pw_received_get(
 /// `received` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn pw_received_defect(received: *const pw_received, index: usize) -> *const c_char {
-    ffi::value(|| {
-        non_null!(received);
-        // SAFETY: checked non-NULL.
-        Ok(ffi::at(&unsafe { ffi::handle(received) }.defects, index, "defect")?.as_ptr())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get(received, "received", |r| Ok(ffi::at(&r.defects, index, "defect")?.as_ptr())) }
 }
 
 /// The parsed line as JSON: `{"from", "from_ip", "from_iprev", "by", "for_", "with",
@@ -539,14 +523,8 @@ pub unsafe extern "C" fn pw_received_to_json(
     received: *const pw_received,
     out: *mut *mut c_char,
 ) -> pw_status {
-    ffi::status(|| {
-        non_null!(received, out);
-        // SAFETY: checked non-NULL.
-        let s = ffi::owned_json(&mta::to_value(&unsafe { ffi::handle(received) }.line))?;
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, s) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::put_json(received, "received", out, |r| mta::to_value(&r.line)) }
 }
 
 /// Free a parsed line. NULL does nothing.

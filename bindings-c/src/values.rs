@@ -126,14 +126,8 @@ pub unsafe extern "C" fn pw_reply_line(reply: *const pw_reply, index: usize) -> 
 /// `reply` is NULL or a live `pw_reply`; `out` is NULL or valid for writes.
 #[no_mangle]
 pub unsafe extern "C" fn pw_reply_to_json(reply: *const pw_reply, out: *mut *mut c_char) -> pw_status {
-    ffi::status(|| {
-        non_null!(reply, out);
-        // SAFETY: a live handle (checked non-NULL).
-        let s = ffi::owned_json(&unsafe { ffi::handle(reply) }.json())?;
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, s) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::put_json(reply, "reply", out, |r| r.json()) }
 }
 
 /// Free a reply you own (from `pw_reply_new`, `pw_reply_parse` or a client call). NULL does
