@@ -439,15 +439,13 @@ pub unsafe extern "C" fn pw_client_quit(client: *mut pw_client) -> pw_status {
 /// `client` is NULL or live; `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn pw_client_transcript(client: *const pw_client, out: *mut *mut c_char) -> pw_status {
-    ffi::status(|| {
-        non_null!(client, out);
-        // SAFETY: checked non-NULL.
-        let text = unsafe { ffi::handle(client) }.handle.transcript().join("\n");
-        let s = ffi::owned_bytes(text.as_bytes())?;
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, s) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe {
+        ffi::get_into(client, "client", out, |h| {
+            let text = h.handle.transcript().join("\n");
+            ffi::owned_bytes(text.as_bytes())
+        })
+    }
 }
 
 /// Free a session (closing its connection without QUIT if still open). NULL does nothing.

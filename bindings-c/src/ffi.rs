@@ -6,7 +6,8 @@
 //! `pw_status`), [`value`] (accessors that return a value: on failure the zero value) or
 //! [`void`] (the `_free` functions). They run it under `catch_unwind` — a panic never unwinds
 //! into C — and turn a failure into its status and this thread's last error (`error.rs`). An
-//! accessor that only reads a handle is [`get`] (a value) or [`put_json`] (its JSON), which do
+//! accessor that only reads a handle is [`get`] (a value), [`get_into`] (into `*out`) or
+//! [`put_json`] (its JSON), which do
 //! the same and check the handle and `out` themselves. Every other closure starts with
 //! [`non_null!`] over **all** its pointer arguments before it reads any of them, so a NULL
 //! anywhere is `PW_NULL_PARAMETER` whatever the other arguments point to (the generated NULL test
@@ -251,7 +252,7 @@ pub unsafe fn handle<'a, T>(p: *const T) -> &'a T {
 /// `what` in the error when NULL), as [`value`] returns it.
 ///
 /// # Safety
-/// `h` is NULL or came from [`boxed`] and is live.
+/// `h` is NULL or a live handle (made by [`boxed`], or one lent to a hook for its call).
 pub unsafe fn get<H, T: Zero>(h: *const H, what: &'static str, read: impl FnOnce(&H) -> Res<T>) -> T {
     value(|| {
         if h.is_null() {
@@ -315,16 +316,16 @@ pub fn owned_json(value: &impl serde::Serialize) -> Res<*mut c_char> {
     owned_bytes(s.as_bytes())
 }
 
-/// The body of a `_to_json` function: `json` of the live handle `h` (named `what` in the error
-/// when NULL) written into `*out` as a string the caller owns ([`owned_json`]).
+/// The body of an accessor that reads a handle into an out-parameter: `read` of the live handle
+/// `h` (named `what` in the error when NULL), written into `*out` on success, as [`status`].
 ///
 /// # Safety
-/// `h` is NULL or came from [`boxed`] and is live; `out` is NULL or writable.
-pub unsafe fn put_json<H, J: serde::Serialize>(
+/// `h` is NULL or a live handle (made by [`boxed`], or one lent to a hook for its call); `out` is NULL or writable.
+pub unsafe fn get_into<H, T>(
     h: *const H,
     what: &'static str,
-    out: *mut *mut c_char,
-    json: impl FnOnce(&H) -> J,
+    out: *mut T,
+    read: impl FnOnce(&H) -> Res<T>,
 ) -> pw_status {
     status(|| {
         if h.is_null() {
@@ -332,11 +333,26 @@ pub unsafe fn put_json<H, J: serde::Serialize>(
         }
         non_null!(out);
         // SAFETY: checked non-NULL; live per the contract above.
-        let s = owned_json(&json(unsafe { handle(h) }))?;
+        let v = read(unsafe { handle(h) })?;
         // SAFETY: checked non-NULL.
-        unsafe { put(out, s) };
+        unsafe { put(out, v) };
         Ok(())
     })
+}
+
+/// The body of a `_to_json` function: `json` of the live handle `h` as a string the caller owns
+/// ([`owned_json`]) in `*out`, as [`get_into`].
+///
+/// # Safety
+/// As [`get_into`].
+pub unsafe fn put_json<H, J: serde::Serialize>(
+    h: *const H,
+    what: &'static str,
+    out: *mut *mut c_char,
+    json: impl FnOnce(&H) -> J,
+) -> pw_status {
+    // SAFETY: per the contract above.
+    unsafe { get_into(h, what, out, |x| owned_json(&json(x))) }
 }
 
 /// Free a string the library returned (`char *` results and `char **` out-parameters: JSON,

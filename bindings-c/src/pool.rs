@@ -152,21 +152,19 @@ pub struct pw_pool_stats {
 /// `pool` is NULL or live; `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn pw_pool_get_stats(pool: *const pw_pool, out: *mut pw_pool_stats) -> pw_status {
-    ffi::status(|| {
-        non_null!(pool, out);
-        // SAFETY: checked non-NULL.
-        let s = unsafe { ffi::handle(pool) }.pool.stats();
-        let stats = pw_pool_stats {
-            open: s.open as u64,
-            idle: s.idle as u64,
-            created: s.created,
-            reused: s.reused,
-            retried: s.retried,
-        };
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, stats) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe {
+        ffi::get_into(pool, "pool", out, |h| {
+            let s = h.pool.stats();
+            Ok(pw_pool_stats {
+                open: s.open as u64,
+                idle: s.idle as u64,
+                created: s.created,
+                reused: s.reused,
+                retried: s.retried,
+            })
+        })
+    }
 }
 
 /// QUIT every idle session and refuse further sends (`PW_INVALID_INPUT`).

@@ -212,25 +212,22 @@ pub unsafe extern "C" fn pw_relay_report_result(
     index: usize,
     out: *mut pw_relay_test,
 ) -> pw_status {
-    ffi::status(|| {
-        non_null!(report, out);
-        // SAFETY: checked non-NULL.
-        let r = unsafe { ffi::handle(report) };
-        let t = ffi::at(&r.tests, index, "result")?;
-        let v = pw_relay_test {
-            name: t.name.as_ptr(),
-            mail_from: t.mail_from.as_ptr(),
-            rcpt_to: t.rcpt_to.as_ptr(),
-            verdict: t.verdict.as_ptr(),
-            reply: t.reply.as_deref().map_or(std::ptr::null(), |p| p as *const pw_reply),
-            transcript: t.transcript.as_ptr(),
-            error: ffi::opt_ptr(&t.error),
-            control: r.report.results[index].control,
-        };
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, v) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe {
+        ffi::get_into(report, "report", out, |r| {
+            let t = ffi::at(&r.tests, index, "result")?;
+            Ok(pw_relay_test {
+                name: t.name.as_ptr(),
+                mail_from: t.mail_from.as_ptr(),
+                rcpt_to: t.rcpt_to.as_ptr(),
+                verdict: t.verdict.as_ptr(),
+                reply: t.reply.as_deref().map_or(std::ptr::null(), |p| p as *const pw_reply),
+                transcript: t.transcript.as_ptr(),
+                error: ffi::opt_ptr(&t.error),
+                control: r.report.results[index].control,
+            })
+        })
+    }
 }
 
 /// The report as JSON (`postwire relay-check --json`): `{"open", "inconclusive", "evidence",
@@ -338,16 +335,13 @@ fn verdict_names() -> &'static [(Verdict, CString)] {
 /// `reply` NULL or live; `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn pw_relay_classify(reply: *const pw_reply, out: *mut *const c_char) -> pw_status {
-    ffi::status(|| {
-        non_null!(reply, out);
-        // SAFETY: checked non-NULL.
-        let v = classify(unsafe { ffi::handle(reply) }.reply());
-        let name =
-            verdict_names().iter().find(|(k, _)| *k == v).map_or(c"error".as_ptr(), |(_, n)| n.as_ptr());
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, name) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe {
+        ffi::get_into(reply, "reply", out, |h| {
+            let v = classify(h.reply());
+            Ok(verdict_names().iter().find(|(k, _)| *k == v).map_or(c"error".as_ptr(), |(_, n)| n.as_ptr()))
+        })
+    }
 }
 
 /// The overall verdict of `n` probe verdicts (names as `pw_relay_classify` gives them): open

@@ -257,21 +257,18 @@ pub unsafe extern "C" fn pw_route_host(
     index: usize,
     out: *mut pw_mx_host,
 ) -> pw_status {
-    ffi::status(|| {
-        non_null!(route, out);
-        // SAFETY: checked non-NULL.
-        let r = unsafe { ffi::handle(route) };
-        let (h, core) = (ffi::at(&r.hosts, index, "host")?, &r.route.hosts[index]);
-        let v = pw_mx_host {
-            preference: core.preference,
-            exchange: h.exchange.as_ptr(),
-            cname: ffi::opt_ptr(&h.cname),
-            address_count: h.addresses.len(),
-        };
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, v) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe {
+        ffi::get_into(route, "route", out, |r| {
+            let (h, core) = (ffi::at(&r.hosts, index, "host")?, &r.route.hosts[index]);
+            Ok(pw_mx_host {
+                preference: core.preference,
+                exchange: h.exchange.as_ptr(),
+                cname: ffi::opt_ptr(&h.cname),
+                address_count: h.addresses.len(),
+            })
+        })
+    }
 }
 
 /// Address `address` (`"127.0.0.2"`, `"::1"`) of exchanger `host`, borrowed; NULL past the end.

@@ -236,37 +236,34 @@ pub unsafe extern "C" fn pw_trace_analysis_hop(
     index: usize,
     out: *mut pw_hop,
 ) -> pw_status {
-    ffi::status(|| {
-        non_null!(analysis, out);
-        // SAFETY: checked non-NULL.
-        let a = unsafe { ffi::handle(analysis) };
-        let v = ffi::at(&a.hops, index, "hop")?;
-        let h = &a.analysis.hops[index];
-        let hop = pw_hop {
-            from_helo: ffi::opt_ptr(&v.from_helo),
-            from_rdns: ffi::opt_ptr(&v.from_rdns),
-            from_ip: ffi::opt_ptr(&v.from_ip),
-            by_host: ffi::opt_ptr(&v.by_host),
-            with_protocol: ffi::opt_ptr(&v.with_protocol),
-            tls: h.tls,
-            tls_version: ffi::opt_ptr(&v.tls_version),
-            tls_cipher: ffi::opt_ptr(&v.tls_cipher),
-            id: ffi::opt_ptr(&v.id),
-            for_addr: ffi::opt_ptr(&v.for_addr),
-            date: ffi::opt_ptr(&v.date),
-            has_timestamp: h.timestamp.is_some(),
-            timestamp: h.timestamp.unwrap_or(0),
-            has_delay: h.delay.is_some(),
-            delay: h.delay.unwrap_or(0.0),
-            raw: v.raw.as_ptr(),
-            defect_count: v.defects.len(),
-            resolved_rdns: ffi::opt_ptr(&v.resolved_rdns),
-            fcrdns: h.fcrdns.map_or(-1, i32::from),
-        };
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, hop) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe {
+        ffi::get_into(analysis, "analysis", out, |a| {
+            let v = ffi::at(&a.hops, index, "hop")?;
+            let h = &a.analysis.hops[index];
+            Ok(pw_hop {
+                from_helo: ffi::opt_ptr(&v.from_helo),
+                from_rdns: ffi::opt_ptr(&v.from_rdns),
+                from_ip: ffi::opt_ptr(&v.from_ip),
+                by_host: ffi::opt_ptr(&v.by_host),
+                with_protocol: ffi::opt_ptr(&v.with_protocol),
+                tls: h.tls,
+                tls_version: ffi::opt_ptr(&v.tls_version),
+                tls_cipher: ffi::opt_ptr(&v.tls_cipher),
+                id: ffi::opt_ptr(&v.id),
+                for_addr: ffi::opt_ptr(&v.for_addr),
+                date: ffi::opt_ptr(&v.date),
+                has_timestamp: h.timestamp.is_some(),
+                timestamp: h.timestamp.unwrap_or(0),
+                has_delay: h.delay.is_some(),
+                delay: h.delay.unwrap_or(0.0),
+                raw: v.raw.as_ptr(),
+                defect_count: v.defects.len(),
+                resolved_rdns: ffi::opt_ptr(&v.resolved_rdns),
+                fcrdns: h.fcrdns.map_or(-1, i32::from),
+            })
+        })
+    }
 }
 
 /// Defect `defect` of hop `hop` (`"no_semicolon"`, `"bad_date"` …), borrowed; NULL past the end.
@@ -308,22 +305,19 @@ pub unsafe extern "C" fn pw_trace_analysis_finding(
     index: usize,
     out: *mut pw_finding,
 ) -> pw_status {
-    ffi::status(|| {
-        non_null!(analysis, out);
-        // SAFETY: checked non-NULL.
-        let a = unsafe { ffi::handle(analysis) };
-        let v = ffi::at(&a.findings, index, "finding")?;
-        let f = pw_finding {
-            kind: v.kind.as_ptr(),
-            hop: a.analysis.findings[index].hop.map_or(-1, |h| i64::try_from(h).unwrap_or(i64::MAX)),
-            severity: v.severity.as_ptr(),
-            detail: v.detail.as_ptr(),
-            evidence_count: v.evidence.len(),
-        };
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, f) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe {
+        ffi::get_into(analysis, "analysis", out, |a| {
+            let v = ffi::at(&a.findings, index, "finding")?;
+            Ok(pw_finding {
+                kind: v.kind.as_ptr(),
+                hop: a.analysis.findings[index].hop.map_or(-1, |h| i64::try_from(h).unwrap_or(i64::MAX)),
+                severity: v.severity.as_ptr(),
+                detail: v.detail.as_ptr(),
+                evidence_count: v.evidence.len(),
+            })
+        })
+    }
 }
 
 /// Evidence string `evidence` (`"name=value"`) of finding `finding`, borrowed; NULL past the end.
@@ -471,35 +465,32 @@ pub unsafe extern "C" fn pw_received_get(
     received: *const pw_received,
     out: *mut pw_received_fields,
 ) -> pw_status {
-    ffi::status(|| {
-        non_null!(received, out);
-        // SAFETY: checked non-NULL.
-        let r = unsafe { ffi::handle(received) };
-        let p: Vec<*const c_char> = r.fields.iter().map(ffi::opt_ptr).collect();
-        let v = pw_received_fields {
-            from: p[0],
-            from_ip: p[1],
-            from_iprev: p[2],
-            by: p[3],
-            for_: p[4],
-            with: p[5],
-            with_word: p[6],
-            tls_version: p[7],
-            tls_cipher: p[8],
-            id: p[9],
-            ident: p[10],
-            helo: p[11],
-            helo_cmd: p[12],
-            via: p[13],
-            date: p[14],
-            has_timestamp: r.line.timestamp.is_some(),
-            timestamp: r.line.timestamp.unwrap_or(0),
-            defect_count: r.defects.len(),
-        };
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, v) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe {
+        ffi::get_into(received, "received", out, |r| {
+            let p: Vec<*const c_char> = r.fields.iter().map(ffi::opt_ptr).collect();
+            Ok(pw_received_fields {
+                from: p[0],
+                from_ip: p[1],
+                from_iprev: p[2],
+                by: p[3],
+                for_: p[4],
+                with: p[5],
+                with_word: p[6],
+                tls_version: p[7],
+                tls_cipher: p[8],
+                id: p[9],
+                ident: p[10],
+                helo: p[11],
+                helo_cmd: p[12],
+                via: p[13],
+                date: p[14],
+                has_timestamp: r.line.timestamp.is_some(),
+                timestamp: r.line.timestamp.unwrap_or(0),
+                defect_count: r.defects.len(),
+            })
+        })
+    }
 }
 
 /// Defect `index` of the line (`"no_semicolon"`, `"bad_date"` …), borrowed; NULL past the end.
