@@ -479,7 +479,10 @@ export declare class Queue {
   start(): void
   /** Stop the background runner after its current run; resolves when it has stopped. */
   stop(): Promise<void>
-  /** True between `start()` and the end of `stop()`. */
+  /**
+   * True while the background runner runs (the core queue's state): from `start()` until
+   * `stop()` takes effect.
+   */
   get running(): boolean
 }
 

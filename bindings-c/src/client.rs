@@ -9,7 +9,7 @@
 use std::ffi::c_char;
 use std::sync::Mutex;
 
-use postwire::client::{Client, ClientHandle};
+use postwire::client::{Client, ClientHandle, SendOptions};
 use postwire::host::runtime;
 use tokio::runtime::Runtime;
 
@@ -116,14 +116,8 @@ pub unsafe extern "C" fn pw_client_capabilities_to_json(
     client: *const pw_client,
     out: *mut *mut c_char,
 ) -> pw_status {
-    ffi::status(|| {
-        non_null!(client, out);
-        // SAFETY: checked non-NULL.
-        let s = ffi::owned_json(&unsafe { ffi::handle(client) }.handle.capabilities().0)?;
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, s) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::put_json(client, "client", out, |c| c.handle.capabilities().0) }
 }
 
 /// The server's 220 banner, as a reply you own (`pw_reply_free`).
@@ -148,11 +142,8 @@ pub unsafe extern "C" fn pw_client_banner(client: *const pw_client, out: *mut *m
 /// `client` is NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn pw_client_tls(client: *const pw_client) -> bool {
-    ffi::value(|| {
-        non_null!(client);
-        // SAFETY: checked non-NULL.
-        Ok(unsafe { ffi::handle(client) }.handle.is_tls())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get(client, "client", |c| Ok(c.handle.is_tls())) }
 }
 
 /// True once the connection is gone (after `pw_client_quit`, or an error that ended it).
@@ -161,11 +152,8 @@ pub unsafe extern "C" fn pw_client_tls(client: *const pw_client) -> bool {
 /// `client` is NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn pw_client_closed(client: *const pw_client) -> bool {
-    ffi::value(|| {
-        non_null!(client);
-        // SAFETY: checked non-NULL.
-        Ok(unsafe { ffi::handle(client) }.handle.is_closed())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get(client, "client", |c| Ok(c.handle.is_closed())) }
 }
 
 /// AUTH as `user` with `password`. `mechanism`: `"PLAIN"`, `"LOGIN"`, `"XOAUTH2"`, or `""` to pick
@@ -282,6 +270,25 @@ impl pw_send_options {
     }
 }
 
+/// The envelope (`mail_from`, the `rcpt_count` recipients of `rcpt_to`, the options `opts`) and
+/// the message of `pw_client_send_with` and `pw_pool_send_with`.
+///
+/// # Safety
+/// Every pointer checked non-NULL; the rest as `ffi::mail` and `pw_send_options::to_host`.
+pub(crate) unsafe fn send_args<'a>(
+    mail_from: *const c_char,
+    rcpt_to: *const *const c_char,
+    rcpt_count: usize,
+    message: *const u8,
+    message_len: usize,
+    opts: *const pw_send_options,
+) -> Res<(SendOptions, &'a [u8])> {
+    // SAFETY: per the contract above.
+    let ((from, rcpts, msg), value) =
+        unsafe { (ffi::mail(mail_from, rcpt_to, rcpt_count, message, message_len)?, (*opts).to_host()?) };
+    Ok((postwire::host::options::send_options(from, rcpts, value)?, msg))
+}
+
 /// `pw_client_send` with a transaction's options (`opts`: DSN parameters).
 ///
 /// # Safety
@@ -300,14 +307,9 @@ pub unsafe extern "C" fn pw_client_send_with(
     ffi::status(|| {
         non_null!(client, mail_from, rcpt_to, message, opts, out);
         // SAFETY: checked non-NULL; per the contract above.
-        let (c, (from, rcpts, msg), value) = unsafe {
-            (
-                ffi::handle(client),
-                ffi::mail(mail_from, rcpt_to, rcpt_count, message, message_len)?,
-                (*opts).to_host()?,
-            )
+        let (c, (envelope, msg)) = unsafe {
+            (ffi::handle(client), send_args(mail_from, rcpt_to, rcpt_count, message, message_len, opts)?)
         };
-        let envelope = postwire::host::options::send_options(from, rcpts, value)?;
         let result = c.call(async |s| s.send_with(&envelope, msg).await)?;
         // SAFETY: checked non-NULL.
         unsafe { ffi::put(out, ffi::boxed(pw_send_result::new(result))) };
@@ -437,15 +439,13 @@ pub unsafe extern "C" fn pw_client_quit(client: *mut pw_client) -> pw_status {
 /// `client` is NULL or live; `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn pw_client_transcript(client: *const pw_client, out: *mut *mut c_char) -> pw_status {
-    ffi::status(|| {
-        non_null!(client, out);
-        // SAFETY: checked non-NULL.
-        let text = unsafe { ffi::handle(client) }.handle.transcript().join("\n");
-        let s = ffi::owned_bytes(text.as_bytes())?;
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, s) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe {
+        ffi::get_into(client, "client", out, |h| {
+            let text = h.handle.transcript().join("\n");
+            ffi::owned_bytes(text.as_bytes())
+        })
+    }
 }
 
 /// Free a session (closing its connection without QUIT if still open). NULL does nothing.

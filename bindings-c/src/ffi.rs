@@ -5,11 +5,13 @@
 //! Each `extern "C"` function body is one closure handed to [`status`] (functions that return a
 //! `pw_status`), [`value`] (accessors that return a value: on failure the zero value) or
 //! [`void`] (the `_free` functions). They run it under `catch_unwind` — a panic never unwinds
-//! into C — and turn a failure into its status and this thread's last error (`error.rs`). The
-//! closure starts with [`non_null!`] over **all** its pointer arguments before it reads any of
-//! them, so a NULL anywhere is `PW_NULL_PARAMETER` whatever the other arguments point to (the
-//! generated NULL test of `tests/c` relies on that), and writes its out-parameters last, only on
-//! success.
+//! into C — and turn a failure into its status and this thread's last error (`error.rs`). An
+//! accessor that only reads a handle is [`get`] (a value), [`get_into`] (into `*out`) or
+//! [`put_json`] (its JSON), which do
+//! the same and check the handle and `out` themselves. Every other closure starts with
+//! [`non_null!`] over **all** its pointer arguments before it reads any of them, so a NULL
+//! anywhere is `PW_NULL_PARAMETER` whatever the other arguments point to (the generated NULL test
+//! of `tests/c` relies on that), and writes its out-parameters last, only on success.
 
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -246,6 +248,21 @@ pub unsafe fn handle<'a, T>(p: *const T) -> &'a T {
     unsafe { &*p }
 }
 
+/// The body of an accessor that reads one thing of a handle: `read` of the live handle `h` (named
+/// `what` in the error when NULL), as [`value`] returns it.
+///
+/// # Safety
+/// `h` is NULL or a live handle (made by [`boxed`], or one lent to a hook for its call).
+pub unsafe fn get<H, T: Zero>(h: *const H, what: &'static str, read: impl FnOnce(&H) -> Res<T>) -> T {
+    value(|| {
+        if h.is_null() {
+            return Err(Fail::Null(what));
+        }
+        // SAFETY: checked non-NULL; live per the contract above.
+        read(unsafe { handle(h) })
+    })
+}
+
 /// Text from the core as a C string: a NUL inside (impossible in SMTP text the core accepted, but
 /// C strings cannot hold one) becomes U+FFFD rather than cutting the string short.
 pub fn c_string(s: &str) -> CString {
@@ -297,6 +314,45 @@ pub fn owned_bytes(bytes: &[u8]) -> Res<*mut c_char> {
 pub fn owned_json(value: &impl serde::Serialize) -> Res<*mut c_char> {
     let s = serde_json::to_string(value).map_err(|e| Error::io(format!("cannot write JSON: {e}")))?;
     owned_bytes(s.as_bytes())
+}
+
+/// The body of an accessor that reads a handle into an out-parameter: `read` of the live handle
+/// `h` (named `what` in the error when NULL), written into `*out` on success, as [`status`].
+///
+/// # Safety
+/// `h` is NULL or a live handle (made by [`boxed`], or one lent to a hook for its call); `out` is NULL or writable.
+pub unsafe fn get_into<H, T>(
+    h: *const H,
+    what: &'static str,
+    out: *mut T,
+    read: impl FnOnce(&H) -> Res<T>,
+) -> pw_status {
+    status(|| {
+        if h.is_null() {
+            return Err(Fail::Null(what));
+        }
+        non_null!(out);
+        // SAFETY: checked non-NULL; live per the contract above.
+        let v = read(unsafe { handle(h) })?;
+        // SAFETY: checked non-NULL.
+        unsafe { put(out, v) };
+        Ok(())
+    })
+}
+
+/// The body of a `_to_json` function: `json` of the live handle `h` as a string the caller owns
+/// ([`owned_json`]) in `*out`, as [`get_into`].
+///
+/// # Safety
+/// As [`get_into`].
+pub unsafe fn put_json<H, J: serde::Serialize>(
+    h: *const H,
+    what: &'static str,
+    out: *mut *mut c_char,
+    json: impl FnOnce(&H) -> J,
+) -> pw_status {
+    // SAFETY: per the contract above.
+    unsafe { get_into(h, what, out, |x| owned_json(&json(x))) }
 }
 
 /// Free a string the library returned (`char *` results and `char **` out-parameters: JSON,

@@ -317,15 +317,14 @@ pub unsafe extern "C" fn pw_session_address(
     local: bool,
     out: *mut pw_socket_addr,
 ) -> pw_status {
-    ffi::status(|| {
-        non_null!(session, out);
-        // SAFETY: checked non-NULL; alive during the hook call.
-        let info = &unsafe { ffi::handle(session) }.info;
-        let a = if local { info.local } else { info.peer };
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, a.into()) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe {
+        ffi::get_into(session, "session", out, |h| {
+            let info = &h.info;
+            let a = if local { info.local } else { info.peer };
+            Ok(a.into())
+        })
+    }
 }
 
 /// The session as JSON: `{"id", "peer": {"ip", "port"}, "local", "helo", "tls",
@@ -335,19 +334,17 @@ pub unsafe extern "C" fn pw_session_address(
 /// `session` is NULL or the session a hook was handed, during that call; `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn pw_session_to_json(session: *const pw_session, out: *mut *mut c_char) -> pw_status {
-    ffi::status(|| {
-        non_null!(session, out);
-        // SAFETY: checked non-NULL; alive during the hook call.
-        let i = &unsafe { ffi::handle(session) }.info;
-        let v = json!({
-            "id": i.id, "peer": addr_json(i.peer), "local": addr_json(i.local), "helo": i.helo,
-            "tls": i.tls, "authenticated_user": i.authenticated_user,
-        });
-        let s = ffi::owned_json(&v)?;
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, s) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe {
+        ffi::get_into(session, "session", out, |h| {
+            let i = &h.info;
+            let v = json!({
+                "id": i.id, "peer": addr_json(i.peer), "local": addr_json(i.local), "helo": i.helo,
+                "tls": i.tls, "authenticated_user": i.authenticated_user,
+            });
+            ffi::owned_json(&v)
+        })
+    }
 }
 
 /// How many ESMTP parameters the command had.
@@ -374,17 +371,13 @@ pub unsafe extern "C" fn pw_params_get(
     index: usize,
     out: *mut pw_param,
 ) -> pw_status {
-    ffi::status(|| {
-        non_null!(params, out);
-        // SAFETY: checked non-NULL; alive during the hook call.
-        let p = unsafe { ffi::handle(params) };
-        let (k, v) = p.c.get(index).ok_or_else(|| ffi::invalid("parameter index out of range"))?;
-        let param =
-            pw_param { keyword: k.as_ptr(), value: v.as_ref().map_or(std::ptr::null(), |v| v.as_ptr()) };
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, param) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe {
+        ffi::get_into(params, "params", out, |p| {
+            let (k, v) = p.c.get(index).ok_or_else(|| ffi::invalid("parameter index out of range"))?;
+            Ok(pw_param { keyword: k.as_ptr(), value: v.as_ref().map_or(std::ptr::null(), |v| v.as_ptr()) })
+        })
+    }
 }
 
 /// The parameters as a JSON object `{"KEYWORD": "value" or null}`. Free with `pw_string_free`.
@@ -394,17 +387,14 @@ pub unsafe extern "C" fn pw_params_get(
 /// writable.
 #[no_mangle]
 pub unsafe extern "C" fn pw_params_to_json(params: *const pw_params, out: *mut *mut c_char) -> pw_status {
-    ffi::status(|| {
-        non_null!(params, out);
-        // SAFETY: checked non-NULL; alive during the hook call.
-        let p = unsafe { ffi::handle(params) };
-        let map: serde_json::Map<String, Value> =
-            p.pairs.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
-        let s = ffi::owned_json(&map)?;
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, s) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe {
+        ffi::get_into(params, "params", out, |p| {
+            let map: serde_json::Map<String, Value> =
+                p.pairs.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+            ffi::owned_json(&map)
+        })
+    }
 }
 
 /// The envelope sender (`""`: the null sender). Borrowed.
@@ -458,22 +448,20 @@ pub unsafe extern "C" fn pw_envelope_to_json(
     envelope: *const pw_envelope,
     out: *mut *mut c_char,
 ) -> pw_status {
-    ffi::status(|| {
-        non_null!(envelope, out);
-        // SAFETY: checked non-NULL; alive during the hook call.
-        let e = &unsafe { ffi::handle(envelope) }.envelope;
-        let obj = |pairs: Vec<(String, Option<String>)>| -> serde_json::Map<String, Value> {
-            pairs.into_iter().map(|(k, v)| (k, json!(v))).collect()
-        };
-        let v = json!({
-            "mail_from": e.mail_from,
-            "rcpt_to": e.rcpt_to,
-            "mail_params": obj(e.mail_params.to_pairs()),
-            "rcpt_params": e.rcpt_params.iter().map(|p| obj(p.to_pairs())).collect::<Vec<_>>(),
-        });
-        let s = ffi::owned_json(&v)?;
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, s) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe {
+        ffi::get_into(envelope, "envelope", out, |h| {
+            let e = &h.envelope;
+            let obj = |pairs: Vec<(String, Option<String>)>| -> serde_json::Map<String, Value> {
+                pairs.into_iter().map(|(k, v)| (k, json!(v))).collect()
+            };
+            let v = json!({
+                "mail_from": e.mail_from,
+                "rcpt_to": e.rcpt_to,
+                "mail_params": obj(e.mail_params.to_pairs()),
+                "rcpt_params": e.rcpt_params.iter().map(|p| obj(p.to_pairs())).collect::<Vec<_>>(),
+            });
+            ffi::owned_json(&v)
+        })
+    }
 }

@@ -7,7 +7,7 @@ use std::ffi::c_char;
 use postwire::client::{Destination, Pool, PoolOptions};
 use postwire::host::runtime;
 
-use crate::client::pw_send_options;
+use crate::client::{self, pw_send_options};
 use crate::error::pw_status;
 use crate::ffi::{self, non_null, Res};
 use crate::options::{pw_client_options, Obj};
@@ -113,18 +113,16 @@ pub unsafe extern "C" fn pw_pool_send_with(
     ffi::status(|| {
         non_null!(pool, dest, mail_from, rcpt_to, message, opts, out);
         // SAFETY: checked non-NULL; per the contract above.
-        let (p, dest, (from, rcpts, msg), value) = unsafe {
+        let (p, dest, (envelope, msg)) = unsafe {
             (
                 ffi::handle(pool),
                 &*dest,
-                ffi::mail(mail_from, rcpt_to, rcpt_count, message, message_len)?,
-                (*opts).to_host()?,
+                client::send_args(mail_from, rcpt_to, rcpt_count, message, message_len, opts)?,
             )
         };
         // SAFETY: the struct's strings are NULL or valid.
         let d =
             Destination { options: unsafe { dest.to_core() }?, credentials: unsafe { dest.credentials() }? };
-        let envelope = postwire::host::options::send_options(from, rcpts, value)?;
         let r = runtime::block_on(p.pool.send_with(&d, &envelope, msg))??;
         // SAFETY: checked non-NULL.
         unsafe { ffi::put(out, ffi::boxed(pw_send_result::new(r))) };
@@ -154,21 +152,19 @@ pub struct pw_pool_stats {
 /// `pool` is NULL or live; `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn pw_pool_get_stats(pool: *const pw_pool, out: *mut pw_pool_stats) -> pw_status {
-    ffi::status(|| {
-        non_null!(pool, out);
-        // SAFETY: checked non-NULL.
-        let s = unsafe { ffi::handle(pool) }.pool.stats();
-        let stats = pw_pool_stats {
-            open: s.open as u64,
-            idle: s.idle as u64,
-            created: s.created,
-            reused: s.reused,
-            retried: s.retried,
-        };
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, stats) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe {
+        ffi::get_into(pool, "pool", out, |h| {
+            let s = h.pool.stats();
+            Ok(pw_pool_stats {
+                open: s.open as u64,
+                idle: s.idle as u64,
+                created: s.created,
+                reused: s.reused,
+                retried: s.retried,
+            })
+        })
+    }
 }
 
 /// QUIT every idle session and refuse further sends (`PW_INVALID_INPUT`).

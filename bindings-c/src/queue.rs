@@ -479,11 +479,8 @@ pub unsafe extern "C" fn pw_queue_list(queue: *const pw_queue, out: *mut *mut pw
 /// `entries` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn pw_queue_entries_count(entries: *const pw_queue_entries) -> usize {
-    ffi::value(|| {
-        non_null!(entries);
-        // SAFETY: checked non-NULL.
-        Ok(unsafe { ffi::handle(entries) }.views.len())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get(entries, "entries", |e| Ok(e.views.len())) }
 }
 
 /// Entry `index`, borrowed. `PW_INVALID_INPUT` past the end.
@@ -496,27 +493,24 @@ pub unsafe extern "C" fn pw_queue_entries_get(
     index: usize,
     out: *mut pw_queue_entry,
 ) -> pw_status {
-    ffi::status(|| {
-        non_null!(entries, out);
-        // SAFETY: checked non-NULL.
-        let es = unsafe { ffi::handle(entries) };
-        let v = ffi::at(&es.views, index, "entry")?;
-        let e = &es.entries[index];
-        let out_v = pw_queue_entry {
-            id: v.id.as_ptr(),
-            mail_from: v.mail_from.as_ptr(),
-            envid: ffi::opt_ptr(&v.envid),
-            ret: ffi::opt_ptr(&v.ret),
-            size: e.size,
-            created_ms: e.created_ms,
-            next_try_ms: e.next_try_ms,
-            attempts: e.attempts,
-            recipient_count: v.rcpts.len(),
-        };
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, out_v) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe {
+        ffi::get_into(entries, "entries", out, |es| {
+            let v = ffi::at(&es.views, index, "entry")?;
+            let e = &es.entries[index];
+            Ok(pw_queue_entry {
+                id: v.id.as_ptr(),
+                mail_from: v.mail_from.as_ptr(),
+                envid: ffi::opt_ptr(&v.envid),
+                ret: ffi::opt_ptr(&v.ret),
+                size: e.size,
+                created_ms: e.created_ms,
+                next_try_ms: e.next_try_ms,
+                attempts: e.attempts,
+                recipient_count: v.rcpts.len(),
+            })
+        })
+    }
 }
 
 /// Recipient `rcpt` of entry `entry`, borrowed. `PW_INVALID_INPUT` past either end.
@@ -530,28 +524,25 @@ pub unsafe extern "C" fn pw_queue_entries_recipient(
     rcpt: usize,
     out: *mut pw_queue_recipient_state,
 ) -> pw_status {
-    ffi::status(|| {
-        non_null!(entries, out);
-        // SAFETY: checked non-NULL.
-        let es = unsafe { ffi::handle(entries) };
-        let r = ffi::at(&ffi::at(&es.views, entry, "entry")?.rcpts, rcpt, "recipient")?;
-        let core = &es.entries[entry].recipients[rcpt];
-        let v = pw_queue_recipient_state {
-            rcpt: r.rcpt.as_ptr(),
-            notify: ffi::opt_ptr(&r.notify),
-            orcpt: ffi::opt_ptr(&r.orcpt),
-            status: r.status.as_ptr(),
-            attempts: core.attempts,
-            last_reply: r.last_reply.as_deref().map_or(std::ptr::null(), |p| p as *const pw_reply),
-            last_detail: ffi::opt_ptr(&r.last_detail),
-            remote_host: ffi::opt_ptr(&r.remote_host),
-            notified: core.notified,
-            remote_dsn: core.remote_dsn,
-        };
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, v) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe {
+        ffi::get_into(entries, "entries", out, |es| {
+            let r = ffi::at(&ffi::at(&es.views, entry, "entry")?.rcpts, rcpt, "recipient")?;
+            let core = &es.entries[entry].recipients[rcpt];
+            Ok(pw_queue_recipient_state {
+                rcpt: r.rcpt.as_ptr(),
+                notify: ffi::opt_ptr(&r.notify),
+                orcpt: ffi::opt_ptr(&r.orcpt),
+                status: r.status.as_ptr(),
+                attempts: core.attempts,
+                last_reply: r.last_reply.as_deref().map_or(std::ptr::null(), |p| p as *const pw_reply),
+                last_detail: ffi::opt_ptr(&r.last_detail),
+                remote_host: ffi::opt_ptr(&r.remote_host),
+                notified: core.notified,
+                remote_dsn: core.remote_dsn,
+            })
+        })
+    }
 }
 
 /// The entries as JSON (`postwire queue list --json`): `[{"id", "mail_from", "envid", "ret",
@@ -565,14 +556,8 @@ pub unsafe extern "C" fn pw_queue_entries_to_json(
     entries: *const pw_queue_entries,
     out: *mut *mut c_char,
 ) -> pw_status {
-    ffi::status(|| {
-        non_null!(entries, out);
-        // SAFETY: checked non-NULL.
-        let s = ffi::owned_json(&mta::to_value(&unsafe { ffi::handle(entries) }.entries))?;
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, s) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::put_json(entries, "entries", out, |e| mta::to_value(&e.entries)) }
 }
 
 /// Free a list. NULL does nothing.

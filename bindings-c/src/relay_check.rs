@@ -155,11 +155,8 @@ pub unsafe extern "C" fn pw_check_relay(
 /// `report` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn pw_relay_report_open(report: *const pw_relay_report) -> bool {
-    ffi::value(|| {
-        non_null!(report);
-        // SAFETY: checked non-NULL.
-        Ok(unsafe { ffi::handle(report) }.report.open)
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get(report, "report", |r| Ok(r.report.open)) }
 }
 
 /// True when not open and no probe was refused outright (only 4xx answers and errors).
@@ -168,11 +165,8 @@ pub unsafe extern "C" fn pw_relay_report_open(report: *const pw_relay_report) ->
 /// `report` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn pw_relay_report_inconclusive(report: *const pw_relay_report) -> bool {
-    ffi::value(|| {
-        non_null!(report);
-        // SAFETY: checked non-NULL.
-        Ok(unsafe { ffi::handle(report) }.report.inconclusive)
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get(report, "report", |r| Ok(r.report.inconclusive)) }
 }
 
 /// How many probes relayed (the evidence for "open").
@@ -181,11 +175,8 @@ pub unsafe extern "C" fn pw_relay_report_inconclusive(report: *const pw_relay_re
 /// `report` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn pw_relay_report_evidence_count(report: *const pw_relay_report) -> usize {
-    ffi::value(|| {
-        non_null!(report);
-        // SAFETY: checked non-NULL.
-        Ok(unsafe { ffi::handle(report) }.evidence.len())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get(report, "report", |r| Ok(r.evidence.len())) }
 }
 
 /// The name of relayed probe `index`, borrowed; NULL past the end.
@@ -197,11 +188,8 @@ pub unsafe extern "C" fn pw_relay_report_evidence(
     report: *const pw_relay_report,
     index: usize,
 ) -> *const c_char {
-    ffi::value(|| {
-        non_null!(report);
-        // SAFETY: checked non-NULL.
-        Ok(ffi::at(&unsafe { ffi::handle(report) }.evidence, index, "evidence")?.as_ptr())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get(report, "report", |r| Ok(ffi::at(&r.evidence, index, "evidence")?.as_ptr())) }
 }
 
 /// How many probes ran.
@@ -210,11 +198,8 @@ pub unsafe extern "C" fn pw_relay_report_evidence(
 /// `report` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn pw_relay_report_result_count(report: *const pw_relay_report) -> usize {
-    ffi::value(|| {
-        non_null!(report);
-        // SAFETY: checked non-NULL.
-        Ok(unsafe { ffi::handle(report) }.tests.len())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get(report, "report", |r| Ok(r.tests.len())) }
 }
 
 /// Probe `index`, borrowed. `PW_INVALID_INPUT` past the end.
@@ -227,25 +212,22 @@ pub unsafe extern "C" fn pw_relay_report_result(
     index: usize,
     out: *mut pw_relay_test,
 ) -> pw_status {
-    ffi::status(|| {
-        non_null!(report, out);
-        // SAFETY: checked non-NULL.
-        let r = unsafe { ffi::handle(report) };
-        let t = ffi::at(&r.tests, index, "result")?;
-        let v = pw_relay_test {
-            name: t.name.as_ptr(),
-            mail_from: t.mail_from.as_ptr(),
-            rcpt_to: t.rcpt_to.as_ptr(),
-            verdict: t.verdict.as_ptr(),
-            reply: t.reply.as_deref().map_or(std::ptr::null(), |p| p as *const pw_reply),
-            transcript: t.transcript.as_ptr(),
-            error: ffi::opt_ptr(&t.error),
-            control: r.report.results[index].control,
-        };
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, v) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe {
+        ffi::get_into(report, "report", out, |r| {
+            let t = ffi::at(&r.tests, index, "result")?;
+            Ok(pw_relay_test {
+                name: t.name.as_ptr(),
+                mail_from: t.mail_from.as_ptr(),
+                rcpt_to: t.rcpt_to.as_ptr(),
+                verdict: t.verdict.as_ptr(),
+                reply: t.reply.as_deref().map_or(std::ptr::null(), |p| p as *const pw_reply),
+                transcript: t.transcript.as_ptr(),
+                error: ffi::opt_ptr(&t.error),
+                control: r.report.results[index].control,
+            })
+        })
+    }
 }
 
 /// The report as JSON (`postwire relay-check --json`): `{"open", "inconclusive", "evidence",
@@ -259,14 +241,8 @@ pub unsafe extern "C" fn pw_relay_report_to_json(
     report: *const pw_relay_report,
     out: *mut *mut c_char,
 ) -> pw_status {
-    ffi::status(|| {
-        non_null!(report, out);
-        // SAFETY: checked non-NULL.
-        let s = ffi::owned_json(&mta::to_value(&unsafe { ffi::handle(report) }.report))?;
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, s) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::put_json(report, "report", out, |r| mta::to_value(&r.report)) }
 }
 
 /// Free a report. NULL does nothing.
@@ -359,16 +335,13 @@ fn verdict_names() -> &'static [(Verdict, CString)] {
 /// `reply` NULL or live; `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn pw_relay_classify(reply: *const pw_reply, out: *mut *const c_char) -> pw_status {
-    ffi::status(|| {
-        non_null!(reply, out);
-        // SAFETY: checked non-NULL.
-        let v = classify(unsafe { ffi::handle(reply) }.reply());
-        let name =
-            verdict_names().iter().find(|(k, _)| *k == v).map_or(c"error".as_ptr(), |(_, n)| n.as_ptr());
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, name) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe {
+        ffi::get_into(reply, "reply", out, |h| {
+            let v = classify(h.reply());
+            Ok(verdict_names().iter().find(|(k, _)| *k == v).map_or(c"error".as_ptr(), |(_, n)| n.as_ptr()))
+        })
+    }
 }
 
 /// The overall verdict of `n` probe verdicts (names as `pw_relay_classify` gives them): open

@@ -183,11 +183,8 @@ unsafe fn resolve(domain: *const c_char, opts: &pw_resolve_options, out: *mut *m
 /// `route` is NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn pw_route_domain(route: *const pw_route) -> *const c_char {
-    ffi::value(|| {
-        non_null!(route);
-        // SAFETY: checked non-NULL.
-        Ok(unsafe { ffi::handle(route) }.domain.as_ptr())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get(route, "route", |r| Ok(r.domain.as_ptr())) }
 }
 
 /// The canonical name at the end of the CNAME chain (the domain itself without one). Borrowed.
@@ -196,11 +193,8 @@ pub unsafe extern "C" fn pw_route_domain(route: *const pw_route) -> *const c_cha
 /// `route` is NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn pw_route_canonical(route: *const pw_route) -> *const c_char {
-    ffi::value(|| {
-        non_null!(route);
-        // SAFETY: checked non-NULL.
-        Ok(unsafe { ffi::handle(route) }.canonical.as_ptr())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get(route, "route", |r| Ok(r.canonical.as_ptr())) }
 }
 
 /// How many names the CNAME chain has (the targets followed, in order).
@@ -209,11 +203,8 @@ pub unsafe extern "C" fn pw_route_canonical(route: *const pw_route) -> *const c_
 /// `route` is NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn pw_route_cname_count(route: *const pw_route) -> usize {
-    ffi::value(|| {
-        non_null!(route);
-        // SAFETY: checked non-NULL.
-        Ok(unsafe { ffi::handle(route) }.cnames.len())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get(route, "route", |r| Ok(r.cnames.len())) }
 }
 
 /// CNAME target `index` of the chain, borrowed; NULL past the end.
@@ -222,11 +213,8 @@ pub unsafe extern "C" fn pw_route_cname_count(route: *const pw_route) -> usize {
 /// `route` is NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn pw_route_cname(route: *const pw_route, index: usize) -> *const c_char {
-    ffi::value(|| {
-        non_null!(route);
-        // SAFETY: checked non-NULL.
-        Ok(ffi::at(&unsafe { ffi::handle(route) }.cnames, index, "cname")?.as_ptr())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get(route, "route", |r| Ok(ffi::at(&r.cnames, index, "cname")?.as_ptr())) }
 }
 
 /// True when the domain has no MX and its own address is the exchanger (implicit MX).
@@ -235,11 +223,8 @@ pub unsafe extern "C" fn pw_route_cname(route: *const pw_route, index: usize) ->
 /// `route` is NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn pw_route_implicit(route: *const pw_route) -> bool {
-    ffi::value(|| {
-        non_null!(route);
-        // SAFETY: checked non-NULL.
-        Ok(unsafe { ffi::handle(route) }.route.implicit)
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get(route, "route", |r| Ok(r.route.implicit)) }
 }
 
 /// True when the domain publishes a null MX (RFC 7505: it accepts no mail; no hosts).
@@ -248,11 +233,8 @@ pub unsafe extern "C" fn pw_route_implicit(route: *const pw_route) -> bool {
 /// `route` is NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn pw_route_null_mx(route: *const pw_route) -> bool {
-    ffi::value(|| {
-        non_null!(route);
-        // SAFETY: checked non-NULL.
-        Ok(unsafe { ffi::handle(route) }.route.null_mx)
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get(route, "route", |r| Ok(r.route.null_mx)) }
 }
 
 /// How many exchangers, in the order to try them.
@@ -261,11 +243,8 @@ pub unsafe extern "C" fn pw_route_null_mx(route: *const pw_route) -> bool {
 /// `route` is NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn pw_route_host_count(route: *const pw_route) -> usize {
-    ffi::value(|| {
-        non_null!(route);
-        // SAFETY: checked non-NULL.
-        Ok(unsafe { ffi::handle(route) }.hosts.len())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get(route, "route", |r| Ok(r.hosts.len())) }
 }
 
 /// Exchanger `index`, borrowed from `route`. `PW_INVALID_INPUT` past the end.
@@ -278,21 +257,18 @@ pub unsafe extern "C" fn pw_route_host(
     index: usize,
     out: *mut pw_mx_host,
 ) -> pw_status {
-    ffi::status(|| {
-        non_null!(route, out);
-        // SAFETY: checked non-NULL.
-        let r = unsafe { ffi::handle(route) };
-        let (h, core) = (ffi::at(&r.hosts, index, "host")?, &r.route.hosts[index]);
-        let v = pw_mx_host {
-            preference: core.preference,
-            exchange: h.exchange.as_ptr(),
-            cname: ffi::opt_ptr(&h.cname),
-            address_count: h.addresses.len(),
-        };
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, v) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe {
+        ffi::get_into(route, "route", out, |r| {
+            let (h, core) = (ffi::at(&r.hosts, index, "host")?, &r.route.hosts[index]);
+            Ok(pw_mx_host {
+                preference: core.preference,
+                exchange: h.exchange.as_ptr(),
+                cname: ffi::opt_ptr(&h.cname),
+                address_count: h.addresses.len(),
+            })
+        })
+    }
 }
 
 /// Address `address` (`"127.0.0.2"`, `"::1"`) of exchanger `host`, borrowed; NULL past the end.
@@ -305,12 +281,13 @@ pub unsafe extern "C" fn pw_route_host_address(
     host: usize,
     address: usize,
 ) -> *const c_char {
-    ffi::value(|| {
-        non_null!(route);
-        // SAFETY: checked non-NULL.
-        let h = ffi::at(&unsafe { ffi::handle(route) }.hosts, host, "host")?;
-        Ok(ffi::at(&h.addresses, address, "address")?.as_ptr())
-    })
+    // SAFETY: per the contract above.
+    unsafe {
+        ffi::get(route, "route", |r| {
+            let h = ffi::at(&r.hosts, host, "host")?;
+            Ok(ffi::at(&h.addresses, address, "address")?.as_ptr())
+        })
+    }
 }
 
 /// How many lines the explanation has.
@@ -319,11 +296,8 @@ pub unsafe extern "C" fn pw_route_host_address(
 /// `route` is NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn pw_route_explanation_count(route: *const pw_route) -> usize {
-    ffi::value(|| {
-        non_null!(route);
-        // SAFETY: checked non-NULL.
-        Ok(unsafe { ffi::handle(route) }.explanation.len())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get(route, "route", |r| Ok(r.explanation.len())) }
 }
 
 /// Explanation line `index` (`"query  MX shmail.abc.test"`, `"answer …"`, `"skip   …"`),
@@ -333,11 +307,8 @@ pub unsafe extern "C" fn pw_route_explanation_count(route: *const pw_route) -> u
 /// `route` is NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn pw_route_explanation(route: *const pw_route, index: usize) -> *const c_char {
-    ffi::value(|| {
-        non_null!(route);
-        // SAFETY: checked non-NULL.
-        Ok(ffi::at(&unsafe { ffi::handle(route) }.explanation, index, "explanation")?.as_ptr())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get(route, "route", |r| Ok(ffi::at(&r.explanation, index, "explanation")?.as_ptr())) }
 }
 
 /// The route as JSON (`postwire mx --json`): `{"domain", "canonical", "cname_chain", "hosts":
@@ -348,14 +319,8 @@ pub unsafe extern "C" fn pw_route_explanation(route: *const pw_route, index: usi
 /// `route` is NULL or live; `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn pw_route_to_json(route: *const pw_route, out: *mut *mut c_char) -> pw_status {
-    ffi::status(|| {
-        non_null!(route, out);
-        // SAFETY: checked non-NULL.
-        let s = ffi::owned_json(&mta::to_value(&unsafe { ffi::handle(route) }.route))?;
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, s) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::put_json(route, "route", out, |r| mta::to_value(&r.route)) }
 }
 
 /// Free a route. NULL does nothing.

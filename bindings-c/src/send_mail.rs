@@ -128,11 +128,8 @@ pub unsafe extern "C" fn pw_send_mail(
 /// `results` is NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn pw_recipient_results_count(results: *const pw_recipient_results) -> usize {
-    ffi::value(|| {
-        non_null!(results);
-        // SAFETY: checked non-NULL.
-        Ok(unsafe { ffi::handle(results) }.items.len())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get(results, "results", |r| Ok(r.items.len())) }
 }
 
 /// Recipient `index`'s outcome, borrowed. `PW_INVALID_INPUT` past the end.
@@ -145,22 +142,19 @@ pub unsafe extern "C" fn pw_recipient_results_get(
     index: usize,
     out: *mut pw_recipient_result,
 ) -> pw_status {
-    ffi::status(|| {
-        non_null!(results, out);
-        // SAFETY: checked non-NULL.
-        let r = unsafe { ffi::handle(results) };
-        let i = r.items.get(index).ok_or_else(|| ffi::invalid("recipient index out of range"))?;
-        let v = pw_recipient_result {
-            rcpt: i.rcpt.as_ptr(),
-            ok: i.ok,
-            reply: i.reply.as_ref().map_or(std::ptr::null(), |r| r as *const pw_reply),
-            error: i.error,
-            error_message: i.message.as_ref().map_or(std::ptr::null(), |m| m.as_ptr()),
-        };
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, v) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe {
+        ffi::get_into(results, "results", out, |r| {
+            let i = r.items.get(index).ok_or_else(|| ffi::invalid("recipient index out of range"))?;
+            Ok(pw_recipient_result {
+                rcpt: i.rcpt.as_ptr(),
+                ok: i.ok,
+                reply: i.reply.as_ref().map_or(std::ptr::null(), |r| r as *const pw_reply),
+                error: i.error,
+                error_message: i.message.as_ref().map_or(std::ptr::null(), |m| m.as_ptr()),
+            })
+        })
+    }
 }
 
 /// The results as JSON: `[{"rcpt", "ok", "reply", "error": {"kind", "message"} or null}]`. Free
@@ -173,15 +167,8 @@ pub unsafe extern "C" fn pw_recipient_results_to_json(
     results: *const pw_recipient_results,
     out: *mut *mut c_char,
 ) -> pw_status {
-    ffi::status(|| {
-        non_null!(results, out);
-        // SAFETY: checked non-NULL.
-        let r = unsafe { ffi::handle(results) };
-        let s = ffi::owned_json(&json!(r.results))?;
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, s) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get_into(results, "results", out, |r| ffi::owned_json(&json!(r.results))) }
 }
 
 /// Free the results. NULL does nothing.

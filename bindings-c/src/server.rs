@@ -455,11 +455,8 @@ pub unsafe extern "C" fn pw_server_wait(server: *const pw_server) -> pw_status {
 /// `server` is NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn pw_server_running(server: *const pw_server) -> bool {
-    ffi::value(|| {
-        non_null!(server);
-        // SAFETY: checked non-NULL.
-        Ok(unsafe { ffi::handle(server) }.handle().is_some_and(|h| h.running()))
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get(server, "server", |s| Ok(s.handle().is_some_and(|h| h.running()))) }
 }
 
 /// The server's counters.
@@ -508,14 +505,8 @@ pub unsafe extern "C" fn pw_server_get_stats(
     server: *const pw_server,
     out: *mut pw_server_stats,
 ) -> pw_status {
-    ffi::status(|| {
-        non_null!(server, out);
-        // SAFETY: checked non-NULL.
-        let stats = unsafe { ffi::handle(server) }.server.stats();
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, stats.into()) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get_into(server, "server", out, |h| Ok(h.server.stats().into())) }
 }
 
 /// Stop the server (as `pw_server_stop`, if it runs) and free it. NULL does nothing.

@@ -212,11 +212,8 @@ pub unsafe extern "C" fn pw_analyze_received(
 /// `analysis` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn pw_trace_analysis_suspicious(analysis: *const pw_trace_analysis) -> bool {
-    ffi::value(|| {
-        non_null!(analysis);
-        // SAFETY: checked non-NULL.
-        Ok(unsafe { ffi::handle(analysis) }.analysis.suspicious)
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get(analysis, "analysis", |a| Ok(a.analysis.suspicious)) }
 }
 
 /// How many hops.
@@ -225,11 +222,8 @@ pub unsafe extern "C" fn pw_trace_analysis_suspicious(analysis: *const pw_trace_
 /// `analysis` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn pw_trace_analysis_hop_count(analysis: *const pw_trace_analysis) -> usize {
-    ffi::value(|| {
-        non_null!(analysis);
-        // SAFETY: checked non-NULL.
-        Ok(unsafe { ffi::handle(analysis) }.hops.len())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get(analysis, "analysis", |a| Ok(a.hops.len())) }
 }
 
 /// Hop `index` (0 = oldest), borrowed. `PW_INVALID_INPUT` past the end.
@@ -242,37 +236,34 @@ pub unsafe extern "C" fn pw_trace_analysis_hop(
     index: usize,
     out: *mut pw_hop,
 ) -> pw_status {
-    ffi::status(|| {
-        non_null!(analysis, out);
-        // SAFETY: checked non-NULL.
-        let a = unsafe { ffi::handle(analysis) };
-        let v = ffi::at(&a.hops, index, "hop")?;
-        let h = &a.analysis.hops[index];
-        let hop = pw_hop {
-            from_helo: ffi::opt_ptr(&v.from_helo),
-            from_rdns: ffi::opt_ptr(&v.from_rdns),
-            from_ip: ffi::opt_ptr(&v.from_ip),
-            by_host: ffi::opt_ptr(&v.by_host),
-            with_protocol: ffi::opt_ptr(&v.with_protocol),
-            tls: h.tls,
-            tls_version: ffi::opt_ptr(&v.tls_version),
-            tls_cipher: ffi::opt_ptr(&v.tls_cipher),
-            id: ffi::opt_ptr(&v.id),
-            for_addr: ffi::opt_ptr(&v.for_addr),
-            date: ffi::opt_ptr(&v.date),
-            has_timestamp: h.timestamp.is_some(),
-            timestamp: h.timestamp.unwrap_or(0),
-            has_delay: h.delay.is_some(),
-            delay: h.delay.unwrap_or(0.0),
-            raw: v.raw.as_ptr(),
-            defect_count: v.defects.len(),
-            resolved_rdns: ffi::opt_ptr(&v.resolved_rdns),
-            fcrdns: h.fcrdns.map_or(-1, i32::from),
-        };
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, hop) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe {
+        ffi::get_into(analysis, "analysis", out, |a| {
+            let v = ffi::at(&a.hops, index, "hop")?;
+            let h = &a.analysis.hops[index];
+            Ok(pw_hop {
+                from_helo: ffi::opt_ptr(&v.from_helo),
+                from_rdns: ffi::opt_ptr(&v.from_rdns),
+                from_ip: ffi::opt_ptr(&v.from_ip),
+                by_host: ffi::opt_ptr(&v.by_host),
+                with_protocol: ffi::opt_ptr(&v.with_protocol),
+                tls: h.tls,
+                tls_version: ffi::opt_ptr(&v.tls_version),
+                tls_cipher: ffi::opt_ptr(&v.tls_cipher),
+                id: ffi::opt_ptr(&v.id),
+                for_addr: ffi::opt_ptr(&v.for_addr),
+                date: ffi::opt_ptr(&v.date),
+                has_timestamp: h.timestamp.is_some(),
+                timestamp: h.timestamp.unwrap_or(0),
+                has_delay: h.delay.is_some(),
+                delay: h.delay.unwrap_or(0.0),
+                raw: v.raw.as_ptr(),
+                defect_count: v.defects.len(),
+                resolved_rdns: ffi::opt_ptr(&v.resolved_rdns),
+                fcrdns: h.fcrdns.map_or(-1, i32::from),
+            })
+        })
+    }
 }
 
 /// Defect `defect` of hop `hop` (`"no_semicolon"`, `"bad_date"` …), borrowed; NULL past the end.
@@ -285,12 +276,13 @@ pub unsafe extern "C" fn pw_trace_analysis_hop_defect(
     hop: usize,
     defect: usize,
 ) -> *const c_char {
-    ffi::value(|| {
-        non_null!(analysis);
-        // SAFETY: checked non-NULL.
-        let h = ffi::at(&unsafe { ffi::handle(analysis) }.hops, hop, "hop")?;
-        Ok(ffi::at(&h.defects, defect, "defect")?.as_ptr())
-    })
+    // SAFETY: per the contract above.
+    unsafe {
+        ffi::get(analysis, "analysis", |a| {
+            let h = ffi::at(&a.hops, hop, "hop")?;
+            Ok(ffi::at(&h.defects, defect, "defect")?.as_ptr())
+        })
+    }
 }
 
 /// How many findings.
@@ -299,11 +291,8 @@ pub unsafe extern "C" fn pw_trace_analysis_hop_defect(
 /// `analysis` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn pw_trace_analysis_finding_count(analysis: *const pw_trace_analysis) -> usize {
-    ffi::value(|| {
-        non_null!(analysis);
-        // SAFETY: checked non-NULL.
-        Ok(unsafe { ffi::handle(analysis) }.findings.len())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get(analysis, "analysis", |a| Ok(a.findings.len())) }
 }
 
 /// Finding `index`, borrowed. `PW_INVALID_INPUT` past the end.
@@ -316,22 +305,19 @@ pub unsafe extern "C" fn pw_trace_analysis_finding(
     index: usize,
     out: *mut pw_finding,
 ) -> pw_status {
-    ffi::status(|| {
-        non_null!(analysis, out);
-        // SAFETY: checked non-NULL.
-        let a = unsafe { ffi::handle(analysis) };
-        let v = ffi::at(&a.findings, index, "finding")?;
-        let f = pw_finding {
-            kind: v.kind.as_ptr(),
-            hop: a.analysis.findings[index].hop.map_or(-1, |h| i64::try_from(h).unwrap_or(i64::MAX)),
-            severity: v.severity.as_ptr(),
-            detail: v.detail.as_ptr(),
-            evidence_count: v.evidence.len(),
-        };
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, f) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe {
+        ffi::get_into(analysis, "analysis", out, |a| {
+            let v = ffi::at(&a.findings, index, "finding")?;
+            Ok(pw_finding {
+                kind: v.kind.as_ptr(),
+                hop: a.analysis.findings[index].hop.map_or(-1, |h| i64::try_from(h).unwrap_or(i64::MAX)),
+                severity: v.severity.as_ptr(),
+                detail: v.detail.as_ptr(),
+                evidence_count: v.evidence.len(),
+            })
+        })
+    }
 }
 
 /// Evidence string `evidence` (`"name=value"`) of finding `finding`, borrowed; NULL past the end.
@@ -344,12 +330,13 @@ pub unsafe extern "C" fn pw_trace_analysis_finding_evidence(
     finding: usize,
     evidence: usize,
 ) -> *const c_char {
-    ffi::value(|| {
-        non_null!(analysis);
-        // SAFETY: checked non-NULL.
-        let f = ffi::at(&unsafe { ffi::handle(analysis) }.findings, finding, "finding")?;
-        Ok(ffi::at(&f.evidence, evidence, "evidence")?.as_ptr())
-    })
+    // SAFETY: per the contract above.
+    unsafe {
+        ffi::get(analysis, "analysis", |a| {
+            let f = ffi::at(&a.findings, finding, "finding")?;
+            Ok(ffi::at(&f.evidence, evidence, "evidence")?.as_ptr())
+        })
+    }
 }
 
 /// The analysis as JSON (`postwire analyze --json`): `{"hops": [{"from_helo", "from_rdns",
@@ -364,14 +351,8 @@ pub unsafe extern "C" fn pw_trace_analysis_to_json(
     analysis: *const pw_trace_analysis,
     out: *mut *mut c_char,
 ) -> pw_status {
-    ffi::status(|| {
-        non_null!(analysis, out);
-        // SAFETY: checked non-NULL.
-        let s = ffi::owned_json(&mta::to_value(&unsafe { ffi::handle(analysis) }.analysis))?;
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, s) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::put_json(analysis, "analysis", out, |a| mta::to_value(&a.analysis)) }
 }
 
 /// Free an analysis. NULL does nothing.
@@ -484,35 +465,32 @@ pub unsafe extern "C" fn pw_received_get(
     received: *const pw_received,
     out: *mut pw_received_fields,
 ) -> pw_status {
-    ffi::status(|| {
-        non_null!(received, out);
-        // SAFETY: checked non-NULL.
-        let r = unsafe { ffi::handle(received) };
-        let p: Vec<*const c_char> = r.fields.iter().map(ffi::opt_ptr).collect();
-        let v = pw_received_fields {
-            from: p[0],
-            from_ip: p[1],
-            from_iprev: p[2],
-            by: p[3],
-            for_: p[4],
-            with: p[5],
-            with_word: p[6],
-            tls_version: p[7],
-            tls_cipher: p[8],
-            id: p[9],
-            ident: p[10],
-            helo: p[11],
-            helo_cmd: p[12],
-            via: p[13],
-            date: p[14],
-            has_timestamp: r.line.timestamp.is_some(),
-            timestamp: r.line.timestamp.unwrap_or(0),
-            defect_count: r.defects.len(),
-        };
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, v) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe {
+        ffi::get_into(received, "received", out, |r| {
+            let p: Vec<*const c_char> = r.fields.iter().map(ffi::opt_ptr).collect();
+            Ok(pw_received_fields {
+                from: p[0],
+                from_ip: p[1],
+                from_iprev: p[2],
+                by: p[3],
+                for_: p[4],
+                with: p[5],
+                with_word: p[6],
+                tls_version: p[7],
+                tls_cipher: p[8],
+                id: p[9],
+                ident: p[10],
+                helo: p[11],
+                helo_cmd: p[12],
+                via: p[13],
+                date: p[14],
+                has_timestamp: r.line.timestamp.is_some(),
+                timestamp: r.line.timestamp.unwrap_or(0),
+                defect_count: r.defects.len(),
+            })
+        })
+    }
 }
 
 /// Defect `index` of the line (`"no_semicolon"`, `"bad_date"` …), borrowed; NULL past the end.
@@ -521,11 +499,8 @@ pub unsafe extern "C" fn pw_received_get(
 /// `received` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn pw_received_defect(received: *const pw_received, index: usize) -> *const c_char {
-    ffi::value(|| {
-        non_null!(received);
-        // SAFETY: checked non-NULL.
-        Ok(ffi::at(&unsafe { ffi::handle(received) }.defects, index, "defect")?.as_ptr())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get(received, "received", |r| Ok(ffi::at(&r.defects, index, "defect")?.as_ptr())) }
 }
 
 /// The parsed line as JSON: `{"from", "from_ip", "from_iprev", "by", "for_", "with",
@@ -539,14 +514,8 @@ pub unsafe extern "C" fn pw_received_to_json(
     received: *const pw_received,
     out: *mut *mut c_char,
 ) -> pw_status {
-    ffi::status(|| {
-        non_null!(received, out);
-        // SAFETY: checked non-NULL.
-        let s = ffi::owned_json(&mta::to_value(&unsafe { ffi::handle(received) }.line))?;
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, s) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::put_json(received, "received", out, |r| mta::to_value(&r.line)) }
 }
 
 /// Free a parsed line. NULL does nothing.

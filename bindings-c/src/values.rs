@@ -126,14 +126,8 @@ pub unsafe extern "C" fn pw_reply_line(reply: *const pw_reply, index: usize) -> 
 /// `reply` is NULL or a live `pw_reply`; `out` is NULL or valid for writes.
 #[no_mangle]
 pub unsafe extern "C" fn pw_reply_to_json(reply: *const pw_reply, out: *mut *mut c_char) -> pw_status {
-    ffi::status(|| {
-        non_null!(reply, out);
-        // SAFETY: a live handle (checked non-NULL).
-        let s = ffi::owned_json(&unsafe { ffi::handle(reply) }.json())?;
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, s) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::put_json(reply, "reply", out, |r| r.json()) }
 }
 
 /// Free a reply you own (from `pw_reply_new`, `pw_reply_parse` or a client call). NULL does
@@ -300,15 +294,12 @@ pub unsafe extern "C" fn pw_send_result_rejected(
     index: usize,
     out: *mut pw_rejected,
 ) -> pw_status {
-    ffi::status(|| {
-        non_null!(result, out);
-        // SAFETY: a live handle (checked non-NULL).
-        let r = unsafe { ffi::handle(result) };
-        let v = r.rejected.get(index).ok_or_else(|| ffi::invalid("rejected index out of range"))?.view();
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, v) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe {
+        ffi::get_into(result, "result", out, |r| {
+            Ok(r.rejected.get(index).ok_or_else(|| ffi::invalid("rejected index out of range"))?.view())
+        })
+    }
 }
 
 /// The reply after the message (final dot or last BDAT), borrowed from `result`.
@@ -346,14 +337,8 @@ pub unsafe extern "C" fn pw_send_result_timings(
     result: *const pw_send_result,
     out: *mut pw_timings,
 ) -> pw_status {
-    ffi::status(|| {
-        non_null!(result, out);
-        // SAFETY: a live handle (checked non-NULL).
-        let t = pw_timings::from(&unsafe { ffi::handle(result) }.result.timings);
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, t) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get_into(result, "result", out, |h| Ok(pw_timings::from(&h.result.timings))) }
 }
 
 /// The result as JSON: `{"accepted", "rejected": [{"rcpt", "reply"}], "reply", "queue_id",
@@ -367,14 +352,8 @@ pub unsafe extern "C" fn pw_send_result_to_json(
     result: *const pw_send_result,
     out: *mut *mut c_char,
 ) -> pw_status {
-    ffi::status(|| {
-        non_null!(result, out);
-        // SAFETY: a live handle (checked non-NULL).
-        let s = ffi::owned_json(&unsafe { ffi::handle(result) }.result)?;
-        // SAFETY: checked non-NULL.
-        unsafe { ffi::put(out, s) };
-        Ok(())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get_into(result, "result", out, |h| ffi::owned_json(&h.result)) }
 }
 
 /// Free a send result. NULL does nothing.

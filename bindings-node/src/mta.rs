@@ -120,8 +120,9 @@ pub fn parse_received(#[napi(ts_arg_type = "Buffer | string")] value: MessageArg
 #[napi]
 pub struct Queue {
     inner: CoreQueue,
-    /// Set while the background runner runs; its pending Promise keeps the process alive.
-    running: Arc<tokio::sync::watch::Sender<bool>>,
+    /// Set from `start()` until a `stop()` after which the runner no longer runs: the pending
+    /// Promise it ends keeps the process alive. Whether the runner runs is the core's state.
+    keep_alive: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 #[napi]
@@ -135,8 +136,8 @@ impl Queue {
     ) -> napi::Result<Self> {
         let opts = mta::queue_options(options_json(&env, options)?).js(&env)?;
         let inner = CoreQueue::open(&spool_dir, opts).js(&env)?;
-        let (running, _) = tokio::sync::watch::channel(false);
-        Ok(Queue { inner, running: Arc::new(running) })
+        let (keep_alive, _) = tokio::sync::watch::channel(false);
+        Ok(Queue { inner, keep_alive: Arc::new(keep_alive) })
     }
 
     /// Store `message` for `envelope` (`{mailFrom, rcptTo, envid?, ret?}`; `mailFrom: ""` is
@@ -182,17 +183,17 @@ impl Queue {
     /// `pollInterval`. The process stays alive until `stop()`.
     #[napi(catch_unwind)]
     pub fn start(&self, env: Env) -> napi::Result<()> {
-        if self.running.send_replace(true) {
+        if self.inner.running() {
             return Ok(());
         }
-        if let Err(e) = host::runtime::start_queue(&self.inner) {
-            self.running.send_replace(false);
-            return Err(e).js(&env);
+        host::runtime::start_queue(&self.inner).js(&env)?;
+        if self.keep_alive.send_replace(true) {
+            return Ok(()); // the Promise of an earlier start is still pending
         }
-        let mut stopped = self.running.subscribe();
+        let mut stopped = self.keep_alive.subscribe();
         // Pending until `stop()`: what keeps the event loop alive (as a started Server does).
         let _pending: PromiseRaw<'_, ()> = env.spawn_future(async move {
-            let _ = stopped.wait_for(|running| !running).await;
+            let _ = stopped.wait_for(|alive| !alive).await;
             Ok(())
         })?;
         Ok(())
@@ -201,21 +202,24 @@ impl Queue {
     /// Stop the background runner after its current run; resolves when it has stopped.
     #[napi(ts_return_type = "Promise<void>", catch_unwind)]
     pub fn stop<'e>(&self, env: &'e Env) -> napi::Result<PromiseRaw<'e, ()>> {
-        let (q, running) = (self.inner.clone(), Arc::clone(&self.running));
+        let (q, keep_alive) = (self.inner.clone(), Arc::clone(&self.keep_alive));
         promise(
             env,
             async move {
                 q.stop().await;
-                running.send_replace(false);
+                if !q.running() {
+                    keep_alive.send_replace(false); // not after a `start()` made during this stop
+                }
                 Ok(())
             },
             |_, ()| Ok(()),
         )
     }
 
-    /// True between `start()` and the end of `stop()`.
+    /// True while the background runner runs (the core queue's state): from `start()` until
+    /// `stop()` takes effect.
     #[napi(getter, catch_unwind)]
     pub fn running(&self) -> bool {
-        *self.running.borrow()
+        self.inner.running()
     }
 }

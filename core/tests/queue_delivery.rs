@@ -319,7 +319,9 @@ async fn concurrent_submits_are_all_durable_and_the_runner_delivers_them() {
     let dest = Receiver::start("127.0.0.33", port, &["dest.test"], Behaviour::default());
     let spool = tempfile::tempdir().unwrap();
     let q = queue(&dns, port, spool.path(), RetryPolicy::default());
+    assert!(!q.running(), "not started yet");
     q.start();
+    assert!(q.running(), "started");
     let mut tasks = Vec::new();
     for i in 0..40 {
         let q = q.clone();
@@ -332,6 +334,7 @@ async fn concurrent_submits_are_all_durable_and_the_runner_delivers_them() {
     }
     assert!(wait_until(30, || dest.seen().len() == 40), "delivered {} of 40", dest.seen().len());
     q.stop().await;
+    assert!(!q.running(), "stopped");
     assert!(wait_until(5, || q.list().unwrap().is_empty()));
 }
 

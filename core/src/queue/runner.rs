@@ -324,6 +324,13 @@ impl Queue {
         }));
     }
 
+    /// True while the background runner of [`Queue::start`] runs: from `start` until
+    /// [`Queue::stop`] is called (or the runner ended).
+    pub fn running(&self) -> bool {
+        let runner = self.inner.runner.lock().unwrap_or_else(|p| p.into_inner());
+        !*self.inner.stop.borrow() && runner.as_ref().is_some_and(|h| !h.is_finished())
+    }
+
     /// Stop the background runner after its current run.
     pub async fn stop(&self) {
         self.inner.stop.send_replace(true);
