@@ -6,9 +6,9 @@
 //! `pw_status`), [`value`] (accessors that return a value: on failure the zero value) or
 //! [`void`] (the `_free` functions). They run it under `catch_unwind` — a panic never unwinds
 //! into C — and turn a failure into its status and this thread's last error (`error.rs`). An
-//! accessor that only reads a handle is [`get`] (a value), [`get_into`] (into `*out`) or
-//! [`put_json`] (its JSON), which do
-//! the same and check the handle and `out` themselves. Every other closure starts with
+//! accessor that only reads a handle may be written as [`get`] (a value), [`get_into`] (into
+//! `*out`) or [`put_json`] (its JSON), which do the same and check the handle and `out`
+//! themselves (most are; the older ones still spell the check out with [`non_null!`]). Every other closure starts with
 //! [`non_null!`] over **all** its pointer arguments before it reads any of them, so a NULL
 //! anywhere is `PW_NULL_PARAMETER` whatever the other arguments point to (the generated NULL test
 //! of `tests/c` relies on that), and writes its out-parameters last, only on success.

@@ -112,17 +112,15 @@ pub unsafe extern "C" fn pw_pool_send_with(
 ) -> pw_status {
     ffi::status(|| {
         non_null!(pool, dest, mail_from, rcpt_to, message, opts, out);
-        // SAFETY: checked non-NULL; per the contract above.
-        let (p, dest, (envelope, msg)) = unsafe {
-            (
-                ffi::handle(pool),
-                &*dest,
-                client::send_args(mail_from, rcpt_to, rcpt_count, message, message_len, opts)?,
-            )
-        };
-        // SAFETY: the struct's strings are NULL or valid.
+        // SAFETY: checked non-NULL; the struct's strings are NULL or valid (the header's rule).
+        // The destination is read first: a bad one is reported before a bad send option, as by
+        // `pw_pool_send` and the other bindings.
+        let (p, dest) = unsafe { (ffi::handle(pool), &*dest) };
         let d =
             Destination { options: unsafe { dest.to_core() }?, credentials: unsafe { dest.credentials() }? };
+        // SAFETY: checked non-NULL; per the contract above.
+        let (envelope, msg) =
+            unsafe { client::send_args(mail_from, rcpt_to, rcpt_count, message, message_len, opts)? };
         let r = runtime::block_on(p.pool.send_with(&d, &envelope, msg))??;
         // SAFETY: checked non-NULL.
         unsafe { ffi::put(out, ffi::boxed(pw_send_result::new(r))) };

@@ -7,7 +7,7 @@
 //! `--json` prints) with camelCase keys, as plain objects typed in `header.d.ts` (`Route`,
 //! `QueueEntry`, `RunStats`, `RelayReport`, `TraceAnalysis`, `ReceivedLine`).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use napi::bindgen_prelude::{Object, PromiseRaw};
 use napi::Env;
@@ -120,9 +120,10 @@ pub fn parse_received(#[napi(ts_arg_type = "Buffer | string")] value: MessageArg
 #[napi]
 pub struct Queue {
     inner: CoreQueue,
-    /// Set from `start()` until a `stop()` after which the runner no longer runs: the pending
-    /// Promise it ends keeps the process alive. Whether the runner runs is the core's state.
-    keep_alive: Arc<tokio::sync::watch::Sender<bool>>,
+    /// True while a Promise that keeps the process alive is pending: from `start()` until no
+    /// runner task is left (the core's `Queue::stopped`). Whether the runner runs is the core's
+    /// state; this lock only orders a `start()` against that Promise ending.
+    keep_alive: Arc<Mutex<bool>>,
 }
 
 #[napi]
@@ -136,8 +137,7 @@ impl Queue {
     ) -> napi::Result<Self> {
         let opts = mta::queue_options(options_json(&env, options)?).js(&env)?;
         let inner = CoreQueue::open(&spool_dir, opts).js(&env)?;
-        let (keep_alive, _) = tokio::sync::watch::channel(false);
-        Ok(Queue { inner, keep_alive: Arc::new(keep_alive) })
+        Ok(Queue { inner, keep_alive: Arc::new(Mutex::new(false)) })
     }
 
     /// Store `message` for `envelope` (`{mailFrom, rcptTo, envid?, ret?}`; `mailFrom: ""` is
@@ -183,18 +183,24 @@ impl Queue {
     /// `pollInterval`. The process stays alive until `stop()`.
     #[napi(catch_unwind)]
     pub fn start(&self, env: Env) -> napi::Result<()> {
-        if self.inner.running() {
-            return Ok(());
-        }
+        let mut pending = self.keep_alive.lock().unwrap_or_else(|p| p.into_inner());
         host::runtime::start_queue(&self.inner).js(&env)?;
-        if self.keep_alive.send_replace(true) {
+        if *pending {
             return Ok(()); // the Promise of an earlier start is still pending
         }
-        let mut stopped = self.keep_alive.subscribe();
-        // Pending until `stop()`: what keeps the event loop alive (as a started Server does).
+        *pending = true;
+        let (q, keep_alive) = (self.inner.clone(), Arc::clone(&self.keep_alive));
+        // Pending while a runner task is alive: what keeps the event loop alive (as a started
+        // Server does). A `start()` between the wait and the lock is seen as a running queue.
         let _pending: PromiseRaw<'_, ()> = env.spawn_future(async move {
-            let _ = stopped.wait_for(|alive| !alive).await;
-            Ok(())
+            loop {
+                q.stopped().await;
+                let mut pending = keep_alive.lock().unwrap_or_else(|p| p.into_inner());
+                if !q.runner_alive() {
+                    *pending = false;
+                    return Ok(());
+                }
+            }
         })?;
         Ok(())
     }
@@ -202,14 +208,11 @@ impl Queue {
     /// Stop the background runner after its current run; resolves when it has stopped.
     #[napi(ts_return_type = "Promise<void>", catch_unwind)]
     pub fn stop<'e>(&self, env: &'e Env) -> napi::Result<PromiseRaw<'e, ()>> {
-        let (q, keep_alive) = (self.inner.clone(), Arc::clone(&self.keep_alive));
+        let q = self.inner.clone();
         promise(
             env,
             async move {
                 q.stop().await;
-                if !q.running() {
-                    keep_alive.send_replace(false); // not after a `start()` made during this stop
-                }
                 Ok(())
             },
             |_, ()| Ok(()),

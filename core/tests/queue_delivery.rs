@@ -338,6 +338,42 @@ async fn concurrent_submits_are_all_durable_and_the_runner_delivers_them() {
     assert!(wait_until(5, || q.list().unwrap().is_empty()));
 }
 
+/// `start()` while a `stop()` waits for the current run: the stop still ends (the old runner
+/// does not go back to work), one runner goes on, and `stopped()` waits for every runner task.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_during_a_stop_neither_revives_the_old_runner_nor_hangs_the_stop() {
+    let dns = dns();
+    let port = port_free_on(&["127.0.0.33"]);
+    // Long enough that the stop and the start below come while the first message is held.
+    let hold = Some(Duration::from_secs(3));
+    let dest = Receiver::start("127.0.0.33", port, &["dest.test"], Behaviour { hold, ..Default::default() });
+    let spool = tempfile::tempdir().unwrap();
+    let q = queue(&dns, port, spool.path(), RetryPolicy::default());
+    q.stopped().await; // none started: at once
+    q.submit(&NewEntry::new("s@sender.test", &["a@dest.test".to_string()]), MSG).await.unwrap();
+    q.start();
+    // The runner is inside its run (the receiver holds the message) when the stop comes.
+    assert!(wait_until(10, || dest.in_flight() == 1), "delivery under way");
+    let stopping = tokio::spawn({
+        let q = q.clone();
+        async move { q.stop().await }
+    });
+    assert!(wait_until(5, || !q.running()), "stop takes effect at once");
+    assert!(q.runner_alive(), "the old runner finishes its run first");
+    q.start();
+    assert!(q.running(), "a new runner");
+    tokio::time::timeout(Duration::from_secs(20), stopping)
+        .await
+        .expect("the first stop ends although a start came during it")
+        .unwrap();
+    assert!(q.running(), "the second runner still runs");
+    q.submit(&NewEntry::new("s@sender.test", &["b@dest.test".to_string()]), MSG).await.unwrap();
+    assert!(wait_until(30, || dest.seen().len() == 2), "the second runner delivers: {:?}", dest.seen());
+    q.stop().await;
+    tokio::time::timeout(Duration::from_secs(5), q.stopped()).await.expect("no runner task left");
+    assert!(!q.running() && !q.runner_alive());
+}
+
 /// The cap per destination holds however many entries are due: with a receiver that holds each
 /// message a while, uncapped deliveries would overlap.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -113,15 +113,12 @@ class Route(_Value):
 
     @classmethod
     def _from(cls, d: Mapping[str, Any]) -> "Route":
-        return cls(
-            domain=d["domain"],
-            canonical=d["canonical"],
+        return _make(
+            cls,
+            d,
             cname_chain=list(d["cname_chain"]),
-            hosts=[MxHost(h["preference"], h["exchange"], list(h["addresses"]), h.get("cname"))
-                   for h in d["hosts"]],
-            implicit=d["implicit"],
-            null_mx=d["null_mx"],
-            explanation=[RouteStep(s["kind"], s["detail"]) for s in d["explanation"]],
+            hosts=[_make(MxHost, h, addresses=list(h["addresses"])) for h in d["hosts"]],
+            explanation=[_make(RouteStep, s) for s in d["explanation"]],
         )
 
 

@@ -203,14 +203,16 @@ impl QueueEntry {
 impl NewEntry {
     /// The DSN values are ones RFC 3461 allows: every recipient's `notify` and the `ret` as
     /// [`Notify::parse`] and [`Ret::parse`] read them on the wire. The message names the field.
-    pub fn check_dsn_values(&self) -> Result<(), String> {
+    pub fn check_dsn_values(&self) -> crate::Result<()> {
+        let bad = crate::Error::invalid_input;
         for r in &self.recipients {
             if let Some(n) = &r.notify {
-                Notify::parse(n).map_err(|e| format!("recipient {:?}: bad notify {n:?}: {e}", r.address))?;
+                Notify::parse(n)
+                    .map_err(|e| bad(format!("recipient {:?}: bad notify {n:?}: {e}", r.address)))?;
             }
         }
         if let Some(ret) = &self.ret {
-            Ret::parse(ret).map_err(|e| format!("bad ret: {e}"))?;
+            Ret::parse(ret).map_err(|e| bad(format!("bad ret: {e}")))?;
         }
         Ok(())
     }
@@ -272,7 +274,7 @@ mod tests {
             ret: ret.map(str::to_string),
         };
         for (n, r) in [(None, None), (Some("never"), Some("hdrs")), (Some("SUCCESS,DELAY"), Some("FULL"))] {
-            assert_eq!(env(n, r).check_dsn_values(), Ok(()), "{n:?} {r:?}");
+            assert!(env(n, r).check_dsn_values().is_ok(), "{n:?} {r:?}");
         }
         for (n, r, needle) in [
             (Some("NEVER,SUCCESS"), None, "NEVER excludes"),
@@ -283,7 +285,8 @@ mod tests {
             (None, Some(" full"), "bad ret"),
         ] {
             let e = env(n, r).check_dsn_values().unwrap_err();
-            assert!(e.contains(needle), "{n:?} {r:?}: {e}");
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidInput);
+            assert!(e.message().contains(needle), "{n:?} {r:?}: {e}");
         }
         let stored = |ret: &str| QueueEntry::fresh("q", &env(None, Some(ret)), 1, 0);
         assert!(stored("Full").returns_full_message() && !stored("HDRS").returns_full_message());

@@ -108,10 +108,27 @@ struct Inner {
     seq: AtomicU64,
     destinations: Mutex<HashMap<String, Arc<Semaphore>>>,
     wake: tokio::sync::Notify,
-    stop: tokio::sync::watch::Sender<bool>,
-    runner: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    runner: Mutex<Option<Runner>>,
+    /// Runner tasks alive, stopping ones included ([`Queue::stopped`] waits for 0).
+    live: tokio::sync::watch::Sender<usize>,
     /// The Maildir of [`QueueOptions::local`], opened once.
     maildir: Option<crate::server::Maildir>,
+}
+
+/// The background runner of [`Queue::start`] and its own stop signal (one per runner, so a
+/// `start` while an earlier runner is being stopped cannot call that one back to work).
+struct Runner {
+    task: tokio::task::JoinHandle<()>,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+/// Counts a runner task as alive until it is dropped.
+struct Live(Queue);
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.inner.live.send_modify(|n| *n -= 1);
+    }
 }
 
 /// The queue. Cheap to clone (shared state).
@@ -145,7 +162,6 @@ impl Queue {
         if !opts.hostname.is_empty() && !opts.delivery.resolve.own_hostnames.contains(&opts.hostname) {
             opts.delivery.resolve.own_hostnames.push(opts.hostname.clone());
         }
-        let (stop, _) = tokio::sync::watch::channel(false);
         Queue {
             inner: Arc::new(Inner {
                 store,
@@ -155,7 +171,7 @@ impl Queue {
                 seq: AtomicU64::new(0),
                 destinations: Mutex::new(HashMap::new()),
                 wake: tokio::sync::Notify::new(),
-                stop,
+                live: tokio::sync::watch::channel(0).0,
                 runner: Mutex::new(None),
                 maildir: None,
             }),
@@ -193,7 +209,7 @@ impl Queue {
             parse_mailbox(&r.address)
                 .map_err(|e| Error::invalid_input(format!("bad recipient {:?}: {e}", r.address)))?;
         }
-        env.check_dsn_values().map_err(Error::invalid_input)
+        env.check_dsn_values()
     }
 
     /// Store `message` for delivery; returns its queue id once message and envelope are synced
@@ -301,13 +317,15 @@ impl Queue {
     /// wakes on every submit, and looks again every `poll_interval`.
     pub fn start(&self) {
         let mut slot = self.inner.runner.lock().unwrap_or_else(|p| p.into_inner());
-        if slot.as_ref().is_some_and(|h| !h.is_finished()) {
+        if slot.as_ref().is_some_and(|r| !r.task.is_finished()) {
             return;
         }
-        self.inner.stop.send_replace(false);
+        let (stop_tx, mut stop) = tokio::sync::watch::channel(false);
         let q = self.clone();
-        let mut stop = self.inner.stop.subscribe();
-        *slot = Some(tokio::spawn(async move {
+        self.inner.live.send_modify(|n| *n += 1);
+        let task = tokio::spawn(async move {
+            // Counted down however the task ends (a panic in a run included).
+            let _live = Live(q.clone());
             loop {
                 if *stop.borrow() {
                     break;
@@ -318,25 +336,44 @@ impl Queue {
                 tokio::select! {
                     _ = q.inner.wake.notified() => {}
                     _ = tokio::time::sleep(q.inner.opts.poll_interval) => {}
-                    _ = stop.changed() => {}
+                    changed = stop.changed() => {
+                        if changed.is_err() {
+                            break;
+                        }
+                    }
                 }
             }
-        }));
+        });
+        *slot = Some(Runner { task, stop: stop_tx });
     }
 
     /// True while the background runner of [`Queue::start`] runs: from `start` until
     /// [`Queue::stop`] is called (or the runner ended).
     pub fn running(&self) -> bool {
         let runner = self.inner.runner.lock().unwrap_or_else(|p| p.into_inner());
-        !*self.inner.stop.borrow() && runner.as_ref().is_some_and(|h| !h.is_finished())
+        runner.as_ref().is_some_and(|r| !r.task.is_finished())
     }
 
-    /// Stop the background runner after its current run.
+    /// Resolves once no runner task is left (after [`Queue::stop`], when the runner finished its
+    /// current run; at once when none was started). A host keeps its process alive on it.
+    pub async fn stopped(&self) {
+        let mut live = self.inner.live.subscribe();
+        let _ = live.wait_for(|n| *n == 0).await;
+    }
+
+    /// True while a runner task is alive, one being stopped included (unlike
+    /// [`Queue::running`], which turns false when [`Queue::stop`] is called).
+    pub fn runner_alive(&self) -> bool {
+        *self.inner.live.borrow() > 0
+    }
+
+    /// Stop the background runner after its current run. A [`Queue::start`] while this waits
+    /// starts a new runner; this one still ends.
     pub async fn stop(&self) {
-        self.inner.stop.send_replace(true);
-        let handle = self.inner.runner.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(h) = handle {
-            let _ = h.await;
+        let runner = self.inner.runner.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(r) = runner {
+            r.stop.send_replace(true);
+            let _ = r.task.await;
         }
     }
 

@@ -216,7 +216,11 @@ impl Done {
     /// Read `root/done` (a last line cut short by a crash matches nothing).
     pub(super) fn read(root: &Path) -> Done {
         let mut done = Done::default();
-        for line in fs::read_to_string(root.join("done")).unwrap_or_default().lines() {
+        let text = fs::read_to_string(root.join("done")).unwrap_or_default();
+        // Every line is written whole with its newline: a last piece without one was cut short
+        // by a crash, and read as an id alone it would remove every record of that id.
+        let whole = text.rfind('\n').map_or("", |end| &text[..end]);
+        for line in whole.lines() {
             match line.split_once(' ') {
                 None if !line.is_empty() => drop(done.ids.insert(line.to_string())),
                 None => {}

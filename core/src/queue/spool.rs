@@ -114,7 +114,7 @@ impl Spool {
         }
         let scan = segment::scan(root, true)?;
         let seg_dir = root.join("seg");
-        // Segments with nothing live go, durably, before `done` forgets their ids: a power
+        // Segments with nothing live go, durably, before `done` forgets their records: a power
         // cut must not bring back a segment whose removed entries `done` no longer lists.
         let dead: Vec<u64> = scan.segments.iter().copied().filter(|n| !scan.live.contains_key(n)).collect();
         for n in &dead {
@@ -584,6 +584,12 @@ mod tests {
             assert_eq!(reopened.message("again").unwrap(), b"new\r\n");
             spool = reopened;
         }
+        // A line cut short by a crash (no newline) removes nothing, even when what is left of it
+        // reads as an id alone.
+        drop(spool);
+        fs::write(dir.path().join("done"), "again").unwrap();
+        let spool = Spool::open(dir.path()).unwrap();
+        assert_eq!(ids(&spool), ["again", "keep"]);
         // A `done` line of the first format (the id alone) still removes what it names.
         drop(spool);
         fs::write(dir.path().join("done"), "keep\n").unwrap();

@@ -153,6 +153,11 @@ impl Receiver {
     pub fn seen(&self) -> Vec<(String, Vec<String>)> {
         self.behaviour.seen.lock().unwrap().clone()
     }
+
+    /// Messages being held (see [`Behaviour::hold`]) right now.
+    pub fn in_flight(&self) -> u32 {
+        self.behaviour.in_flight.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 impl Drop for Receiver {
