@@ -350,7 +350,7 @@ pub unsafe extern "C" fn pw_queue_stop(queue: *const pw_queue) -> pw_status {
         non_null!(queue);
         // SAFETY: checked non-NULL.
         let q = unsafe { ffi::handle(queue) }.queue.clone();
-        runtime::block_on(async move { q.stop().await })?;
+        runtime::block_on(q.stop())?;
         Ok(())
     })
 }
@@ -583,7 +583,7 @@ pub unsafe extern "C" fn pw_queue_free(queue: *mut pw_queue) {
         }
         // SAFETY: per the contract above.
         let q = unsafe { ffi::handle(queue) }.queue.clone();
-        let _ = runtime::block_on(async move { q.stop().await });
+        let _ = runtime::block_on(q.stop());
         // SAFETY: per the contract above.
         unsafe { ffi::free(queue) }
     })

@@ -208,11 +208,12 @@ impl Queue {
     /// Stop the background runner after its current run; resolves when it has stopped.
     #[napi(ts_return_type = "Promise<void>", catch_unwind)]
     pub fn stop<'e>(&self, env: &'e Env) -> napi::Result<PromiseRaw<'e, ()>> {
-        let q = self.inner.clone();
+        // Takes effect now (a `start()` right after it starts a new runner); resolves later.
+        let stopped = self.inner.stop();
         promise(
             env,
             async move {
-                q.stop().await;
+                stopped.await;
                 Ok(())
             },
             |_, ()| Ok(()),

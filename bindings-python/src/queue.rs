@@ -183,11 +183,11 @@ impl AioQueue {
         runtime::start_queue(&self.inner).py_err()
     }
 
-    /// Awaitable: the background runner stopped.
+    /// Awaitable: the background runner stopped (the stop takes effect at the call).
     fn stop<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let q = self.inner.clone();
+        let stopped = self.inner.stop();
         bridge::spawn(py, async move {
-            q.stop().await;
+            stopped.await;
             Ok(())
         })
     }
@@ -199,9 +199,9 @@ impl AioQueue {
     /// Stops the background runner.
     #[pyo3(signature = (*_args))]
     fn __aexit__<'py>(&self, py: Python<'py>, _args: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
-        let q = self.inner.clone();
+        let stopped = self.inner.stop();
         bridge::spawn(py, async move {
-            q.stop().await;
+            stopped.await;
             Ok(false)
         })
     }

@@ -112,3 +112,39 @@ test('a started queue keeps the process alive; stop() lets it exit', async (t) =
   assert.deepEqual(how, { code: 0, signal: null });
   assert.deepEqual(lines, ['started true', 'stopped false']);
 });
+
+test('start() during a pending stop(): that stop resolves, the queue runs on and holds the process until the next stop', async (t) => {
+  const { child: p, lines, exited } = await child(`
+    const fs = require('node:fs'), os = require('node:os'), path = require('node:path');
+    const pw = require(${PKG});
+    const spool = fs.mkdtempSync(path.join(os.tmpdir(), 'postwire-node-life-'));
+    const q = new pw.Queue(spool, { smarthost: '127.0.0.1', pollInterval: 0.05 });
+    let n = 0;
+    process.stdin.on('data', () => {
+      if (n++ === 0) {
+        const first = q.stop();
+        q.start();
+        first.then(() => console.log('first stop resolved', q.running));
+      } else {
+        q.stop().then(() => {
+          fs.rmSync(spool, { recursive: true, force: true });
+          console.log('stopped', q.running);
+        });
+      }
+    });
+    process.stdin.unref();
+    q.start();
+    console.log('started', q.running);
+  `, 'pipe');
+  t.after(() => p.kill('SIGKILL'));
+  assert.deepEqual(lines, ['started true']);
+  p.stdin.write('restart\n');
+  await within(30000, (async () => { while (lines.length < 2) await new Promise((r) => setTimeout(r, 20)); })(), 'the first stop resolving');
+  assert.deepEqual(lines, ['started true', 'first stop resolved true']);
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(p.exitCode, null, 'the child exited while its restarted queue was running');
+  p.stdin.write('stop\n');
+  const how = await within(30000, exited, 'the child exiting after the second stop()');
+  assert.deepEqual(how, { code: 0, signal: null });
+  assert.deepEqual(lines, ['started true', 'first stop resolved true', 'stopped false']);
+});

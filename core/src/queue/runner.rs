@@ -367,13 +367,18 @@ impl Queue {
         *self.inner.live.borrow() > 0
     }
 
-    /// Stop the background runner after its current run. A [`Queue::start`] while this waits
-    /// starts a new runner; this one still ends.
-    pub async fn stop(&self) {
+    /// Stop the background runner after its current run: the stop takes effect when this is
+    /// called ([`Queue::running`] is false from then on, and a [`Queue::start`] starts a new
+    /// runner); the future returned resolves when the runner ended.
+    pub fn stop(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
         let runner = self.inner.runner.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(r) = runner {
+        if let Some(r) = &runner {
             r.stop.send_replace(true);
-            let _ = r.task.await;
+        }
+        async move {
+            if let Some(r) = runner {
+                let _ = r.task.await;
+            }
         }
     }
 
