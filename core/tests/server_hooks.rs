@@ -240,3 +240,30 @@ fn stop_during_a_hook_reaches_the_session_once_idle() {
     assert_eq!((code, text.as_str()), (421, "4.3.2 Server shutting down, try again later"));
     assert!(r.closed());
 }
+
+/// `Server::start` (what every binding's start calls): a second start while serving is the same
+/// server, not a second serve loop; the server keeps the handle, so a host holds none; one stop
+/// ends it for every handle; a start after the stop serves nothing and does not fail.
+#[test]
+fn start_twice_is_one_server_and_stop_ends_it() {
+    use postwire::server::Server;
+    let server = Arc::new(Server::new(options()).unwrap());
+    let addr = server.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+    assert!(server.handle().is_none() && !server.running(), "not started yet");
+    let first = server.start().unwrap();
+    let second = server.start().unwrap();
+    assert!(Arc::ptr_eq(first.server(), second.server()));
+    assert!(first.running() && second.running() && server.running());
+    let mut r = Raw::greeted(addr);
+    assert_eq!(r.cmd("QUIT").0, 221);
+    assert!(r.closed());
+    server.handle().expect("kept by the server").stop();
+    first.wait().expect("the one serve loop ended well");
+    second.wait().expect("the second start is that serve loop");
+    assert!(!first.running() && !second.running() && !server.running());
+    assert_eq!(server.stats().connections, 1);
+    assert!(std::net::TcpStream::connect(addr).is_err(), "no longer accepting");
+    let again = server.start().expect("a start after the stop is no error");
+    assert!(!again.running() && !server.running(), "and serves nothing");
+    again.wait().expect("returns at once");
+}

@@ -25,19 +25,28 @@ pub fn check_may_wait(dispatch: &super::HookDispatch) -> Result<()> {
 }
 use crate::server::{Server, ServerStats};
 
+/// What a started server keeps of its serving task: its outcome, `None` while serving.
+pub(crate) type Serving = watch::Receiver<Option<Result<()>>>;
+
 /// A started server. Cheap to clone; every method may be called from any thread.
 #[derive(Clone)]
 pub struct ServerHandle {
     server: Arc<Server>,
-    /// `None` while serving; the outcome of `serve()` once it returned.
-    done: watch::Receiver<Option<Result<()>>>,
+    done: Serving,
 }
 
 impl Server {
     /// Serve every bound address in the background on the shared runtime
-    /// ([`runtime::shared`]) until [`ServerHandle::stop`]. Needs `listen()` first; a server is
-    /// started once.
+    /// ([`runtime::shared`]) until [`ServerHandle::stop`]. Needs `listen()` first. A server is
+    /// started once: a later call — while it serves or after it stopped — starts nothing and
+    /// returns the handle of that first start; a server stopped before it ever started is
+    /// `invalid_input`. The server keeps the handle ([`handle`](Self::handle)), so a host need
+    /// not.
     pub fn start(self: &Arc<Self>) -> Result<ServerHandle> {
+        let mut started = crate::server::lock(&self.started);
+        if let Some(done) = &*started {
+            return Ok(ServerHandle { server: Arc::clone(self), done: done.clone() });
+        }
         if self.is_stopping() {
             return Err(Error::invalid_input("this server was stopped; create a new one"));
         }
@@ -50,7 +59,19 @@ impl Server {
             let r = server.serve().await;
             tx.send_replace(Some(r));
         });
+        *started = Some(done.clone());
         Ok(ServerHandle { server: Arc::clone(self), done })
+    }
+
+    /// The handle of [`start`](Self::start); `None` before the first start.
+    pub fn handle(self: &Arc<Self>) -> Option<ServerHandle> {
+        let done = crate::server::lock(&self.started).clone()?;
+        Some(ServerHandle { server: Arc::clone(self), done })
+    }
+
+    /// True from [`start`](Self::start) until the server stopped serving (the end of a stop).
+    pub fn running(&self) -> bool {
+        crate::server::lock(&self.started).as_ref().is_some_and(|done| done.borrow().is_none())
     }
 }
 
@@ -125,9 +146,10 @@ mod tests {
         let opts = ServerOptions { hostname: "mx.example.test".into(), ..Default::default() };
         let server = Arc::new(Server::new(opts).unwrap());
         assert!(server.start().is_err(), "listen() first");
+        assert!(server.handle().is_none() && !server.running(), "a failed start keeps nothing");
         server.listen("127.0.0.1:0".parse().unwrap()).unwrap();
         let h = server.start().unwrap();
-        assert!(h.running());
+        assert!(h.running() && server.running());
         assert_eq!(h.addresses().len(), 1);
         let c = std::net::TcpStream::connect(h.addresses()[0]).unwrap();
         let mut line = String::new();
@@ -135,8 +157,19 @@ mod tests {
         assert!(line.starts_with("220 "), "{line}");
         drop(c);
         h.stop_and_wait().unwrap();
-        assert!(!h.running());
+        assert!(!h.running() && !server.running());
         assert_eq!(h.stats().connections, 1);
-        assert!(server.start().is_err(), "stopped servers do not restart");
+        let again = server.start().expect("a start after the stop returns the first start's handle");
+        assert!(!again.running(), "stopped servers do not restart");
+        assert!(std::net::TcpStream::connect(h.addresses()[0]).is_err(), "nobody listens any more");
+    }
+
+    #[test]
+    fn stopped_before_start() {
+        let server = Arc::new(Server::new(ServerOptions::default()).unwrap());
+        server.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+        server.stop();
+        assert!(server.start().is_err(), "a server stopped before its start never serves");
+        assert!(server.handle().is_none() && !server.running());
     }
 }

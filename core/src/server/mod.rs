@@ -73,6 +73,9 @@ pub struct Server {
     addrs: Mutex<Vec<SocketAddr>>,
     shutdown: watch::Sender<StopLevel>,
     sessions: Arc<Semaphore>,
+    /// Set by the first [`Server::start`] (`crate::host::server`), kept for good: the outcome
+    /// of serving, `None` inside until `serve()` returned.
+    pub(crate) started: Mutex<Option<crate::host::server::Serving>>,
 }
 
 impl Server {
@@ -111,6 +114,7 @@ impl Server {
             addrs: Mutex::new(Vec::new()),
             shutdown: watch::channel(StopLevel::Running).0,
             sessions,
+            started: Mutex::new(None),
         })
     }
 
@@ -215,7 +219,7 @@ impl Server {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
