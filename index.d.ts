@@ -530,7 +530,10 @@ export declare class Server {
    * `{host, port}`. May be called several times before `start()`.
    */
   listen(host?: string | undefined | null, port?: number | undefined | null): Promise<Address>
-  /** Serve in the background until `stop()`; the process stays alive meanwhile. */
+  /**
+   * Serve in the background until `stop()`; the process stays alive meanwhile. A server is
+   * started once: a later call, while it serves or after `stop()`, does nothing.
+   */
   start(): void
   /**
    * Graceful stop: no new sessions, idle ones told 421, transactions in flight may finish

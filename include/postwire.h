@@ -2735,7 +2735,8 @@ pw_status pw_server_listen(pw_server *server,
 
 /**
  * Serve every bound address in the background (on the library's threads) until
- * `pw_server_stop`. Returns at once.
+ * `pw_server_stop`. Returns at once. A server is started once: a later call, while it serves or
+ * after `pw_server_stop`, starts nothing and succeeds.
  *
  * # Safety
  * `server` is NULL or live.

@@ -2,16 +2,16 @@
 //! layer's options value: names, defaults and checks are the core's), C hooks (`hooks.rs`) on
 //! the core's hook thread, `listen` / `start` / `stop` / `wait`, counters.
 //!
-//! The server runs on the core's shared runtime through its `ServerHandle`. Every `pw_server_*`
-//! function may be called from any thread (the handle is internally locked); `pw_server_stop`
+//! The server runs on the core's shared runtime; the core `Server` keeps the handle of its start
+//! (started once). Every `pw_server_*` function may be called from any thread; `pw_server_stop`
 //! and `pw_server_free` return only once no hook runs or will run, so `user_data` may be freed
 //! right after them.
 
 use std::ffi::{c_char, c_void};
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use postwire::host::{self, HookDispatch, ServerHandle};
+use postwire::host::{self, HookDispatch};
 use postwire::server::{Server, ServerStats};
 use serde_json::Value;
 
@@ -293,20 +293,15 @@ impl pw_server_options {
 pub struct pw_server {
     server: Arc<Server>,
     dispatch: Arc<HookDispatch>,
-    handle: Mutex<Option<ServerHandle>>,
 }
 
 impl pw_server {
-    fn handle(&self) -> Option<ServerHandle> {
-        self.handle.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
     /// Graceful stop, wait for the sessions, then for the hook thread: afterwards no hook runs.
     /// From one of the server's own hooks it is `invalid_input` and stops nothing.
     fn stop(&self) -> postwire::Result<()> {
         host::server::check_may_wait(&self.dispatch)?;
         self.server.stop();
-        let served = self.handle().map_or(Ok(()), |h| h.wait());
+        let served = self.server.handle().map_or(Ok(()), |h| h.wait());
         self.dispatch.flush();
         self.dispatch.close();
         served
@@ -346,7 +341,7 @@ pub unsafe extern "C" fn pw_server_new(
             core.auth = Some(dispatch.clone());
         }
         let server = Arc::new(Server::with_hooks(core, dispatch.clone())?);
-        let s = pw_server { server, dispatch, handle: Mutex::new(None) };
+        let s = pw_server { server, dispatch };
         // SAFETY: checked non-NULL.
         unsafe { ffi::put(out, ffi::boxed(s)) };
         Ok(())
@@ -382,7 +377,8 @@ pub unsafe extern "C" fn pw_server_listen(
 }
 
 /// Serve every bound address in the background (on the library's threads) until
-/// `pw_server_stop`. Returns at once.
+/// `pw_server_stop`. Returns at once. A server is started once: a later call, while it serves or
+/// after `pw_server_stop`, starts nothing and succeeds.
 ///
 /// # Safety
 /// `server` is NULL or live.
@@ -391,11 +387,7 @@ pub unsafe extern "C" fn pw_server_start(server: *mut pw_server) -> pw_status {
     ffi::status(|| {
         non_null!(server);
         // SAFETY: checked non-NULL.
-        let s = unsafe { ffi::handle(server) };
-        let mut g = s.handle.lock().unwrap_or_else(|p| p.into_inner());
-        if g.is_none() {
-            *g = Some(s.server.start()?);
-        }
+        unsafe { ffi::handle(server) }.server.start()?;
         Ok(())
     })
 }
@@ -442,7 +434,7 @@ pub unsafe extern "C" fn pw_server_wait(server: *const pw_server) -> pw_status {
         // SAFETY: checked non-NULL.
         let s = unsafe { ffi::handle(server) };
         host::server::check_may_wait(&s.dispatch)?;
-        match s.handle() {
+        match s.server.handle() {
             Some(h) => Ok(h.wait()?),
             None => Ok(()),
         }
@@ -456,7 +448,7 @@ pub unsafe extern "C" fn pw_server_wait(server: *const pw_server) -> pw_status {
 #[no_mangle]
 pub unsafe extern "C" fn pw_server_running(server: *const pw_server) -> bool {
     // SAFETY: per the contract above.
-    unsafe { ffi::get(server, "server", |s| Ok(s.handle().is_some_and(|h| h.running()))) }
+    unsafe { ffi::get(server, "server", |s| Ok(s.server.running())) }
 }
 
 /// The server's counters.

@@ -1,17 +1,18 @@
 //! `Server`: every option of the API contract (`ServerOptions`; names, defaults and checks are
 //! the core's), JS hooks (`hooks.rs`), `listen` / `start` / `stop` / `forceStop`, `stats`.
 //!
-//! The server runs on the core's shared runtime through its `ServerHandle`. Process lifetime is
-//! Node's `net.Server`'s: between `start()` and the end of `stop()` a pending internal Promise
-//! keeps the event loop (and so the process) alive; hooks and logging never do by themselves.
+//! The server runs on the core's shared runtime; the core `Server` keeps its handle. Process
+//! lifetime is Node's `net.Server`'s: between `start()` and the end of `stop()` a pending internal
+//! Promise keeps the event loop (and so the process) alive; hooks and logging never do by
+//! themselves.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use napi::bindgen_prelude::{FromNapiValue, Function, JsObjectValue, JsValue, Object, PromiseRaw, Unknown};
 use napi::{Env, ValueType};
 use napi_derive::napi;
-use postwire::host::{self, HookDispatch, ServerHandle};
+use postwire::host::{self, HookDispatch};
 use postwire::server::Server as CoreServer;
 
 use crate::error::{invalid_input, promise, ResultExt};
@@ -25,7 +26,6 @@ use crate::values::{Address, ServerStats};
 pub struct Server {
     server: Arc<CoreServer>,
     dispatch: Option<Arc<HookDispatch>>,
-    handle: Arc<Mutex<Option<ServerHandle>>>,
 }
 
 /// The options that may hold a function (left out of the options the core reads).
@@ -42,12 +42,6 @@ fn hook<'a, A: napi::bindgen_prelude::JsValuesTupleIntoVec>(
         ValueType::Undefined | ValueType::Null => Ok(None),
         ValueType::Function => Ok(Some(unsafe { Function::from_napi_value(env.raw(), v.raw())? })),
         _ => Err(invalid_input(env, format!("option {key} must be a function"))),
-    }
-}
-
-impl Server {
-    fn handle(&self) -> Option<ServerHandle> {
-        self.handle.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
@@ -90,7 +84,7 @@ impl Server {
             None => CoreServer::new(opts),
         }
         .js(&env)?;
-        Ok(Server { server: Arc::new(server), dispatch, handle: Arc::new(Mutex::new(None)) })
+        Ok(Server { server: Arc::new(server), dispatch })
     }
 
     /// Bind `host:port` (defaults `127.0.0.1` and 0, an ephemeral port); resolves to the bound
@@ -122,16 +116,15 @@ impl Server {
         )
     }
 
-    /// Serve in the background until `stop()`; the process stays alive meanwhile.
+    /// Serve in the background until `stop()`; the process stays alive meanwhile. A server is
+    /// started once: a later call, while it serves or after `stop()`, does nothing.
     #[napi(catch_unwind)]
     pub fn start(&self, env: Env) -> napi::Result<()> {
-        let mut g = self.handle.lock().unwrap_or_else(|p| p.into_inner());
-        if g.is_some() {
+        // Only JS calls start(), on this thread: nobody starts it between this look and the start.
+        if self.server.handle().is_some() {
             return Ok(());
         }
-        let h = self.server.start().js(&env)?;
-        let serving = h.clone();
-        *g = Some(h);
+        let serving = self.server.start().js(&env)?;
         // Pending until the server stopped serving: this is what keeps the event loop alive. It
         // never rejects (nobody awaits it); an error of serving comes out of `stop()`.
         let _pending: PromiseRaw<'_, ()> = env.spawn_future(async move {
@@ -146,7 +139,7 @@ impl Server {
     #[napi(ts_return_type = "Promise<void>", catch_unwind)]
     pub fn stop<'e>(&self, env: &'e Env) -> napi::Result<PromiseRaw<'e, ()>> {
         self.server.stop();
-        let handle = self.handle();
+        let handle = self.server.handle();
         let dispatch = self.dispatch.clone();
         promise(
             env,
@@ -175,7 +168,7 @@ impl Server {
     /// True between `start()` and the end of `stop()`.
     #[napi(getter, catch_unwind)]
     pub fn running(&self) -> bool {
-        self.handle().is_some_and(|h| h.running())
+        self.server.running()
     }
 
     /// The addresses bound so far.

@@ -65,21 +65,19 @@ impl AioServer {
     }
 
     /// Watch the request queue on `event_loop` (the running loop) and start serving.
+    /// Started once, as `Server.start()`: a later call does nothing. No lock is held across a
+    /// call into Python (`add_reader` may run Python code that uses this server).
     fn _start(&self, py: Python<'_>, event_loop: Bound<'_, PyAny>) -> PyResult<()> {
-        let mut g = self.core.slot();
-        if g.is_some() {
+        if self.core.server.handle().is_some() {
             return Ok(());
         }
         let hooks = &self.core.hooks;
         *hooks.caller_loop.lock().unwrap_or_else(|p| p.into_inner()) = Some(event_loop.clone().unbind());
         let drain = Bound::new(py, HookDrain { queue: Arc::clone(&self.queue), hooks: Arc::clone(hooks) })?;
         event_loop.call_method1("add_reader", (self.queue.fd(), drain))?;
-        match self.core.server.start() {
-            Ok(h) => *g = Some(h),
-            Err(e) => {
-                let _ = event_loop.call_method1("remove_reader", (self.queue.fd(),));
-                return Err(e).py_err();
-            }
+        if let Err(e) = self.core.server.start() {
+            let _ = event_loop.call_method1("remove_reader", (self.queue.fd(),));
+            return Err(e).py_err();
         }
         Ok(())
     }
@@ -87,7 +85,7 @@ impl AioServer {
     /// Begin a graceful stop; an awaitable that is done when every session ended.
     fn _stop<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.core.server.stop();
-        let handle = self.core.handle();
+        let handle = self.core.server.handle();
         bridge::spawn(py, async move {
             match handle {
                 Some(h) => h.stopped().await,

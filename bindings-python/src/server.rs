@@ -2,13 +2,13 @@
 //! checks are the core's: `postwire::host::options`), Python hooks (`hooks.rs`), `listen` /
 //! `start` / `serve_forever` / `stop`, `stats`, context manager.
 //!
-//! The server runs on the core's shared runtime through its `ServerHandle`; blocking calls
-//! (`stop`, `serve_forever`) release the GIL.
+//! The server runs on the core's shared runtime; the core `Server` keeps its handle. Blocking
+//! calls (`stop`, `serve_forever`) release the GIL.
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
-use postwire::host::{self, HookDispatch, ServerHandle};
+use postwire::host::{self, HookDispatch};
 use postwire::server::{Server, ServerOptions};
 use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError};
 use pyo3::prelude::*;
@@ -24,9 +24,9 @@ pub struct PyServer {
     core: ServerParts,
 }
 
-/// What `Server` and `aio.Server` (`aio_server.rs`) both are: the core server, the Python hooks,
-/// the dispatch that runs them, the handle of the serving task once started; and the calls both
-/// answer alike (`listen`, `addresses`, `running`, `stats`, `hostname`).
+/// What `Server` and `aio.Server` (`aio_server.rs`) both are: the core server (which keeps the
+/// handle of its start), the Python hooks, the dispatch that runs them; and the calls both answer
+/// alike (`listen`, `addresses`, `running`, `stats`, `hostname`).
 pub struct ServerParts {
     /// The core server.
     pub server: Arc<Server>,
@@ -34,8 +34,6 @@ pub struct ServerParts {
     pub hooks: Arc<PyHooks>,
     /// How the server's hook calls reach the hooks.
     pub dispatch: Arc<HookDispatch>,
-    /// The serving task once started (`slot`, `handle`).
-    handle: Mutex<Option<ServerHandle>>,
 }
 
 impl ServerParts {
@@ -59,17 +57,7 @@ impl ServerParts {
             opts.auth = Some(dispatch.clone());
         }
         let server = Arc::new(Server::with_hooks(opts, dispatch.clone()).py_err()?);
-        Ok(ServerParts { server, hooks, dispatch, handle: Mutex::new(None) })
-    }
-
-    /// The serving task's handle slot (`None` before the start).
-    pub fn slot(&self) -> MutexGuard<'_, Option<ServerHandle>> {
-        self.handle.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The serving task, once started.
-    pub fn handle(&self) -> Option<ServerHandle> {
-        self.slot().clone()
+        Ok(ServerParts { server, hooks, dispatch })
     }
 
     /// `listen(host, port)`.
@@ -89,7 +77,7 @@ impl ServerParts {
 
     /// True between the start and the end of the stop.
     pub fn running(&self) -> bool {
-        self.handle().is_some_and(|h| h.running())
+        self.server.running()
     }
 
     /// The server's counters as a dict.
@@ -132,12 +120,10 @@ impl PyServer {
         self.core.addresses()
     }
 
-    /// Serve in the background until `stop()`.
+    /// Serve in the background until `stop()`. A server is started once: a later call, while it
+    /// serves or after `stop()`, does nothing.
     fn start(&self) -> PyResult<()> {
-        let mut g = self.core.slot();
-        if g.is_none() {
-            *g = Some(self.core.server.start().py_err()?);
-        }
+        self.core.server.start().py_err()?;
         Ok(())
     }
 
@@ -169,7 +155,7 @@ impl PyServer {
             ));
         }
         server.stop();
-        let served = match self.core.handle() {
+        let served = match server.handle() {
             Some(h) => py.allow_threads(|| h.wait()),
             None => Ok(()),
         };

@@ -94,6 +94,7 @@ int main(int argc, char **argv) {
     pw_socket_addr addr;
     OK(pw_server_listen(srv, "127.0.0.1", 0, &addr));
     OK(pw_server_start(srv));
+    OK(pw_server_start(srv)); /* started once: the second start is the same server */
     CHECK(pw_server_running(srv), "running after start");
     printf("READY %u\n", addr.port);
     fflush(stdout);
@@ -103,6 +104,8 @@ int main(int argc, char **argv) {
     }
     OK(pw_server_stop(srv));
     CHECK(!pw_server_running(srv), "not running after stop");
+    OK(pw_server_start(srv)); /* after the stop: no error, and nothing serves again */
+    CHECK(!pw_server_running(srv), "a start after the stop serves nothing");
     pw_server_stats st;
     OK(pw_server_get_stats(srv, &st));
     pw_server_free(srv);

@@ -189,6 +189,7 @@ test('a {user: password} map as auth, listen on two addresses, stats and stop()'
   assert.deepEqual(server.addresses.map((a) => a.port), [a1.port, a2.port]);
   assert.equal(server.running, false);
   server.start();
+  server.start(); // started once: the second start is the same server
   assert.equal(server.running, true);
   const info = await transport(a2, { auth: { user: 'bob', pass: 'pw' } })
     .sendMail({ envelope: { from: 'me@example.org', to: ['a@example.test'] }, raw: message() });
@@ -200,6 +201,8 @@ test('a {user: password} map as auth, listen on two addresses, stats and stop()'
   await within(30000, server.stop(), 'stop()');
   assert.equal(server.running, false);
   await server.stop();
+  server.start(); // after the stop: no error, and nothing serves again
+  assert.equal(server.running, false);
 });
 
 test('the logger option receives the core log records', async (t) => {

@@ -39,6 +39,7 @@ def test_hooks_run_on_the_callers_loop_and_use_its_queue():
         )
         _, port = server.listen("127.0.0.1", 0)
         async with server:
+            await server.start()  # started once: the second start is the same server
             assert server.running
             errors, _ = await aiosmtplib.send(
                 message(), sender="a@example.org", recipients=["b@example.test", "nobody@example.test"],
@@ -49,6 +50,8 @@ def test_hooks_run_on_the_callers_loop_and_use_its_queue():
             assert (mail_from, rcpt_to) == ("a@example.org", ["b@example.test"])
             assert b"Subject: Hello" in data
             assert server.stats["messages_accepted"] == 1
+        assert not server.running
+        await server.start()  # after the stop: no error, and nothing serves again
         assert not server.running
         assert seen_loops and all(l is loop for l in seen_loops)
 

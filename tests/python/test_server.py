@@ -189,9 +189,12 @@ def test_context_manager_and_stats(tmp_path):
     with postwire.Server(hostname="mx.example.test", local_domains=["example.test"]) as server:
         _, port = server.listen("127.0.0.1", 0)
         server.start()
+        server.start()  # started once: the second start is the same server
         assert server.running
         with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
             s.sendmail("a@example.org", ["b@example.test"], message())
+    assert not server.running
+    server.start()  # after the stop: no error, and nothing serves again
     assert not server.running
     assert server.stats["connections"] == 1 and server.stats["messages_accepted"] == 1
     assert "mx.example.test" in repr(server)
