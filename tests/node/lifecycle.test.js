@@ -88,21 +88,31 @@ test('a server that was never started does not keep its process alive', async (t
   assert.deepEqual(lines, ['true']);
 });
 
-test('a started queue keeps the process alive; stop() lets it exit', async (t) => {
-  // The child stops its queue when told on stdin (unref'd: stdin alone holds nothing open).
-  const { child: p, lines, exited } = await child(`
+/**
+ * A child with a queue started on a fresh spool; `onLine` (code) runs for each line on its stdin
+ * (`line` counts them from 0), where `finish()` stops the queue, removes the spool and prints
+ * `stopped <running>`. Its stdin is unref'd: stdin alone holds nothing open.
+ */
+function queueChild(onLine) {
+  return child(`
     const fs = require('node:fs'), os = require('node:os'), path = require('node:path');
     const pw = require(${PKG});
     const spool = fs.mkdtempSync(path.join(os.tmpdir(), 'postwire-node-life-'));
     const q = new pw.Queue(spool, { smarthost: '127.0.0.1', pollInterval: 0.05 });
-    process.stdin.on('data', () => q.stop().then(() => {
+    const finish = () => q.stop().then(() => {
       fs.rmSync(spool, { recursive: true, force: true });
       console.log('stopped', q.running);
-    }));
+    });
+    let line = 0;
+    process.stdin.on('data', () => { ${onLine}; line += 1; });
     process.stdin.unref();
     q.start();
     console.log('started', q.running);
   `, 'pipe');
+}
+
+test('a started queue keeps the process alive; stop() lets it exit', async (t) => {
+  const { child: p, lines, exited } = await queueChild('finish()');
   t.after(() => p.kill('SIGKILL'));
   assert.deepEqual(lines, ['started true']);
   await new Promise((r) => setTimeout(r, 500));
@@ -114,28 +124,14 @@ test('a started queue keeps the process alive; stop() lets it exit', async (t) =
 });
 
 test('start() during a pending stop(): that stop resolves, the queue runs on and holds the process until the next stop', async (t) => {
-  const { child: p, lines, exited } = await child(`
-    const fs = require('node:fs'), os = require('node:os'), path = require('node:path');
-    const pw = require(${PKG});
-    const spool = fs.mkdtempSync(path.join(os.tmpdir(), 'postwire-node-life-'));
-    const q = new pw.Queue(spool, { smarthost: '127.0.0.1', pollInterval: 0.05 });
-    let n = 0;
-    process.stdin.on('data', () => {
-      if (n++ === 0) {
-        const first = q.stop();
-        q.start();
-        first.then(() => console.log('first stop resolved', q.running));
-      } else {
-        q.stop().then(() => {
-          fs.rmSync(spool, { recursive: true, force: true });
-          console.log('stopped', q.running);
-        });
-      }
-    });
-    process.stdin.unref();
-    q.start();
-    console.log('started', q.running);
-  `, 'pipe');
+  const { child: p, lines, exited } = await queueChild(`
+    if (line === 0) {
+      const first = q.stop();
+      q.start();
+      first.then(() => console.log('first stop resolved', q.running));
+    } else {
+      finish();
+    }`);
   t.after(() => p.kill('SIGKILL'));
   assert.deepEqual(lines, ['started true']);
   p.stdin.write('restart\n');
