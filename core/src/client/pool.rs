@@ -383,7 +383,10 @@ impl Pool {
             let idle = if fresh_only { None } else { self.checkout_idle(&key).await };
             let mut conn = match idle {
                 Some(c) => c,
-                None => match self.connect_new(&key, dest, permit.take()).await {
+                // Boxed, as is the send below: a send waiting for its slot is then a small future
+                // (the connect and transaction states are only allocated once it runs), which
+                // matters when thousands are queued at once.
+                None => match Box::pin(self.connect_new(&key, dest, permit.take())).await {
                     Ok(Some(c)) => c,
                     // A session of this destination came back while we waited: take it, even
                     // on a retry (it just carried a send; `checkout_idle` checks it). Looking
@@ -405,7 +408,7 @@ impl Pool {
                     }
                 },
             };
-            match conn.client.send_with(envelope, message).await {
+            match Box::pin(conn.client.send_with(envelope, message)).await {
                 Ok(r) => {
                     conn.messages = conn.messages.saturating_add(1);
                     self.checkin(&key, conn);
