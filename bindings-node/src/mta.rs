@@ -7,8 +7,6 @@
 //! `--json` prints) with camelCase keys, as plain objects typed in `header.d.ts` (`Route`,
 //! `QueueEntry`, `RunStats`, `RelayReport`, `TraceAnalysis`, `ReceivedLine`).
 
-use std::sync::{Arc, Mutex};
-
 use napi::bindgen_prelude::{Object, PromiseRaw};
 use napi::Env;
 use napi_derive::napi;
@@ -120,10 +118,6 @@ pub fn parse_received(#[napi(ts_arg_type = "Buffer | string")] value: MessageArg
 #[napi]
 pub struct Queue {
     inner: CoreQueue,
-    /// True while a Promise that keeps the process alive is pending: from `start()` until no
-    /// runner task is left (the core's `Queue::stopped`). Whether the runner runs is the core's
-    /// state; this lock only orders a `start()` against that Promise ending.
-    keep_alive: Arc<Mutex<bool>>,
 }
 
 #[napi]
@@ -137,7 +131,7 @@ impl Queue {
     ) -> napi::Result<Self> {
         let opts = mta::queue_options(options_json(&env, options)?).js(&env)?;
         let inner = CoreQueue::open(&spool_dir, opts).js(&env)?;
-        Ok(Queue { inner, keep_alive: Arc::new(Mutex::new(false)) })
+        Ok(Queue { inner })
     }
 
     /// Store `message` for `envelope` (`{mailFrom, rcptTo, envid?, ret?}`; `mailFrom: ""` is
@@ -183,25 +177,18 @@ impl Queue {
     /// `pollInterval`. The process stays alive until `stop()`.
     #[napi(catch_unwind)]
     pub fn start(&self, env: Env) -> napi::Result<()> {
-        let mut pending = self.keep_alive.lock().unwrap_or_else(|p| p.into_inner());
+        let was_running = self.inner.running();
         host::runtime::start_queue(&self.inner).js(&env)?;
-        if *pending {
-            return Ok(()); // the Promise of an earlier start is still pending
-        }
-        *pending = true;
-        let (q, keep_alive) = (self.inner.clone(), Arc::clone(&self.keep_alive));
-        // Pending while a runner task is alive: what keeps the event loop alive (as a started
-        // Server does). A `start()` between the wait and the lock is seen as a running queue.
-        let _pending: PromiseRaw<'_, ()> = env.spawn_future(async move {
-            loop {
+        if !was_running {
+            // Pending until no runner task is left (the core's `Queue::stopped`; a runner still
+            // finishing a stopped run counts): what keeps the event loop alive, as a started
+            // Server does. Only JS calls start(), on this thread.
+            let q = self.inner.clone();
+            let _pending: PromiseRaw<'_, ()> = env.spawn_future(async move {
                 q.stopped().await;
-                let mut pending = keep_alive.lock().unwrap_or_else(|p| p.into_inner());
-                if !q.runner_alive() {
-                    *pending = false;
-                    return Ok(());
-                }
-            }
-        })?;
+                Ok(())
+            })?;
+        }
         Ok(())
     }
 
