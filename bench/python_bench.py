@@ -11,7 +11,13 @@
 
 Usage: python_bench.py SMTP_SOURCE SMTP_SINK   (run by bench/python_bench.sh in the bench venv)
 Knobs: BENCH_MSGS (default 20000), BENCH_TIMEOUT (seconds per run, default 120),
-BENCH_ONLY=aio (only the asyncio server rows).
+BENCH_ONLY=aio (only the asyncio server rows), BENCH_REPEAT (rounds per server row, default 3).
+
+Why rounds: on the shared 2-core VM this was written on, one server's rate on one row moved by
+10-30 % (once 2x) between runs minutes apart, with about 20 % of the machine's time stolen by its
+host. Each server row therefore runs every server once per round, the order rotated each round so
+none always runs first or right after the slowest; a cell is the median of its rounds, a ratio is
+the ratio of medians, and the range beside it is the lowest and highest ratio within one round.
 """
 
 import asyncio
@@ -26,6 +32,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 N = int(os.environ.get("BENCH_MSGS", "20000"))
 LIMIT = float(os.environ.get("BENCH_TIMEOUT", "120"))
+ROUNDS = max(1, int(os.environ.get("BENCH_REPEAT", "3")))
 SOURCE, SINK = sys.argv[1], sys.argv[2]
 
 
@@ -86,21 +93,62 @@ def message(size=1024):
 
 
 def server_rows(names=("postwire", "aiosmtpd", "smtp-sink")):
+    """Rows of (sessions, reuse, {name: [rate of each round]})."""
     rows = []
     for reuse in (False, True):
         for sessions in (10, 100):
-            rates = {}
-            for name in names:
-                port = free_port()
-                p = start(name, port)
-                try:
-                    rates[name] = run_source(port, sessions, reuse)
-                finally:
-                    out = stop(p)
-                if name != "smtp-sink" and f"kept={N}" not in out:
-                    raise SystemExit(f"{name}: handler did not see {N} messages: {out[-300:]}")
+            rates = {name: [] for name in names}
+            for round_ in range(ROUNDS):
+                shift = round_ % len(names)
+                for name in names[shift:] + names[:shift]:
+                    rates[name].append(one_server_run(name, sessions, reuse))
             rows.append((sessions, reuse, rates))
     return rows
+
+
+def one_server_run(name, sessions, reuse):
+    port = free_port()
+    p = start(name, port)
+    try:
+        rate = run_source(port, sessions, reuse)
+    finally:
+        out = stop(p)
+    if name != "smtp-sink" and f"kept={N}" not in out:
+        raise SystemExit(f"{name}: handler did not see {N} messages: {out[-300:]}")
+    return rate
+
+
+def median(xs):
+    xs = sorted(xs)
+    mid = len(xs) // 2
+    return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
+
+
+def ratio(r, a, b, digits):
+    """Median of a over median of b, and the range of the ratios within one round."""
+    text = f"{median(r[a]) / median(r[b]):.{digits}f}"
+    per_round = [x / y for x, y in zip(r[a], r[b])]
+    if len(per_round) > 1:
+        text += f" ({min(per_round):.{digits}f}–{max(per_round):.{digits}f})"
+    return text
+
+
+def server_table(title, rows, ours, theirs):
+    """Markdown rows from server_rows() results keyed by the names shown."""
+    out = [f"### {title} ({N} x 1 KiB, smtp-source; median of {ROUNDS} rounds)\n"]
+    out.append(f"| sessions | mode | {ours} msg/s | {theirs} msg/s | smtp-sink msg/s | {ours} / smtp-sink | {ours} / {theirs} |")
+    out.append("|---|---|---|---|---|---|---|")
+    for sessions, reuse, r in rows:
+        out.append(
+            f"| {sessions} | {'-d (many per session)' if reuse else 'one per session'} | {median(r[ours]):.0f} "
+            f"| {median(r[theirs]):.0f} | {median(r['smtp-sink']):.0f} | {ratio(r, ours, 'smtp-sink', 2)} "
+            f"| {ratio(r, ours, theirs, 1)} |"
+        )
+    return out
+
+
+def renamed(rows, names):
+    return [(sessions, reuse, {names[k]: v for k, v in r.items()}) for sessions, reuse, r in rows]
 
 
 def client_sync(port, which):
@@ -164,16 +212,9 @@ def client_rows():
 
 
 def aio_table(rows):
-    out = [f"### Python asyncio server: `async def` on_message counting ({N} x 1 KiB, smtp-source)\n"]
-    out.append("| sessions | mode | postwire.aio.Server msg/s | aiosmtpd msg/s | smtp-sink msg/s | postwire / smtp-sink | postwire / aiosmtpd |")
-    out.append("|---|---|---|---|---|---|---|")
-    for sessions, reuse, r in rows:
-        out.append(
-            f"| {sessions} | {'-d (many per session)' if reuse else 'one per session'} | {r['postwire-aio']:.0f} "
-            f"| {r['aiosmtpd-count']:.0f} | {r['smtp-sink']:.0f} | {r['postwire-aio'] / r['smtp-sink']:.2f} "
-            f"| {r['postwire-aio'] / r['aiosmtpd-count']:.1f} |"
-        )
-    return out
+    names = {"postwire-aio": "postwire.aio.Server", "aiosmtpd-count": "aiosmtpd", "smtp-sink": "smtp-sink"}
+    return server_table("Python asyncio server: `async def` on_message counting", renamed(rows, names),
+                        "postwire.aio.Server", "aiosmtpd")
 
 
 def main():
@@ -184,15 +225,9 @@ def main():
         return
     rows = server_rows()
     sync, aio = client_rows()
-    out = []
-    out.append(f"### Python server: Python `on_message` appending to a list ({N} x 1 KiB, smtp-source)\n")
-    out.append("| sessions | mode | postwire.Server msg/s | aiosmtpd msg/s | smtp-sink msg/s | postwire / smtp-sink | postwire / aiosmtpd |")
-    out.append("|---|---|---|---|---|---|---|")
-    for sessions, reuse, r in rows:
-        out.append(
-            f"| {sessions} | {'-d (many per session)' if reuse else 'one per session'} | {r['postwire']:.0f} | {r['aiosmtpd']:.0f} "
-            f"| {r['smtp-sink']:.0f} | {r['postwire'] / r['smtp-sink']:.2f} | {r['postwire'] / r['aiosmtpd']:.1f} |"
-        )
+    names = {"postwire": "postwire.Server", "aiosmtpd": "aiosmtpd", "smtp-sink": "smtp-sink"}
+    out = server_table("Python server: Python `on_message` appending to a list", renamed(rows, names),
+                       "postwire.Server", "aiosmtpd")
     out.append(f"\n### Python clients into smtp-sink ({N} x 1 KiB)\n")
     out.append("| client | msg/s | ratio |")
     out.append("|---|---|---|")
