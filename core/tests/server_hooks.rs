@@ -267,3 +267,36 @@ fn start_twice_is_one_server_and_stop_ends_it() {
     assert!(!again.running() && !server.running(), "and serves nothing");
     again.wait().expect("returns at once");
 }
+
+/// Records the local address each session saw.
+#[derive(Default)]
+struct Locals(Mutex<Vec<std::net::SocketAddr>>);
+
+impl Hooks for Locals {
+    fn on_connect(&self, s: SessionInfo) -> Option<HookFuture> {
+        self.0.lock().unwrap().push(s.local);
+        None
+    }
+}
+
+#[test]
+fn a_session_knows_the_address_it_was_accepted_on_also_behind_a_wildcard_listener() {
+    let locals = Arc::new(Locals::default());
+    let server = Arc::new(postwire::server::Server::with_hooks(options(), locals.clone()).unwrap());
+    let one = server.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+    let any = server.listen("0.0.0.0:0".parse().unwrap()).unwrap();
+    let s = Arc::clone(&server);
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        rt.block_on(s.serve()).expect("serve");
+    });
+    // 127.0.0.2 reaches only the wildcard listener's socket: its session must say .2, not 0.0.0.0.
+    let via_any: std::net::SocketAddr = format!("127.0.0.2:{}", any.port()).parse().unwrap();
+    for addr in [one, via_any] {
+        let mut r = Raw::greeted(addr);
+        assert_eq!(r.cmd("QUIT").0, 221);
+    }
+    server.stop();
+    thread.join().unwrap();
+    assert_eq!(*locals.0.lock().unwrap(), vec![one, via_any]);
+}

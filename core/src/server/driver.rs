@@ -136,7 +136,17 @@ pub(super) async fn run(
         }
         s.handle(event, Instant::now());
     }
-    let _ = tokio::time::timeout(CLOSE_WRITE, io.shutdown()).await;
+    close(io).await;
+}
+
+/// End the connection. Plain TCP: dropping the socket closes it — the kernel sends what is still
+/// buffered, then FIN, as `shutdown(SHUT_WR)` would — so no system call and no timer here (a
+/// 5 s timer made tokio wake its I/O driver once per session: it ended before every command
+/// deadline). TLS: `close_notify` first, bounded by [`CLOSE_WRITE`].
+async fn close(io: Stream) {
+    if let Stream::Tls(mut tls) = io {
+        let _ = tokio::time::timeout(CLOSE_WRITE, tls.shutdown()).await;
+    }
 }
 
 /// Write the session's pending replies.

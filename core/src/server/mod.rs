@@ -232,6 +232,7 @@ async fn accept_loop(
     static SESSION_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     let counters = &shared.config.counters;
     let mut accept_errors = admission::AcceptErrors::default();
+    let bound = l.local_addr().ok().filter(|a| !a.ip().is_unspecified());
     loop {
         let accepted = tokio::select! {
             r = l.accept() => r,
@@ -266,7 +267,12 @@ async fn accept_loop(
             tokio::spawn(refuse(tcp, r));
             continue;
         };
-        let local = tcp.local_addr().unwrap_or(peer);
+        // A listener bound to one address accepts on that address: no getsockname per
+        // session then; a wildcard one asks the socket which of the host's addresses it was.
+        let local = match bound {
+            Some(addr) => addr,
+            None => tcp.local_addr().unwrap_or(peer),
+        };
         let id = format!("{:X}", SESSION_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
         let info = SessionInfo { id, peer, local, helo: None, tls: false, authenticated_user: None };
         let shared = Arc::clone(&shared);
