@@ -450,7 +450,7 @@ pub unsafe extern "C" fn pw_server_wait(server: *const pw_server) -> pw_status {
 #[no_mangle]
 pub unsafe extern "C" fn pw_server_running(server: *const pw_server) -> bool {
     // SAFETY: per the contract above.
-    unsafe { ffi::get(server, "server", |s| Ok(s.server.running())) }
+    unsafe { ffi::get!(server, |s| Ok(s.server.running())) }
 }
 
 /// The server's counters.
@@ -500,7 +500,7 @@ pub unsafe extern "C" fn pw_server_get_stats(
     out: *mut pw_server_stats,
 ) -> pw_status {
     // SAFETY: per the contract above.
-    unsafe { ffi::get_into(server, "server", out, |h| Ok(h.server.stats().into())) }
+    unsafe { ffi::get_into!(server, out, |h| Ok(h.server.stats().into())) }
 }
 
 /// Stop the server (as `pw_server_stop`, if it runs) and free it. NULL does nothing.
