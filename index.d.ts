@@ -532,7 +532,8 @@ export declare class Server {
   listen(host?: string | undefined | null, port?: number | undefined | null): Promise<Address>
   /**
    * Serve in the background until `stop()`; the process stays alive meanwhile. A server is
-   * started once: a later call, while it serves or after `stop()`, does nothing.
+   * started once: a later call while it serves does nothing; after `stop()` it throws
+   * `invalid_input` (a stopped server never serves again: build a new one).
    */
   start(): void
   /**

@@ -2723,7 +2723,8 @@ pw_status pw_server_new(const pw_server_options *opts,
 
 /**
  * Bind `host:port` (port 0: any free port) before `pw_server_start`; `*out` is the bound
- * address. May be called several times.
+ * address. May be called several times; after `pw_server_start` or `pw_server_stop` it is
+ * `PW_INVALID_INPUT`.
  *
  * # Safety
  * `server` is NULL or live; `host` NULL or a C string; `out` NULL or writable.
@@ -2735,8 +2736,9 @@ pw_status pw_server_listen(pw_server *server,
 
 /**
  * Serve every bound address in the background (on the library's threads) until
- * `pw_server_stop`. Returns at once. A server is started once: a later call, while it serves or
- * after `pw_server_stop`, starts nothing and succeeds.
+ * `pw_server_stop`. Returns at once. A server is started once: a later call while it serves
+ * starts nothing and succeeds; one after `pw_server_stop` is `PW_INVALID_INPUT` (a stopped
+ * server never serves again: make a new one).
  *
  * # Safety
  * `server` is NULL or live.

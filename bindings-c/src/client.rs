@@ -117,7 +117,7 @@ pub unsafe extern "C" fn pw_client_capabilities_to_json(
     out: *mut *mut c_char,
 ) -> pw_status {
     // SAFETY: per the contract above.
-    unsafe { ffi::put_json(client, "client", out, |c| c.handle.capabilities().0) }
+    unsafe { ffi::put_json!(client, out, |c| c.handle.capabilities().0) }
 }
 
 /// The server's 220 banner, as a reply you own (`pw_reply_free`).
@@ -143,7 +143,7 @@ pub unsafe extern "C" fn pw_client_banner(client: *const pw_client, out: *mut *m
 #[no_mangle]
 pub unsafe extern "C" fn pw_client_tls(client: *const pw_client) -> bool {
     // SAFETY: per the contract above.
-    unsafe { ffi::get(client, "client", |c| Ok(c.handle.is_tls())) }
+    unsafe { ffi::get!(client, |c| Ok(c.handle.is_tls())) }
 }
 
 /// True once the connection is gone (after `pw_client_quit`, or an error that ended it).
@@ -153,7 +153,7 @@ pub unsafe extern "C" fn pw_client_tls(client: *const pw_client) -> bool {
 #[no_mangle]
 pub unsafe extern "C" fn pw_client_closed(client: *const pw_client) -> bool {
     // SAFETY: per the contract above.
-    unsafe { ffi::get(client, "client", |c| Ok(c.handle.is_closed())) }
+    unsafe { ffi::get!(client, |c| Ok(c.handle.is_closed())) }
 }
 
 /// AUTH as `user` with `password`. `mechanism`: `"PLAIN"`, `"LOGIN"`, `"XOAUTH2"`, or `""` to pick
@@ -441,7 +441,7 @@ pub unsafe extern "C" fn pw_client_quit(client: *mut pw_client) -> pw_status {
 pub unsafe extern "C" fn pw_client_transcript(client: *const pw_client, out: *mut *mut c_char) -> pw_status {
     // SAFETY: per the contract above.
     unsafe {
-        ffi::get_into(client, "client", out, |h| {
+        ffi::get_into!(client, out, |h| {
             let text = h.handle.transcript().join("\n");
             ffi::owned_bytes(text.as_bytes())
         })

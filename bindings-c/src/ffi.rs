@@ -6,9 +6,9 @@
 //! `pw_status`), [`value`] (accessors that return a value: on failure the zero value) or
 //! [`void`] (the `_free` functions). They run it under `catch_unwind` — a panic never unwinds
 //! into C — and turn a failure into its status and this thread's last error (`error.rs`). An
-//! accessor that only reads a handle may be written as [`get`] (a value), [`get_into`] (into
-//! `*out`) or [`put_json`] (its JSON), which do the same and check the handle and `out`
-//! themselves (most are; the older ones still spell the check out with [`non_null!`]). Every other closure starts with
+//! accessor that only reads a handle is written as [`get!`] (a value), [`get_into!`] (into
+//! `*out`) or [`put_json!`] (its JSON), which do the same and check the handle (named in the
+//! error by its parameter's own name) and `out` themselves. Every other closure starts with
 //! [`non_null!`] over **all** its pointer arguments before it reads any of them, so a NULL
 //! anywhere is `PW_NULL_PARAMETER` whatever the other arguments point to (the generated NULL test
 //! of `tests/c` relies on that), and writes its out-parameters last, only on success.
@@ -248,12 +248,36 @@ pub unsafe fn handle<'a, T>(p: *const T) -> &'a T {
     unsafe { &*p }
 }
 
+/// `get!(handle, read)`: [`get_named`] with the handle parameter's own name for the error.
+macro_rules! get {
+    ($h:ident, $read:expr $(,)?) => {
+        $crate::ffi::get_named($h, stringify!($h), $read)
+    };
+}
+pub(crate) use get;
+
+/// `get_into!(handle, out, read)`: [`get_into_named`] with the handle parameter's own name.
+macro_rules! get_into {
+    ($h:ident, $out:expr, $read:expr $(,)?) => {
+        $crate::ffi::get_into_named($h, stringify!($h), $out, $read)
+    };
+}
+pub(crate) use get_into;
+
+/// `put_json!(handle, out, json)`: [`put_json_named`] with the handle parameter's own name.
+macro_rules! put_json {
+    ($h:ident, $out:expr, $json:expr $(,)?) => {
+        $crate::ffi::put_json_named($h, stringify!($h), $out, $json)
+    };
+}
+pub(crate) use put_json;
+
 /// The body of an accessor that reads one thing of a handle: `read` of the live handle `h` (named
-/// `what` in the error when NULL), as [`value`] returns it.
+/// `what` in the error when NULL), as [`value`] returns it. Called through [`get!`].
 ///
 /// # Safety
 /// `h` is NULL or a live handle (made by [`boxed`], or one lent to a hook for its call).
-pub unsafe fn get<H, T: Zero>(h: *const H, what: &'static str, read: impl FnOnce(&H) -> Res<T>) -> T {
+pub unsafe fn get_named<H, T: Zero>(h: *const H, what: &'static str, read: impl FnOnce(&H) -> Res<T>) -> T {
     value(|| {
         if h.is_null() {
             return Err(Fail::Null(what));
@@ -318,10 +342,11 @@ pub fn owned_json(value: &impl serde::Serialize) -> Res<*mut c_char> {
 
 /// The body of an accessor that reads a handle into an out-parameter: `read` of the live handle
 /// `h` (named `what` in the error when NULL), written into `*out` on success, as [`status`].
+/// Called through [`get_into!`].
 ///
 /// # Safety
 /// `h` is NULL or a live handle (made by [`boxed`], or one lent to a hook for its call); `out` is NULL or writable.
-pub unsafe fn get_into<H, T>(
+pub unsafe fn get_into_named<H, T>(
     h: *const H,
     what: &'static str,
     out: *mut T,
@@ -341,18 +366,18 @@ pub unsafe fn get_into<H, T>(
 }
 
 /// The body of a `_to_json` function: `json` of the live handle `h` as a string the caller owns
-/// ([`owned_json`]) in `*out`, as [`get_into`].
+/// ([`owned_json`]) in `*out`, as [`get_into_named`]. Called through [`put_json!`].
 ///
 /// # Safety
-/// As [`get_into`].
-pub unsafe fn put_json<H, J: serde::Serialize>(
+/// As [`get_into_named`].
+pub unsafe fn put_json_named<H, J: serde::Serialize>(
     h: *const H,
     what: &'static str,
     out: *mut *mut c_char,
     json: impl FnOnce(&H) -> J,
 ) -> pw_status {
     // SAFETY: per the contract above.
-    unsafe { get_into(h, what, out, |x| owned_json(&json(x))) }
+    unsafe { get_into_named(h, what, out, |x| owned_json(&json(x))) }
 }
 
 /// Free a string the library returned (`char *` results and `char **` out-parameters: JSON,

@@ -258,12 +258,8 @@ pub unsafe extern "C" fn pw_reply_out_set(
 /// `session` is NULL or the session a hook was handed, during that call.
 #[no_mangle]
 pub unsafe extern "C" fn pw_session_id(session: *const pw_session) -> *const c_char {
-    ffi::value(|| {
-        non_null!(session);
-        // SAFETY: checked non-NULL; alive during the hook call.
-        let s = unsafe { ffi::handle(session) };
-        Ok(s.id.as_ptr())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get!(session, |s| Ok(s.id.as_ptr())) }
 }
 
 /// The HELO/EHLO name, NULL before the client gave one. Borrowed.
@@ -272,12 +268,8 @@ pub unsafe extern "C" fn pw_session_id(session: *const pw_session) -> *const c_c
 /// `session` is NULL or the session a hook was handed, during that call.
 #[no_mangle]
 pub unsafe extern "C" fn pw_session_helo(session: *const pw_session) -> *const c_char {
-    ffi::value(|| {
-        non_null!(session);
-        // SAFETY: checked non-NULL; alive during the hook call.
-        let s = unsafe { ffi::handle(session) };
-        Ok(s.helo.as_ref().map_or(std::ptr::null(), |h| h.as_ptr()))
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get!(session, |s| Ok(ffi::opt_ptr(&s.helo))) }
 }
 
 /// The user authenticated with AUTH, NULL when none. Borrowed.
@@ -286,12 +278,8 @@ pub unsafe extern "C" fn pw_session_helo(session: *const pw_session) -> *const c
 /// `session` is NULL or the session a hook was handed, during that call.
 #[no_mangle]
 pub unsafe extern "C" fn pw_session_authenticated_user(session: *const pw_session) -> *const c_char {
-    ffi::value(|| {
-        non_null!(session);
-        // SAFETY: checked non-NULL; alive during the hook call.
-        let s = unsafe { ffi::handle(session) };
-        Ok(s.user.as_ref().map_or(std::ptr::null(), |u| u.as_ptr()))
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get!(session, |s| Ok(ffi::opt_ptr(&s.user))) }
 }
 
 /// True after STARTTLS.
@@ -300,11 +288,8 @@ pub unsafe extern "C" fn pw_session_authenticated_user(session: *const pw_sessio
 /// `session` is NULL or the session a hook was handed, during that call.
 #[no_mangle]
 pub unsafe extern "C" fn pw_session_tls(session: *const pw_session) -> bool {
-    ffi::value(|| {
-        non_null!(session);
-        // SAFETY: checked non-NULL; alive during the hook call.
-        Ok(unsafe { ffi::handle(session) }.info.tls)
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get!(session, |s| Ok(s.info.tls)) }
 }
 
 /// The client's address (`local`: false) or ours it connected to (`local`: true).
@@ -319,7 +304,7 @@ pub unsafe extern "C" fn pw_session_address(
 ) -> pw_status {
     // SAFETY: per the contract above.
     unsafe {
-        ffi::get_into(session, "session", out, |h| {
+        ffi::get_into!(session, out, |h| {
             let info = &h.info;
             let a = if local { info.local } else { info.peer };
             Ok(a.into())
@@ -336,13 +321,12 @@ pub unsafe extern "C" fn pw_session_address(
 pub unsafe extern "C" fn pw_session_to_json(session: *const pw_session, out: *mut *mut c_char) -> pw_status {
     // SAFETY: per the contract above.
     unsafe {
-        ffi::get_into(session, "session", out, |h| {
+        ffi::put_json!(session, out, |h| {
             let i = &h.info;
-            let v = json!({
+            json!({
                 "id": i.id, "peer": addr_json(i.peer), "local": addr_json(i.local), "helo": i.helo,
                 "tls": i.tls, "authenticated_user": i.authenticated_user,
-            });
-            ffi::owned_json(&v)
+            })
         })
     }
 }
@@ -353,11 +337,8 @@ pub unsafe extern "C" fn pw_session_to_json(session: *const pw_session, out: *mu
 /// `params` is NULL or the parameters a hook was handed, during that call.
 #[no_mangle]
 pub unsafe extern "C" fn pw_params_count(params: *const pw_params) -> usize {
-    ffi::value(|| {
-        non_null!(params);
-        // SAFETY: checked non-NULL; alive during the hook call.
-        Ok(unsafe { ffi::handle(params) }.c.len())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get!(params, |p| Ok(p.c.len())) }
 }
 
 /// Parameter `index` (keyword, value), borrowed. `PW_INVALID_INPUT` past the end.
@@ -373,9 +354,9 @@ pub unsafe extern "C" fn pw_params_get(
 ) -> pw_status {
     // SAFETY: per the contract above.
     unsafe {
-        ffi::get_into(params, "params", out, |p| {
-            let (k, v) = p.c.get(index).ok_or_else(|| ffi::invalid("parameter index out of range"))?;
-            Ok(pw_param { keyword: k.as_ptr(), value: v.as_ref().map_or(std::ptr::null(), |v| v.as_ptr()) })
+        ffi::get_into!(params, out, |p| {
+            let (k, v) = ffi::at(&p.c, index, "parameter")?;
+            Ok(pw_param { keyword: k.as_ptr(), value: ffi::opt_ptr(v) })
         })
     }
 }
@@ -389,10 +370,8 @@ pub unsafe extern "C" fn pw_params_get(
 pub unsafe extern "C" fn pw_params_to_json(params: *const pw_params, out: *mut *mut c_char) -> pw_status {
     // SAFETY: per the contract above.
     unsafe {
-        ffi::get_into(params, "params", out, |p| {
-            let map: serde_json::Map<String, Value> =
-                p.pairs.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
-            ffi::owned_json(&map)
+        ffi::put_json!(params, out, |p| {
+            p.pairs.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<String, Value>>()
         })
     }
 }
@@ -403,11 +382,8 @@ pub unsafe extern "C" fn pw_params_to_json(params: *const pw_params, out: *mut *
 /// `envelope` is NULL or the envelope a hook was handed, during that call.
 #[no_mangle]
 pub unsafe extern "C" fn pw_envelope_mail_from(envelope: *const pw_envelope) -> *const c_char {
-    ffi::value(|| {
-        non_null!(envelope);
-        // SAFETY: checked non-NULL; alive during the hook call.
-        Ok(unsafe { ffi::handle(envelope) }.mail_from.as_ptr())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get!(envelope, |e| Ok(e.mail_from.as_ptr())) }
 }
 
 /// How many recipients were accepted.
@@ -416,11 +392,8 @@ pub unsafe extern "C" fn pw_envelope_mail_from(envelope: *const pw_envelope) -> 
 /// `envelope` is NULL or the envelope a hook was handed, during that call.
 #[no_mangle]
 pub unsafe extern "C" fn pw_envelope_rcpt_count(envelope: *const pw_envelope) -> usize {
-    ffi::value(|| {
-        non_null!(envelope);
-        // SAFETY: checked non-NULL; alive during the hook call.
-        Ok(unsafe { ffi::handle(envelope) }.rcpt_to.len())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get!(envelope, |e| Ok(e.rcpt_to.len())) }
 }
 
 /// Recipient `index`, borrowed; NULL past the end.
@@ -429,12 +402,8 @@ pub unsafe extern "C" fn pw_envelope_rcpt_count(envelope: *const pw_envelope) ->
 /// `envelope` is NULL or the envelope a hook was handed, during that call.
 #[no_mangle]
 pub unsafe extern "C" fn pw_envelope_rcpt(envelope: *const pw_envelope, index: usize) -> *const c_char {
-    ffi::value(|| {
-        non_null!(envelope);
-        // SAFETY: checked non-NULL; alive during the hook call.
-        let e = unsafe { ffi::handle(envelope) };
-        e.rcpt_to.get(index).map(|r| r.as_ptr()).ok_or_else(|| ffi::invalid("recipient index out of range"))
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get!(envelope, |e| Ok(ffi::at(&e.rcpt_to, index, "recipient")?.as_ptr())) }
 }
 
 /// The envelope as JSON: `{"mail_from", "rcpt_to", "mail_params", "rcpt_params"}` (parameters as
@@ -450,18 +419,17 @@ pub unsafe extern "C" fn pw_envelope_to_json(
 ) -> pw_status {
     // SAFETY: per the contract above.
     unsafe {
-        ffi::get_into(envelope, "envelope", out, |h| {
+        ffi::put_json!(envelope, out, |h| {
             let e = &h.envelope;
             let obj = |pairs: Vec<(String, Option<String>)>| -> serde_json::Map<String, Value> {
                 pairs.into_iter().map(|(k, v)| (k, json!(v))).collect()
             };
-            let v = json!({
+            json!({
                 "mail_from": e.mail_from,
                 "rcpt_to": e.rcpt_to,
                 "mail_params": obj(e.mail_params.to_pairs()),
                 "rcpt_params": e.rcpt_params.iter().map(|p| obj(p.to_pairs())).collect::<Vec<_>>(),
-            });
-            ffi::owned_json(&v)
+            })
         })
     }
 }

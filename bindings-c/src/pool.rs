@@ -152,7 +152,7 @@ pub struct pw_pool_stats {
 pub unsafe extern "C" fn pw_pool_get_stats(pool: *const pw_pool, out: *mut pw_pool_stats) -> pw_status {
     // SAFETY: per the contract above.
     unsafe {
-        ffi::get_into(pool, "pool", out, |h| {
+        ffi::get_into!(pool, out, |h| {
             let s = h.pool.stats();
             Ok(pw_pool_stats {
                 open: s.open as u64,

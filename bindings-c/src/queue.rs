@@ -480,7 +480,7 @@ pub unsafe extern "C" fn pw_queue_list(queue: *const pw_queue, out: *mut *mut pw
 #[no_mangle]
 pub unsafe extern "C" fn pw_queue_entries_count(entries: *const pw_queue_entries) -> usize {
     // SAFETY: per the contract above.
-    unsafe { ffi::get(entries, "entries", |e| Ok(e.views.len())) }
+    unsafe { ffi::get!(entries, |e| Ok(e.views.len())) }
 }
 
 /// Entry `index`, borrowed. `PW_INVALID_INPUT` past the end.
@@ -495,7 +495,7 @@ pub unsafe extern "C" fn pw_queue_entries_get(
 ) -> pw_status {
     // SAFETY: per the contract above.
     unsafe {
-        ffi::get_into(entries, "entries", out, |es| {
+        ffi::get_into!(entries, out, |es| {
             let v = ffi::at(&es.views, index, "entry")?;
             let e = &es.entries[index];
             Ok(pw_queue_entry {
@@ -526,7 +526,7 @@ pub unsafe extern "C" fn pw_queue_entries_recipient(
 ) -> pw_status {
     // SAFETY: per the contract above.
     unsafe {
-        ffi::get_into(entries, "entries", out, |es| {
+        ffi::get_into!(entries, out, |es| {
             let r = ffi::at(&ffi::at(&es.views, entry, "entry")?.rcpts, rcpt, "recipient")?;
             let core = &es.entries[entry].recipients[rcpt];
             Ok(pw_queue_recipient_state {
@@ -557,7 +557,7 @@ pub unsafe extern "C" fn pw_queue_entries_to_json(
     out: *mut *mut c_char,
 ) -> pw_status {
     // SAFETY: per the contract above.
-    unsafe { ffi::put_json(entries, "entries", out, |e| mta::to_value(&e.entries)) }
+    unsafe { ffi::put_json!(entries, out, |e| mta::to_value(&e.entries)) }
 }
 
 /// Free a list. NULL does nothing.

@@ -156,7 +156,7 @@ pub unsafe extern "C" fn pw_check_relay(
 #[no_mangle]
 pub unsafe extern "C" fn pw_relay_report_open(report: *const pw_relay_report) -> bool {
     // SAFETY: per the contract above.
-    unsafe { ffi::get(report, "report", |r| Ok(r.report.open)) }
+    unsafe { ffi::get!(report, |r| Ok(r.report.open)) }
 }
 
 /// True when not open and no probe was refused outright (only 4xx answers and errors).
@@ -166,7 +166,7 @@ pub unsafe extern "C" fn pw_relay_report_open(report: *const pw_relay_report) ->
 #[no_mangle]
 pub unsafe extern "C" fn pw_relay_report_inconclusive(report: *const pw_relay_report) -> bool {
     // SAFETY: per the contract above.
-    unsafe { ffi::get(report, "report", |r| Ok(r.report.inconclusive)) }
+    unsafe { ffi::get!(report, |r| Ok(r.report.inconclusive)) }
 }
 
 /// How many probes relayed (the evidence for "open").
@@ -176,7 +176,7 @@ pub unsafe extern "C" fn pw_relay_report_inconclusive(report: *const pw_relay_re
 #[no_mangle]
 pub unsafe extern "C" fn pw_relay_report_evidence_count(report: *const pw_relay_report) -> usize {
     // SAFETY: per the contract above.
-    unsafe { ffi::get(report, "report", |r| Ok(r.evidence.len())) }
+    unsafe { ffi::get!(report, |r| Ok(r.evidence.len())) }
 }
 
 /// The name of relayed probe `index`, borrowed; NULL past the end.
@@ -189,7 +189,7 @@ pub unsafe extern "C" fn pw_relay_report_evidence(
     index: usize,
 ) -> *const c_char {
     // SAFETY: per the contract above.
-    unsafe { ffi::get(report, "report", |r| Ok(ffi::at(&r.evidence, index, "evidence")?.as_ptr())) }
+    unsafe { ffi::get!(report, |r| Ok(ffi::at(&r.evidence, index, "evidence")?.as_ptr())) }
 }
 
 /// How many probes ran.
@@ -199,7 +199,7 @@ pub unsafe extern "C" fn pw_relay_report_evidence(
 #[no_mangle]
 pub unsafe extern "C" fn pw_relay_report_result_count(report: *const pw_relay_report) -> usize {
     // SAFETY: per the contract above.
-    unsafe { ffi::get(report, "report", |r| Ok(r.tests.len())) }
+    unsafe { ffi::get!(report, |r| Ok(r.tests.len())) }
 }
 
 /// Probe `index`, borrowed. `PW_INVALID_INPUT` past the end.
@@ -214,7 +214,7 @@ pub unsafe extern "C" fn pw_relay_report_result(
 ) -> pw_status {
     // SAFETY: per the contract above.
     unsafe {
-        ffi::get_into(report, "report", out, |r| {
+        ffi::get_into!(report, out, |r| {
             let t = ffi::at(&r.tests, index, "result")?;
             Ok(pw_relay_test {
                 name: t.name.as_ptr(),
@@ -242,7 +242,7 @@ pub unsafe extern "C" fn pw_relay_report_to_json(
     out: *mut *mut c_char,
 ) -> pw_status {
     // SAFETY: per the contract above.
-    unsafe { ffi::put_json(report, "report", out, |r| mta::to_value(&r.report)) }
+    unsafe { ffi::put_json!(report, out, |r| mta::to_value(&r.report)) }
 }
 
 /// Free a report. NULL does nothing.
@@ -337,7 +337,7 @@ fn verdict_names() -> &'static [(Verdict, CString)] {
 pub unsafe extern "C" fn pw_relay_classify(reply: *const pw_reply, out: *mut *const c_char) -> pw_status {
     // SAFETY: per the contract above.
     unsafe {
-        ffi::get_into(reply, "reply", out, |h| {
+        ffi::get_into!(reply, out, |h| {
             let v = classify(h.reply());
             Ok(verdict_names().iter().find(|(k, _)| *k == v).map_or(c"error".as_ptr(), |(_, n)| n.as_ptr()))
         })

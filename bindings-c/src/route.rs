@@ -184,7 +184,7 @@ unsafe fn resolve(domain: *const c_char, opts: &pw_resolve_options, out: *mut *m
 #[no_mangle]
 pub unsafe extern "C" fn pw_route_domain(route: *const pw_route) -> *const c_char {
     // SAFETY: per the contract above.
-    unsafe { ffi::get(route, "route", |r| Ok(r.domain.as_ptr())) }
+    unsafe { ffi::get!(route, |r| Ok(r.domain.as_ptr())) }
 }
 
 /// The canonical name at the end of the CNAME chain (the domain itself without one). Borrowed.
@@ -194,7 +194,7 @@ pub unsafe extern "C" fn pw_route_domain(route: *const pw_route) -> *const c_cha
 #[no_mangle]
 pub unsafe extern "C" fn pw_route_canonical(route: *const pw_route) -> *const c_char {
     // SAFETY: per the contract above.
-    unsafe { ffi::get(route, "route", |r| Ok(r.canonical.as_ptr())) }
+    unsafe { ffi::get!(route, |r| Ok(r.canonical.as_ptr())) }
 }
 
 /// How many names the CNAME chain has (the targets followed, in order).
@@ -204,7 +204,7 @@ pub unsafe extern "C" fn pw_route_canonical(route: *const pw_route) -> *const c_
 #[no_mangle]
 pub unsafe extern "C" fn pw_route_cname_count(route: *const pw_route) -> usize {
     // SAFETY: per the contract above.
-    unsafe { ffi::get(route, "route", |r| Ok(r.cnames.len())) }
+    unsafe { ffi::get!(route, |r| Ok(r.cnames.len())) }
 }
 
 /// CNAME target `index` of the chain, borrowed; NULL past the end.
@@ -214,7 +214,7 @@ pub unsafe extern "C" fn pw_route_cname_count(route: *const pw_route) -> usize {
 #[no_mangle]
 pub unsafe extern "C" fn pw_route_cname(route: *const pw_route, index: usize) -> *const c_char {
     // SAFETY: per the contract above.
-    unsafe { ffi::get(route, "route", |r| Ok(ffi::at(&r.cnames, index, "cname")?.as_ptr())) }
+    unsafe { ffi::get!(route, |r| Ok(ffi::at(&r.cnames, index, "cname")?.as_ptr())) }
 }
 
 /// True when the domain has no MX and its own address is the exchanger (implicit MX).
@@ -224,7 +224,7 @@ pub unsafe extern "C" fn pw_route_cname(route: *const pw_route, index: usize) ->
 #[no_mangle]
 pub unsafe extern "C" fn pw_route_implicit(route: *const pw_route) -> bool {
     // SAFETY: per the contract above.
-    unsafe { ffi::get(route, "route", |r| Ok(r.route.implicit)) }
+    unsafe { ffi::get!(route, |r| Ok(r.route.implicit)) }
 }
 
 /// True when the domain publishes a null MX (RFC 7505: it accepts no mail; no hosts).
@@ -234,7 +234,7 @@ pub unsafe extern "C" fn pw_route_implicit(route: *const pw_route) -> bool {
 #[no_mangle]
 pub unsafe extern "C" fn pw_route_null_mx(route: *const pw_route) -> bool {
     // SAFETY: per the contract above.
-    unsafe { ffi::get(route, "route", |r| Ok(r.route.null_mx)) }
+    unsafe { ffi::get!(route, |r| Ok(r.route.null_mx)) }
 }
 
 /// How many exchangers, in the order to try them.
@@ -244,7 +244,7 @@ pub unsafe extern "C" fn pw_route_null_mx(route: *const pw_route) -> bool {
 #[no_mangle]
 pub unsafe extern "C" fn pw_route_host_count(route: *const pw_route) -> usize {
     // SAFETY: per the contract above.
-    unsafe { ffi::get(route, "route", |r| Ok(r.hosts.len())) }
+    unsafe { ffi::get!(route, |r| Ok(r.hosts.len())) }
 }
 
 /// Exchanger `index`, borrowed from `route`. `PW_INVALID_INPUT` past the end.
@@ -259,7 +259,7 @@ pub unsafe extern "C" fn pw_route_host(
 ) -> pw_status {
     // SAFETY: per the contract above.
     unsafe {
-        ffi::get_into(route, "route", out, |r| {
+        ffi::get_into!(route, out, |r| {
             let (h, core) = (ffi::at(&r.hosts, index, "host")?, &r.route.hosts[index]);
             Ok(pw_mx_host {
                 preference: core.preference,
@@ -283,7 +283,7 @@ pub unsafe extern "C" fn pw_route_host_address(
 ) -> *const c_char {
     // SAFETY: per the contract above.
     unsafe {
-        ffi::get(route, "route", |r| {
+        ffi::get!(route, |r| {
             let h = ffi::at(&r.hosts, host, "host")?;
             Ok(ffi::at(&h.addresses, address, "address")?.as_ptr())
         })
@@ -297,7 +297,7 @@ pub unsafe extern "C" fn pw_route_host_address(
 #[no_mangle]
 pub unsafe extern "C" fn pw_route_explanation_count(route: *const pw_route) -> usize {
     // SAFETY: per the contract above.
-    unsafe { ffi::get(route, "route", |r| Ok(r.explanation.len())) }
+    unsafe { ffi::get!(route, |r| Ok(r.explanation.len())) }
 }
 
 /// Explanation line `index` (`"query  MX shmail.abc.test"`, `"answer …"`, `"skip   …"`),
@@ -308,7 +308,7 @@ pub unsafe extern "C" fn pw_route_explanation_count(route: *const pw_route) -> u
 #[no_mangle]
 pub unsafe extern "C" fn pw_route_explanation(route: *const pw_route, index: usize) -> *const c_char {
     // SAFETY: per the contract above.
-    unsafe { ffi::get(route, "route", |r| Ok(ffi::at(&r.explanation, index, "explanation")?.as_ptr())) }
+    unsafe { ffi::get!(route, |r| Ok(ffi::at(&r.explanation, index, "explanation")?.as_ptr())) }
 }
 
 /// The route as JSON (`postwire mx --json`): `{"domain", "canonical", "cname_chain", "hosts":
@@ -320,7 +320,7 @@ pub unsafe extern "C" fn pw_route_explanation(route: *const pw_route, index: usi
 #[no_mangle]
 pub unsafe extern "C" fn pw_route_to_json(route: *const pw_route, out: *mut *mut c_char) -> pw_status {
     // SAFETY: per the contract above.
-    unsafe { ffi::put_json(route, "route", out, |r| mta::to_value(&r.route)) }
+    unsafe { ffi::put_json!(route, out, |r| mta::to_value(&r.route)) }
 }
 
 /// Free a route. NULL does nothing.

@@ -129,7 +129,7 @@ pub unsafe extern "C" fn pw_send_mail(
 #[no_mangle]
 pub unsafe extern "C" fn pw_recipient_results_count(results: *const pw_recipient_results) -> usize {
     // SAFETY: per the contract above.
-    unsafe { ffi::get(results, "results", |r| Ok(r.items.len())) }
+    unsafe { ffi::get!(results, |r| Ok(r.items.len())) }
 }
 
 /// Recipient `index`'s outcome, borrowed. `PW_INVALID_INPUT` past the end.
@@ -144,8 +144,8 @@ pub unsafe extern "C" fn pw_recipient_results_get(
 ) -> pw_status {
     // SAFETY: per the contract above.
     unsafe {
-        ffi::get_into(results, "results", out, |r| {
-            let i = r.items.get(index).ok_or_else(|| ffi::invalid("recipient index out of range"))?;
+        ffi::get_into!(results, out, |r| {
+            let i = ffi::at(&r.items, index, "recipient")?;
             Ok(pw_recipient_result {
                 rcpt: i.rcpt.as_ptr(),
                 ok: i.ok,
@@ -168,7 +168,7 @@ pub unsafe extern "C" fn pw_recipient_results_to_json(
     out: *mut *mut c_char,
 ) -> pw_status {
     // SAFETY: per the contract above.
-    unsafe { ffi::get_into(results, "results", out, |r| ffi::owned_json(&json!(r.results))) }
+    unsafe { ffi::put_json!(results, out, |r| json!(r.results)) }
 }
 
 /// Free the results. NULL does nothing.

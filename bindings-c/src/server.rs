@@ -349,7 +349,8 @@ pub unsafe extern "C" fn pw_server_new(
 }
 
 /// Bind `host:port` (port 0: any free port) before `pw_server_start`; `*out` is the bound
-/// address. May be called several times.
+/// address. May be called several times; after `pw_server_start` or `pw_server_stop` it is
+/// `PW_INVALID_INPUT`.
 ///
 /// # Safety
 /// `server` is NULL or live; `host` NULL or a C string; `out` NULL or writable.
@@ -377,8 +378,9 @@ pub unsafe extern "C" fn pw_server_listen(
 }
 
 /// Serve every bound address in the background (on the library's threads) until
-/// `pw_server_stop`. Returns at once. A server is started once: a later call, while it serves or
-/// after `pw_server_stop`, starts nothing and succeeds.
+/// `pw_server_stop`. Returns at once. A server is started once: a later call while it serves
+/// starts nothing and succeeds; one after `pw_server_stop` is `PW_INVALID_INPUT` (a stopped
+/// server never serves again: make a new one).
 ///
 /// # Safety
 /// `server` is NULL or live.
@@ -448,7 +450,7 @@ pub unsafe extern "C" fn pw_server_wait(server: *const pw_server) -> pw_status {
 #[no_mangle]
 pub unsafe extern "C" fn pw_server_running(server: *const pw_server) -> bool {
     // SAFETY: per the contract above.
-    unsafe { ffi::get(server, "server", |s| Ok(s.server.running())) }
+    unsafe { ffi::get!(server, |s| Ok(s.server.running())) }
 }
 
 /// The server's counters.
@@ -498,7 +500,7 @@ pub unsafe extern "C" fn pw_server_get_stats(
     out: *mut pw_server_stats,
 ) -> pw_status {
     // SAFETY: per the contract above.
-    unsafe { ffi::get_into(server, "server", out, |h| Ok(h.server.stats().into())) }
+    unsafe { ffi::get_into!(server, out, |h| Ok(h.server.stats().into())) }
 }
 
 /// Stop the server (as `pw_server_stop`, if it runs) and free it. NULL does nothing.

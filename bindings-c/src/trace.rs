@@ -213,7 +213,7 @@ pub unsafe extern "C" fn pw_analyze_received(
 #[no_mangle]
 pub unsafe extern "C" fn pw_trace_analysis_suspicious(analysis: *const pw_trace_analysis) -> bool {
     // SAFETY: per the contract above.
-    unsafe { ffi::get(analysis, "analysis", |a| Ok(a.analysis.suspicious)) }
+    unsafe { ffi::get!(analysis, |a| Ok(a.analysis.suspicious)) }
 }
 
 /// How many hops.
@@ -223,7 +223,7 @@ pub unsafe extern "C" fn pw_trace_analysis_suspicious(analysis: *const pw_trace_
 #[no_mangle]
 pub unsafe extern "C" fn pw_trace_analysis_hop_count(analysis: *const pw_trace_analysis) -> usize {
     // SAFETY: per the contract above.
-    unsafe { ffi::get(analysis, "analysis", |a| Ok(a.hops.len())) }
+    unsafe { ffi::get!(analysis, |a| Ok(a.hops.len())) }
 }
 
 /// Hop `index` (0 = oldest), borrowed. `PW_INVALID_INPUT` past the end.
@@ -238,7 +238,7 @@ pub unsafe extern "C" fn pw_trace_analysis_hop(
 ) -> pw_status {
     // SAFETY: per the contract above.
     unsafe {
-        ffi::get_into(analysis, "analysis", out, |a| {
+        ffi::get_into!(analysis, out, |a| {
             let v = ffi::at(&a.hops, index, "hop")?;
             let h = &a.analysis.hops[index];
             Ok(pw_hop {
@@ -278,7 +278,7 @@ pub unsafe extern "C" fn pw_trace_analysis_hop_defect(
 ) -> *const c_char {
     // SAFETY: per the contract above.
     unsafe {
-        ffi::get(analysis, "analysis", |a| {
+        ffi::get!(analysis, |a| {
             let h = ffi::at(&a.hops, hop, "hop")?;
             Ok(ffi::at(&h.defects, defect, "defect")?.as_ptr())
         })
@@ -292,7 +292,7 @@ pub unsafe extern "C" fn pw_trace_analysis_hop_defect(
 #[no_mangle]
 pub unsafe extern "C" fn pw_trace_analysis_finding_count(analysis: *const pw_trace_analysis) -> usize {
     // SAFETY: per the contract above.
-    unsafe { ffi::get(analysis, "analysis", |a| Ok(a.findings.len())) }
+    unsafe { ffi::get!(analysis, |a| Ok(a.findings.len())) }
 }
 
 /// Finding `index`, borrowed. `PW_INVALID_INPUT` past the end.
@@ -307,7 +307,7 @@ pub unsafe extern "C" fn pw_trace_analysis_finding(
 ) -> pw_status {
     // SAFETY: per the contract above.
     unsafe {
-        ffi::get_into(analysis, "analysis", out, |a| {
+        ffi::get_into!(analysis, out, |a| {
             let v = ffi::at(&a.findings, index, "finding")?;
             Ok(pw_finding {
                 kind: v.kind.as_ptr(),
@@ -332,7 +332,7 @@ pub unsafe extern "C" fn pw_trace_analysis_finding_evidence(
 ) -> *const c_char {
     // SAFETY: per the contract above.
     unsafe {
-        ffi::get(analysis, "analysis", |a| {
+        ffi::get!(analysis, |a| {
             let f = ffi::at(&a.findings, finding, "finding")?;
             Ok(ffi::at(&f.evidence, evidence, "evidence")?.as_ptr())
         })
@@ -352,7 +352,7 @@ pub unsafe extern "C" fn pw_trace_analysis_to_json(
     out: *mut *mut c_char,
 ) -> pw_status {
     // SAFETY: per the contract above.
-    unsafe { ffi::put_json(analysis, "analysis", out, |a| mta::to_value(&a.analysis)) }
+    unsafe { ffi::put_json!(analysis, out, |a| mta::to_value(&a.analysis)) }
 }
 
 /// Free an analysis. NULL does nothing.
@@ -467,7 +467,7 @@ pub unsafe extern "C" fn pw_received_get(
 ) -> pw_status {
     // SAFETY: per the contract above.
     unsafe {
-        ffi::get_into(received, "received", out, |r| {
+        ffi::get_into!(received, out, |r| {
             let p: Vec<*const c_char> = r.fields.iter().map(ffi::opt_ptr).collect();
             Ok(pw_received_fields {
                 from: p[0],
@@ -500,7 +500,7 @@ pub unsafe extern "C" fn pw_received_get(
 #[no_mangle]
 pub unsafe extern "C" fn pw_received_defect(received: *const pw_received, index: usize) -> *const c_char {
     // SAFETY: per the contract above.
-    unsafe { ffi::get(received, "received", |r| Ok(ffi::at(&r.defects, index, "defect")?.as_ptr())) }
+    unsafe { ffi::get!(received, |r| Ok(ffi::at(&r.defects, index, "defect")?.as_ptr())) }
 }
 
 /// The parsed line as JSON: `{"from", "from_ip", "from_iprev", "by", "for_", "with",
@@ -515,7 +515,7 @@ pub unsafe extern "C" fn pw_received_to_json(
     out: *mut *mut c_char,
 ) -> pw_status {
     // SAFETY: per the contract above.
-    unsafe { ffi::put_json(received, "received", out, |r| mta::to_value(&r.line)) }
+    unsafe { ffi::put_json!(received, out, |r| mta::to_value(&r.line)) }
 }
 
 /// Free a parsed line. NULL does nothing.

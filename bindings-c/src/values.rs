@@ -14,7 +14,7 @@ use postwire::Reply;
 use serde_json::{json, Value};
 
 use crate::error::pw_status;
-use crate::ffi::{self, non_null};
+use crate::ffi;
 
 /// An SMTP reply: code, enhanced status code, text lines. Made by the library (results, errors,
 /// `pw_reply_new`, `pw_reply_parse`); free the ones you own with `pw_reply_free`.
@@ -58,11 +58,8 @@ impl pw_reply {
 /// `reply` is NULL or a live `pw_reply`.
 #[no_mangle]
 pub unsafe extern "C" fn pw_reply_code(reply: *const pw_reply) -> u16 {
-    ffi::value(|| {
-        non_null!(reply);
-        // SAFETY: a live handle (checked non-NULL).
-        Ok(unsafe { ffi::handle(reply) }.reply.code)
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get!(reply, |r| Ok(r.reply.code)) }
 }
 
 /// The enhanced status code (`"2.1.5"`), NULL when the reply has none. Borrowed from `reply`.
@@ -71,12 +68,8 @@ pub unsafe extern "C" fn pw_reply_code(reply: *const pw_reply) -> u16 {
 /// `reply` is NULL or a live `pw_reply`.
 #[no_mangle]
 pub unsafe extern "C" fn pw_reply_enhanced(reply: *const pw_reply) -> *const c_char {
-    ffi::value(|| {
-        non_null!(reply);
-        // SAFETY: a live handle (checked non-NULL).
-        let r = unsafe { ffi::handle(reply) };
-        Ok(r.enhanced.as_ref().map_or(std::ptr::null(), |e| e.as_ptr()))
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get!(reply, |r| Ok(ffi::opt_ptr(&r.enhanced))) }
 }
 
 /// The text: the lines joined by `"\n"`, without codes. Borrowed from `reply`.
@@ -85,11 +78,8 @@ pub unsafe extern "C" fn pw_reply_enhanced(reply: *const pw_reply) -> *const c_c
 /// `reply` is NULL or a live `pw_reply`.
 #[no_mangle]
 pub unsafe extern "C" fn pw_reply_text(reply: *const pw_reply) -> *const c_char {
-    ffi::value(|| {
-        non_null!(reply);
-        // SAFETY: a live handle (checked non-NULL).
-        Ok(unsafe { ffi::handle(reply) }.text.as_ptr())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get!(reply, |r| Ok(r.text.as_ptr())) }
 }
 
 /// How many text lines the reply has.
@@ -98,11 +88,8 @@ pub unsafe extern "C" fn pw_reply_text(reply: *const pw_reply) -> *const c_char 
 /// `reply` is NULL or a live `pw_reply`.
 #[no_mangle]
 pub unsafe extern "C" fn pw_reply_line_count(reply: *const pw_reply) -> usize {
-    ffi::value(|| {
-        non_null!(reply);
-        // SAFETY: a live handle (checked non-NULL).
-        Ok(unsafe { ffi::handle(reply) }.lines.len())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get!(reply, |r| Ok(r.lines.len())) }
 }
 
 /// Line `index` of the text (without code), borrowed from `reply`; NULL past the end
@@ -112,12 +99,8 @@ pub unsafe extern "C" fn pw_reply_line_count(reply: *const pw_reply) -> usize {
 /// `reply` is NULL or a live `pw_reply`.
 #[no_mangle]
 pub unsafe extern "C" fn pw_reply_line(reply: *const pw_reply, index: usize) -> *const c_char {
-    ffi::value(|| {
-        non_null!(reply);
-        // SAFETY: a live handle (checked non-NULL).
-        let r = unsafe { ffi::handle(reply) };
-        r.lines.get(index).map(|l| l.as_ptr()).ok_or_else(|| ffi::invalid("reply line index out of range"))
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get!(reply, |r| Ok(ffi::at(&r.lines, index, "reply line")?.as_ptr())) }
 }
 
 /// The reply as JSON: `{"code", "enhanced", "lines", "text"}`. Free with `pw_string_free`.
@@ -127,7 +110,7 @@ pub unsafe extern "C" fn pw_reply_line(reply: *const pw_reply, index: usize) -> 
 #[no_mangle]
 pub unsafe extern "C" fn pw_reply_to_json(reply: *const pw_reply, out: *mut *mut c_char) -> pw_status {
     // SAFETY: per the contract above.
-    unsafe { ffi::put_json(reply, "reply", out, |r| r.json()) }
+    unsafe { ffi::put_json!(reply, out, |r| r.json()) }
 }
 
 /// Free a reply you own (from `pw_reply_new`, `pw_reply_parse` or a client call). NULL does
@@ -246,11 +229,8 @@ impl pw_send_result {
 /// `result` is NULL or a live `pw_send_result`.
 #[no_mangle]
 pub unsafe extern "C" fn pw_send_result_accepted_count(result: *const pw_send_result) -> usize {
-    ffi::value(|| {
-        non_null!(result);
-        // SAFETY: a live handle (checked non-NULL).
-        Ok(unsafe { ffi::handle(result) }.accepted.len())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get!(result, |r| Ok(r.accepted.len())) }
 }
 
 /// Accepted recipient `index` (as given), borrowed from `result`; NULL past the end.
@@ -262,12 +242,8 @@ pub unsafe extern "C" fn pw_send_result_accepted(
     result: *const pw_send_result,
     index: usize,
 ) -> *const c_char {
-    ffi::value(|| {
-        non_null!(result);
-        // SAFETY: a live handle (checked non-NULL).
-        let r = unsafe { ffi::handle(result) };
-        r.accepted.get(index).map(|a| a.as_ptr()).ok_or_else(|| ffi::invalid("accepted index out of range"))
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get!(result, |r| Ok(ffi::at(&r.accepted, index, "accepted")?.as_ptr())) }
 }
 
 /// How many recipients the server refused at RCPT (the send still succeeded: at least one was
@@ -277,11 +253,8 @@ pub unsafe extern "C" fn pw_send_result_accepted(
 /// `result` is NULL or a live `pw_send_result`.
 #[no_mangle]
 pub unsafe extern "C" fn pw_send_result_rejected_count(result: *const pw_send_result) -> usize {
-    ffi::value(|| {
-        non_null!(result);
-        // SAFETY: a live handle (checked non-NULL).
-        Ok(unsafe { ffi::handle(result) }.rejected.len())
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get!(result, |r| Ok(r.rejected.len())) }
 }
 
 /// Refused recipient `index`, borrowed from `result`. `PW_INVALID_INPUT` past the end.
@@ -295,11 +268,7 @@ pub unsafe extern "C" fn pw_send_result_rejected(
     out: *mut pw_rejected,
 ) -> pw_status {
     // SAFETY: per the contract above.
-    unsafe {
-        ffi::get_into(result, "result", out, |r| {
-            Ok(r.rejected.get(index).ok_or_else(|| ffi::invalid("rejected index out of range"))?.view())
-        })
-    }
+    unsafe { ffi::get_into!(result, out, |r| { Ok(ffi::at(&r.rejected, index, "rejected")?.view()) }) }
 }
 
 /// The reply after the message (final dot or last BDAT), borrowed from `result`.
@@ -308,11 +277,8 @@ pub unsafe extern "C" fn pw_send_result_rejected(
 /// `result` is NULL or a live `pw_send_result`.
 #[no_mangle]
 pub unsafe extern "C" fn pw_send_result_reply(result: *const pw_send_result) -> *const pw_reply {
-    ffi::value(|| {
-        non_null!(result);
-        // SAFETY: a live handle (checked non-NULL).
-        Ok(&unsafe { ffi::handle(result) }.reply as *const pw_reply)
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get!(result, |r| Ok(&r.reply as *const pw_reply)) }
 }
 
 /// The queue id the server named in its final reply, NULL when none was found. Borrowed.
@@ -321,11 +287,8 @@ pub unsafe extern "C" fn pw_send_result_reply(result: *const pw_send_result) -> 
 /// `result` is NULL or a live `pw_send_result`.
 #[no_mangle]
 pub unsafe extern "C" fn pw_send_result_queue_id(result: *const pw_send_result) -> *const c_char {
-    ffi::value(|| {
-        non_null!(result);
-        // SAFETY: a live handle (checked non-NULL).
-        Ok(unsafe { ffi::handle(result) }.queue_id.as_ref().map_or(std::ptr::null(), |q| q.as_ptr()))
-    })
+    // SAFETY: per the contract above.
+    unsafe { ffi::get!(result, |r| Ok(ffi::opt_ptr(&r.queue_id))) }
 }
 
 /// The transaction's timings in milliseconds (-1: the phase did not run).
@@ -338,7 +301,7 @@ pub unsafe extern "C" fn pw_send_result_timings(
     out: *mut pw_timings,
 ) -> pw_status {
     // SAFETY: per the contract above.
-    unsafe { ffi::get_into(result, "result", out, |h| Ok(pw_timings::from(&h.result.timings))) }
+    unsafe { ffi::get_into!(result, out, |h| Ok(pw_timings::from(&h.result.timings))) }
 }
 
 /// The result as JSON: `{"accepted", "rejected": [{"rcpt", "reply"}], "reply", "queue_id",
@@ -353,7 +316,7 @@ pub unsafe extern "C" fn pw_send_result_to_json(
     out: *mut *mut c_char,
 ) -> pw_status {
     // SAFETY: per the contract above.
-    unsafe { ffi::get_into(result, "result", out, |h| ffi::owned_json(&h.result)) }
+    unsafe { ffi::put_json!(result, out, |h| json!(h.result)) }
 }
 
 /// Free a send result. NULL does nothing.

@@ -117,11 +117,12 @@ impl Server {
     }
 
     /// Serve in the background until `stop()`; the process stays alive meanwhile. A server is
-    /// started once: a later call, while it serves or after `stop()`, does nothing.
+    /// started once: a later call while it serves does nothing; after `stop()` it throws
+    /// `invalid_input` (a stopped server never serves again: build a new one).
     #[napi(catch_unwind)]
     pub fn start(&self, env: Env) -> napi::Result<()> {
         // Only JS calls start(), on this thread: nobody starts it between this look and the start.
-        if self.server.handle().is_some() {
+        if !self.server.startable().js(&env)? {
             return Ok(());
         }
         let serving = self.server.start().js(&env)?;

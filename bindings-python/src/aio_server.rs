@@ -65,10 +65,11 @@ impl AioServer {
     }
 
     /// Watch the request queue on `event_loop` (the running loop) and start serving.
-    /// Started once, as `Server.start()`: a later call does nothing. No lock is held across a
+    /// Started once, as `Server.start()`: a later call while it serves does nothing, one after
+    /// the stop raises `InvalidInputError`. No lock is held across a
     /// call into Python (`add_reader` may run Python code that uses this server).
     fn _start(&self, py: Python<'_>, event_loop: Bound<'_, PyAny>) -> PyResult<()> {
-        if self.core.server.handle().is_some() {
+        if !self.core.server.startable().py_err()? {
             return Ok(());
         }
         let hooks = &self.core.hooks;

@@ -120,8 +120,9 @@ impl PyServer {
         self.core.addresses()
     }
 
-    /// Serve in the background until `stop()`. A server is started once: a later call, while it
-    /// serves or after `stop()`, does nothing.
+    /// Serve in the background until `stop()`. A server is started once: a later call while it
+    /// serves does nothing; after `stop()` it raises `InvalidInputError` (a stopped server never
+    /// serves again: build a new one).
     fn start(&self) -> PyResult<()> {
         self.core.server.start().py_err()?;
         Ok(())

@@ -243,17 +243,25 @@ fn stop_during_a_hook_reaches_the_session_once_idle() {
 
 /// `Server::start` (what every binding's start calls): a second start while serving is the same
 /// server, not a second serve loop; the server keeps the handle, so a host holds none; one stop
-/// ends it for every handle; a start after the stop serves nothing and does not fail.
+/// ends it for every handle; a start or a listen after the stop is `invalid_input` saying to
+/// build a new server, and so is a listen after the start (its socket would never be served).
 #[test]
 fn start_twice_is_one_server_and_stop_ends_it() {
     use postwire::server::Server;
+    use postwire::ErrorKind;
     let server = Arc::new(Server::new(options()).unwrap());
     let addr = server.listen("127.0.0.1:0".parse().unwrap()).unwrap();
     assert!(server.handle().is_none() && !server.running(), "not started yet");
+    assert!(server.startable().unwrap(), "a start now would serve");
     let first = server.start().unwrap();
+    assert!(!server.startable().unwrap(), "serving: a start now does nothing");
     let second = server.start().unwrap();
     assert!(Arc::ptr_eq(first.server(), second.server()));
     assert!(first.running() && second.running() && server.running());
+    let late = server.listen("127.0.0.1:0".parse().unwrap()).unwrap_err();
+    assert_eq!(late.kind(), ErrorKind::InvalidInput);
+    assert!(late.to_string().contains("before start()"), "{late}");
+    assert_eq!(server.local_addrs(), vec![addr], "the refused listen bound nothing");
     let mut r = Raw::greeted(addr);
     assert_eq!(r.cmd("QUIT").0, 221);
     assert!(r.closed());
@@ -263,9 +271,34 @@ fn start_twice_is_one_server_and_stop_ends_it() {
     assert!(!first.running() && !second.running() && !server.running());
     assert_eq!(server.stats().connections, 1);
     assert!(std::net::TcpStream::connect(addr).is_err(), "no longer accepting");
-    let again = server.start().expect("a start after the stop is no error");
-    assert!(!again.running() && !server.running(), "and serves nothing");
-    again.wait().expect("returns at once");
+    for e in [
+        server.start().err().expect("a start after the stop is an error"),
+        server.startable().unwrap_err(),
+        server.listen("127.0.0.1:0".parse().unwrap()).unwrap_err(),
+    ] {
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("stopped; build a new Server"), "{e}");
+    }
+    assert!(!server.running() && !first.running(), "and nothing serves");
+    first.wait().expect("the first start's outcome is unchanged");
+}
+
+/// A stop begun while sessions are still open already refuses a start: "after stop()" does
+/// not wait for the end of the stop.
+#[test]
+fn a_start_during_the_stop_is_refused() {
+    use postwire::server::Server;
+    let server = Arc::new(Server::new(options()).unwrap());
+    let addr = server.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+    let h = server.start().unwrap();
+    let mut r = Raw::greeted(addr);
+    assert_eq!(r.cmd("EHLO client.example.org").0, 250);
+    assert_eq!(r.cmd("MAIL FROM:<a@example.org>").0, 250);
+    server.stop();
+    let e = server.start().err().expect("a start during the stop is an error");
+    assert_eq!(e.kind(), postwire::ErrorKind::InvalidInput);
+    drop(r);
+    h.wait().expect("the stop ends");
 }
 
 /// Records the local address each session saw.

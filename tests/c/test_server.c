@@ -96,6 +96,9 @@ int main(int argc, char **argv) {
     OK(pw_server_start(srv));
     OK(pw_server_start(srv)); /* started once: the second start is the same server */
     CHECK(pw_server_running(srv), "running after start");
+    pw_socket_addr late;
+    FAILS(PW_INVALID_INPUT, pw_server_listen(srv, "127.0.0.1", 0, &late)); /* never served */
+    CHECK(contains(pw_last_error_message(), "before start()"), "listen after start says why");
     printf("READY %u\n", addr.port);
     fflush(stdout);
 
@@ -104,7 +107,11 @@ int main(int argc, char **argv) {
     }
     OK(pw_server_stop(srv));
     CHECK(!pw_server_running(srv), "not running after stop");
-    OK(pw_server_start(srv)); /* after the stop: no error, and nothing serves again */
+    /* A stopped server never serves again: a start or a listen says to make a new one. */
+    FAILS(PW_INVALID_INPUT, pw_server_start(srv));
+    CHECK(contains(pw_last_error_message(), "stopped; build a new Server"), "start after stop says why");
+    FAILS(PW_INVALID_INPUT, pw_server_listen(srv, "127.0.0.1", 0, &late));
+    CHECK(contains(pw_last_error_message(), "stopped; build a new Server"), "listen after stop says why");
     CHECK(!pw_server_running(srv), "a start after the stop serves nothing");
     pw_server_stats st;
     OK(pw_server_get_stats(srv, &st));

@@ -191,6 +191,7 @@ test('a {user: password} map as auth, listen on two addresses, stats and stop()'
   server.start();
   server.start(); // started once: the second start is the same server
   assert.equal(server.running, true);
+  await assert.rejects(server.listen('127.0.0.1', 0), (e) => e.code === 'PW_INVALID_INPUT' && /before start\(\)/.test(e.message));
   const info = await transport(a2, { auth: { user: 'bob', pass: 'pw' } })
     .sendMail({ envelope: { from: 'me@example.org', to: ['a@example.test'] }, raw: message() });
   assert.match(info.response, /^250 /);
@@ -201,8 +202,12 @@ test('a {user: password} map as auth, listen on two addresses, stats and stop()'
   await within(30000, server.stop(), 'stop()');
   assert.equal(server.running, false);
   await server.stop();
-  server.start(); // after the stop: no error, and nothing serves again
+  // A stopped server never serves again: a start or a listen says to make a new one.
+  const stopped = (e) => e.code === 'PW_INVALID_INPUT' && e.kind === 'invalid_input' && /stopped; build a new Server/.test(e.message);
+  assert.throws(() => server.start(), stopped);
+  await assert.rejects(server.listen('127.0.0.1', 0), stopped);
   assert.equal(server.running, false);
+  assert.deepEqual(server.addresses.map((a) => a.port), [a1.port, a2.port]);
 });
 
 test('the logger option receives the core log records', async (t) => {

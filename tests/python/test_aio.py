@@ -51,7 +51,10 @@ def test_hooks_run_on_the_callers_loop_and_use_its_queue():
             assert b"Subject: Hello" in data
             assert server.stats["messages_accepted"] == 1
         assert not server.running
-        await server.start()  # after the stop: no error, and nothing serves again
+        # A stopped server never serves again: start and serve_forever say to make a new one.
+        for again in (server.start, server.serve_forever):
+            with pytest.raises(postwire.InvalidInputError, match="stopped; build a new Server"):
+                await asyncio.wait_for(again(), 10)  # bounded, should it serve
         assert not server.running
         assert seen_loops and all(l is loop for l in seen_loops)
 

@@ -191,10 +191,15 @@ def test_context_manager_and_stats(tmp_path):
         server.start()
         server.start()  # started once: the second start is the same server
         assert server.running
+        with pytest.raises(postwire.InvalidInputError, match=r"before start\(\)"):
+            server.listen("127.0.0.1", 0)  # its socket would never be served
         with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
             s.sendmail("a@example.org", ["b@example.test"], message())
     assert not server.running
-    server.start()  # after the stop: no error, and nothing serves again
+    # A stopped server never serves again: start, serve_forever and listen say to make a new one.
+    for again in (server.start, server.serve_forever, lambda: server.listen("127.0.0.1", 0)):
+        with pytest.raises(postwire.InvalidInputError, match="stopped; build a new Server"):
+            again()
     assert not server.running
     assert server.stats["connections"] == 1 and server.stats["messages_accepted"] == 1
     assert "mx.example.test" in repr(server)

@@ -38,20 +38,15 @@ pub struct ServerHandle {
 impl Server {
     /// Serve every bound address in the background on the shared runtime
     /// ([`runtime::shared`]) until [`ServerHandle::stop`]. Needs `listen()` first. A server is
-    /// started once: a later call — while it serves or after it stopped — starts nothing and
-    /// returns the handle of that first start; a server stopped before it ever started is
-    /// `invalid_input`. The server keeps the handle ([`handle`](Self::handle)), so a host need
-    /// not.
+    /// started once: a later call while it serves starts nothing and returns the handle of that
+    /// first start; a call after `stop()` (begun or ended, started or not) is `invalid_input` —
+    /// a stopped server never serves again, a new one must be built. The server keeps the handle
+    /// ([`handle`](Self::handle)), so a host need not.
     pub fn start(self: &Arc<Self>) -> Result<ServerHandle> {
         let mut started = crate::server::lock(&self.started);
+        self.startable_with(&started)?;
         if let Some(done) = &*started {
             return Ok(ServerHandle { server: Arc::clone(self), done: done.clone() });
-        }
-        if self.is_stopping() {
-            return Err(Error::invalid_input("this server was stopped; create a new one"));
-        }
-        if self.local_addrs().is_empty() {
-            return Err(Error::invalid_input("call listen(host, port) before start()"));
         }
         let (tx, done) = watch::channel(None);
         let server = Arc::clone(self);
@@ -61,6 +56,27 @@ impl Server {
         });
         *started = Some(done.clone());
         Ok(ServerHandle { server: Arc::clone(self), done })
+    }
+
+    /// What [`start`](Self::start) would do now, without doing it: `Ok(true)` — begin serving;
+    /// `Ok(false)` — nothing, it serves already; or its error (stopped, or no `listen()` yet).
+    /// For a host that must set something up before the first start only.
+    pub fn startable(&self) -> Result<bool> {
+        self.startable_with(&crate::server::lock(&self.started))
+    }
+
+    /// [`startable`](Self::startable) with the `started` lock held by the caller.
+    fn startable_with(&self, started: &Option<Serving>) -> Result<bool> {
+        if self.is_stopping() {
+            return Err(Error::invalid_input(crate::server::STOPPED));
+        }
+        if started.is_some() {
+            return Ok(false);
+        }
+        if self.local_addrs().is_empty() {
+            return Err(Error::invalid_input("call listen(host, port) before start()"));
+        }
+        Ok(true)
     }
 
     /// The handle of [`start`](Self::start); `None` before the first start.
@@ -159,8 +175,9 @@ mod tests {
         h.stop_and_wait().unwrap();
         assert!(!h.running() && !server.running());
         assert_eq!(h.stats().connections, 1);
-        let again = server.start().expect("a start after the stop returns the first start's handle");
-        assert!(!again.running(), "stopped servers do not restart");
+        let e = server.start().err().expect("a start after the stop is an error");
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidInput);
+        assert!(!server.running(), "stopped servers do not restart");
         assert!(std::net::TcpStream::connect(h.addresses()[0]).is_err(), "nobody listens any more");
     }
 

@@ -119,8 +119,20 @@ impl Server {
     }
 
     /// Bind `addr` (port 0 = ephemeral) and return the bound address. May be called several
-    /// times before `serve`. Needs no runtime: bindings call it from any thread.
+    /// times before `serve` or [`start`](Self::start); after `start()` or `stop()` it is
+    /// `invalid_input` (the socket would never be served). Needs no runtime: bindings call it
+    /// from any thread.
     pub fn listen(&self, addr: SocketAddr) -> Result<SocketAddr> {
+        // Held to the end: a start() meanwhile would take the listeners without this one.
+        let started = lock(&self.started);
+        if self.is_stopping() {
+            return Err(Error::invalid_input(STOPPED));
+        }
+        if started.is_some() {
+            return Err(Error::invalid_input(
+                "listen() after start(): a started server serves the addresses it had; call listen() before start()",
+            ));
+        }
         let l = std::net::TcpListener::bind(addr)
             .map_err(|e| Error::io(format!("cannot listen on {addr}: {e}")))?;
         l.set_nonblocking(true)?;
@@ -218,6 +230,9 @@ impl Server {
         self.shared.queue.as_ref()
     }
 }
+
+/// Why a stopped server refuses `start()` and `listen()` (in every binding).
+pub(crate) const STOPPED: &str = "this server was stopped; build a new Server to serve again";
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
