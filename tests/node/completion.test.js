@@ -1,13 +1,14 @@
 // How Promises come back: every call's result reaches the JS thread through one completion
 // channel per JS environment (bindings-node/src/completion.rs). Many calls in flight at once
-// settle each with its own value or error; a pending call keeps its process alive; a worker
-// thread (or the process) that exits with calls in flight does not crash when they finish later.
+// settle each with its own value or error; a worker
+// thread (or the process) that exits with calls in flight does not crash when they finish later
+// (that a pending call keeps its process alive is in lifecycle.test.js).
 // Crash-prone cases run in child processes; every wait is bounded.
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
-const { ROOT, postwire, rawServer, message, within, until } = require('./helpers');
+const { ROOT, postwire, silentPeer, message, within, until } = require('./helpers');
 
 const pw = postwire();
 // The children (and their workers) load the package from PW_PKG.
@@ -97,50 +98,6 @@ function child(code) {
   const exited = new Promise((resolve) => p.on('exit', (code, signal) => resolve({ code, signal, stderr: err })));
   return { child: p, lines, exited };
 }
-
-/** A TCP peer that holds every session silent until `greet()`, then greets and answers NOOP/QUIT. */
-async function silentPeer(t) {
-  const held = [];
-  let greeted = false;
-  const answer = (s) => {
-    s.write('220 peer.test ESMTP\r\n');
-    s.on('data', (d) => {
-      for (const line of d.toString().split('\r\n').filter(Boolean)) {
-        if (/^(EHLO|HELO)/i.test(line)) s.write('250 peer.test\r\n');
-        else if (/^QUIT/i.test(line)) s.end('221 bye\r\n');
-        else s.write('250 ok\r\n');
-      }
-    });
-  };
-  const peer = await rawServer((s) => { if (greeted) answer(s); else held.push(s); });
-  t.after(() => peer.close());
-  return {
-    port: peer.port,
-    held,
-    greet() { greeted = true; for (const s of held.splice(0)) answer(s); },
-  };
-}
-
-test('a pending call keeps the process alive until it settles', async (t) => {
-  const peer = await silentPeer(t);
-  const { child: p, lines, exited } = child(`
-    const pw = require(process.env.PW_PKG);
-    pw.Client.connect('127.0.0.1', ${peer.port}, { tls: 'none', timeout: 60 })
-      .then((c) => c.noop())
-      .then((r) => console.log('settled', r.code), (e) => console.log('failed', e.code));
-    console.log('calling');
-  `);
-  t.after(() => p.kill('SIGKILL'));
-  await until(30000, () => lines.length > 0 && peer.held.length > 0, 'the child calling');
-  // The child's script is done; only the pending connect() can hold it.
-  await new Promise((r) => setTimeout(r, 500));
-  assert.equal(p.exitCode, null, 'the child exited with a call pending');
-  peer.greet();
-  // The session is never quit: once the call settled nothing holds the child.
-  const how = await within(30000, exited, 'the child exiting after its call settled');
-  assert.deepEqual([how.code, how.signal], [0, null], how.stderr);
-  assert.deepEqual(lines, ['calling', 'settled 250']);
-});
 
 test('worker threads exiting with calls in flight: the calls finish later without a crash, the process carries on', async (t) => {
   const peer = await silentPeer(t);
