@@ -1,4 +1,5 @@
-//! `postwire::Error` → a JS `Error`, and the Promise helper every async method uses.
+//! `postwire::Error` → a JS `Error` (every Promise the addon returns is settled through
+//! `completion.rs`, rejected with these).
 //!
 //! The error object (a `TypeError` for `invalid_input`, an `Error` otherwise) carries the
 //! message, `.code` (`'PW_' + KIND`, e.g. `PW_TIMEOUT`, from the
@@ -7,13 +8,14 @@
 //! recipient when a send failed because all were refused, else `[]`). The kind is mapped, never
 //! the message parsed.
 
-use std::future::Future;
-
-use napi::bindgen_prelude::{JsObjectValue, JsValue, Object, PromiseRaw, ToNapiValue, Unknown};
+use napi::bindgen_prelude::{JsObjectValue, JsValue, Object, Unknown};
 use napi::{Env, JsError, JsTypeError};
 use postwire::{Error, ErrorKind};
 
 use crate::values::{RejectedRecipient, Reply};
+
+/// The Promise helper every async method uses (one completion channel per JS environment).
+pub use crate::completion::promise;
 
 /// `'PW_' + KIND` upper-cased: `PW_CONNECT` … `PW_IO`.
 pub fn code_of(kind: ErrorKind) -> String {
@@ -66,21 +68,6 @@ impl<T> ResultExt<T> for postwire::Result<T> {
 /// An `invalid_input` error (`PW_INVALID_INPUT`) for a bad argument.
 pub fn invalid_input(env: &Env, message: impl Into<String>) -> napi::Error {
     to_napi(env, &Error::invalid_input(message))
-}
-
-/// Run `fut` on the core's runtime and return its Promise: resolved with `done(env, value)` on
-/// the JS thread, or rejected with the JS error of the core error.
-pub fn promise<'e, T, V, F, D>(env: &'e Env, fut: F, done: D) -> napi::Result<PromiseRaw<'e, V>>
-where
-    T: Send + 'static,
-    F: Future<Output = postwire::Result<T>> + Send + 'static,
-    V: ToNapiValue,
-    D: FnOnce(&Env, T) -> napi::Result<V> + 'static,
-{
-    env.spawn_future_with_callback(async move { Ok(fut.await) }, move |env, out| match out {
-        Ok(v) => done(env, v),
-        Err(e) => Err(to_napi(env, &e)),
-    })
 }
 
 /// Every error `.code` in the core's fixed order: `errorCodes()[n - 1]` is the code of kind

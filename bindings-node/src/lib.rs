@@ -5,15 +5,17 @@
 //! them, `server.rs` + `hooks.rs` wrap `core/src/server/` (hooks through the core's
 //! `host::dispatch` in callback mode), `proto.rs` the protocol core (the shared vectors),
 //! `mta.rs` the MTA modules (`route`, `queue`, `relay_check`, `trace`, through `host::mta`).
-//! Around them the Node ends of the core's host layer (`postwire::host`): `runtime.rs` points
-//! napi's Promises at the core's shared runtime, `logging.rs` hands the core's log records to a
+//! Around them the Node ends of the core's host layer (`postwire::host`): `completion.rs`
+//! settles every Promise the addon returns through one channel per JS environment (the core's
+//! completion inbox and one threadsafe function), `runtime.rs` points napi's own Promises (the
+//! two keep-alive ones) at the core's shared runtime, `logging.rs` hands the core's log records to a
 //! JS `logger`, `options.rs` turns option objects into the JSON the core deserializes (names,
 //! defaults and checks are the core's), `values.rs` gives the API's values their JS shape and
 //! `error.rs` maps a core error to a JS `Error` with `.code`, `.kind`, `.reply`, `.rejected`.
 //!
 //! The binding stays thin: convert arguments, call the core, convert the result or the error.
 //! No panic crosses into Node: every exported function is `#[napi(catch_unwind)]` (a panic
-//! becomes a thrown error), napi settles a Promise whose future panicked as rejected, and the
+//! becomes a thrown error), a Promise whose future panicked is rejected, and the
 //! code that runs inside napi's own callbacks (hooks and log records on the JS thread, Promise
 //! resolvers) has no `unwrap` and never returns an error napi would make fatal.
 
@@ -22,6 +24,7 @@
 #![cfg_attr(test, allow(dead_code))]
 
 mod client;
+mod completion;
 mod compose;
 mod error;
 mod hooks;

@@ -80,6 +80,29 @@ async function rawServer(onConnection) {
   };
 }
 
+/** A TCP peer that holds every session silent until `greet()`, then greets and answers NOOP/QUIT. */
+async function silentPeer(t) {
+  const held = [];
+  let greeted = false;
+  const answer = (s) => {
+    s.write('220 peer.test ESMTP\r\n');
+    s.on('data', (d) => {
+      for (const line of d.toString().split('\r\n').filter(Boolean)) {
+        if (/^(EHLO|HELO)/i.test(line)) s.write('250 peer.test\r\n');
+        else if (/^QUIT/i.test(line)) s.end('221 bye\r\n');
+        else s.write('250 ok\r\n');
+      }
+    });
+  };
+  const peer = await rawServer((s) => { if (greeted) answer(s); else held.push(s); });
+  t.after(() => peer.close());
+  return {
+    port: peer.port,
+    held,
+    greet() { greeted = true; for (const s of held.splice(0)) answer(s); },
+  };
+}
+
 /** The test DNS server (`postwire-testdns`, built by scripts/test-node.sh) serving
  * tests/dns/zone.json — the zone of every suite; resolves to `{nameserver: "127.0.0.1:PORT",
  * close()}` once it printed `READY <port>`. */
@@ -204,6 +227,6 @@ function within(ms, promise, what) {
 }
 
 module.exports = {
-  ROOT, PEERS, postwire, peer, testCa, smtpServer, rawServer, closedPort, message, within, testDns,
+  ROOT, PEERS, postwire, peer, testCa, smtpServer, rawServer, silentPeer, closedPort, message, within, testDns,
   receiver, receivers, until,
 };

@@ -1,11 +1,12 @@
 // Process lifetime, checked with child `node` processes that must exit on their own: a started
 // server (and a started queue) keeps its process alive until `stop()`, then lets it exit; a
-// client never quit does not hold its process open. (Waits are bounded; nothing asserts on how long anything took.)
+// pending call keeps it alive until it settles; a client never quit does not hold its process
+// open. (Waits are bounded; nothing asserts on how long anything took.)
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
-const { ROOT, postwire, within } = require('./helpers');
+const { ROOT, postwire, silentPeer, until, within } = require('./helpers');
 
 const pw = postwire();
 const PKG = JSON.stringify(process.env.POSTWIRE_PACKAGE || ROOT);
@@ -74,6 +75,26 @@ test('a client never quit does not keep its process alive', async (t) => {
   const how = await within(30000, exited, 'the child exiting with an open session');
   assert.deepEqual(how, { code: 0, signal: null });
   assert.deepEqual(lines, ['250']);
+});
+
+test('a pending call keeps the process alive until it settles; its client, never quit, does not', async (t) => {
+  const peer = await silentPeer(t);
+  const { child: p, lines, exited } = await child(`
+    const pw = require(${PKG});
+    pw.Client.connect('127.0.0.1', ${peer.port}, { tls: 'none', timeout: 60 })
+      .then((c) => c.noop())
+      .then((r) => console.log('settled', r.code), (e) => console.log('failed', e.code));
+    console.log('calling');
+  `);
+  t.after(() => p.kill('SIGKILL'));
+  await until(30000, () => peer.held.length > 0, 'the child connecting');
+  // The child's script is done; only the pending connect() can hold it.
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(p.exitCode, null, 'the child exited with a call pending');
+  peer.greet();
+  const how = await within(30000, exited, 'the child exiting after its call settled');
+  assert.deepEqual(how, { code: 0, signal: null });
+  assert.deepEqual(lines, ['calling', 'settled 250']);
 });
 
 test('a server that was never started does not keep its process alive', async (t) => {

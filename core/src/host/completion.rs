@@ -12,6 +12,11 @@
 //! wake-up. The host empties the descriptor *before* taking the vector: a push after the take
 //! finds it empty and writes a new byte, so no completion is ever left without a wake-up.
 //!
+//! The queue part — push from any thread, wake only when it was empty, take everything at once —
+//! is [`Inbox`], shared with hosts whose wake-up is not a descriptor (Node: one napi threadsafe
+//! function per JS environment, `bindings-node/src/completion.rs`); [`spawn_caught`] runs a
+//! future on the shared runtime and hands its output, or its panic, to a callback.
+//!
 //! A socketpair rather than an eventfd: the same code on Linux and the BSDs/macOS. After
 //! `fork()` the pair is shared with the parent; a host compares [`CompletionQueue::pid`] with
 //! the current process and builds a new queue in the child.
@@ -27,11 +32,58 @@ use futures::FutureExt;
 
 use crate::error::{Error, Result};
 
+/// Finished results waiting for their host thread: pushed from any thread, taken all at once.
+/// [`push`](Inbox::push) says when the host must be woken — only when the inbox was empty, so a
+/// burst of results costs one wake-up. A host takes with [`take`](Inbox::take) after it was
+/// woken (and after clearing its wake-up signal): a push after the take finds the inbox empty
+/// and wakes it again, so no result is left without a wake-up.
+#[derive(Debug)]
+pub struct Inbox<T> {
+    items: Mutex<Vec<T>>,
+}
+
+impl<T> Default for Inbox<T> {
+    fn default() -> Self {
+        Inbox { items: Mutex::new(Vec::new()) }
+    }
+}
+
+impl<T> Inbox<T> {
+    /// Queue `item`; true when the inbox was empty, i.e. the caller must wake the host.
+    pub fn push(&self, item: T) -> bool {
+        let mut q = self.items.lock().unwrap_or_else(|p| p.into_inner());
+        q.push(item);
+        q.len() == 1
+    }
+
+    /// Every item queued so far, oldest first.
+    pub fn take(&self) -> Vec<T> {
+        std::mem::take(&mut *self.items.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// Run `fut` on the shared runtime ([`super::runtime::shared`]) and call `then` with its output
+/// on the runtime thread that finished it; a panic in `fut` arrives as `Err`, never unwinds into
+/// the runtime.
+pub fn spawn_caught<F>(
+    fut: F,
+    then: impl FnOnce(std::thread::Result<F::Output>) + Send + 'static,
+) -> Result<()>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    super::runtime::shared()?.spawn(async move {
+        then(AssertUnwindSafe(fut).catch_unwind().await);
+    });
+    Ok(())
+}
+
 /// Finished results waiting for the host, and the descriptor that says so.
 #[derive(Debug)]
 pub struct CompletionQueue<T> {
     pid: u32,
-    queue: Mutex<Vec<T>>,
+    queue: Inbox<T>,
     /// Watched (read) by the host; non-blocking.
     rx: UnixStream,
     /// Written by runtime threads; non-blocking: a full buffer already means "wake up".
@@ -47,7 +99,7 @@ impl<T: Send + 'static> CompletionQueue<T> {
             s.set_nonblocking(true)
                 .map_err(|e| Error::io(format!("cannot configure the completion wake-up socket: {e}")))?;
         }
-        Ok(CompletionQueue { pid: std::process::id(), queue: Mutex::new(Vec::new()), rx, tx })
+        Ok(CompletionQueue { pid: std::process::id(), queue: Inbox::default(), rx, tx })
     }
 
     /// The descriptor to watch: readable when [`drain`](Self::drain) has something to give.
@@ -62,12 +114,7 @@ impl<T: Send + 'static> CompletionQueue<T> {
 
     /// Queue a result and wake the host if it was not woken already. Any thread.
     pub fn push(&self, item: T) {
-        let was_empty = {
-            let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-            q.push(item);
-            q.len() == 1
-        };
-        if was_empty {
+        if self.queue.push(item) {
             // WouldBlock: the buffer is full of unread wake-ups; the host drains anyway.
             let _ = (&self.tx).write(&[1]);
         }
@@ -81,7 +128,7 @@ impl<T: Send + 'static> CompletionQueue<T> {
                 break;
             }
         }
-        std::mem::take(&mut *self.queue.lock().unwrap_or_else(|p| p.into_inner()))
+        self.queue.take()
     }
 
     /// Run `fut` on the shared runtime ([`super::runtime::shared`]); when it ends, push
@@ -96,11 +143,7 @@ impl<T: Send + 'static> CompletionQueue<T> {
         F::Output: Send + 'static,
     {
         let queue = Arc::clone(self);
-        super::runtime::shared()?.spawn(async move {
-            let out = AssertUnwindSafe(fut).catch_unwind().await;
-            queue.push(finish(out));
-        });
-        Ok(())
+        spawn_caught(fut, move |out| queue.push(finish(out)))
     }
 }
 
@@ -112,6 +155,17 @@ mod tests {
         let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
         // SAFETY: one valid pollfd, count 1, 5 s at most.
         unsafe { libc::poll(&mut p, 1, 5000) == 1 }
+    }
+
+    #[test]
+    fn inbox_asks_for_a_wake_up_only_when_it_was_empty() {
+        let inbox = Inbox::default();
+        assert!(inbox.push(1));
+        assert!(!inbox.push(2), "already woken: no second wake-up");
+        assert_eq!(inbox.take(), vec![1, 2]);
+        assert!(inbox.push(3), "taken: the next push wakes again");
+        assert_eq!(inbox.take(), vec![3]);
+        assert!(inbox.take().is_empty());
     }
 
     #[test]

@@ -14,9 +14,10 @@
 //!   (kept for all calls of a dispatch by one timer: `deadlines`).
 //! - [`workers`]: a bounded pool of host threads taking items in batches, so that hooks that
 //!   block overlap (Python's plain hooks; `ServerOptions::hook_workers`).
-//! - [`completion`]: a queue of finished async calls with a file descriptor that becomes
-//!   readable when there is something to collect, for hosts that run their own loop (asyncio,
-//!   a C program's `poll`).
+//! - [`completion`]: finished async calls queued for the host ([`Inbox`]: push, wake only when
+//!   empty, take all), with a file descriptor that becomes readable when there is something to
+//!   collect, for hosts that run their own loop (asyncio, a C program's `poll`); Node wakes its
+//!   JS thread with a threadsafe function instead.
 //! - [`log`]: a `tracing` layer that forwards records (level, target, message, fields) to the
 //!   host in batches; a filtered-out event costs one atomic load.
 //! - [`server`]: [`Server::start`](crate::server::Server::start) and its [`ServerHandle`].
@@ -37,7 +38,7 @@ pub mod server;
 pub mod workers;
 
 pub use batch::{Batch, BatchThread};
-pub use completion::CompletionQueue;
+pub use completion::{spawn_caught, CompletionQueue, Inbox};
 pub use dispatch::{hook_reply, AuthResponder, HookDispatch, HookRequest, HookResponder, Responder};
 pub use log::{LogRecord, LogSink};
 pub use server::ServerHandle;
