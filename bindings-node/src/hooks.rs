@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use napi::bindgen_prelude::{
-    CallbackContext, ClassInstance, FnArgs, FromNapiValue, Function, FunctionRef, JavaScriptClassExt,
+    Buffer, CallbackContext, ClassInstance, FnArgs, FromNapiValue, Function, FunctionRef, JavaScriptClassExt,
     JsObjectValue, JsValue, JsValuesTupleIntoVec, PromiseRaw, Unknown,
 };
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -27,7 +27,7 @@ use postwire::host::{hook_reply, HookDispatch, HookRequest, Responder};
 use postwire::server::HookSet;
 
 use crate::options::{AddressArgs, AuthArgs, ConnectArgs, MessageArgs};
-use crate::values::{params, MessageData, Reply, Session};
+use crate::values::{params, Reply, Session};
 
 /// A hook kept past the constructor call.
 type HookRef<A> = FunctionRef<A, Unknown<'static>>;
@@ -104,7 +104,9 @@ impl JsHooks {
             }
             HookRequest::Message { session, envelope, data, respond } => {
                 run(env, "onMessage", &self.message, respond, to_reply, || {
-                    FnArgs::from((Session::from(session), envelope.into(), MessageData(data)))
+                    // The core keeps no other reference in the common case: no copy then.
+                    let bytes = Arc::try_unwrap(data).unwrap_or_else(|shared| shared.as_ref().clone());
+                    FnArgs::from((Session::from(session), envelope.into(), Buffer::from(bytes)))
                 })
             }
             HookRequest::Auth { user, password, respond } => {

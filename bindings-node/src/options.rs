@@ -383,7 +383,7 @@ pub type ConnectArgs = napi::bindgen_prelude::FnArgs<(Session,)>;
 /// `onMailFrom` / `onRcptTo` arguments.
 pub type AddressArgs = napi::bindgen_prelude::FnArgs<(Session, String, Params)>;
 /// `onMessage` arguments.
-pub type MessageArgs = napi::bindgen_prelude::FnArgs<(Session, Envelope, crate::values::MessageData)>;
+pub type MessageArgs = napi::bindgen_prelude::FnArgs<(Session, Envelope, napi::bindgen_prelude::Buffer)>;
 /// `auth` arguments.
 pub type AuthArgs = napi::bindgen_prelude::FnArgs<(String, String)>;
 
