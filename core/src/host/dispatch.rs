@@ -22,11 +22,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::future::{self, Either};
 use tokio::sync::oneshot;
 
 use super::batch::{Batch, BatchThread};
-use super::deadlines::Deadlines;
 use super::workers::{WorkerBatch, WorkerPool};
 use crate::proto::params::{MailParams, RcptParams};
 use crate::proto::Reply;
@@ -180,14 +178,8 @@ enum Sink {
 /// credentials.
 pub struct HookDispatch {
     enabled: HookSet,
-    deadlines: Arc<Deadlines>,
+    timeout: Duration,
     sink: Sink,
-}
-
-impl Drop for HookDispatch {
-    fn drop(&mut self) {
-        self.deadlines.stop();
-    }
 }
 
 impl HookDispatch {
@@ -201,7 +193,7 @@ impl HookDispatch {
         handler: impl Fn(&mut Batch<'_, HookRequest>) + Send + Sync + 'static,
     ) -> Self {
         let sink = Sink::Thread(BatchThread::new(name, HOOK_BATCH, handler));
-        HookDispatch { enabled, deadlines: Deadlines::new(hook_timeout), sink }
+        HookDispatch { enabled, timeout: hook_timeout, sink }
     }
 
     /// Requests go to a pool of at most `workers` threads named `name` (started as needed;
@@ -217,7 +209,7 @@ impl HookDispatch {
         handler: impl Fn(&mut WorkerBatch<'_, HookRequest>) + Send + Sync + 'static,
     ) -> Self {
         let sink = Sink::Workers(WorkerPool::new(name, workers, HOOK_BATCH, handler));
-        HookDispatch { enabled, deadlines: Deadlines::new(hook_timeout), sink }
+        HookDispatch { enabled, timeout: hook_timeout, sink }
     }
 
     /// True on a thread of this dispatch's host side (its hook thread or one of its workers): a
@@ -238,7 +230,7 @@ impl HookDispatch {
         call: impl Fn(HookRequest) + Send + Sync + 'static,
     ) -> Self {
         let sink = Sink::Callback { call: Box::new(call), closed: AtomicBool::new(false) };
-        HookDispatch { enabled, deadlines: Deadlines::new(hook_timeout), sink }
+        HookDispatch { enabled, timeout: hook_timeout, sink }
     }
 
     /// No more requests to the host (it is going away): from now on every hook call fails at
@@ -287,18 +279,12 @@ impl HookDispatch {
                 }
             }
         }
-        let deadlines = Arc::clone(&self.deadlines);
+        let timeout = self.timeout;
         async move {
-            let not_answered = || format!("{name} was not answered (the host dropped the call)");
-            // The clock starts when the session waits, as `tokio::time::timeout` did here.
-            let expired = deadlines.start();
-            match future::select(rx, expired).await {
-                Either::Left((answer, _)) => answer.unwrap_or_else(|_| Err(not_answered())),
-                Either::Right((Ok(()), _)) => {
-                    Err(format!("{name} did not answer within {:?} (hook_timeout)", deadlines.timeout()))
-                }
-                // The clock is gone (its runtime shut down): wait for the answer alone.
-                Either::Right((Err(_), rx)) => rx.await.unwrap_or_else(|_| Err(not_answered())),
+            match tokio::time::timeout(timeout, rx).await {
+                Ok(Ok(answer)) => answer,
+                Ok(Err(_)) => Err(format!("{name} was not answered (the host dropped the call)")),
+                Err(_) => Err(format!("{name} did not answer within {timeout:?} (hook_timeout)")),
             }
         }
     }

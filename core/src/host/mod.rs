@@ -10,8 +10,7 @@
 //! - [`dispatch`]: the server's [`Hooks`](crate::server::Hooks) and
 //!   [`Authenticator`](crate::server::Authenticator) as requests with a responder, answered by
 //!   the host on its own thread (Python, C) or through a callback (Node); a dropped responder or
-//!   a hook failure answers `451 4.3.0`, a hook that never answers is cut at `hook_timeout`
-//!   (kept for all calls of a dispatch by one timer: `deadlines`).
+//!   a hook failure answers `451 4.3.0`, a hook that never answers is cut at `hook_timeout`.
 //! - [`workers`]: a bounded pool of host threads taking items in batches, so that hooks that
 //!   block overlap (Python's plain hooks; `ServerOptions::hook_workers`).
 //! - [`completion`]: finished async calls queued for the host ([`Inbox`]: push, wake only when
@@ -28,7 +27,6 @@
 
 pub mod batch;
 pub mod completion;
-mod deadlines;
 pub mod dispatch;
 pub mod log;
 pub mod mta;
