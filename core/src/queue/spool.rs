@@ -27,6 +27,7 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::commit::Committer;
@@ -46,7 +47,8 @@ enum At {
 }
 
 struct Slot {
-    entry: QueueEntry,
+    /// Shared, so that a rewrite of the state log snapshots the entries without copying them.
+    entry: Arc<QueueEntry>,
     leased: bool,
     at: At,
 }
@@ -58,11 +60,18 @@ pub struct Spool {
     _lock: File,
     committer: Committer,
     segments: Arc<Segments>,
-    index: Mutex<HashMap<String, Slot>>,
+    index: Arc<Mutex<HashMap<String, Slot>>>,
     /// The `done` log, appended to by `remove`.
     done: Mutex<File>,
     /// The state log, appended to by `record_attempt`.
-    states: Mutex<StateLog>,
+    states: Arc<Mutex<StateLog>>,
+    /// The thread rewriting the state log, while there is one.
+    rewriter: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// True from when a rewrite is due until its thread is done.
+    rewriting: Arc<AtomicBool>,
+    /// Tests set it to keep a rewrite between its body and its install (for 30 s at most).
+    #[cfg(test)]
+    rewrite_gate: Arc<(Mutex<bool>, std::sync::Condvar)>,
     /// What open found unreadable and set aside in `corrupt/`.
     quarantined: Vec<String>,
 }
@@ -140,14 +149,14 @@ impl Spool {
         let mut index = HashMap::new();
         for f in scan.found {
             let entry = entry_of(&recorded, &f.id, &f.envelope, f.size, f.created_ms);
-            index.insert(f.id, Slot { entry, leased: false, at: At::Segment(f.loc) });
+            index.insert(f.id, Slot { entry: Arc::new(entry), leased: false, at: At::Segment(f.loc) });
         }
         let mut quarantined = scan.quarantined;
         load_first_format(root, &recorded, &mut index, &mut quarantined);
         // The states of live entries only: those of removed entries go here.
         let log = StateLog::create(
             root,
-            index.values().map(|s| &s.entry).filter(|e| recorded.contains_key(&e.id)),
+            index.values().map(|s| &*s.entry).filter(|e| recorded.contains_key(&e.id)),
         )?;
         let next = scan.segments.last().copied().unwrap_or(0).max(segment::highest_quarantined(root)) + 1;
         let segments = Arc::new(Segments::new(seg_dir, scan.live, next));
@@ -156,9 +165,13 @@ impl Spool {
             _lock: lock,
             committer: Committer::start(Arc::clone(&segments))?,
             segments,
-            index: Mutex::new(index),
+            index: Arc::new(Mutex::new(index)),
             done: Mutex::new(done),
-            states: Mutex::new(log),
+            states: Arc::new(Mutex::new(log)),
+            rewriter: Mutex::new(None),
+            rewriting: Arc::new(AtomicBool::new(false)),
+            #[cfg(test)]
+            rewrite_gate: Arc::new((Mutex::new(false), std::sync::Condvar::new())),
             quarantined,
         })
     }
@@ -278,7 +291,7 @@ fn load_first_format(
         let id = e.file_name().to_string_lossy().into_owned();
         match load_first_format_entry(recorded, &id, &e.path()) {
             Ok(entry) => {
-                index.entry(id).or_insert(Slot { entry, leased: false, at: At::File });
+                index.entry(id).or_insert(Slot { entry: Arc::new(entry), leased: false, at: At::File });
             }
             Err(why) => {
                 tracing::error!(id, why, "queue record unreadable: moved to corrupt/, not delivered");
@@ -329,7 +342,7 @@ impl Spool {
     fn prepare(&self, id: &str, envelope: &NewEntry, message: &[u8]) -> Result<Prepared> {
         check_id(id)?;
         if let Some(s) = self.index().get(id) {
-            return Ok(Prepared::Known(s.entry.clone()));
+            return Ok(Prepared::Known(QueueEntry::clone(&s.entry)));
         }
         let env = serde_json::to_vec(envelope).map_err(|e| Error::io(format!("envelope: {e}")))?;
         let created = now_ms();
@@ -342,13 +355,89 @@ impl Spool {
         let mut index = self.index();
         if let Some(s) = index.get(id) {
             // The same id submitted twice at once: the first one stays.
-            let first = s.entry.clone();
+            let first = QueueEntry::clone(&s.entry);
             drop(index);
             self.segments.drop_live(loc.segment);
             return first;
         }
-        index.insert(id.to_string(), Slot { entry: entry.clone(), leased: false, at: At::Segment(loc) });
+        index.insert(
+            id.to_string(),
+            Slot { entry: Arc::new(entry.clone()), leased: false, at: At::Segment(loc) },
+        );
         entry
+    }
+}
+
+impl Spool {
+    /// Rewrite the state log on a thread of its own (see `states.rs`): snapshot the entries
+    /// under the log's lock (pointers, not copies), write and sync the new log with no lock
+    /// held, then install it under the lock with what was appended meanwhile. A failure leaves
+    /// the old log in use; the next append past the limit tries again.
+    fn rewrite_states(&self) {
+        let (root, states, index, busy) = (
+            self.root.clone(),
+            Arc::clone(&self.states),
+            Arc::clone(&self.index),
+            Arc::clone(&self.rewriting),
+        );
+        #[cfg(test)]
+        let gate = Arc::clone(&self.rewrite_gate);
+        let work = move || {
+            let run = || -> Result<()> {
+                let (mark, entries) = {
+                    let log = states.lock().unwrap_or_else(|p| p.into_inner());
+                    let index = index.lock().unwrap_or_else(|p| p.into_inner());
+                    (log.mark()?, index.values().map(|s| Arc::clone(&s.entry)).collect::<Vec<_>>())
+                };
+                let body = states::write_body(&root, entries.iter().map(|e| &**e))?;
+                #[cfg(test)]
+                {
+                    let held = gate.0.lock().unwrap();
+                    drop(gate.1.wait_timeout_while(held, std::time::Duration::from_secs(30), |h| *h));
+                }
+                states.lock().unwrap_or_else(|p| p.into_inner()).install(body, mark)
+            };
+            if let Err(e) = run() {
+                tracing::error!(error = %e, "cannot rewrite the queue's state log; appending to the old one");
+            }
+            busy.store(false, Ordering::Release);
+        };
+        let mut slot = self.rewriter.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(done) = slot.take() {
+            let _ = done.join();
+        }
+        match std::thread::Builder::new().name("postwire-states".into()).spawn(work) {
+            Ok(t) => *slot = Some(t),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the state log's rewrite thread");
+                self.rewriting.store(false, Ordering::Release);
+            }
+        }
+    }
+
+    /// Hold (or let go) the next rewrite of the state log before its install (tests).
+    #[cfg(test)]
+    fn hold_rewrite(&self, hold: bool) {
+        *self.rewrite_gate.0.lock().unwrap() = hold;
+        self.rewrite_gate.1.notify_all();
+    }
+
+    /// Wait for a rewrite of the state log in progress (tests).
+    #[cfg(test)]
+    fn wait_rewrite(&self) {
+        if let Some(t) = self.rewriter.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            t.join().unwrap();
+        }
+    }
+}
+
+impl Drop for Spool {
+    /// A rewrite of the state log in progress is finished first: it must not rename its log
+    /// over a spool that the next owner (this process's or another's) has opened meanwhile.
+    fn drop(&mut self) {
+        if let Some(t) = self.rewriter.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = t.join();
+        }
     }
 }
 
@@ -372,7 +461,7 @@ impl Store for Spool {
             .take(max)
             .map(|s| {
                 s.leased = true;
-                s.entry.clone()
+                QueueEntry::clone(&s.entry)
             })
             .collect())
     }
@@ -421,6 +510,10 @@ impl Store for Spool {
     /// message itself was made durable when it was submitted. Syncing a state file per attempt
     /// cost the runner an fsync, a rename and a directory sync, which under load took the disk
     /// from accepting (see `states.rs` for why not a file per entry at all).
+    ///
+    /// When the log is due for its rewrite (O(live): a record per live entry), a thread of the
+    /// spool's does it ([`Spool::rewrite_states`]); this call only appends, so a runner that
+    /// calls it on its runtime's worker (the store is [`Store::quick`]) never waits for that.
     fn record_attempt(&self, entry: &QueueEntry) -> Result<()> {
         check_id(&entry.id)?;
         let mut log = self.states.lock().unwrap_or_else(|p| p.into_inner());
@@ -428,14 +521,14 @@ impl Store for Spool {
         let live = {
             let mut index = self.index();
             if let Some(s) = index.get_mut(&entry.id) {
-                s.entry = entry.clone();
+                s.entry = Arc::new(entry.clone());
                 s.leased = false;
             }
             index.len()
         };
-        if r.is_ok() && log.needs_rewrite(live) {
-            let entries: Vec<QueueEntry> = self.index().values().map(|s| s.entry.clone()).collect();
-            log.rewrite(entries.iter())?;
+        if r.is_ok() && log.needs_rewrite(live) && !self.rewriting.swap(true, Ordering::AcqRel) {
+            drop(log);
+            self.rewrite_states();
         }
         r
     }
@@ -468,7 +561,7 @@ impl Store for Spool {
     }
 
     fn list(&self) -> Result<Vec<QueueEntry>> {
-        let mut v: Vec<QueueEntry> = self.index().values().map(|s| s.entry.clone()).collect();
+        let mut v: Vec<QueueEntry> = self.index().values().map(|s| QueueEntry::clone(&s.entry)).collect();
         v.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
         Ok(v)
     }
@@ -674,6 +767,7 @@ mod tests {
             attempted(&spool, "s1", n);
         }
         let last = attempted(&spool, "s2", 7);
+        spool.wait_rewrite();
         let one = record::encode(&serde_json::to_vec(&last).unwrap()).len() as u64;
         let log_len = fs::metadata(dir.path().join("states")).unwrap().len();
         // 3 × SLACK records were appended; without the rewrite the log would hold them all.
@@ -725,5 +819,49 @@ mod tests {
             Spool::open(dir.path()).unwrap().list().unwrap().iter().map(|e| e.attempts).sum::<u32>(),
             6
         );
+    }
+
+    #[test]
+    fn the_state_log_is_rewritten_after_the_call_returns_and_keeps_what_was_recorded_meanwhile() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path()).unwrap();
+        for id in ["w1", "w2", "w3"] {
+            spool.submit(id, &env("a@d.test"), MSG).unwrap();
+        }
+        let log_len = || fs::metadata(dir.path().join("states")).unwrap().len();
+        spool.hold_rewrite(true);
+        let mut n = 0;
+        while !spool.rewriting.load(Ordering::Acquire) {
+            n += 1;
+            assert!(u64::from(n) <= 2 * super::states::tests_slack(), "no rewrite after {n} states");
+            attempted(&spool, "w1", n);
+        }
+        // The call that made the rewrite due has returned; the log is not rewritten yet (the
+        // rewrite would have waited for the gate 30 s on the caller's own thread).
+        let one = record::encode(&serde_json::to_vec(&attempted(&spool, "w2", 1)).unwrap()).len() as u64;
+        assert!(log_len() > one * u64::from(n) / 2, "every state is still in the log");
+        // While the rewrite is under way, states are recorded, an entry is removed, one is added.
+        attempted(&spool, "w1", n + 1);
+        attempted(&spool, "w2", 5);
+        spool.remove("w3").unwrap();
+        spool.submit("w4", &env("a@d.test"), MSG).unwrap();
+        assert_eq!(spool.message("w1").unwrap(), MSG);
+        spool.hold_rewrite(false);
+        spool.wait_rewrite();
+        assert!(log_len() < one * 10, "rewritten: {} bytes", log_len());
+        assert!(!spool.rewriting.load(Ordering::Acquire));
+        let check = |v: Vec<QueueEntry>| {
+            let mut v: Vec<(String, u32)> = v.into_iter().map(|e| (e.id, e.attempts)).collect();
+            v.sort();
+            assert_eq!(v, [("w1".into(), n + 1), ("w2".into(), 5), ("w4".into(), 0)]);
+        };
+        check(Spool::snapshot(dir.path()).unwrap());
+        // The next append goes to the new log.
+        attempted(&spool, "w4", 2);
+        drop(spool);
+        let spool = Spool::open(dir.path()).unwrap();
+        let mut v = spool.list().unwrap();
+        v.iter_mut().filter(|e| e.id == "w4").for_each(|e| e.attempts -= 2);
+        check(v);
     }
 }
