@@ -488,8 +488,9 @@ impl Store for Spool {
             Some(At::Segment(loc)) => {
                 let path = self.segments.path(loc.segment);
                 let mut bytes = vec![0u8; loc.len as usize];
-                File::open(&path)
-                    .and_then(|f| f.read_exact_at(&mut bytes, loc.offset))
+                self.segments
+                    .reader(loc.segment)?
+                    .read_exact_at(&mut bytes, loc.offset)
                     .map_err(|e| io("cannot read", &path, e))?;
                 let at = format!("{} at {}", path.display(), loc.offset);
                 let parts = record::decode(&bytes)
@@ -645,10 +646,16 @@ mod tests {
         // New messages go to a new segment; the old one goes once its last entry is removed.
         spool.submit("b1", &env("x@d.test"), MSG).unwrap();
         assert_eq!(segment_files(dir.path()).len(), 2);
+        assert_eq!(
+            (spool.message("a3").unwrap(), spool.message("b1").unwrap()),
+            (MSG.to_vec(), MSG.to_vec())
+        );
+        assert_eq!(spool.segments.readers_open(), 2, "both segments are kept open for reading");
         spool.remove("a1").unwrap();
         assert!(dir.path().join("seg").join(&first[0]).exists(), "a3 still lives there");
         spool.remove("a3").unwrap();
         assert!(!dir.path().join("seg").join(&first[0]).exists(), "unlinked with its last entry");
+        assert_eq!(spool.segments.readers_open(), 1, "and closed");
         // The current segment stays while it is appended to, even when empty.
         spool.remove("b1").unwrap();
         assert_eq!(segment_files(dir.path()).len(), 1);
