@@ -43,7 +43,7 @@ fn io(what: &str, path: &Path, e: std::io::Error) -> Error {
 
 /// The record of a new message.
 pub(super) fn encode_message(id: &str, created_ms: u64, envelope: &[u8], message: &[u8]) -> Vec<u8> {
-    record::encode(&record::join_parts(&[id.as_bytes(), &created_ms.to_le_bytes(), envelope, message]))
+    record::encode_parts(&[id.as_bytes(), &created_ms.to_le_bytes(), envelope, message])
 }
 
 /// A message record's payload, split.

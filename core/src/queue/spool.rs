@@ -321,50 +321,65 @@ fn load_first_format_entry(
     Ok(entry_of(recorded, id, &env, msg.len() as u64, created))
 }
 
-/// What `submit` does before the committer: the entry when the id is known, else the record.
-enum Prepared {
-    Known(QueueEntry),
-    Record(Vec<u8>, u64),
+/// What a submit does with an id that is stored already.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum IfKnown {
+    /// Return the stored entry ([`Store::submit`]: a resubmission is idempotent).
+    Keep,
+    /// Fail with `invalid_input` (the queue's submit: a caller's id must be new).
+    Refuse,
 }
 
 impl Spool {
     /// [`Store::submit`] awaited: the caller's task waits for the group commit without a
-    /// blocking thread (the server's sessions submit this way).
+    /// blocking thread.
     pub async fn submit_async(&self, id: &str, envelope: &NewEntry, message: &[u8]) -> Result<QueueEntry> {
-        let (record, created) = match self.prepare(id, envelope, message)? {
-            Prepared::Known(entry) => return Ok(entry),
-            Prepared::Record(r, created) => (r, created),
-        };
-        let loc = self.committer.append_async(record).await?;
-        Ok(self.finish(id, envelope, message.len() as u64, created, loc))
+        Ok(QueueEntry::clone(&*self.add(id, envelope, message, IfKnown::Keep).await?))
     }
 
-    fn prepare(&self, id: &str, envelope: &NewEntry, message: &[u8]) -> Result<Prepared> {
+    /// Store a new message, durably: every submit comes here ([`Store::submit`] blocks on it,
+    /// [`Spool::submit_async`] and the queue's submits await it). Returns the entry as indexed.
+    pub(super) async fn add(
+        &self,
+        id: &str,
+        envelope: &NewEntry,
+        message: &[u8],
+        if_known: IfKnown,
+    ) -> Result<Arc<QueueEntry>> {
         check_id(id)?;
+        let known = |entry: &Arc<QueueEntry>| match if_known {
+            IfKnown::Keep => Ok(Arc::clone(entry)),
+            IfKnown::Refuse => Err(Error::invalid_input(format!("queue id {id} is already in use"))),
+        };
         if let Some(s) = self.index().get(id) {
-            return Ok(Prepared::Known(QueueEntry::clone(&s.entry)));
+            return known(&s.entry);
         }
         let env = serde_json::to_vec(envelope).map_err(|e| Error::io(format!("envelope: {e}")))?;
         let created = now_ms();
-        Ok(Prepared::Record(segment::encode_message(id, created, &env, message), created))
-    }
-
-    /// Index the committed record at `loc`.
-    fn finish(&self, id: &str, envelope: &NewEntry, size: u64, created: u64, loc: Loc) -> QueueEntry {
-        let entry = QueueEntry::fresh(id, envelope, size, created);
+        let loc = self.committer.append(segment::encode_message(id, created, &env, message)).await?;
+        let entry = Arc::new(QueueEntry::fresh(id, envelope, message.len() as u64, created));
         let mut index = self.index();
         if let Some(s) = index.get(id) {
-            // The same id submitted twice at once: the first one stays.
-            let first = QueueEntry::clone(&s.entry);
+            // The same id submitted twice at once: the first one stays, and this record is
+            // marked done, or a reopen after the first one was removed would bring it back.
+            let first = Arc::clone(&s.entry);
             drop(index);
+            if let Err(e) = self.append_done(id, loc) {
+                tracing::error!(error = %e, id, "cannot mark a duplicate record done");
+            }
             self.segments.drop_live(loc.segment);
-            return first;
+            return known(&first);
         }
-        index.insert(
-            id.to_string(),
-            Slot { entry: Arc::new(entry.clone()), leased: false, at: At::Segment(loc) },
-        );
-        entry
+        index.insert(id.to_string(), Slot { entry: Arc::clone(&entry), leased: false, at: At::Segment(loc) });
+        Ok(entry)
+    }
+
+    /// Append the `done` line of the record of `id` at `loc` (one write, so a crash leaves a
+    /// whole line or a cut one that matches nothing).
+    fn append_done(&self, id: &str, loc: Loc) -> Result<()> {
+        let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
+        done.write_all(segment::done_line(id, loc).as_bytes())
+            .map_err(|e| io("cannot append to", &self.root.join("done"), e))
     }
 }
 
@@ -443,12 +458,7 @@ impl Drop for Spool {
 
 impl Store for Spool {
     fn submit(&self, id: &str, envelope: &NewEntry, message: &[u8]) -> Result<QueueEntry> {
-        let (record, created) = match self.prepare(id, envelope, message)? {
-            Prepared::Known(entry) => return Ok(entry),
-            Prepared::Record(r, created) => (r, created),
-        };
-        let loc = self.committer.append(record)?;
-        Ok(self.finish(id, envelope, message.len() as u64, created, loc))
+        futures::executor::block_on(self.submit_async(id, envelope, message))
     }
 
     fn lease_due(&self, now_ms: u64, max: usize) -> Result<Vec<QueueEntry>> {
@@ -547,13 +557,7 @@ impl Store for Spool {
                     Err(e) => return Err(io("cannot remove", &msg, e)),
                 }
             }
-            Some(At::Segment(loc)) => {
-                // One write, so a crash leaves a whole line or a cut one that matches nothing.
-                let path = self.root.join("done");
-                let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
-                let line = segment::done_line(id, loc);
-                done.write_all(line.as_bytes()).map_err(|e| io("cannot append to", &path, e))?;
-            }
+            Some(At::Segment(loc)) => self.append_done(id, loc)?,
         }
         if let Some(Slot { at: At::Segment(loc), .. }) = self.index().remove(id) {
             self.segments.drop_live(loc.segment);
@@ -870,5 +874,27 @@ mod tests {
         let mut v = spool.list().unwrap();
         v.iter_mut().filter(|e| e.id == "w4").for_each(|e| e.attempts -= 2);
         check(v);
+    }
+
+    #[test]
+    fn the_same_id_submitted_at_once_is_kept_once_and_stays_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path()).unwrap();
+        let start = std::sync::Barrier::new(8);
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let (spool, start) = (&spool, &start);
+                s.spawn(move || {
+                    start.wait();
+                    spool.submit("dup", &env(&format!("r{t}@d.test")), MSG).unwrap();
+                });
+            }
+        });
+        spool.submit("other", &env("o@d.test"), MSG).unwrap();
+        assert_eq!(ids(&spool), ["dup", "other"]);
+        spool.remove("dup").unwrap();
+        drop(spool);
+        // Every record of "dup" that was committed is done: none comes back.
+        assert_eq!(ids(&Spool::open(dir.path()).unwrap()), ["other"]);
     }
 }
