@@ -267,7 +267,10 @@ fn rewrite_done(root: &Path, lines: &HashSet<&str>) -> Result<File> {
     fs::OpenOptions::new().append(true).open(&path).map_err(|e| io("cannot open", &path, e))
 }
 
-/// An entry's state: the last one recorded, else fresh.
+/// An entry's state: the last one recorded for this message, else fresh. The state log is keyed
+/// by id, and an id may be used again once its message was removed (the state of the first
+/// message stays in the log until its next rewrite): a state counts only when it was recorded for
+/// a message submitted at the same time.
 fn entry_of(
     recorded: &HashMap<String, QueueEntry>,
     id: &str,
@@ -275,7 +278,11 @@ fn entry_of(
     size: u64,
     created_ms: u64,
 ) -> QueueEntry {
-    recorded.get(id).cloned().unwrap_or_else(|| QueueEntry::fresh(id, env, size, created_ms))
+    recorded
+        .get(id)
+        .filter(|e| e.created_ms == created_ms)
+        .cloned()
+        .unwrap_or_else(|| QueueEntry::fresh(id, env, size, created_ms))
 }
 
 /// Load the `msg/<id>` files of the first spool format (a spool written by an earlier
@@ -318,7 +325,9 @@ fn load_first_format_entry(
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| d.as_millis() as u64)
         .unwrap_or_else(now_ms);
-    Ok(entry_of(recorded, id, &env, msg.len() as u64, created))
+    // Any state of the id is this message's: no later message is stored as a `msg/` file, and a
+    // state recorded by the first format may give another submission time than the file's.
+    Ok(recorded.get(id).cloned().unwrap_or_else(|| QueueEntry::fresh(id, &env, msg.len() as u64, created)))
 }
 
 /// What a submit does with an id that is stored already.
@@ -896,5 +905,25 @@ mod tests {
         drop(spool);
         // Every record of "dup" that was committed is done: none comes back.
         assert_eq!(ids(&Spool::open(dir.path()).unwrap()), ["other"]);
+    }
+
+    #[test]
+    fn an_id_used_again_does_not_get_the_state_of_its_first_message_at_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path()).unwrap();
+        spool.submit("again", &env("old@d.test"), b"old\r\n").unwrap();
+        let mut first = attempted(&spool, "again", 3);
+        first.recipients[0].status = crate::queue::RcptStatus::Delivered;
+        spool.record_attempt(&first).unwrap();
+        spool.remove("again").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(2)); // another submission time
+        spool.submit("again", &env("new@d.test"), b"new\r\n").unwrap();
+        let fresh = spool.list().unwrap();
+        assert_eq!(Spool::snapshot(dir.path()).unwrap(), fresh);
+        drop(spool);
+        let spool = Spool::open(dir.path()).unwrap();
+        assert_eq!(spool.list().unwrap(), fresh, "the new message, pending, as submitted");
+        assert_eq!(fresh[0].recipients[0].rcpt, "new@d.test");
+        assert_eq!(fresh[0].recipients[0].status, crate::queue::RcptStatus::Pending);
     }
 }
