@@ -13,7 +13,6 @@
 //! `Spool::record_attempt` for why losing one is safe).
 
 use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{mpsc, Arc};
 
@@ -22,7 +21,7 @@ use tokio::sync::oneshot;
 use super::segment::{Loc, Segments, SEGMENT_SIZE};
 use crate::error::{Error, Result};
 
-/// Most jobs in one batch.
+/// Most jobs in one batch (at most `IOV_MAX`, 1024 on Linux: the batch is one `writev`).
 const MAX_BATCH: usize = 1024;
 
 struct AppendJob {
@@ -54,23 +53,13 @@ impl Committer {
         Ok(Committer { tx, fail })
     }
 
-    /// Append `record` (one whole record) to the current segment; blocks until its batch is
-    /// synced and says where it is. On error nothing of it is kept.
-    pub(super) fn append(&self, record: Vec<u8>) -> Result<Loc> {
-        let wait = self.enqueue(record)?;
-        futures::executor::block_on(wait).unwrap_or_else(|_| Err(Error::io("the commit thread is gone")))
-    }
-
-    /// [`Committer::append`] awaited: a session waits for its batch without holding a thread.
-    pub(super) async fn append_async(&self, record: Vec<u8>) -> Result<Loc> {
-        let wait = self.enqueue(record)?;
-        wait.await.unwrap_or_else(|_| Err(Error::io("the commit thread is gone")))
-    }
-
-    fn enqueue(&self, record: Vec<u8>) -> Result<oneshot::Receiver<Result<Loc>>> {
+    /// Append `record` (one whole record) to the current segment; resolves when its batch is
+    /// synced, saying where it is. On error nothing of it is kept. A session awaits it without
+    /// holding a thread; a blocking caller blocks on it.
+    pub(super) async fn append(&self, record: Vec<u8>) -> Result<Loc> {
         let (done, wait) = oneshot::channel();
         self.tx.send(AppendJob { record, done }).map_err(|_| Error::io("the commit thread is gone"))?;
-        Ok(wait)
+        wait.await.unwrap_or_else(|_| Err(Error::io("the commit thread is gone")))
     }
 
     /// Make the next `n` syncs fail (tests of the "fsync failed → 451, nothing kept" path).
@@ -97,6 +86,25 @@ fn run(rx: mpsc::Receiver<AppendJob>, fail: Arc<AtomicU32>, mut writer: Writer) 
     writer.retire();
 }
 
+/// Write the jobs' records one after the other at `offset` of `file`: one `writev` (more only
+/// when the kernel writes part of it), the records not copied into one buffer first.
+fn write_all_at(file: &File, jobs: &[AppendJob], offset: u64) -> std::io::Result<()> {
+    use std::io::{IoSlice, Seek, SeekFrom, Write};
+    let mut file = file;
+    file.seek(SeekFrom::Start(offset))?;
+    let mut slices: Vec<IoSlice<'_>> = jobs.iter().map(|j| IoSlice::new(&j.record)).collect();
+    let mut bufs = &mut slices[..];
+    while !bufs.is_empty() {
+        match file.write_vectored(bufs) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut bufs, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// The segment being appended to.
 struct Current {
     number: u64,
@@ -115,23 +123,24 @@ impl Writer {
     /// and answer each job with its place; on failure cut the batch off and answer every job
     /// `Err`.
     fn append(&mut self, jobs: Vec<AppendJob>, fail: &AtomicU32) {
-        let buf = jobs.iter().map(|j| j.record.as_slice()).collect::<Vec<_>>().concat();
+        let size: u64 = jobs.iter().map(|j| j.record.len() as u64).sum();
         if self.current.as_ref().is_some_and(|c| c.len >= SEGMENT_SIZE) {
             self.retire();
         }
         let segments = Arc::clone(&self.segments);
         let r = self.current().and_then(|cur| {
             let start = cur.len;
-            let r = cur.file.write_all_at(&buf, start).and_then(|()| cur.file.sync_data()).and_then(|()| {
-                if injected(fail) {
-                    Err(std::io::Error::other("injected sync failure"))
-                } else {
-                    Ok(())
-                }
-            });
+            let r =
+                write_all_at(&cur.file, &jobs, start).and_then(|()| cur.file.sync_data()).and_then(|()| {
+                    if injected(fail) {
+                        Err(std::io::Error::other("injected sync failure"))
+                    } else {
+                        Ok(())
+                    }
+                });
             match r {
                 Ok(()) => {
-                    cur.len += buf.len() as u64;
+                    cur.len += size;
                     Ok((cur.number, start))
                 }
                 Err(e) => {

@@ -50,16 +50,39 @@ pub fn decode(bytes: &[u8]) -> Result<&[u8], String> {
 
 /// A payload of several parts: every part but the last length-prefixed (u64, little endian), the
 /// last one taking the rest. A message file of the first spool format was `join_parts(&[envelope,
-/// message])`; a segment record is `join_parts(&[id, created, envelope, message])`.
+/// message])`; a segment record is `join_parts(&[id, created, envelope, message])`, framed as it
+/// is joined by [`encode_parts`].
+#[cfg(test)]
 pub fn join_parts(parts: &[&[u8]]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(parts.iter().map(|p| p.len() + 8).sum());
+    let mut out = Vec::with_capacity(parts_len(parts));
+    put_parts(&mut out, parts);
+    out
+}
+
+/// `encode(&join_parts(parts))` with the parts copied once, straight into the record.
+pub fn encode_parts(parts: &[&[u8]]) -> Vec<u8> {
+    let len = parts_len(parts);
+    let mut out = Vec::with_capacity(HEADER + len);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&(len as u64).to_le_bytes());
+    out.extend_from_slice(&[0; 32]);
+    put_parts(&mut out, parts);
+    let d = digest(&out[HEADER..]);
+    out[12..HEADER].copy_from_slice(&d);
+    out
+}
+
+fn parts_len(parts: &[&[u8]]) -> usize {
+    parts.iter().map(|p| p.len() + 8).sum::<usize>().saturating_sub(8)
+}
+
+fn put_parts(out: &mut Vec<u8>, parts: &[&[u8]]) {
     for (i, p) in parts.iter().enumerate() {
         if i + 1 < parts.len() {
             out.extend_from_slice(&(p.len() as u64).to_le_bytes());
         }
         out.extend_from_slice(p);
     }
-    out
 }
 
 /// Split a payload made by [`join_parts`] with `n` parts (n ≥ 1).
@@ -166,6 +189,9 @@ mod tests {
         assert!(split_parts(&p[..5], 4).is_err());
         // The first spool format, byte for byte: envelope length (u64 LE), envelope, message.
         assert_eq!(join_parts(&[b"env", b"msg"]), [&3u64.to_le_bytes()[..], b"env", b"msg"].concat());
+        for parts in [&[&b"id"[..], b"", b"{}", b"message"][..], &[b"one"], &[]] {
+            assert_eq!(encode_parts(parts), encode(&join_parts(parts)));
+        }
         assert_eq!(
             split(&[&3u64.to_le_bytes()[..], b"envmsg"].concat()).unwrap(),
             (&b"env"[..], &b"msg"[..])

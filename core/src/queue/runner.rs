@@ -26,7 +26,7 @@ use super::entry::{
     wants_failure, wants_success, NewEntry, NewRecipient, QueueEntry, RcptStatus, StoredReply,
 };
 use super::schedule::RetryPolicy;
-use super::spool::{now_ms, Spool};
+use super::spool::{now_ms, IfKnown, Spool};
 use super::store::Store;
 use crate::delivery::{deliver_with, DeliveryOptions, Outgoing, RecipientOutcome, Status};
 use crate::error::{Error, Result};
@@ -223,7 +223,13 @@ impl Queue {
     /// [`Queue::submit_blocking`] under a given queue id (the server's, which its 250 reply
     /// and Received line name). `invalid_input` when the id is malformed or already queued.
     pub fn submit_as_blocking(&self, id: &str, env: &NewEntry, message: &[u8]) -> Result<()> {
-        self.check_new(id, env)?;
+        if let Some(spool) = &self.inner.spool {
+            return futures::executor::block_on(self.submit_to_spool(spool, id, env, message));
+        }
+        Queue::validate(env)?;
+        if self.inner.store.contains(id) {
+            return Err(Error::invalid_input(format!("queue id {id} is already in use")));
+        }
         self.inner.store.submit(id, env, message)?;
         self.inner.wake.notify_one();
         Ok(())
@@ -232,14 +238,20 @@ impl Queue {
     /// [`Queue::submit_as_blocking`] awaited: on a spool the task waits for the group commit
     /// itself (no blocking thread); another store is called on a blocking thread.
     pub async fn submit_as(&self, id: &str, env: &NewEntry, message: &[u8]) -> Result<()> {
-        let Some(spool) = self.inner.spool.clone() else {
+        let Some(spool) = &self.inner.spool else {
             let (q, id, env, message) = (self.clone(), id.to_string(), env.clone(), message.to_vec());
             return tokio::task::spawn_blocking(move || q.submit_as_blocking(&id, &env, &message))
                 .await
                 .map_err(|e| Error::io(format!("submit task failed: {e}")))?;
         };
-        self.check_new(id, env)?;
-        spool.submit_async(id, env, message).await?;
+        self.submit_to_spool(spool, id, env, message).await
+    }
+
+    /// A submit to the queue's own spool: the id is looked up once, by the spool, and the
+    /// entry it indexes is not copied.
+    async fn submit_to_spool(&self, spool: &Spool, id: &str, env: &NewEntry, message: &[u8]) -> Result<()> {
+        Queue::validate(env)?;
+        spool.add(id, env, message, IfKnown::Refuse).await?;
         self.inner.wake.notify_one();
         Ok(())
     }
@@ -249,15 +261,6 @@ impl Queue {
         let id = self.new_id();
         self.submit_as(&id, env, message).await?;
         Ok(id)
-    }
-
-    /// A valid envelope under an id not queued yet.
-    fn check_new(&self, id: &str, env: &NewEntry) -> Result<()> {
-        Queue::validate(env)?;
-        if self.inner.store.contains(id) {
-            return Err(Error::invalid_input(format!("queue id {id} is already in use")));
-        }
-        Ok(())
     }
 
     /// [`Queue::list`] awaited: on this task for a quick store, else on a blocking thread.
@@ -638,10 +641,18 @@ impl Queue {
                 envid: None,
                 ret: None,
             };
-            let store = Arc::clone(&self.inner.store);
-            let r = tokio::task::spawn_blocking(move || store.submit(&notice_id, &env, &body)).await;
+            // The same id again after a crash is the same notice: the store keeps the first.
+            let r = match &self.inner.spool {
+                Some(spool) => spool.add(&notice_id, &env, &body, IfKnown::Keep).await.map(drop),
+                None => {
+                    let store = Arc::clone(&self.inner.store);
+                    tokio::task::spawn_blocking(move || store.submit(&notice_id, &env, &body).map(drop))
+                        .await
+                        .unwrap_or_else(|e| Err(Error::io(format!("submit task failed: {e}"))))
+                }
+            };
             match r {
-                Ok(Ok(_)) => {
+                Ok(()) => {
                     queued += 1;
                     for &i in &which {
                         entry.recipients[i].notified = true;

@@ -12,7 +12,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::entry::NewEntry;
 use super::record::{self, Frame};
@@ -20,6 +20,9 @@ use crate::error::{Error, Result};
 
 /// A new segment is started once the current one has passed this size.
 pub(super) const SEGMENT_SIZE: u64 = 64 << 20;
+
+/// Segments kept open for reading messages (a file descriptor each).
+const OPEN_READERS: usize = 64;
 
 /// Where a message's record is: segment number, byte offset, length (header included).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +43,7 @@ fn io(what: &str, path: &Path, e: std::io::Error) -> Error {
 
 /// The record of a new message.
 pub(super) fn encode_message(id: &str, created_ms: u64, envelope: &[u8], message: &[u8]) -> Vec<u8> {
-    record::encode(&record::join_parts(&[id.as_bytes(), &created_ms.to_le_bytes(), envelope, message]))
+    record::encode_parts(&[id.as_bytes(), &created_ms.to_le_bytes(), envelope, message])
 }
 
 /// A message record's payload, split.
@@ -72,12 +75,15 @@ struct Counts {
     current: Option<u64>,
     /// The number of the next segment.
     next: u64,
+    /// Segments open for reading ([`Segments::reader`]), at most [`OPEN_READERS`]; closed when
+    /// unlinked.
+    readers: HashMap<u64, Arc<File>>,
 }
 
 impl Segments {
     /// The segments in `dir` with `live` entries each; new ones are numbered from `next`.
     pub(super) fn new(dir: PathBuf, live: HashMap<u64, usize>, next: u64) -> Segments {
-        Segments { dir, inner: Mutex::new(Counts { live, current: None, next }) }
+        Segments { dir, inner: Mutex::new(Counts { live, current: None, next, readers: HashMap::new() }) }
     }
 
     fn counts(&self) -> std::sync::MutexGuard<'_, Counts> {
@@ -87,6 +93,32 @@ impl Segments {
     /// The path of segment `number`.
     pub(super) fn path(&self, number: u64) -> PathBuf {
         self.dir.join(name(number))
+    }
+
+    /// Segment `number` open for reading: opened once and kept open while it lives (a
+    /// `message()` is then one `pread`, not an open, a read and a close).
+    pub(super) fn reader(&self, number: u64) -> Result<Arc<File>> {
+        if let Some(f) = self.counts().readers.get(&number) {
+            return Ok(Arc::clone(f));
+        }
+        let path = self.path(number);
+        let file = Arc::new(File::open(&path).map_err(|e| io("cannot read", &path, e))?);
+        let mut c = self.counts();
+        // Not for a segment unlinked meanwhile: its space would stay taken while it is open.
+        if c.live.contains_key(&number) || c.current == Some(number) {
+            if c.readers.len() >= OPEN_READERS {
+                let any = c.readers.keys().next().copied();
+                any.map(|n| c.readers.remove(&n));
+            }
+            c.readers.insert(number, Arc::clone(&file));
+        }
+        Ok(file)
+    }
+
+    /// Segments open for reading (tests).
+    #[cfg(test)]
+    pub(super) fn readers_open(&self) -> usize {
+        self.counts().readers.len()
     }
 
     /// Create the next segment, durably (one directory sync), and make it the current one.
@@ -126,6 +158,7 @@ impl Segments {
         });
         if left == Some(0) && c.current != Some(number) {
             c.live.remove(&number);
+            c.readers.remove(&number);
             let _ = fs::remove_file(self.path(number));
         }
     }
@@ -138,6 +171,7 @@ impl Segments {
         }
         if c.live.get(&number).copied().unwrap_or(0) == 0 {
             c.live.remove(&number);
+            c.readers.remove(&number);
             let _ = fs::remove_file(self.path(number));
         }
     }

@@ -27,6 +27,7 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::commit::Committer;
@@ -46,7 +47,8 @@ enum At {
 }
 
 struct Slot {
-    entry: QueueEntry,
+    /// Shared, so that a rewrite of the state log snapshots the entries without copying them.
+    entry: Arc<QueueEntry>,
     leased: bool,
     at: At,
 }
@@ -58,11 +60,18 @@ pub struct Spool {
     _lock: File,
     committer: Committer,
     segments: Arc<Segments>,
-    index: Mutex<HashMap<String, Slot>>,
+    index: Arc<Mutex<HashMap<String, Slot>>>,
     /// The `done` log, appended to by `remove`.
     done: Mutex<File>,
     /// The state log, appended to by `record_attempt`.
-    states: Mutex<StateLog>,
+    states: Arc<Mutex<StateLog>>,
+    /// The thread rewriting the state log, while there is one.
+    rewriter: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// True from when a rewrite is due until its thread is done.
+    rewriting: Arc<AtomicBool>,
+    /// Tests set it to keep a rewrite between its body and its install (for 30 s at most).
+    #[cfg(test)]
+    rewrite_gate: Arc<(Mutex<bool>, std::sync::Condvar)>,
     /// What open found unreadable and set aside in `corrupt/`.
     quarantined: Vec<String>,
 }
@@ -140,14 +149,14 @@ impl Spool {
         let mut index = HashMap::new();
         for f in scan.found {
             let entry = entry_of(&recorded, &f.id, &f.envelope, f.size, f.created_ms);
-            index.insert(f.id, Slot { entry, leased: false, at: At::Segment(f.loc) });
+            index.insert(f.id, Slot { entry: Arc::new(entry), leased: false, at: At::Segment(f.loc) });
         }
         let mut quarantined = scan.quarantined;
         load_first_format(root, &recorded, &mut index, &mut quarantined);
         // The states of live entries only: those of removed entries go here.
         let log = StateLog::create(
             root,
-            index.values().map(|s| &s.entry).filter(|e| recorded.contains_key(&e.id)),
+            index.values().map(|s| &*s.entry).filter(|e| recorded.contains_key(&e.id)),
         )?;
         let next = scan.segments.last().copied().unwrap_or(0).max(segment::highest_quarantined(root)) + 1;
         let segments = Arc::new(Segments::new(seg_dir, scan.live, next));
@@ -156,9 +165,13 @@ impl Spool {
             _lock: lock,
             committer: Committer::start(Arc::clone(&segments))?,
             segments,
-            index: Mutex::new(index),
+            index: Arc::new(Mutex::new(index)),
             done: Mutex::new(done),
-            states: Mutex::new(log),
+            states: Arc::new(Mutex::new(log)),
+            rewriter: Mutex::new(None),
+            rewriting: Arc::new(AtomicBool::new(false)),
+            #[cfg(test)]
+            rewrite_gate: Arc::new((Mutex::new(false), std::sync::Condvar::new())),
             quarantined,
         })
     }
@@ -254,7 +267,10 @@ fn rewrite_done(root: &Path, lines: &HashSet<&str>) -> Result<File> {
     fs::OpenOptions::new().append(true).open(&path).map_err(|e| io("cannot open", &path, e))
 }
 
-/// An entry's state: the last one recorded, else fresh.
+/// An entry's state: the last one recorded for this message, else fresh. The state log is keyed
+/// by id, and an id may be used again once its message was removed (the state of the first
+/// message stays in the log until its next rewrite): a state counts only when it was recorded for
+/// a message submitted at the same time.
 fn entry_of(
     recorded: &HashMap<String, QueueEntry>,
     id: &str,
@@ -262,7 +278,11 @@ fn entry_of(
     size: u64,
     created_ms: u64,
 ) -> QueueEntry {
-    recorded.get(id).cloned().unwrap_or_else(|| QueueEntry::fresh(id, env, size, created_ms))
+    recorded
+        .get(id)
+        .filter(|e| e.created_ms == created_ms)
+        .cloned()
+        .unwrap_or_else(|| QueueEntry::fresh(id, env, size, created_ms))
 }
 
 /// Load the `msg/<id>` files of the first spool format (a spool written by an earlier
@@ -278,7 +298,7 @@ fn load_first_format(
         let id = e.file_name().to_string_lossy().into_owned();
         match load_first_format_entry(recorded, &id, &e.path()) {
             Ok(entry) => {
-                index.entry(id).or_insert(Slot { entry, leased: false, at: At::File });
+                index.entry(id).or_insert(Slot { entry: Arc::new(entry), leased: false, at: At::File });
             }
             Err(why) => {
                 tracing::error!(id, why, "queue record unreadable: moved to corrupt/, not delivered");
@@ -305,61 +325,149 @@ fn load_first_format_entry(
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| d.as_millis() as u64)
         .unwrap_or_else(now_ms);
-    Ok(entry_of(recorded, id, &env, msg.len() as u64, created))
+    // Any state of the id is this message's: no later message is stored as a `msg/` file, and a
+    // state recorded by the first format may give another submission time than the file's.
+    Ok(recorded.get(id).cloned().unwrap_or_else(|| QueueEntry::fresh(id, &env, msg.len() as u64, created)))
 }
 
-/// What `submit` does before the committer: the entry when the id is known, else the record.
-enum Prepared {
-    Known(QueueEntry),
-    Record(Vec<u8>, u64),
+/// What a submit does with an id that is stored already.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum IfKnown {
+    /// Return the stored entry ([`Store::submit`]: a resubmission is idempotent).
+    Keep,
+    /// Fail with `invalid_input` (the queue's submit: a caller's id must be new).
+    Refuse,
 }
 
 impl Spool {
     /// [`Store::submit`] awaited: the caller's task waits for the group commit without a
-    /// blocking thread (the server's sessions submit this way).
+    /// blocking thread.
     pub async fn submit_async(&self, id: &str, envelope: &NewEntry, message: &[u8]) -> Result<QueueEntry> {
-        let (record, created) = match self.prepare(id, envelope, message)? {
-            Prepared::Known(entry) => return Ok(entry),
-            Prepared::Record(r, created) => (r, created),
-        };
-        let loc = self.committer.append_async(record).await?;
-        Ok(self.finish(id, envelope, message.len() as u64, created, loc))
+        Ok(QueueEntry::clone(&*self.add(id, envelope, message, IfKnown::Keep).await?))
     }
 
-    fn prepare(&self, id: &str, envelope: &NewEntry, message: &[u8]) -> Result<Prepared> {
+    /// Store a new message, durably: every submit comes here ([`Store::submit`] blocks on it,
+    /// [`Spool::submit_async`] and the queue's submits await it). Returns the entry as indexed.
+    pub(super) async fn add(
+        &self,
+        id: &str,
+        envelope: &NewEntry,
+        message: &[u8],
+        if_known: IfKnown,
+    ) -> Result<Arc<QueueEntry>> {
         check_id(id)?;
+        let known = |entry: &Arc<QueueEntry>| match if_known {
+            IfKnown::Keep => Ok(Arc::clone(entry)),
+            IfKnown::Refuse => Err(Error::invalid_input(format!("queue id {id} is already in use"))),
+        };
         if let Some(s) = self.index().get(id) {
-            return Ok(Prepared::Known(s.entry.clone()));
+            return known(&s.entry);
         }
         let env = serde_json::to_vec(envelope).map_err(|e| Error::io(format!("envelope: {e}")))?;
         let created = now_ms();
-        Ok(Prepared::Record(segment::encode_message(id, created, &env, message), created))
-    }
-
-    /// Index the committed record at `loc`.
-    fn finish(&self, id: &str, envelope: &NewEntry, size: u64, created: u64, loc: Loc) -> QueueEntry {
-        let entry = QueueEntry::fresh(id, envelope, size, created);
+        let loc = self.committer.append(segment::encode_message(id, created, &env, message)).await?;
+        let entry = Arc::new(QueueEntry::fresh(id, envelope, message.len() as u64, created));
         let mut index = self.index();
         if let Some(s) = index.get(id) {
-            // The same id submitted twice at once: the first one stays.
-            let first = s.entry.clone();
+            // The same id submitted twice at once: the first one stays, and this record is
+            // marked done, or a reopen after the first one was removed would bring it back.
+            let first = Arc::clone(&s.entry);
             drop(index);
+            if let Err(e) = self.append_done(id, loc) {
+                tracing::error!(error = %e, id, "cannot mark a duplicate record done");
+            }
             self.segments.drop_live(loc.segment);
-            return first;
+            return known(&first);
         }
-        index.insert(id.to_string(), Slot { entry: entry.clone(), leased: false, at: At::Segment(loc) });
-        entry
+        index.insert(id.to_string(), Slot { entry: Arc::clone(&entry), leased: false, at: At::Segment(loc) });
+        Ok(entry)
+    }
+
+    /// Append the `done` line of the record of `id` at `loc` (one write, so a crash leaves a
+    /// whole line or a cut one that matches nothing).
+    fn append_done(&self, id: &str, loc: Loc) -> Result<()> {
+        let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
+        done.write_all(segment::done_line(id, loc).as_bytes())
+            .map_err(|e| io("cannot append to", &self.root.join("done"), e))
+    }
+}
+
+impl Spool {
+    /// Rewrite the state log on a thread of its own (see `states.rs`): snapshot the entries
+    /// under the log's lock (pointers, not copies), write and sync the new log with no lock
+    /// held, then install it under the lock with what was appended meanwhile. A failure leaves
+    /// the old log in use; the next append past the limit tries again.
+    fn rewrite_states(&self) {
+        let (root, states, index, busy) = (
+            self.root.clone(),
+            Arc::clone(&self.states),
+            Arc::clone(&self.index),
+            Arc::clone(&self.rewriting),
+        );
+        #[cfg(test)]
+        let gate = Arc::clone(&self.rewrite_gate);
+        let work = move || {
+            let run = || -> Result<()> {
+                let (mark, entries) = {
+                    let log = states.lock().unwrap_or_else(|p| p.into_inner());
+                    let index = index.lock().unwrap_or_else(|p| p.into_inner());
+                    (log.mark()?, index.values().map(|s| Arc::clone(&s.entry)).collect::<Vec<_>>())
+                };
+                let body = states::write_body(&root, entries.iter().map(|e| &**e))?;
+                #[cfg(test)]
+                {
+                    let held = gate.0.lock().unwrap();
+                    drop(gate.1.wait_timeout_while(held, std::time::Duration::from_secs(30), |h| *h));
+                }
+                states.lock().unwrap_or_else(|p| p.into_inner()).install(body, mark)
+            };
+            if let Err(e) = run() {
+                tracing::error!(error = %e, "cannot rewrite the queue's state log; appending to the old one");
+            }
+            busy.store(false, Ordering::Release);
+        };
+        let mut slot = self.rewriter.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(done) = slot.take() {
+            let _ = done.join();
+        }
+        match std::thread::Builder::new().name("postwire-states".into()).spawn(work) {
+            Ok(t) => *slot = Some(t),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the state log's rewrite thread");
+                self.rewriting.store(false, Ordering::Release);
+            }
+        }
+    }
+
+    /// Hold (or let go) the next rewrite of the state log before its install (tests).
+    #[cfg(test)]
+    fn hold_rewrite(&self, hold: bool) {
+        *self.rewrite_gate.0.lock().unwrap() = hold;
+        self.rewrite_gate.1.notify_all();
+    }
+
+    /// Wait for a rewrite of the state log in progress (tests).
+    #[cfg(test)]
+    fn wait_rewrite(&self) {
+        if let Some(t) = self.rewriter.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            t.join().unwrap();
+        }
+    }
+}
+
+impl Drop for Spool {
+    /// A rewrite of the state log in progress is finished first: it must not rename its log
+    /// over a spool that the next owner (this process's or another's) has opened meanwhile.
+    fn drop(&mut self) {
+        if let Some(t) = self.rewriter.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = t.join();
+        }
     }
 }
 
 impl Store for Spool {
     fn submit(&self, id: &str, envelope: &NewEntry, message: &[u8]) -> Result<QueueEntry> {
-        let (record, created) = match self.prepare(id, envelope, message)? {
-            Prepared::Known(entry) => return Ok(entry),
-            Prepared::Record(r, created) => (r, created),
-        };
-        let loc = self.committer.append(record)?;
-        Ok(self.finish(id, envelope, message.len() as u64, created, loc))
+        futures::executor::block_on(self.submit_async(id, envelope, message))
     }
 
     fn lease_due(&self, now_ms: u64, max: usize) -> Result<Vec<QueueEntry>> {
@@ -372,7 +480,7 @@ impl Store for Spool {
             .take(max)
             .map(|s| {
                 s.leased = true;
-                s.entry.clone()
+                QueueEntry::clone(&s.entry)
             })
             .collect())
     }
@@ -399,8 +507,9 @@ impl Store for Spool {
             Some(At::Segment(loc)) => {
                 let path = self.segments.path(loc.segment);
                 let mut bytes = vec![0u8; loc.len as usize];
-                File::open(&path)
-                    .and_then(|f| f.read_exact_at(&mut bytes, loc.offset))
+                self.segments
+                    .reader(loc.segment)?
+                    .read_exact_at(&mut bytes, loc.offset)
                     .map_err(|e| io("cannot read", &path, e))?;
                 let at = format!("{} at {}", path.display(), loc.offset);
                 let parts = record::decode(&bytes)
@@ -421,6 +530,10 @@ impl Store for Spool {
     /// message itself was made durable when it was submitted. Syncing a state file per attempt
     /// cost the runner an fsync, a rename and a directory sync, which under load took the disk
     /// from accepting (see `states.rs` for why not a file per entry at all).
+    ///
+    /// When the log is due for its rewrite (O(live): a record per live entry), a thread of the
+    /// spool's does it ([`Spool::rewrite_states`]); this call only appends, so a runner that
+    /// calls it on its runtime's worker (the store is [`Store::quick`]) never waits for that.
     fn record_attempt(&self, entry: &QueueEntry) -> Result<()> {
         check_id(&entry.id)?;
         let mut log = self.states.lock().unwrap_or_else(|p| p.into_inner());
@@ -428,14 +541,14 @@ impl Store for Spool {
         let live = {
             let mut index = self.index();
             if let Some(s) = index.get_mut(&entry.id) {
-                s.entry = entry.clone();
+                s.entry = Arc::new(entry.clone());
                 s.leased = false;
             }
             index.len()
         };
-        if r.is_ok() && log.needs_rewrite(live) {
-            let entries: Vec<QueueEntry> = self.index().values().map(|s| s.entry.clone()).collect();
-            log.rewrite(entries.iter())?;
+        if r.is_ok() && log.needs_rewrite(live) && !self.rewriting.swap(true, Ordering::AcqRel) {
+            drop(log);
+            self.rewrite_states();
         }
         r
     }
@@ -453,13 +566,7 @@ impl Store for Spool {
                     Err(e) => return Err(io("cannot remove", &msg, e)),
                 }
             }
-            Some(At::Segment(loc)) => {
-                // One write, so a crash leaves a whole line or a cut one that matches nothing.
-                let path = self.root.join("done");
-                let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
-                let line = segment::done_line(id, loc);
-                done.write_all(line.as_bytes()).map_err(|e| io("cannot append to", &path, e))?;
-            }
+            Some(At::Segment(loc)) => self.append_done(id, loc)?,
         }
         if let Some(Slot { at: At::Segment(loc), .. }) = self.index().remove(id) {
             self.segments.drop_live(loc.segment);
@@ -468,7 +575,7 @@ impl Store for Spool {
     }
 
     fn list(&self) -> Result<Vec<QueueEntry>> {
-        let mut v: Vec<QueueEntry> = self.index().values().map(|s| s.entry.clone()).collect();
+        let mut v: Vec<QueueEntry> = self.index().values().map(|s| QueueEntry::clone(&s.entry)).collect();
         v.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
         Ok(v)
     }
@@ -552,10 +659,16 @@ mod tests {
         // New messages go to a new segment; the old one goes once its last entry is removed.
         spool.submit("b1", &env("x@d.test"), MSG).unwrap();
         assert_eq!(segment_files(dir.path()).len(), 2);
+        assert_eq!(
+            (spool.message("a3").unwrap(), spool.message("b1").unwrap()),
+            (MSG.to_vec(), MSG.to_vec())
+        );
+        assert_eq!(spool.segments.readers_open(), 2, "both segments are kept open for reading");
         spool.remove("a1").unwrap();
         assert!(dir.path().join("seg").join(&first[0]).exists(), "a3 still lives there");
         spool.remove("a3").unwrap();
         assert!(!dir.path().join("seg").join(&first[0]).exists(), "unlinked with its last entry");
+        assert_eq!(spool.segments.readers_open(), 1, "and closed");
         // The current segment stays while it is appended to, even when empty.
         spool.remove("b1").unwrap();
         assert_eq!(segment_files(dir.path()).len(), 1);
@@ -674,6 +787,7 @@ mod tests {
             attempted(&spool, "s1", n);
         }
         let last = attempted(&spool, "s2", 7);
+        spool.wait_rewrite();
         let one = record::encode(&serde_json::to_vec(&last).unwrap()).len() as u64;
         let log_len = fs::metadata(dir.path().join("states")).unwrap().len();
         // 3 × SLACK records were appended; without the rewrite the log would hold them all.
@@ -725,5 +839,91 @@ mod tests {
             Spool::open(dir.path()).unwrap().list().unwrap().iter().map(|e| e.attempts).sum::<u32>(),
             6
         );
+    }
+
+    #[test]
+    fn the_state_log_is_rewritten_after_the_call_returns_and_keeps_what_was_recorded_meanwhile() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path()).unwrap();
+        for id in ["w1", "w2", "w3"] {
+            spool.submit(id, &env("a@d.test"), MSG).unwrap();
+        }
+        let log_len = || fs::metadata(dir.path().join("states")).unwrap().len();
+        spool.hold_rewrite(true);
+        let mut n = 0;
+        while !spool.rewriting.load(Ordering::Acquire) {
+            n += 1;
+            assert!(u64::from(n) <= 2 * super::states::tests_slack(), "no rewrite after {n} states");
+            attempted(&spool, "w1", n);
+        }
+        // The call that made the rewrite due has returned; the log is not rewritten yet (the
+        // rewrite would have waited for the gate 30 s on the caller's own thread).
+        let one = record::encode(&serde_json::to_vec(&attempted(&spool, "w2", 1)).unwrap()).len() as u64;
+        assert!(log_len() > one * u64::from(n) / 2, "every state is still in the log");
+        // While the rewrite is under way, states are recorded, an entry is removed, one is added.
+        attempted(&spool, "w1", n + 1);
+        attempted(&spool, "w2", 5);
+        spool.remove("w3").unwrap();
+        spool.submit("w4", &env("a@d.test"), MSG).unwrap();
+        assert_eq!(spool.message("w1").unwrap(), MSG);
+        spool.hold_rewrite(false);
+        spool.wait_rewrite();
+        assert!(log_len() < one * 10, "rewritten: {} bytes", log_len());
+        assert!(!spool.rewriting.load(Ordering::Acquire));
+        let check = |v: Vec<QueueEntry>| {
+            let mut v: Vec<(String, u32)> = v.into_iter().map(|e| (e.id, e.attempts)).collect();
+            v.sort();
+            assert_eq!(v, [("w1".into(), n + 1), ("w2".into(), 5), ("w4".into(), 0)]);
+        };
+        check(Spool::snapshot(dir.path()).unwrap());
+        // The next append goes to the new log.
+        attempted(&spool, "w4", 2);
+        drop(spool);
+        let spool = Spool::open(dir.path()).unwrap();
+        let mut v = spool.list().unwrap();
+        v.iter_mut().filter(|e| e.id == "w4").for_each(|e| e.attempts -= 2);
+        check(v);
+    }
+
+    #[test]
+    fn the_same_id_submitted_at_once_is_kept_once_and_stays_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path()).unwrap();
+        let start = std::sync::Barrier::new(8);
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let (spool, start) = (&spool, &start);
+                s.spawn(move || {
+                    start.wait();
+                    spool.submit("dup", &env(&format!("r{t}@d.test")), MSG).unwrap();
+                });
+            }
+        });
+        spool.submit("other", &env("o@d.test"), MSG).unwrap();
+        assert_eq!(ids(&spool), ["dup", "other"]);
+        spool.remove("dup").unwrap();
+        drop(spool);
+        // Every record of "dup" that was committed is done: none comes back.
+        assert_eq!(ids(&Spool::open(dir.path()).unwrap()), ["other"]);
+    }
+
+    #[test]
+    fn an_id_used_again_does_not_get_the_state_of_its_first_message_at_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path()).unwrap();
+        spool.submit("again", &env("old@d.test"), b"old\r\n").unwrap();
+        let mut first = attempted(&spool, "again", 3);
+        first.recipients[0].status = crate::queue::RcptStatus::Delivered;
+        spool.record_attempt(&first).unwrap();
+        spool.remove("again").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(2)); // another submission time
+        spool.submit("again", &env("new@d.test"), b"new\r\n").unwrap();
+        let fresh = spool.list().unwrap();
+        assert_eq!(Spool::snapshot(dir.path()).unwrap(), fresh);
+        drop(spool);
+        let spool = Spool::open(dir.path()).unwrap();
+        assert_eq!(spool.list().unwrap(), fresh, "the new message, pending, as submitted");
+        assert_eq!(fresh[0].recipients[0].rcpt, "new@d.test");
+        assert_eq!(fresh[0].recipients[0].status, crate::queue::RcptStatus::Pending);
     }
 }

@@ -12,7 +12,15 @@
 //! or damaged fails its checksum and is skipped.
 //!
 //! The log is rewritten with one record per live entry when the spool opens and whenever it has
-//! grown to several times that (`needs_rewrite`), so it stays proportional to the queue.
+//! grown to several times that (`needs_rewrite`), so it stays proportional to the queue. At open
+//! the rewrite is done at once ([`StateLog::create`]); a running spool rewrites on a thread of
+//! its own, in three steps, so that recording a state never waits for O(live) work: under the
+//! log's lock, [`StateLog::mark`] how long the log is while the caller takes its snapshot of the
+//! entries; without a lock, write the snapshot to `tmp/states` and sync it ([`write_body`]);
+//! under the lock again, [`StateLog::install`] it: copy what was appended after the mark to its
+//! end, rename it over `states`, append to it from then on. The appends copied come after the
+//! snapshot's records, so the last record of an id still wins; a crash before the rename leaves
+//! the old log whole, after it the new one.
 //! `state/<id>` files of the previous format are read at open and folded into the log.
 
 use std::collections::HashMap;
@@ -103,31 +111,76 @@ impl StateLog {
         self.records > (live as u64).saturating_mul(4).saturating_add(SLACK)
     }
 
-    /// Rewrite the log with `entries` only.
-    pub(super) fn rewrite<'a>(&mut self, entries: impl Iterator<Item = &'a QueueEntry>) -> Result<()> {
-        let (file, records) = rewrite(&self.root, entries)?;
-        self.file = file;
+    /// The log's length now: a rewrite copies what is appended after it (see the module docs).
+    pub(super) fn mark(&self) -> Result<u64> {
+        let path = self.root.join("states");
+        self.file.metadata().map(|m| m.len()).map_err(|e| io("cannot stat", &path, e))
+    }
+
+    /// Finish a rewrite begun at `mark`: append to `body` what the log got after `mark`, rename
+    /// it over the log, and append to it from now on. Short: only the appends made while the
+    /// body was written are copied.
+    pub(super) fn install(&mut self, body: Body, mark: u64) -> Result<()> {
+        use std::io::{Read, Seek, SeekFrom};
+        let path = self.root.join("states");
+        let Body { mut file, mut records } = body;
+        let mut tail = Vec::new();
+        File::open(&path)
+            .and_then(|mut f| f.seek(SeekFrom::Start(mark)).and_then(|_| f.read_to_end(&mut tail)))
+            .map_err(|e| io("cannot read", &path, e))?;
+        records += count(&tail);
+        file.write_all(&tail).map_err(|e| io("cannot write", &path, e))?;
+        self.file = in_place(&self.root)?;
         self.records = records;
         Ok(())
     }
 }
 
-/// Write `entries` to `tmp/states`, rename it over `states`, open it for appending.
-fn rewrite<'a>(root: &Path, entries: impl Iterator<Item = &'a QueueEntry>) -> Result<(File, u64)> {
-    let path = root.join("states");
+/// The records in `bytes` (whole or damaged: each counts toward the next rewrite).
+fn count(mut bytes: &[u8]) -> u64 {
+    let mut n = 0;
+    loop {
+        match record::next_frame(bytes) {
+            record::Frame::Whole(_, len) | record::Frame::Damaged(len) => bytes = &bytes[len..],
+            record::Frame::Torn => return n,
+        }
+        n += 1;
+    }
+}
+
+/// A new log written to `tmp/states` by [`write_body`], not yet in place.
+pub(super) struct Body {
+    file: File,
+    records: u64,
+}
+
+/// Write `entries` (one record each) to `tmp/states` and sync it, for [`StateLog::install`].
+/// Takes no lock: the spool's rewrite thread calls it with a snapshot of the entries.
+pub(super) fn write_body<'a>(root: &Path, entries: impl Iterator<Item = &'a QueueEntry>) -> Result<Body> {
     let tmp = root.join("tmp").join("states");
-    let mut bytes = Vec::new();
+    let file = File::create(&tmp).map_err(|e| io("cannot create", &tmp, e))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
     let mut records = 0;
     for e in entries {
-        bytes.extend_from_slice(&encode(e)?);
+        out.write_all(&encode(e)?).map_err(|e| io("cannot write", &tmp, e))?;
         records += 1;
     }
-    File::create(&tmp)
-        .and_then(|mut f| f.write_all(&bytes))
-        .and_then(|()| fs::rename(&tmp, &path))
-        .map_err(|e| io("cannot write", &path, e))?;
-    let file = fs::OpenOptions::new().append(true).open(&path).map_err(|e| io("cannot open", &path, e))?;
-    Ok((file, records))
+    let file = out.into_inner().map_err(|e| io("cannot write", &tmp, e.into_error()))?;
+    file.sync_data().map_err(|e| io("cannot sync", &tmp, e))?;
+    Ok(Body { file, records })
+}
+
+/// Write `entries` to `tmp/states`, rename it over `states`, open it for appending.
+fn rewrite<'a>(root: &Path, entries: impl Iterator<Item = &'a QueueEntry>) -> Result<(File, u64)> {
+    let body = write_body(root, entries)?;
+    Ok((in_place(root)?, body.records))
+}
+
+/// Rename `tmp/states` over `states` and open it for appending.
+fn in_place(root: &Path) -> Result<File> {
+    let path = root.join("states");
+    fs::rename(root.join("tmp").join("states"), &path).map_err(|e| io("cannot write", &path, e))?;
+    fs::OpenOptions::new().append(true).open(&path).map_err(|e| io("cannot open", &path, e))
 }
 
 /// [`SLACK`], for the spool's tests.

@@ -31,7 +31,8 @@ pub trait Store: Send + Sync + 'static {
     /// True when `id` is stored.
     fn contains(&self, id: &str) -> bool;
     /// True when every call but `submit` returns at once — memory and a short local system call,
-    /// no sync, no network. The queue then makes those calls on its own task: handing each to a
+    /// no sync, no network; work that is sometimes due and takes longer (the spool's rewrite of
+    /// its state log) is done on a thread of the store's own. The queue then makes those calls on its own task: handing each to a
     /// blocking thread and back costs more than the call (two thread switches, several times per
     /// delivery attempt). `false` (the default) for a store behind a network.
     fn quick(&self) -> bool {
