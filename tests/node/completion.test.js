@@ -7,8 +7,7 @@
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
-const { ROOT, postwire, silentPeer, message, within, until } = require('./helpers');
+const { ROOT, postwire, silentPeer, message, within, until, nodeChild } = require('./helpers');
 
 const pw = postwire();
 // The children (and their workers) load the package from PW_PKG.
@@ -80,23 +79,9 @@ test('500 pool.send()s queued at once settle with their own result; a refused on
   assert.equal(got.length, 400);
 });
 
-/** Run `code` in a child node; resolves to `{child, lines, exited}` (lines grow as it prints). */
+/** Run `code` in a child node with the package path in `PW_PKG`. */
 function child(code) {
-  const p = spawn(process.execPath, ['-e', code], { stdio: ['pipe', 'pipe', 'pipe'], env: PKG_ENV });
-  const lines = [];
-  let buf = '';
-  let err = '';
-  p.stdout.on('data', (d) => {
-    buf += d;
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      lines.push(buf.slice(0, i));
-      buf = buf.slice(i + 1);
-    }
-  });
-  p.stderr.on('data', (d) => { err += d; });
-  const exited = new Promise((resolve) => p.on('exit', (code, signal) => resolve({ code, signal, stderr: err })));
-  return { child: p, lines, exited };
+  return nodeChild(code, { stdin: 'pipe', env: PKG_ENV });
 }
 
 test('worker threads exiting with calls in flight: the calls finish later without a crash, the process carries on', async (t) => {

@@ -226,7 +226,33 @@ function within(ms, promise, what) {
   return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * Run `code` in a child `node -e`: `{child, lines, firstLine, exited}` — `lines` grows as the
+ * child prints, `firstLine` resolves with its first line, `exited` with `{code, signal, stderr}`.
+ */
+function nodeChild(code, { stdin = 'ignore', env = process.env } = {}) {
+  const { spawn } = require('node:child_process');
+  const p = spawn(process.execPath, ['-e', code], { stdio: [stdin, 'pipe', 'pipe'], env });
+  const lines = [];
+  let first;
+  const firstLine = new Promise((resolve) => { first = resolve; });
+  let buf = '';
+  let err = '';
+  p.stdout.on('data', (d) => {
+    buf += d;
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      lines.push(buf.slice(0, i));
+      buf = buf.slice(i + 1);
+      first(lines[0]);
+    }
+  });
+  p.stderr.on('data', (d) => { err += d; });
+  const exited = new Promise((resolve) => p.on('exit', (code, signal) => resolve({ code, signal, stderr: err })));
+  return { child: p, lines, firstLine, exited };
+}
+
 module.exports = {
   ROOT, PEERS, postwire, peer, testCa, smtpServer, rawServer, silentPeer, closedPort, message, within, testDns,
-  receiver, receivers, until,
+  receiver, receivers, until, nodeChild,
 };

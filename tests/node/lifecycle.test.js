@@ -5,31 +5,21 @@
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
-const { ROOT, postwire, silentPeer, until, within } = require('./helpers');
+const { ROOT, postwire, silentPeer, until, within, nodeChild } = require('./helpers');
 
 const pw = postwire();
 const PKG = JSON.stringify(process.env.POSTWIRE_PACKAGE || ROOT);
 
 /** Run `code` in a child node; resolves to `{child, lines, exited}` once it printed its first line. */
 async function child(code, stdin = 'ignore') {
-  const p = spawn(process.execPath, ['-e', code], { stdio: [stdin, 'pipe', 'inherit'] });
-  const lines = [];
-  let first;
-  const firstLine = new Promise((resolve) => { first = resolve; });
-  let buf = '';
-  p.stdout.on('data', (d) => {
-    buf += d;
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      lines.push(buf.slice(0, i));
-      buf = buf.slice(i + 1);
-      first();
-    }
+  const c = nodeChild(code, { stdin });
+  // The tests compare `{code, signal}`; what the child wrote to stderr is shown, not compared.
+  const exited = c.exited.then(({ code: status, signal, stderr }) => {
+    process.stderr.write(stderr);
+    return { code: status, signal };
   });
-  const exited = new Promise((resolve) => p.on('exit', (code, signal) => resolve({ code, signal })));
-  await within(30000, Promise.race([firstLine, exited]), 'the child starting');
-  return { child: p, lines, exited };
+  await within(30000, Promise.race([c.firstLine, exited]), 'the child starting');
+  return { child: c.child, lines: c.lines, exited };
 }
 
 test('a started server keeps the process alive; stop() from a hook lets it exit', async (t) => {
