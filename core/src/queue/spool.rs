@@ -69,9 +69,9 @@ pub struct Spool {
     rewriter: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// True from when a rewrite is due until its thread is done.
     rewriting: Arc<AtomicBool>,
-    /// Tests set it to keep a rewrite between its body and its install (for 30 s at most).
+    /// Tests set it to hold a rewrite right after its snapshot (for 30 s at most).
     #[cfg(test)]
-    rewrite_gate: Arc<(Mutex<bool>, std::sync::Condvar)>,
+    rewrite_gate: Arc<(Mutex<Gate>, std::sync::Condvar)>,
     /// What open found unreadable and set aside in `corrupt/`.
     quarantined: Vec<String>,
 }
@@ -171,7 +171,7 @@ impl Spool {
             rewriter: Mutex::new(None),
             rewriting: Arc::new(AtomicBool::new(false)),
             #[cfg(test)]
-            rewrite_gate: Arc::new((Mutex::new(false), std::sync::Condvar::new())),
+            rewrite_gate: Arc::new((Mutex::new(Gate::default()), std::sync::Condvar::new())),
             quarantined,
         })
     }
@@ -392,6 +392,16 @@ impl Spool {
     }
 }
 
+/// Where tests hold a rewrite of the state log (see `hold_rewrite`).
+#[cfg(test)]
+#[derive(Debug, Default)]
+struct Gate {
+    /// The rewrite waits after its snapshot while this is set.
+    hold: bool,
+    /// The rewrite has taken its snapshot.
+    snapshot_taken: bool,
+}
+
 impl Spool {
     /// Rewrite the state log on a thread of its own (see `states.rs`): snapshot the entries
     /// under the log's lock (pointers, not copies), write and sync the new log with no lock
@@ -413,16 +423,21 @@ impl Spool {
                     let index = index.lock().unwrap_or_else(|p| p.into_inner());
                     (log.mark()?, index.values().map(|s| Arc::clone(&s.entry)).collect::<Vec<_>>())
                 };
-                let body = states::write_body(&root, entries.iter().map(|e| &**e))?;
+                // Tests hold the rewrite here, after its snapshot: what they record meanwhile
+                // must reach the new log through the tail `install` copies.
                 #[cfg(test)]
                 {
-                    let held = gate.0.lock().unwrap();
-                    drop(gate.1.wait_timeout_while(held, std::time::Duration::from_secs(30), |h| *h));
+                    let mut g = gate.0.lock().unwrap();
+                    g.snapshot_taken = true;
+                    gate.1.notify_all();
+                    drop(gate.1.wait_timeout_while(g, std::time::Duration::from_secs(30), |g| g.hold));
                 }
+                let body = states::write_body(&root, entries.iter().map(|e| &**e))?;
                 states.lock().unwrap_or_else(|p| p.into_inner()).install(body, mark)
             };
             if let Err(e) = run() {
                 tracing::error!(error = %e, "cannot rewrite the queue's state log; appending to the old one");
+                states.lock().unwrap_or_else(|p| p.into_inner()).rewrite_failed();
             }
             busy.store(false, Ordering::Release);
         };
@@ -439,11 +454,21 @@ impl Spool {
         }
     }
 
-    /// Hold (or let go) the next rewrite of the state log before its install (tests).
+    /// Hold (or let go) the next rewrite of the state log right after its snapshot (tests).
     #[cfg(test)]
     fn hold_rewrite(&self, hold: bool) {
-        *self.rewrite_gate.0.lock().unwrap() = hold;
+        self.rewrite_gate.0.lock().unwrap().hold = hold;
         self.rewrite_gate.1.notify_all();
+    }
+
+    /// Wait until a held rewrite has taken its snapshot (tests; 30 s at most).
+    #[cfg(test)]
+    fn wait_rewrite_snapshot(&self) {
+        let (lock, cv) = &*self.rewrite_gate;
+        let g = lock.lock().unwrap();
+        let (g, _) =
+            cv.wait_timeout_while(g, std::time::Duration::from_secs(30), |g| !g.snapshot_taken).unwrap();
+        assert!(g.snapshot_taken, "the rewrite took no snapshot within 30 s");
     }
 
     /// Wait for a rewrite of the state log in progress (tests).
@@ -857,7 +882,10 @@ mod tests {
             attempted(&spool, "w1", n);
         }
         // The call that made the rewrite due has returned; the log is not rewritten yet (the
-        // rewrite would have waited for the gate 30 s on the caller's own thread).
+        // rewrite would have waited for the gate 30 s on the caller's own thread). What follows
+        // comes after the rewrite's snapshot: it reaches the new log only through the tail that
+        // `install` copies.
+        spool.wait_rewrite_snapshot();
         let one = record::encode(&serde_json::to_vec(&attempted(&spool, "w2", 1)).unwrap()).len() as u64;
         assert!(log_len() > one * u64::from(n) / 2, "every state is still in the log");
         // While the rewrite is under way, states are recorded, an entry is removed, one is added.

@@ -14,13 +14,15 @@
 //! The log is rewritten with one record per live entry when the spool opens and whenever it has
 //! grown to several times that (`needs_rewrite`), so it stays proportional to the queue. At open
 //! the rewrite is done at once ([`StateLog::create`]); a running spool rewrites on a thread of
-//! its own, in three steps, so that recording a state never waits for O(live) work: under the
-//! log's lock, [`StateLog::mark`] how long the log is while the caller takes its snapshot of the
-//! entries; without a lock, write the snapshot to `tmp/states` and sync it ([`write_body`]);
-//! under the lock again, [`StateLog::install`] it: copy what was appended after the mark to its
-//! end, rename it over `states`, append to it from then on. The appends copied come after the
-//! snapshot's records, so the last record of an id still wins; a crash before the rename leaves
-//! the old log whole, after it the new one.
+//! its own, in three steps, so that recording a state never waits for the log to be written (it
+//! may wait for the snapshot: one pointer copied per live entry): under the log's lock,
+//! [`StateLog::mark`] how long the log is while the caller takes its snapshot of the entries;
+//! without a lock, write the snapshot to `tmp/states` and sync it ([`write_body`]); under the lock
+//! again, [`StateLog::install`] it: copy what was appended after the mark to its end, rename it
+//! over `states`, append to it from then on. The appends copied come after the snapshot's
+//! records, so the last record of an id still wins; a crash before the rename leaves the old log
+//! whole, after it the new one. A rewrite that fails leaves the old log in use and is tried again
+//! [`SLACK`] records later.
 //! `state/<id>` files of the previous format are read at open and folded into the log.
 
 use std::collections::HashMap;
@@ -46,6 +48,9 @@ pub(super) struct StateLog {
     file: File,
     /// Records in the file (after the last rewrite, plus appends since).
     records: u64,
+    /// No rewrite is due before the log holds this many records (set after a failed one, so a
+    /// full disk does not make every append past the limit try again).
+    retry_at: u64,
 }
 
 /// The last recorded state of every id: from `state/<id>` files of the previous format, then
@@ -95,7 +100,7 @@ impl StateLog {
                 let _ = fs::remove_file(e.path());
             }
         }
-        Ok(StateLog { root: root.to_path_buf(), file, records })
+        Ok(StateLog { root: root.to_path_buf(), file, records, retry_at: 0 })
     }
 
     /// Append `entry`'s state (one `write`, so a crash leaves a whole record or a torn one).
@@ -108,7 +113,12 @@ impl StateLog {
 
     /// True when the log holds many more records than the `live` entries need.
     pub(super) fn needs_rewrite(&self, live: usize) -> bool {
-        self.records > (live as u64).saturating_mul(4).saturating_add(SLACK)
+        self.records >= self.retry_at && self.records > (live as u64).saturating_mul(4).saturating_add(SLACK)
+    }
+
+    /// A rewrite failed: the next one is tried after [`SLACK`] more records.
+    pub(super) fn rewrite_failed(&mut self) {
+        self.retry_at = self.records.saturating_add(SLACK);
     }
 
     /// The log's length now: a rewrite copies what is appended after it (see the module docs).
@@ -130,7 +140,7 @@ impl StateLog {
             .map_err(|e| io("cannot read", &path, e))?;
         records += count(&tail);
         file.write_all(&tail).map_err(|e| io("cannot write", &path, e))?;
-        self.file = in_place(&self.root)?;
+        self.file = in_place(&self.root, file)?;
         self.records = records;
         Ok(())
     }
@@ -170,17 +180,20 @@ pub(super) fn write_body<'a>(root: &Path, entries: impl Iterator<Item = &'a Queu
     Ok(Body { file, records })
 }
 
-/// Write `entries` to `tmp/states`, rename it over `states`, open it for appending.
+/// Write `entries` to `tmp/states`, rename it over `states`; the file to append to.
 fn rewrite<'a>(root: &Path, entries: impl Iterator<Item = &'a QueueEntry>) -> Result<(File, u64)> {
-    let body = write_body(root, entries)?;
-    Ok((in_place(root)?, body.records))
+    let Body { file, records } = write_body(root, entries)?;
+    Ok((in_place(root, file)?, records))
 }
 
-/// Rename `tmp/states` over `states` and open it for appending.
-fn in_place(root: &Path) -> Result<File> {
+/// Rename `tmp/states` over `states`; `file` (the new log, written to its end) is appended to
+/// from now on. No reopen after the rename: one that failed would leave appends going to the
+/// old, unlinked file. The log has one writer at a time (under the spool's lock), so writing at
+/// the file's position is appending.
+fn in_place(root: &Path, file: File) -> Result<File> {
     let path = root.join("states");
     fs::rename(root.join("tmp").join("states"), &path).map_err(|e| io("cannot write", &path, e))?;
-    fs::OpenOptions::new().append(true).open(&path).map_err(|e| io("cannot open", &path, e))
+    Ok(file)
 }
 
 /// [`SLACK`], for the spool's tests.
