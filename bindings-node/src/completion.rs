@@ -173,8 +173,9 @@ fn drain(env: &Env) {
     }
     let idle = {
         let mut pending = ch.pending.borrow_mut();
-        if pending.is_empty() {
-            // A burst of 20,000 calls leaves no table that size behind.
+        if pending.is_empty() && pending.capacity() > 1024 {
+            // A burst of 20,000 calls leaves no table that size behind (a small one stays: calls
+            // awaited one at a time would free and allocate it for each call).
             pending.shrink_to_fit();
         }
         pending.is_empty()
@@ -198,27 +199,62 @@ fn settle(env: &Env, p: Pending, out: Box<dyn Any + Send>) {
     // (the entry was removed from the map); the rejection value is built as napi's own
     // deferreds build theirs (the error's retained JS value, else a new Error).
     unsafe {
-        match settled {
-            Ok(value) => {
-                sys::napi_resolve_deferred(raw, p.deferred, value);
-            }
-            Err(e) => match ToNapiValue::to_napi_value(raw, e) {
-                Ok(reason) => {
-                    sys::napi_reject_deferred(raw, p.deferred, reason);
-                }
-                Err(_) => {
-                    let mut msg = ptr::null_mut();
-                    let mut err = ptr::null_mut();
-                    sys::napi_create_string_utf8(raw, c"postwire: rejection failed".as_ptr(), -1, &mut msg);
-                    sys::napi_create_error(raw, ptr::null_mut(), msg, &mut err);
-                    sys::napi_reject_deferred(raw, p.deferred, err);
-                }
+        // Building the value may have left a JS exception pending (a setter that threw): every
+        // napi call would then fail, resolve too, and the exception would surface as fatal from
+        // the threadsafe function. The Promise is rejected with it instead.
+        let status = match take_exception(raw) {
+            Some(exception) => sys::napi_reject_deferred(raw, p.deferred, exception),
+            None => match settled {
+                Ok(value) => sys::napi_resolve_deferred(raw, p.deferred, value),
+                Err(e) => match ToNapiValue::to_napi_value(raw, e) {
+                    Ok(reason) => sys::napi_reject_deferred(raw, p.deferred, reason),
+                    Err(_) => sys::Status::napi_generic_failure,
+                },
             },
+        };
+        if status != sys::Status::napi_ok {
+            // Never leave a Promise pending: reject with what is pending now, else a new Error.
+            let reason =
+                take_exception(raw).unwrap_or_else(|| new_error(raw, c"postwire: settling a Promise failed"));
+            sys::napi_reject_deferred(raw, p.deferred, reason);
         }
         if opened {
             sys::napi_close_handle_scope(raw, scope);
         }
     }
+}
+
+/// The JS exception pending in `raw`, cleared; `None` when there is none.
+///
+/// # Safety
+/// `raw` is a live env and this is its JS thread.
+unsafe fn take_exception(raw: sys::napi_env) -> Option<sys::napi_value> {
+    let mut pending = false;
+    // SAFETY: the caller's.
+    unsafe {
+        if sys::napi_is_exception_pending(raw, &mut pending) != sys::Status::napi_ok || !pending {
+            return None;
+        }
+        let mut exception = ptr::null_mut();
+        (sys::napi_get_and_clear_last_exception(raw, &mut exception) == sys::Status::napi_ok
+            && !exception.is_null())
+        .then_some(exception)
+    }
+}
+
+/// A new JS `Error` with `message` (a null value if even that fails).
+///
+/// # Safety
+/// `raw` is a live env, this is its JS thread, and no exception is pending.
+unsafe fn new_error(raw: sys::napi_env, message: &std::ffi::CStr) -> sys::napi_value {
+    let mut msg = ptr::null_mut();
+    let mut err = ptr::null_mut();
+    // SAFETY: the caller's.
+    unsafe {
+        sys::napi_create_string_utf8(raw, message.as_ptr(), -1, &mut msg);
+        sys::napi_create_error(raw, ptr::null_mut(), msg, &mut err);
+    }
+    err
 }
 
 /// Run `fut` on the core's runtime and return its Promise: resolved with `done(env, value)` on

@@ -7,7 +7,7 @@
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { ROOT, postwire, silentPeer, message, within, until, nodeChild } = require('./helpers');
+const { ROOT, postwire, silentPeer, message, within, until, nodeChild, closedPort } = require('./helpers');
 
 const pw = postwire();
 // The children (and their workers) load the package from PW_PKG.
@@ -151,4 +151,26 @@ test('process.exit() with 200 calls in flight exits with its code, no crash', as
   const how = await within(30000, exited, 'the child exiting');
   assert.deepEqual([how.code, how.signal], [3, null], how.stderr);
   assert.deepEqual(lines, ['in flight']);
+});
+
+test('a JS exception thrown while a result is built rejects that Promise and nothing else breaks', async () => {
+  // A setter on Object.prototype throws when the addon sets `kind` on the error object of a
+  // failed connect: that exception must reject the call's Promise (not stay pending, not be
+  // thrown as an uncaught exception from the completion wake-up), and later calls settle.
+  const port = await closedPort();
+  const { lines, exited } = child(`
+    const pw = require(process.env.PW_PKG);
+    Object.defineProperty(Object.prototype, 'kind', { set() { throw new Error('setter boom'); }, configurable: true });
+    pw.Client.connect('127.0.0.1', ${port}, { tls: 'none', timeout: 10 }).then(
+      () => console.log('resolved'),
+      (e) => {
+        console.log('rejected ' + e.message);
+        delete Object.prototype.kind;
+        return pw.Client.connect('127.0.0.1', ${port}, { tls: 'none', timeout: 10 })
+          .catch((e2) => console.log('then ' + e2.code));
+      });
+  `);
+  const how = await within(60000, exited, 'the child exiting');
+  assert.deepEqual(lines, ['rejected setter boom', 'then PW_CONNECT'], how.stderr);
+  assert.equal(how.code, 0, how.stderr);
 });
