@@ -7,9 +7,9 @@
 //! `mta.rs` the MTA modules (`route`, `queue`, `relay_check`, `trace`, through `host::mta`).
 //! Around them the Node ends of the core's host layer (`postwire::host`): `completion.rs`
 //! settles every Promise the addon returns through one channel per JS environment (the core's
-//! completion inbox and one threadsafe function), `runtime.rs` points napi's own Promises (the
-//! two keep-alive ones) at the core's shared runtime, `logging.rs` hands the core's log records to a
-//! JS `logger`, `options.rs` turns option objects into the JSON the core deserializes (names,
+//! completion inbox and one threadsafe function; the keep-alive Promise of a started server or
+//! queue too), `runtime.rs` pins the addon's image (the core's shared runtime outlives an
+//! environment), `logging.rs` hands the core's log records to a JS `logger`, `options.rs` turns option objects into the JSON the core deserializes (names,
 //! defaults and checks are the core's), `values.rs` gives the API's values their JS shape and
 //! `error.rs` maps a core error to a JS `Error` with `.code`, `.kind`, `.reply`, `.rejected`.
 //!
@@ -38,7 +38,7 @@ mod send_mail;
 mod server;
 mod values;
 
-/// Runs when the addon is loaded: napi's Promises run on the core's shared runtime.
+/// Runs when the addon is loaded: its image stays loaded for the process (see `runtime.rs`).
 #[napi_derive::module_init]
 fn init() {
     runtime::register();

@@ -184,10 +184,14 @@ impl Queue {
             // finishing a stopped run counts): what keeps the event loop alive, as a started
             // Server does. Only JS calls start(), on this thread.
             let q = self.inner.clone();
-            let _pending: PromiseRaw<'_, ()> = env.spawn_future(async move {
-                q.stopped().await;
-                Ok(())
-            })?;
+            let _pending: PromiseRaw<'_, ()> = promise(
+                &env,
+                async move {
+                    q.stopped().await;
+                    Ok(())
+                },
+                |_, ()| Ok(()),
+            )?;
         }
         Ok(())
     }

@@ -128,10 +128,14 @@ impl Server {
         let serving = self.server.start().js(&env)?;
         // Pending until the server stopped serving: this is what keeps the event loop alive. It
         // never rejects (nobody awaits it); an error of serving comes out of `stop()`.
-        let _pending: PromiseRaw<'_, ()> = env.spawn_future(async move {
-            let _ = serving.stopped().await;
-            Ok(())
-        })?;
+        let _pending: PromiseRaw<'_, ()> = promise(
+            &env,
+            async move {
+                let _ = serving.stopped().await;
+                Ok(())
+            },
+            |_, ()| Ok(()),
+        )?;
         Ok(())
     }
 
