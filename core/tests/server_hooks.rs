@@ -333,3 +333,22 @@ fn a_session_knows_the_address_it_was_accepted_on_also_behind_a_wildcard_listene
     thread.join().unwrap();
     assert_eq!(*locals.0.lock().unwrap(), vec![one, via_any]);
 }
+
+#[test]
+fn listen_after_serve_is_refused_instead_of_binding_a_socket_nobody_serves() {
+    let server = Arc::new(postwire::server::Server::new(options()).unwrap());
+    let addr = server.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+    let s = Arc::clone(&server);
+    let rt =
+        Arc::new(tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap());
+    let serving = rt.spawn(async move { s.serve().await });
+    // Serving once a client is greeted (the listeners were taken before the accept loops ran).
+    let mut r = Raw::greeted(addr);
+    assert_eq!(r.cmd("QUIT").0, 221);
+    let e = server.listen("127.0.0.1:0".parse().unwrap()).unwrap_err();
+    assert_eq!(e.kind(), postwire::ErrorKind::InvalidInput, "{e}");
+    let again = rt.block_on(server.serve()).unwrap_err();
+    assert_eq!(again.kind(), postwire::ErrorKind::InvalidInput, "{again}");
+    server.stop();
+    rt.block_on(serving).unwrap().unwrap();
+}

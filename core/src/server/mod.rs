@@ -69,7 +69,8 @@ pub(crate) struct Shared {
 /// An SMTP server. Cheap to share behind an `Arc`; `stop()` may be called from any thread.
 pub struct Server {
     shared: Arc<Shared>,
-    listeners: Mutex<Vec<std::net::TcpListener>>,
+    /// Bound and not yet served; `None` once `serve()` took them.
+    listeners: Mutex<Option<Vec<std::net::TcpListener>>>,
     addrs: Mutex<Vec<SocketAddr>>,
     shutdown: watch::Sender<StopLevel>,
     sessions: Arc<Semaphore>,
@@ -110,7 +111,7 @@ impl Server {
         let shared = Shared { config: Arc::new(config), hooks, tls, maildir, queue, resolver, per_ip };
         Ok(Server {
             shared: Arc::new(shared),
-            listeners: Mutex::new(Vec::new()),
+            listeners: Mutex::new(Some(Vec::new())),
             addrs: Mutex::new(Vec::new()),
             shutdown: watch::channel(StopLevel::Running).0,
             sessions,
@@ -119,7 +120,7 @@ impl Server {
     }
 
     /// Bind `addr` (port 0 = ephemeral) and return the bound address. May be called several
-    /// times before `serve` or [`start`](Self::start); after `start()` or `stop()` it is
+    /// times before `serve` or [`start`](Self::start); after either, or after `stop()`, it is
     /// `invalid_input` (the socket would never be served). Needs no runtime: bindings call it
     /// from any thread.
     pub fn listen(&self, addr: SocketAddr) -> Result<SocketAddr> {
@@ -133,11 +134,17 @@ impl Server {
                 "listen() after start(): a started server serves the addresses it had; call listen() before start()",
             ));
         }
+        let mut listeners = lock(&self.listeners);
+        let Some(listeners) = listeners.as_mut() else {
+            return Err(Error::invalid_input(
+                "listen() after serve(): a serving server serves the addresses it had; call listen() before serve()",
+            ));
+        };
         let l = std::net::TcpListener::bind(addr)
             .map_err(|e| Error::io(format!("cannot listen on {addr}: {e}")))?;
         l.set_nonblocking(true)?;
         let bound = l.local_addr()?;
-        lock(&self.listeners).push(l);
+        listeners.push(l);
         lock(&self.addrs).push(bound);
         Ok(bound)
     }
@@ -151,10 +158,14 @@ impl Server {
     /// (idle ones are told `421` at once, transactions are finished). Must run inside a tokio
     /// runtime.
     pub async fn serve(&self) -> Result<()> {
-        let listeners: Vec<_> = std::mem::take(&mut *lock(&self.listeners));
-        if listeners.is_empty() {
-            return Err(Error::invalid_input("serve() needs listen() first"));
-        }
+        let listeners = {
+            let mut slot = lock(&self.listeners);
+            match slot.as_ref().map(Vec::is_empty) {
+                None => return Err(Error::invalid_input("serve() was called already")),
+                Some(true) => return Err(Error::invalid_input("serve() needs listen() first")),
+                Some(false) => slot.take().unwrap_or_default(),
+            }
+        };
         if let Some(q) = &self.shared.queue {
             q.start();
         }
