@@ -432,8 +432,15 @@ impl Spool {
                     gate.1.notify_all();
                     drop(gate.1.wait_timeout_while(g, std::time::Duration::from_secs(30), |g| g.hold));
                 }
-                let body = states::write_body(&root, entries.iter().map(|e| &**e))?;
-                states.lock().unwrap_or_else(|p| p.into_inner()).install(body, mark)
+                let mut body = states::write_body(&root, entries.iter().map(|e| &**e))?;
+                // What was appended while the body was written is copied without the lock, so
+                // install (under it) copies only what came in since: the lock is held for a
+                // short tail however busy the log was.
+                let now = states.lock().unwrap_or_else(|p| p.into_inner()).mark()?;
+                let mark = body.catch_up(&root, mark, now)?;
+                let old = states.lock().unwrap_or_else(|p| p.into_inner()).install(body, mark)?;
+                drop(old);
+                Ok(())
             };
             if let Err(e) = run() {
                 tracing::error!(error = %e, "cannot rewrite the queue's state log; appending to the old one");
