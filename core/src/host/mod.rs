@@ -19,6 +19,8 @@
 //!   JS thread with a threadsafe function instead.
 //! - [`log`]: a `tracing` layer that forwards records (level, target, message, fields) to the
 //!   host in batches; a filtered-out event costs one atomic load.
+//! - [`ticked`]: a current-thread runtime stepped by the host's own event loop (Node's), so
+//!   sessions and the host's hooks share one thread.
 //! - [`server`]: [`Server::start`](crate::server::Server::start) and its [`ServerHandle`].
 //! - [`options`]: host values (JSON-shaped: a dict, an object) into `ServerOptions` /
 //!   `ClientOptions`, with the defaults and validation of the core's option types.
@@ -33,6 +35,7 @@ pub mod mta;
 pub mod options;
 pub mod runtime;
 pub mod server;
+pub mod ticked;
 pub mod workers;
 
 pub use batch::{Batch, BatchThread};

@@ -43,6 +43,12 @@ impl Server {
     /// a stopped server never serves again, a new one must be built. The server keeps the handle
     /// ([`handle`](Self::handle)), so a host need not.
     pub fn start(self: &Arc<Self>) -> Result<ServerHandle> {
+        self.start_on(runtime::shared()?.handle())
+    }
+
+    /// [`start`](Self::start) on the runtime of `rt` instead of the shared one (a
+    /// [`TickedRuntime`](super::ticked::TickedRuntime) the host steps).
+    pub fn start_on(self: &Arc<Self>, rt: &tokio::runtime::Handle) -> Result<ServerHandle> {
         let mut started = crate::server::lock(&self.started);
         self.startable_with(&started)?;
         if let Some(done) = &*started {
@@ -50,7 +56,7 @@ impl Server {
         }
         let (tx, done) = watch::channel(None);
         let server = Arc::clone(self);
-        runtime::shared()?.spawn(async move {
+        rt.spawn(async move {
             let r = server.serve().await;
             tx.send_replace(Some(r));
         });
