@@ -992,6 +992,15 @@ export interface ServerOptions {
   /** Seconds the server waits for a hook before answering 451 (default 60). */
   hookTimeout?: number
   /**
+   * Where the sessions run (Node only): `'jsThread'` (the default) — on this thread's event
+   * loop, beside the hooks, as Node's own servers do: a hook is called without a hand-off
+   * between threads, but JS that blocks the thread holds up every session; or `'runtime'` —
+   * on postwire's own threads, only the hook calls come to the JS thread (for servers whose
+   * JS thread is busy, or with many TLS handshakes on a machine with many cores). Where the
+   * JS thread cannot host them (not Linux), sessions run on the runtime.
+   */
+  sessionsOn?: 'jsThread' | 'runtime'
+  /**
    * Simultaneous sessions from one client address (an IPv6 client counts by its /64);
    * `421 4.7.0` past it (default 20; 0 = no per-address limit).
    */

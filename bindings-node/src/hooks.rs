@@ -18,16 +18,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use napi::bindgen_prelude::{
-    Buffer, CallbackContext, ClassInstance, FnArgs, FromNapiValue, Function, FunctionRef, JavaScriptClassExt,
-    JsObjectValue, JsValue, JsValuesTupleIntoVec, PromiseRaw, Unknown,
+    Buffer, CallbackContext, ClassInstance, FromNapiValue, Function, FunctionRef, JavaScriptClassExt,
+    JsObjectValue, JsValue, JsValuesTupleIntoVec, PromiseRaw, ToNapiValue, Unknown,
 };
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status, ValueType};
 use postwire::host::{hook_reply, HookDispatch, HookRequest, Responder};
 use postwire::server::HookSet;
 
+use crate::hook_args::HookArgs;
 use crate::options::{AddressArgs, AuthArgs, ConnectArgs, MessageArgs};
-use crate::values::{params, Reply, Session};
+use crate::values::{params, Reply};
 
 /// A hook kept past the constructor call.
 type HookRef<A> = FunctionRef<A, Unknown<'static>>;
@@ -63,77 +64,156 @@ impl JsHooks {
         }
     }
 
-    /// The core's dispatch calling these hooks on the JS thread of `env`.
+    /// The core's dispatch calling these hooks on the JS thread of `env`: at once when the
+    /// request is made inside a tick of that thread's runtime (`uvloop.rs`: the session runs on
+    /// the JS thread), else through a threadsafe function.
     pub fn dispatch(self, env: &Env, hook_timeout: Duration) -> napi::Result<HookDispatch> {
         let set = self.set();
+        let hooks = Arc::new(Handler { args: HookArgs::new(env)?, hooks: self });
+        let queued = Arc::clone(&hooks);
         let carrier: Function<'_, (), ()> = env.create_function_from_closure("postwireHooks", |_| Ok(()))?;
         let tsfn: HookFn = carrier
             .build_threadsafe_function::<HookRequest>()
             .callee_handled::<false>()
             .weak::<true>()
             .build_callback(move |ctx| {
-                self.handle(&ctx.env, ctx.value);
+                queued.handle(&ctx.env, ctx.value);
                 // Never an Err out of here: napi would make it a fatal exception.
                 Ok(())
             })?;
-        let tsfn = Arc::new(tsfn);
+        // The env as a number: the callback must be Send, and only this thread dereferences it.
+        let raw_env = env.raw() as usize;
         Ok(HookDispatch::with_callback(set, hook_timeout, move |req| {
+            let raw = raw_env as napi::sys::napi_env;
+            if crate::uvloop::ticking(raw) {
+                let env = Env::from_raw(raw);
+                crate::uvloop::in_handle_scope(raw, || hooks.handle(&env, req));
+                return;
+            }
             // Not queued (the environment is closing): the request is dropped here, which
             // answers the session 451.
             let _ = tsfn.call(req, ThreadsafeFunctionCallMode::NonBlocking);
         }))
     }
+}
 
+/// The hooks and what builds their arguments.
+struct Handler {
+    hooks: JsHooks,
+    args: HookArgs,
+}
+
+impl Handler {
     /// Run one request on the JS thread.
     fn handle(&self, env: &Env, req: HookRequest) {
+        self.call(env, req);
+        clear_pending(env);
+    }
+
+    fn call(&self, env: &Env, req: HookRequest) {
+        let (h, a) = (&self.hooks, &self.args);
         match req {
             HookRequest::Connect { session, respond } => {
-                run(env, "onConnect", &self.connect, respond, to_reply, || {
-                    FnArgs::from((Session::from(session),))
+                run(env, "onConnect", &h.connect, respond, to_reply, || {
+                    Ok(vec![a.session(env, session)?.raw()])
                 })
             }
             HookRequest::MailFrom { session, address, params: p, respond } => {
-                run(env, "onMailFrom", &self.mail_from, respond, to_reply, || {
-                    FnArgs::from((Session::from(session), address, params(p.to_pairs())))
+                run(env, "onMailFrom", &h.mail_from, respond, to_reply, || {
+                    Ok(vec![
+                        a.session(env, session)?.raw(),
+                        js(env, address)?,
+                        js(env, params(p.to_pairs()))?,
+                    ])
                 })
             }
             HookRequest::RcptTo { session, address, params: p, respond } => {
-                run(env, "onRcptTo", &self.rcpt_to, respond, to_reply, || {
-                    FnArgs::from((Session::from(session), address, params(p.to_pairs())))
+                run(env, "onRcptTo", &h.rcpt_to, respond, to_reply, || {
+                    Ok(vec![
+                        a.session(env, session)?.raw(),
+                        js(env, address)?,
+                        js(env, params(p.to_pairs()))?,
+                    ])
                 })
             }
             HookRequest::Message { session, envelope, data, respond } => {
-                run(env, "onMessage", &self.message, respond, to_reply, || {
+                run(env, "onMessage", &h.message, respond, to_reply, || {
                     // The core keeps no other reference in the common case: no copy then.
                     let bytes = Arc::try_unwrap(data).unwrap_or_else(|shared| shared.as_ref().clone());
-                    FnArgs::from((Session::from(session), envelope.into(), Buffer::from(bytes)))
+                    Ok(vec![
+                        a.session(env, session)?.raw(),
+                        a.envelope(env, envelope)?.raw(),
+                        js(env, Buffer::from(bytes))?,
+                    ])
                 })
             }
             HookRequest::Auth { user, password, respond } => {
-                run(env, "auth", &self.auth, respond, to_bool, || FnArgs::from((user, password)))
+                run(env, "auth", &h.auth, respond, to_bool, || Ok(vec![js(env, user)?, js(env, password)?]))
             }
         }
     }
 }
 
-/// Call `hook(args())` and answer `respond` with its (eventual) converted result.
+/// An exception left pending while a hook's answer was read (a `code` getter that throws) goes
+/// to the log: the session was answered `451` for that answer already, and an exception left
+/// pending would surface as an uncaught one, far from its cause.
+fn clear_pending(env: &Env) {
+    let raw = env.raw();
+    let mut pending = false;
+    // SAFETY: a live env on its JS thread.
+    unsafe {
+        napi::sys::napi_is_exception_pending(raw, &mut pending);
+        if pending {
+            let mut e = std::ptr::null_mut();
+            napi::sys::napi_get_and_clear_last_exception(raw, &mut e);
+            tracing::warn!(error = %describe(Unknown::from_raw_unchecked(raw, e)), "a hook's answer threw while it was read");
+        }
+    }
+}
+
+/// A Rust value as a JS one.
+fn js<T: ToNapiValue>(env: &Env, v: T) -> napi::Result<napi::sys::napi_value> {
+    // SAFETY: a live env on its JS thread.
+    unsafe { T::to_napi_value(env.raw(), v) }
+}
+
+/// Call `hook(...args())` and answer `respond` with its (eventual) converted result.
 fn run<A: JsValuesTupleIntoVec, T: 'static>(
     env: &Env,
     name: &'static str,
     hook: &Option<HookRef<A>>,
     respond: Responder<T>,
     convert: Convert<T>,
-    args: impl FnOnce() -> A,
+    args: impl FnOnce() -> napi::Result<Vec<napi::sys::napi_value>>,
 ) {
     let Some(hook) = hook else { return respond.fail(format!("{name} is not set")) };
     if respond.is_closed() {
         // The session stopped waiting (hook_timeout, or it closed) while the call was queued.
         return;
     }
-    let called = hook.borrow_back(env).and_then(|f| f.call(args()));
-    match called {
+    match args().and_then(|args| call(env, hook, &args)) {
         Err(e) => respond.fail(format!("{name} threw: {}", e.reason)),
         Ok(value) => settle(env, name, value, respond, convert),
+    }
+}
+
+/// `hook(...args)` with `this` undefined; a thrown exception becomes the error (and is no longer
+/// pending), as in napi-rs's `Function::call`.
+fn call<'e, A: JsValuesTupleIntoVec>(
+    env: &'e Env,
+    hook: &HookRef<A>,
+    args: &[napi::sys::napi_value],
+) -> napi::Result<Unknown<'e>> {
+    let f = hook.borrow_back(env)?;
+    let (raw, mut this, mut out) = (env.raw(), std::ptr::null_mut(), std::ptr::null_mut());
+    // SAFETY: live values of this env, on its thread.
+    unsafe {
+        napi::check_status!(napi::sys::napi_get_undefined(raw, &mut this))?;
+        napi::check_pending_exception!(
+            raw,
+            napi::sys::napi_call_function(raw, this, f.raw(), args.len(), args.as_ptr(), &mut out)
+        )?;
+        Ok(Unknown::from_raw_unchecked(raw, out))
     }
 }
 

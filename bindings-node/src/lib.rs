@@ -27,6 +27,7 @@ mod client;
 mod completion;
 mod compose;
 mod error;
+mod hook_args;
 mod hooks;
 mod logging;
 mod mta;
@@ -36,6 +37,7 @@ mod proto;
 mod runtime;
 mod send_mail;
 mod server;
+mod uvloop;
 mod values;
 
 /// Runs when the addon is loaded: its image stays loaded for the process (see `runtime.rs`).

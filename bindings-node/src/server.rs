@@ -1,7 +1,9 @@
 //! `Server`: every option of the API contract (`ServerOptions`; names, defaults and checks are
 //! the core's), JS hooks (`hooks.rs`), `listen` / `start` / `stop` / `forceStop`, `stats`.
 //!
-//! The server runs on the core's shared runtime; the core `Server` keeps its handle. Process
+//! The sessions run on the JS thread (`sessionsOn: 'jsThread'`, the default: the thread's
+//! `TickedRuntime`, stepped by libuv — `uvloop.rs`) or on the core's shared runtime
+//! (`'runtime'`); the core `Server` keeps its handle either way. Process
 //! lifetime is Node's `net.Server`'s: between `start()` and the end of `stop()` a pending internal
 //! Promise keeps the event loop (and so the process) alive; hooks and logging never do by
 //! themselves.
@@ -26,6 +28,25 @@ use crate::values::{Address, ServerStats};
 pub struct Server {
     server: Arc<CoreServer>,
     dispatch: Option<Arc<HookDispatch>>,
+    /// `sessionsOn: 'jsThread'` (the default): serve on this thread's runtime (`uvloop.rs`).
+    on_js_thread: bool,
+}
+
+/// The `sessionsOn` option: true for `'jsThread'` (or unset), false for `'runtime'`.
+fn sessions_on_js_thread(env: &Env, options: &Option<Object<'_>>) -> napi::Result<bool> {
+    let Some(o) = options else { return Ok(true) };
+    let v: Unknown<'_> = o.get_named_property("sessionsOn")?;
+    if matches!(v.get_type()?, ValueType::Undefined | ValueType::Null) {
+        return Ok(true);
+    }
+    let s = (v.get_type()? == ValueType::String)
+        .then(|| v.coerce_to_string().ok()?.into_utf8().ok()?.into_owned().ok())
+        .flatten();
+    match s.as_deref() {
+        Some("jsThread") => Ok(true),
+        Some("runtime") => Ok(false),
+        _ => Err(invalid_input(env, "option sessionsOn must be 'jsThread' or 'runtime'")),
+    }
 }
 
 /// The options that may hold a function (left out of the options the core reads).
@@ -66,7 +87,12 @@ impl Server {
                 },
             },
         };
-        let options = js_options(&env, options, &HOOKS)?;
+        let on_js_thread = sessions_on_js_thread(&env, &options)?;
+        let mut options = js_options(&env, options, &HOOKS)?;
+        // The binding's own option: not one the core reads.
+        if let Some(m) = options.json.as_object_mut() {
+            m.remove("sessions_on");
+        }
         crate::logging::from_option(&env, options.logger)?;
         let mut opts = host::options::server_options(options.json).js(&env)?;
         let dispatch = if hooks.any() {
@@ -84,7 +110,7 @@ impl Server {
             None => CoreServer::new(opts),
         }
         .js(&env)?;
-        Ok(Server { server: Arc::new(server), dispatch })
+        Ok(Server { server: Arc::new(server), dispatch, on_js_thread })
     }
 
     /// Bind `host:port` (defaults `127.0.0.1` and 0, an ephemeral port); resolves to the bound
@@ -125,7 +151,12 @@ impl Server {
         if !self.server.startable().js(&env)? {
             return Ok(());
         }
-        let serving = self.server.start().js(&env)?;
+        let js_thread = if self.on_js_thread { crate::uvloop::runtime(&env) } else { None };
+        let serving = match js_thread {
+            Some(rt) => self.server.start_on(&rt),
+            None => self.server.start(),
+        }
+        .js(&env)?;
         // Pending until the server stopped serving: this is what keeps the event loop alive. It
         // never rejects (nobody awaits it); an error of serving comes out of `stop()`.
         let _pending: PromiseRaw<'_, ()> = promise(

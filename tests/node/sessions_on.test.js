@@ -1,0 +1,160 @@
+// Where a Server's sessions run (`sessionsOn`): on the JS thread (the default; the core's
+// TickedRuntime stepped by libuv, hooks called without a thread hand-off) or on postwire's
+// runtime. Both must give the same answers; the JS-thread one must keep its timers, survive a
+// hook that blocks the thread, and end with the worker thread it was started on.
+'use strict';
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { postwire, peer, message, within, nodeChild } = require('./helpers');
+
+const pw = postwire();
+const PKG = process.env.POSTWIRE_PACKAGE || require('node:path').join(__dirname, '..', '..');
+const nodemailer = peer('nodemailer');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function serve(t, options) {
+  const server = new pw.Server({ hostname: 'mx.example.test', localDomains: ['example.test'], ...options });
+  const addr = await server.listen('127.0.0.1', 0);
+  server.start();
+  t.after(() => server.stop());
+  return { server, addr };
+}
+
+function transport(addr) {
+  return nodemailer.createTransport({
+    host: addr.host, port: addr.port, secure: false, ignoreTLS: true, name: 'client.example.org',
+    connectionTimeout: 10000, greetingTimeout: 10000, socketTimeout: 20000,
+  });
+}
+
+/** One run of the same conversation against a server with `sessionsOn: mode`; what a user sees. */
+async function conversation(t, mode) {
+  const seen = [];
+  let answers = 0;
+  const { server, addr } = await serve(t, {
+    sessionsOn: mode,
+    onConnect(session) {
+      seen.push(['connect', session.peer.host, session.helo]);
+    },
+    async onRcptTo(session, address) {
+      await sleep(2);
+      if (address.startsWith('nobody')) return [550, '5.1.1 no such user here'];
+    },
+    onMailFrom(session, address) {
+      seen.push(['mail', address, session.helo]);
+      // An answer whose `code` getter throws: the hook failed (451), nothing escapes as uncaught.
+      if (address === 'odd@example.org') {
+        answers += 1;
+        return { get code() { throw new Error('getter bug'); }, text: 'x' };
+      }
+    },
+    onMessage(session, envelope, data) {
+      seen.push(['message', envelope.mailFrom, envelope.rcptTo, data.toString().split('\r\n\r\n')[1]]);
+    },
+  });
+  const tr = transport(addr);
+  const out = [];
+  const info = await tr.sendMail({
+    envelope: { from: 'me@example.org', to: ['a@example.test', 'nobody@example.test'] },
+    raw: message('One', 'first\r\n'),
+  });
+  out.push([info.accepted, info.rejected, info.response.slice(0, 3)]);
+  const odd = await tr.sendMail({ envelope: { from: 'odd@example.org', to: ['a@example.test'] }, raw: message() })
+    .catch((e) => e.response);
+  out.push(odd.slice(0, 9));
+  const again = await tr.sendMail({ envelope: { from: 'me@example.org', to: ['b@example.test'] }, raw: message('Two', 'second\r\n') });
+  out.push(again.response.slice(0, 3));
+  await server.stop();
+  return { seen, out, answers, stats: server.stats };
+}
+
+test('the same conversation gives the same answers with sessions on the JS thread and on the runtime', async (t) => {
+  const js = await conversation(t, 'jsThread');
+  const rt = await conversation(t, 'runtime');
+  assert.deepEqual(js.out, [[['a@example.test'], ['nobody@example.test'], '250'], '451 4.3.0', '250']);
+  assert.deepEqual(js.out, rt.out);
+  assert.deepEqual(js.seen, rt.seen);
+  assert.equal(js.answers, 1);
+  assert.deepEqual(
+    [js.stats.messagesAccepted, js.stats.recipientsRejected],
+    [rt.stats.messagesAccepted, rt.stats.recipientsRejected],
+  );
+  assert.equal(js.stats.messagesAccepted, 2);
+});
+
+test('sessionsOn takes jsThread or runtime; anything else is PW_INVALID_INPUT', () => {
+  for (const bad of ['js', 'workers', 1, true]) {
+    assert.throws(() => new pw.Server({ sessionsOn: bad }), (e) => e.code === 'PW_INVALID_INPUT', String(bad));
+  }
+  for (const good of ['jsThread', 'runtime', undefined, null]) {
+    assert.ok(new pw.Server({ sessionsOn: good }));
+  }
+});
+
+test('on the JS thread, a session\'s command timeout still fires (the runtime\'s timers are ticked)', async (t) => {
+  const { addr } = await serve(t, { timeouts: { command: 0.3 }, onConnect() {} });
+  const c = await pw.Client.connect(addr.host, addr.port, { tls: 'none', timeout: 10 });
+  t.after(() => c.quit().catch(() => {}));
+  // Idle past the command timeout: the server says 421 and closes; the next command finds that.
+  await sleep(600);
+  const r = await within(10000, c.noop().then((reply) => ({ reply }), (error) => ({ error })), 'the noop after the timeout');
+  // Either the 421 itself, or the connection the server closed after it.
+  assert.ok(r.error || r.reply.code === 421, `got ${JSON.stringify(r)}`);
+});
+
+test('a hook that blocks the JS thread holds the sessions up, and every message still goes through', async (t) => {
+  let blocked = 0;
+  const got = [];
+  const { addr } = await serve(t, {
+    onMessage(session, envelope) {
+      if (blocked++ === 0) {
+        const end = Date.now() + 300;
+        while (Date.now() < end) { /* a synchronous hook that keeps the thread */ }
+      }
+      got.push(envelope.rcptTo[0]);
+    },
+  });
+  const tr = transport(addr);
+  const sends = ['a', 'b', 'c'].map((u) =>
+    tr.sendMail({ envelope: { from: 'me@example.org', to: [`${u}@example.test`] }, raw: message(u) }));
+  const infos = await within(20000, Promise.all(sends), 'three sends');
+  assert.deepEqual(infos.map((i) => i.response.slice(0, 3)), ['250', '250', '250']);
+  assert.deepEqual(got.sort(), ['a@example.test', 'b@example.test', 'c@example.test']);
+});
+
+test('a server started on a worker thread serves there and ends with that thread', async () => {
+  const code = `
+    const { Worker } = require('node:worker_threads');
+    const pw = require(${JSON.stringify(PKG)});
+    const w = new Worker(\`
+      const { parentPort } = require('node:worker_threads');
+      const pw = require(${JSON.stringify(PKG)});
+      let kept = 0;
+      const s = new pw.Server({ hostname: 'mx.worker.test', localDomains: ['example.test'], onMessage() { kept += 1; parentPort.postMessage({ kept }); } });
+      s.listen('127.0.0.1', 0).then((a) => { s.start(); parentPort.postMessage({ port: a.port }); });
+    \`, { eval: true });
+    let kept;
+    const keptSeen = new Promise((r) => { kept = r; });
+    w.on('message', async (m) => {
+      if (m.kept) kept(m.kept);
+      if (!m.port) return;
+      const c = await pw.Client.connect('127.0.0.1', m.port, { tls: 'none', timeout: 10 });
+      const r = await c.send('me@example.org', ['a@example.test'], 'Subject: w\\r\\n\\r\\nhi\\r\\n');
+      console.log('sent ' + r.reply.code);
+      await c.quit();
+      console.log('kept ' + await keptSeen);
+      await w.terminate();
+      for (let i = 0; i < 100; i++) {
+        const refused = await pw.Client.connect('127.0.0.1', m.port, { tls: 'none', timeout: 2 })
+          .then((c) => c.quit().then(() => false), () => true);
+        if (refused) { console.log('gone'); return; }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      console.log('still serving');
+    });
+  `;
+  const { lines, exited } = nodeChild(code);
+  const end = await within(30000, exited, 'the child');
+  assert.equal(end.code, 0, end.stderr);
+  assert.deepEqual(lines, ['sent 250', 'kept 1', 'gone']);
+});
