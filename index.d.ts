@@ -545,6 +545,11 @@ export declare class Server {
   forceStop(): void
   /** True between `start()` and the end of `stop()`. */
   get running(): boolean
+  /**
+   * Where the sessions run: `'jsThread'` or `'runtime'` — as asked before `start()`, as
+   * placed after it (`'runtime'` where the JS thread cannot host them).
+   */
+  get sessionsOn(): 'jsThread' | 'runtime'
   /** The addresses bound so far. */
   get addresses(): Array<Address>
   /** The host name in force (banner, EHLO, Received `by`). */

@@ -9,6 +9,7 @@
 //! themselves.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
 use napi::bindgen_prelude::{FromNapiValue, Function, JsObjectValue, JsValue, Object, PromiseRaw, Unknown};
@@ -30,22 +31,18 @@ pub struct Server {
     dispatch: Option<Arc<HookDispatch>>,
     /// `sessionsOn: 'jsThread'` (the default): serve on this thread's runtime (`uvloop.rs`).
     on_js_thread: bool,
+    /// Where `start()` put the sessions: 0 not started, 1 the JS thread, 2 the runtime.
+    placed: AtomicU8,
 }
 
-/// The `sessionsOn` option: true for `'jsThread'` (or unset), false for `'runtime'`.
-fn sessions_on_js_thread(env: &Env, options: &Option<Object<'_>>) -> napi::Result<bool> {
-    let Some(o) = options else { return Ok(true) };
-    let v: Unknown<'_> = o.get_named_property("sessionsOn")?;
-    if matches!(v.get_type()?, ValueType::Undefined | ValueType::Null) {
-        return Ok(true);
-    }
-    let s = (v.get_type()? == ValueType::String)
-        .then(|| v.coerce_to_string().ok()?.into_utf8().ok()?.into_owned().ok())
-        .flatten();
-    match s.as_deref() {
-        Some("jsThread") => Ok(true),
-        Some("runtime") => Ok(false),
-        _ => Err(invalid_input(env, "option sessionsOn must be 'jsThread' or 'runtime'")),
+/// `sessionsOn` as the options JSON has it (taken out: the core does not read it): true for
+/// `'jsThread'` (or unset), false for `'runtime'`.
+fn sessions_on_js_thread(env: &Env, json: &mut serde_json::Value) -> napi::Result<bool> {
+    match json.as_object_mut().and_then(|m| m.remove("sessions_on")) {
+        None | Some(serde_json::Value::Null) => Ok(true),
+        Some(serde_json::Value::String(s)) if s == "jsThread" => Ok(true),
+        Some(serde_json::Value::String(s)) if s == "runtime" => Ok(false),
+        Some(_) => Err(invalid_input(env, "option sessionsOn must be 'jsThread' or 'runtime'")),
     }
 }
 
@@ -87,12 +84,8 @@ impl Server {
                 },
             },
         };
-        let on_js_thread = sessions_on_js_thread(&env, &options)?;
         let mut options = js_options(&env, options, &HOOKS)?;
-        // The binding's own option: not one the core reads.
-        if let Some(m) = options.json.as_object_mut() {
-            m.remove("sessions_on");
-        }
+        let on_js_thread = sessions_on_js_thread(&env, &mut options.json)?;
         crate::logging::from_option(&env, options.logger)?;
         let mut opts = host::options::server_options(options.json).js(&env)?;
         let dispatch = if hooks.any() {
@@ -110,7 +103,7 @@ impl Server {
             None => CoreServer::new(opts),
         }
         .js(&env)?;
-        Ok(Server { server: Arc::new(server), dispatch, on_js_thread })
+        Ok(Server { server: Arc::new(server), dispatch, on_js_thread, placed: AtomicU8::new(0) })
     }
 
     /// Bind `host:port` (defaults `127.0.0.1` and 0, an ephemeral port); resolves to the bound
@@ -152,11 +145,12 @@ impl Server {
             return Ok(());
         }
         let js_thread = if self.on_js_thread { crate::uvloop::runtime(&env) } else { None };
-        let serving = match js_thread {
-            Some(rt) => self.server.start_on(&rt),
+        let serving = match &js_thread {
+            Some(rt) => self.server.start_on(rt),
             None => self.server.start(),
         }
         .js(&env)?;
+        self.placed.store(if js_thread.is_some() { 1 } else { 2 }, Ordering::Relaxed);
         // Pending until the server stopped serving: this is what keeps the event loop alive. It
         // never rejects (nobody awaits it); an error of serving comes out of `stop()`.
         let _pending: PromiseRaw<'_, ()> = promise(
@@ -205,6 +199,16 @@ impl Server {
     #[napi(getter, catch_unwind)]
     pub fn running(&self) -> bool {
         self.server.running()
+    }
+
+    /// Where the sessions run: `'jsThread'` or `'runtime'` — as asked before `start()`, as
+    /// placed after it (`'runtime'` where the JS thread cannot host them).
+    #[napi(getter, catch_unwind, ts_return_type = "'jsThread' | 'runtime'")]
+    pub fn sessions_on(&self) -> &'static str {
+        match (self.placed.load(Ordering::Relaxed), self.on_js_thread) {
+            (1, _) | (0, true) => "jsThread",
+            _ => "runtime",
+        }
     }
 
     /// The addresses bound so far.

@@ -19,7 +19,7 @@
 //! a descriptor, and the `uv_*` symbols are the ones Node itself exports to addons (a crate that
 //! links a libuv of its own would watch with the wrong loop).
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -59,26 +59,43 @@ struct JsLoop {
     env: sys::napi_env,
     enter: sys::napi_ref,
     async_context: sys::napi_async_context,
+    /// Handles not closed yet, once the environment ends; the last close frees this.
+    open: Cell<u8>,
+    /// The environment's async cleanup hook, removed when the last handle is closed.
+    cleanup: Cell<sys::napi_async_cleanup_hook_handle>,
 }
 
 thread_local! {
-    static LOOP: RefCell<Option<JsLoop>> = const { RefCell::new(None) };
+    /// This thread's loop, leaked on purpose: a thread-local with a destructor would drop the
+    /// runtime at `exit()` — from inside a tick when a hook calls `process.exit()`, where tokio
+    /// panics and the process aborts. It is freed when the environment ends (`cleanup`).
+    static LOOP: Cell<Option<&'static JsLoop>> = const { Cell::new(None) };
+    /// No runtime can be had on this thread (found once; not tried again).
+    static UNAVAILABLE: Cell<bool> = const { Cell::new(false) };
     /// The environment whose tick is running on this thread, else null.
     static TICKING: Cell<sys::napi_env> = const { Cell::new(std::ptr::null_mut()) };
 }
 
 /// True inside a tick of `env`'s runtime, on its JS thread: JS may be called right now.
 pub fn ticking(env: sys::napi_env) -> bool {
-    !env.is_null() && TICKING.with(Cell::get) == env
+    !env.is_null() && TICKING.get() == env
 }
 
-/// Run `f` in a handle scope of its own (a tick may call many hooks).
+/// Run `f` in a handle scope of its own (a tick may call many hooks); the scope is closed also
+/// when `f` panics (the core catches the panic and answers 451).
 pub fn in_handle_scope(env: sys::napi_env, f: impl FnOnce()) {
+    struct Scope(sys::napi_env, sys::napi_handle_scope);
+    impl Drop for Scope {
+        fn drop(&mut self) {
+            // SAFETY: opened below on this env and thread; closed once.
+            unsafe { sys::napi_close_handle_scope(self.0, self.1) };
+        }
+    }
     let mut scope = std::ptr::null_mut();
     // SAFETY: `env` is ticking on this thread (checked by the caller), so it is live here.
     unsafe { sys::napi_open_handle_scope(env, &mut scope) };
+    let _scope = Scope(env, scope);
     f();
-    unsafe { sys::napi_close_handle_scope(env, scope) };
 }
 
 /// An exception left pending in `env` becomes an uncaught exception, as Node makes one that a
@@ -96,98 +113,110 @@ unsafe fn raise_pending(env: sys::napi_env) {
 /// A handle of this JS thread's runtime, made (with its libuv handles) on first use. `None`
 /// where there is none to be had (not Linux); the caller then keeps the shared runtime.
 pub fn runtime(env: &Env) -> Option<tokio::runtime::Handle> {
-    if let Some(h) = LOOP.with(|l| l.borrow().as_ref().map(|l| l.rt.handle().clone())) {
-        timer(true);
-        return Some(h);
+    if let Some(l) = LOOP.get() {
+        timer(l, true);
+        return Some(l.rt.handle().clone());
     }
-    let rt = match TickedRuntime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::debug!(error = %e, "sessions stay on the shared runtime");
-            return None;
-        }
-    };
+    if UNAVAILABLE.get() {
+        return None;
+    }
+    let made = make(env);
+    if let Err(why) = &made {
+        UNAVAILABLE.set(true);
+        tracing::warn!(why = %why, "a server's sessions cannot run on this JS thread: they run on postwire's runtime");
+    }
+    made.ok()
+}
+
+/// Build the runtime, the native `enter` function and the libuv handles.
+fn make(env: &Env) -> Result<tokio::runtime::Handle, String> {
+    let rt = TickedRuntime::new().map_err(|e| e.to_string())?;
     let handle = rt.handle().clone();
     let raw = env.raw();
     let mut lp: *mut c_void = std::ptr::null_mut();
     let (mut enter_fn, mut enter_ref, mut name, mut async_context) =
         (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
     // SAFETY: a live env of this thread, inside a napi call (Server.start); each out-pointer is
-    // written by napi.
-    let ready = unsafe {
-        sys::napi_get_uv_event_loop(raw, (&mut lp as *mut *mut c_void).cast()) == sys::Status::napi_ok
-            && sys::napi_create_function(
+    // written by napi, and what was made is released on failure.
+    unsafe {
+        let ok = |s| s == sys::Status::napi_ok;
+        let ready = ok(sys::napi_get_uv_event_loop(raw, (&mut lp as *mut *mut c_void).cast()))
+            && ok(sys::napi_create_function(
                 raw,
                 c"postwireTick".as_ptr(),
                 -1,
                 Some(enter),
                 std::ptr::null_mut(),
                 &mut enter_fn,
-            ) == sys::Status::napi_ok
-            && sys::napi_create_reference(raw, enter_fn, 1, &mut enter_ref) == sys::Status::napi_ok
-            && sys::napi_create_string_utf8(raw, c"postwire.Server".as_ptr(), -1, &mut name)
-                == sys::Status::napi_ok
-            && sys::napi_async_init(raw, std::ptr::null_mut(), name, &mut async_context)
-                == sys::Status::napi_ok
-    };
-    if !ready {
-        tracing::debug!("cannot enter JS from libuv: sessions stay on the shared runtime");
-        return None;
+            ))
+            && ok(sys::napi_create_reference(raw, enter_fn, 1, &mut enter_ref))
+            && ok(sys::napi_create_string_utf8(raw, c"postwire.Server".as_ptr(), -1, &mut name))
+            && ok(sys::napi_async_init(raw, std::ptr::null_mut(), name, &mut async_context));
+        if !ready {
+            if !enter_ref.is_null() {
+                sys::napi_delete_reference(raw, enter_ref);
+            }
+            return Err("cannot make the function libuv enters JS with".into());
+        }
     }
     // SAFETY: each handle is allocated at libuv's own size for its kind, initialised on this
-    // thread's loop, unref'd, and freed in `closed` after uv_close.
+    // thread's loop and unref'd; its `data` points at the leaked `JsLoop`, which frees them
+    // after uv_close (`cleanup`, `closed`).
     unsafe {
         let alloc = |kind| libc::calloc(1, uv_handle_size(kind));
-        let (poll, timer, idle) = (alloc(UV_POLL), alloc(UV_TIMER), alloc(UV_IDLE));
+        let (poll, timer_h, idle) = (alloc(UV_POLL), alloc(UV_TIMER), alloc(UV_IDLE));
         // Timers and idle handles always initialise; a descriptor may be refused.
-        uv_timer_init(lp, timer);
+        uv_timer_init(lp, timer_h);
         uv_idle_init(lp, idle);
         if uv_poll_init(lp, poll, rt.fd()) != 0 {
-            tracing::debug!("libuv refused the runtime's descriptor: sessions stay on the shared runtime");
-            uv_close(timer, closed);
-            uv_close(idle, closed);
+            uv_close(timer_h, free_handle);
+            uv_close(idle, free_handle);
             libc::free(poll);
-            return None;
+            sys::napi_delete_reference(raw, enter_ref);
+            sys::napi_async_destroy(raw, async_context);
+            return Err("libuv refused the runtime's descriptor".into());
         }
-        for h in [poll, timer, idle] {
+        let l: &'static JsLoop = Box::leak(Box::new(JsLoop {
+            rt,
+            handles: [poll, timer_h, idle],
+            idle_on: Cell::new(false),
+            timer_on: Cell::new(false),
+            env: raw,
+            enter: enter_ref,
+            async_context,
+            open: Cell::new(3),
+            cleanup: Cell::new(std::ptr::null_mut()),
+        }));
+        for h in l.handles {
+            // `data` is the first field of every uv handle.
+            *(h as *mut *const JsLoop) = l;
             uv_unref(h);
         }
-        let tick_ms = TIMER_TICK.as_millis() as u64;
         uv_poll_start(poll, UV_READABLE, on_readable);
-        uv_timer_start(timer, on_timer, tick_ms, tick_ms);
-        LOOP.with(|l| {
-            *l.borrow_mut() = Some(JsLoop {
-                rt,
-                handles: [poll, timer, idle],
-                idle_on: Cell::new(false),
-                timer_on: Cell::new(true),
-                env: raw,
-                enter: enter_ref,
-                async_context,
-            })
-        });
+        let mut hook = std::ptr::null_mut();
+        sys::napi_add_async_cleanup_hook(raw, Some(cleanup), std::ptr::null_mut(), &mut hook);
+        l.cleanup.set(hook);
+        LOOP.set(Some(l));
+        timer(l, true);
     }
-    let _ = env.add_env_cleanup_hook((), |()| close());
-    Some(handle)
+    Ok(handle)
 }
 
 /// Enter JS (`enter` through `napi_make_callback`) to step the runtime.
 fn step() {
-    let Some((env, enter_ref, async_context)) =
-        LOOP.with(|l| l.borrow().as_ref().map(|l| (l.env, l.enter, l.async_context)))
-    else {
-        return;
-    };
-    // SAFETY: the env is live until `close` (its cleanup hook) takes the loop away; this is its
-    // thread, at the top of a libuv callback.
+    let Some(l) = LOOP.get() else { return };
+    let env = l.env;
+    // SAFETY: the env is live until its cleanup hook takes the loop away; this is its thread,
+    // at the top of a libuv callback.
     unsafe {
         let mut scope = std::ptr::null_mut();
         sys::napi_open_handle_scope(env, &mut scope);
         let (mut f, mut global, mut result) =
             (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
-        sys::napi_get_reference_value(env, enter_ref, &mut f);
+        sys::napi_get_reference_value(env, l.enter, &mut f);
         sys::napi_get_global(env, &mut global);
-        let status = sys::napi_make_callback(env, async_context, global, f, 0, std::ptr::null(), &mut result);
+        let status =
+            sys::napi_make_callback(env, l.async_context, global, f, 0, std::ptr::null(), &mut result);
         if status == sys::Status::napi_pending_exception {
             raise_pending(env);
         }
@@ -196,60 +225,48 @@ fn step() {
 }
 
 /// The native function `step` calls: one tick, with JS callable; keeps the idle handle on while
-/// the tick says work is left.
+/// a tick stops at a bound with work left, and stops the timer once nothing is left.
 unsafe extern "C" fn enter(env: sys::napi_env, _info: sys::napi_callback_info) -> sys::napi_value {
-    let r = catch_unwind(AssertUnwindSafe(|| {
-        LOOP.with(|l| {
-            let l = l.borrow();
-            let Some(l) = l.as_ref() else { return };
-            TICKING.with(|t| t.set(env));
-            let more = l.rt.tick();
-            TICKING.with(|t| t.set(std::ptr::null_mut()));
-            // Nothing left on the runtime (every server on this thread stopped): no timer ticks
-            // until the next start.
-            if l.timer_on.get() && l.rt.handle().metrics().num_alive_tasks() == 0 {
-                l.timer_on.set(false);
-                // SAFETY: the timer handle lives as long as `l`.
-                unsafe { uv_timer_stop(l.handles[1]) };
-            }
-            if more != l.idle_on.get() {
-                l.idle_on.set(more);
-                // SAFETY: the idle handle lives as long as `l`.
-                unsafe {
-                    if more {
-                        uv_idle_start(l.handles[2], on_idle);
-                    } else {
-                        uv_idle_stop(l.handles[2]);
-                    }
-                }
-            }
-        })
-    }));
-    if r.is_err() {
-        TICKING.with(|t| t.set(std::ptr::null_mut()));
+    let Some(l) = LOOP.get() else { return std::ptr::null_mut() };
+    TICKING.set(env);
+    let more = catch_unwind(AssertUnwindSafe(|| l.rt.tick()));
+    TICKING.set(std::ptr::null_mut());
+    let more = more.unwrap_or_else(|_| {
         tracing::error!("a tick of the JS thread's runtime panicked");
+        false
+    });
+    // Nothing left on the runtime (every server on this thread stopped): no timer ticks until
+    // the next start.
+    if l.timer_on.get() && l.rt.handle().metrics().num_alive_tasks() == 0 {
+        timer(l, false);
+    }
+    if more != l.idle_on.replace(more) {
+        // SAFETY: the idle handle lives as long as `l`.
+        unsafe {
+            if more {
+                uv_idle_start(l.handles[2], on_idle);
+            } else {
+                uv_idle_stop(l.handles[2]);
+            }
+        }
     }
     std::ptr::null_mut()
 }
 
 /// Turn the timer tick on (a server starts) or off.
-fn timer(on: bool) {
-    LOOP.with(|l| {
-        let l = l.borrow();
-        let Some(l) = l.as_ref() else { return };
-        if l.timer_on.replace(on) == on {
-            return;
+fn timer(l: &JsLoop, on: bool) {
+    if l.timer_on.replace(on) == on {
+        return;
+    }
+    let tick_ms = TIMER_TICK.as_millis() as u64;
+    // SAFETY: the timer handle lives as long as `l`.
+    unsafe {
+        if on {
+            uv_timer_start(l.handles[1], on_timer, tick_ms, tick_ms);
+        } else {
+            uv_timer_stop(l.handles[1]);
         }
-        let tick_ms = TIMER_TICK.as_millis() as u64;
-        // SAFETY: the timer handle lives as long as `l`.
-        unsafe {
-            if on {
-                uv_timer_start(l.handles[1], on_timer, tick_ms, tick_ms);
-            } else {
-                uv_timer_stop(l.handles[1]);
-            }
-        }
-    })
+    }
 }
 
 extern "C" fn on_readable(_h: Handle, _status: i32, _events: i32) {
@@ -264,24 +281,35 @@ extern "C" fn on_idle(_h: Handle) {
     step();
 }
 
-extern "C" fn closed(h: Handle) {
-    // SAFETY: allocated with calloc in `runtime`, closed once.
+/// A handle closed before it served (`make` failed).
+extern "C" fn free_handle(h: Handle) {
+    // SAFETY: allocated with calloc in `make`, closed once.
     unsafe { libc::free(h) };
 }
 
-/// The environment ends: close the handles, drop the runtime (and the sessions on it).
-fn close() {
-    // Busy: the environment ends from inside a tick (a hook's `process.exit()` in a worker).
-    // The runtime cannot be dropped inside its own `block_on`; it is left to the thread's end.
-    let Some(l) = LOOP.with(|l| l.try_borrow_mut().ok().and_then(|mut l| l.take())) else { return };
+/// The environment ends (its async cleanup hook): the loop is taken away, and the handles are
+/// closed; the last one's close frees the loop and the runtime with the sessions still on it.
+unsafe extern "C" fn cleanup(_hook: sys::napi_async_cleanup_hook_handle, _data: *mut c_void) {
+    let Some(l) = LOOP.take() else { return };
+    sys::napi_delete_reference(l.env, l.enter);
+    sys::napi_async_destroy(l.env, l.async_context);
     for h in l.handles {
-        // SAFETY: live handles of this thread's loop, closed once.
-        unsafe { uv_close(h, closed) };
+        uv_close(h, closed);
     }
-    // SAFETY: the env is still live in its cleanup hooks.
+}
+
+extern "C" fn closed(h: Handle) {
+    // SAFETY: `data` was set to the leaked loop in `make`; each handle is closed once, and the
+    // loop is freed after the last of its three.
     unsafe {
-        sys::napi_delete_reference(l.env, l.enter);
-        sys::napi_async_destroy(l.env, l.async_context);
+        let l = *(h as *mut *const JsLoop);
+        libc::free(h);
+        let left = (*l).open.get() - 1;
+        (*l).open.set(left);
+        if left == 0 {
+            let hook = (*l).cleanup.get();
+            drop(Box::from_raw(l as *mut JsLoop));
+            sys::napi_remove_async_cleanup_hook(hook);
+        }
     }
-    drop(l.rt);
 }

@@ -52,6 +52,7 @@ async function conversation(t, mode) {
       seen.push(['message', envelope.mailFrom, envelope.rcptTo, data.toString().split('\r\n\r\n')[1]]);
     },
   });
+  const placed = server.sessionsOn;
   const tr = transport(addr);
   const out = [];
   const info = await tr.sendMail({
@@ -65,12 +66,16 @@ async function conversation(t, mode) {
   const again = await tr.sendMail({ envelope: { from: 'me@example.org', to: ['b@example.test'] }, raw: message('Two', 'second\r\n') });
   out.push(again.response.slice(0, 3));
   await server.stop();
-  return { seen, out, answers, stats: server.stats };
+  return { seen, out, answers, stats: server.stats, placed };
 }
 
 test('the same conversation gives the same answers with sessions on the JS thread and on the runtime', async (t) => {
   const js = await conversation(t, 'jsThread');
   const rt = await conversation(t, 'runtime');
+  // Where they ran (a silent fallback to the runtime would make this test compare a mode with
+  // itself); the JS thread can host them on Linux.
+  assert.equal(js.placed, process.platform === 'linux' ? 'jsThread' : 'runtime');
+  assert.equal(rt.placed, 'runtime');
   assert.deepEqual(js.out, [[['a@example.test'], ['nobody@example.test'], '250'], '451 4.3.0', '250']);
   assert.deepEqual(js.out, rt.out);
   assert.deepEqual(js.seen, rt.seen);
@@ -157,4 +162,46 @@ test('a server started on a worker thread serves there and ends with that thread
   const end = await within(30000, exited, 'the child');
   assert.equal(end.code, 0, end.stderr);
   assert.deepEqual(lines, ['sent 250', 'kept 1', 'gone']);
+});
+
+test('servers side by side on one thread: two on the JS thread, one on the runtime; a hook stops its own server', async (t) => {
+  const kept = { a: 0, b: 0, c: 0 };
+  const made = {};
+  for (const [name, mode] of [['a', 'jsThread'], ['b', 'jsThread'], ['c', 'runtime']]) {
+    made[name] = await serve(t, {
+      sessionsOn: mode,
+      onMessage() {
+        kept[name] += 1;
+        // Stopping from inside a hook: this transaction still finishes (graceful stop).
+        if (name === 'b') made.b.stopped = made.b.server.stop();
+      },
+    });
+  }
+  assert.deepEqual(['a', 'b', 'c'].map((n) => made[n].server.sessionsOn),
+    process.platform === 'linux' ? ['jsThread', 'jsThread', 'runtime'] : ['runtime', 'runtime', 'runtime']);
+  const env = { from: 'me@example.org', to: ['x@example.test'] };
+  const infos = await within(20000, Promise.all(['a', 'b', 'c'].map((n) =>
+    transport(made[n].addr).sendMail({ envelope: env, raw: message(n) }))), 'three sends');
+  assert.deepEqual(infos.map((i) => i.response.slice(0, 3)), ['250', '250', '250']);
+  await within(20000, made.b.stopped, 'the stop begun in a hook');
+  assert.equal(made.b.server.running, false);
+  assert.equal(made.a.server.running, true, 'stopping one server leaves its neighbour on the same runtime serving');
+  const again = await transport(made.a.addr).sendMail({ envelope: env, raw: message('again') });
+  assert.match(again.response, /^250 /);
+  assert.deepEqual(kept, { a: 2, b: 1, c: 1 });
+});
+
+test('process.exit() inside a hook exits with its code', async () => {
+  const code = `
+    const pw = require(${JSON.stringify(PKG)});
+    const s = new pw.Server({ hostname: 'mx.exit.test', localDomains: ['example.test'], onMessage() { process.exit(3); } });
+    s.listen('127.0.0.1', 0).then(async (a) => {
+      s.start();
+      const c = await pw.Client.connect('127.0.0.1', a.port, { tls: 'none', timeout: 10 });
+      await c.send('me@example.org', ['a@example.test'], 'Subject: x\\r\\n\\r\\nbye\\r\\n');
+    });
+  `;
+  const { exited } = nodeChild(code);
+  const end = await within(30000, exited, 'the child');
+  assert.equal(end.code, 3, end.stderr);
 });

@@ -8,29 +8,33 @@
 //! runtime worker — about one context switch per message, and on a small machine the load
 //! generator, the worker and the JS thread then fight over two cores. Measured on the project's
 //! 2-core VM (`smtp-source -c -s 10 -d -m 20000 -l 1024`, Node server with a counting
-//! `onMessage`): see docs/node.md.
+//! `onMessage`): docs/server.md, "Hooks".
 //!
 //! How, with what tokio offers (it has no API to step its scheduler from another loop):
-//! - the descriptor is the runtime's epoll instance, found as the one `[eventpoll]` descriptor
-//!   that building the runtime opened (Linux only; elsewhere, and if that is ambiguous,
+//! - the descriptor is the runtime's epoll instance: the `[eventpoll]` descriptor whose
+//!   `/proc/self/fdinfo` lists a socket just registered with the runtime (Linux only; elsewhere
 //!   [`TickedRuntime::new`] fails and the host keeps the shared runtime). It is readable when the
 //!   runtime has I/O events or was woken from another thread (its waker is registered in it);
 //! - a tick is one `block_on` of a future that ends when the scheduler is about to park with no
-//!   task ready (tokio's `on_thread_park` hook) and the epoll instance has nothing pending — or
-//!   after [`PARKS_PER_TICK`] park points, so that the host's loop (and its hooks) get their
-//!   turn under load. Waking that future from the hook turns the park into a zero-timeout poll
-//!   (tokio 1.54 `park`, tokio-rs/tokio#8212), so a tick never blocks;
-//! - timers have no descriptor: the host ticks every [`TIMER_TICK`] as well, so a timeout fires
-//!   at most that late.
+//!   task ready (tokio's `on_thread_park` hook) and the epoll instance has nothing pending, plus
+//!   one more round for what that last park's driver poll readied (a timer that fell due); or
+//!   after [`PARKS_PER_TICK`] park points or [`TICK_BUDGET`], so that the host's loop (and the
+//!   continuations of its hooks) get their turn under load — `tick` then says work is left.
+//!   Waking that future from the hook turns the park into a zero-timeout poll (tokio ≥ 1.52.4
+//!   `park`, tokio-rs/tokio#8222), so a tick never blocks;
+//! - timers have no descriptor: the host ticks every [`TIMER_TICK`] as well while it has tasks,
+//!   so a timeout fires at most that late. An event that arrives in the microseconds between the
+//!   last readiness check and the last driver poll of a tick waits for the next tick too.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use tokio::runtime::{Handle, Runtime};
+use tokio::time::{Instant, Sleep};
 
 use crate::error::{Error, Result};
 
@@ -41,6 +45,10 @@ pub const TIMER_TICK: Duration = Duration::from_millis(10);
 /// back to the host's loop.
 pub const PARKS_PER_TICK: u32 = 4;
 
+/// How long one tick may run before it hands the thread back (the host's own callbacks — a
+/// hook's Promise continuations among them — wait meanwhile).
+pub const TICK_BUDGET: Duration = Duration::from_millis(2);
+
 /// What the park hook and the tick future share.
 #[derive(Default)]
 struct TickState {
@@ -48,12 +56,12 @@ struct TickState {
     waker: Mutex<Option<Waker>>,
     /// Set by the park hook: the tick may end.
     done: AtomicBool,
-    /// Set by the park hook: the epoll instance had events when the tick ended.
+    /// The tick ends at a bound (parks, time), not because nothing was left: tick again soon.
     more: AtomicBool,
     /// Park points seen in the running tick.
     parks: AtomicU32,
     /// The runtime's epoll descriptor.
-    fd: std::sync::atomic::AtomicI32,
+    fd: AtomicI32,
 }
 
 /// A current-thread runtime stepped by the host (see the module doc).
@@ -61,6 +69,9 @@ pub struct TickedRuntime {
     rt: Option<Runtime>,
     state: Arc<TickState>,
     fd: i32,
+    /// The tick's time bound, one timer reset per tick: moved later each time, so registering
+    /// it does not wake the driver (a new earliest timer would write its eventfd).
+    budget: Mutex<Pin<Box<Sleep>>>,
 }
 
 impl TickedRuntime {
@@ -68,29 +79,18 @@ impl TickedRuntime {
     pub fn new() -> Result<Self> {
         let state = Arc::new(TickState::default());
         let hook_state = Arc::clone(&state);
-        let before = epoll_fds()?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .on_thread_park(move || hook_state.parking())
             .build()
             .map_err(|e| Error::io(format!("cannot start a tokio runtime: {e}")))?;
-        let mut new: Vec<(String, i32)> = epoll_fds()?
-            .into_iter()
-            .filter(|fd| !before.contains(fd))
-            .map(|fd| (registrations(fd), fd))
-            .collect();
-        // tokio keeps a duplicate of its epoll descriptor (mio's registry): the same instance,
-        // with the same registrations.
-        new.sort();
-        new.dedup_by(|a, b| a.0 == b.0);
-        let [(_, fd)] = new[..] else {
-            return Err(Error::io(format!(
-                "cannot tell the runtime's epoll descriptor ({} new ones appeared)",
-                new.len()
-            )));
-        };
+        let fd = rt.block_on(async { epoll_of_runtime() })?;
         state.fd.store(fd, Ordering::Relaxed);
-        Ok(TickedRuntime { rt: Some(rt), state, fd })
+        let budget = {
+            let _in = rt.enter();
+            Mutex::new(Box::pin(tokio::time::sleep(TICK_BUDGET)))
+        };
+        Ok(TickedRuntime { rt: Some(rt), state, fd, budget })
     }
 
     /// The descriptor to watch for readability.
@@ -107,13 +107,15 @@ impl TickedRuntime {
         self.rt.as_ref().expect("the runtime lives until drop")
     }
 
-    /// Run what is ready, poll I/O and timers without blocking; `true` when work is left
-    /// (tick again soon, without waiting for the descriptor).
+    /// Run what is ready, poll I/O and timers without blocking; `true` when the tick stopped at
+    /// a bound with work left (tick again soon, without waiting for the descriptor).
     pub fn tick(&self) -> bool {
         self.state.done.store(false, Ordering::Relaxed);
         self.state.more.store(false, Ordering::Relaxed);
         self.state.parks.store(0, Ordering::Relaxed);
-        self.rt().block_on(Tick { state: &self.state });
+        let mut budget = self.budget.lock().unwrap_or_else(|p| p.into_inner());
+        budget.as_mut().reset(Instant::now() + TICK_BUDGET);
+        self.rt().block_on(Tick { state: &self.state, budget: budget.as_mut(), drained: false });
         self.state.more.load(Ordering::Relaxed)
     }
 }
@@ -148,18 +150,61 @@ impl TickState {
 /// The future one tick blocks on.
 struct Tick<'a> {
     state: &'a TickState,
+    budget: Pin<&'a mut Sleep>,
+    /// The round after the last park has run (see `poll`).
+    drained: bool,
 }
 
 impl Future for Tick<'_> {
     type Output = ();
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         if self.state.done.load(Ordering::Relaxed) {
+            // The deciding park polled the driver once more: a timer that fell due there (or an
+            // event that came in the microseconds since `readable`) readied tasks the host
+            // cannot see. One more round runs them — unless the tick stopped at a bound, when
+            // `more` asks the host for another tick anyway.
+            if self.drained || self.state.more.load(Ordering::Relaxed) {
+                return Poll::Ready(());
+            }
+            self.drained = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        if self.budget.as_mut().poll(cx).is_ready() {
+            self.state.more.store(true, Ordering::Relaxed);
             return Poll::Ready(());
         }
         *self.state.waker.lock().unwrap_or_else(|p| p.into_inner()) = Some(cx.waker().clone());
         Poll::Pending
     }
+}
+
+/// The epoll descriptor of the runtime this runs on (inside its `block_on`): the `[eventpoll]`
+/// descriptor of this process that watches a socket registered just now with the runtime. No
+/// other epoll instance watches that fresh descriptor, whatever other threads open meanwhile;
+/// tokio keeps a duplicate of its own (mio's registry), and either serves.
+#[cfg(target_os = "linux")]
+fn epoll_of_runtime() -> Result<i32> {
+    use std::os::fd::AsRawFd;
+    let (a, _b) = std::os::unix::net::UnixStream::pair().map_err(|e| Error::io(e.to_string()))?;
+    a.set_nonblocking(true).map_err(|e| Error::io(e.to_string()))?;
+    let a = tokio::net::UnixStream::from_std(a).map_err(|e| Error::io(e.to_string()))?;
+    let watched = format!("tfd: {:>8} ", a.as_raw_fd());
+    let dir = std::fs::read_dir("/proc/self/fd").map_err(|e| Error::io(format!("/proc/self/fd: {e}")))?;
+    dir.filter_map(|e| e.ok())
+        .filter(|e| std::fs::read_link(e.path()).is_ok_and(|t| t.as_os_str() == "anon_inode:[eventpoll]"))
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .find(|fd| {
+            let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap_or_default();
+            info.lines().any(|l| l.starts_with(&watched))
+        })
+        .ok_or_else(|| Error::io("cannot find the runtime's epoll descriptor"))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn epoll_of_runtime() -> Result<i32> {
+    Err(Error::io("a host-driven runtime needs Linux's epoll"))
 }
 
 /// True when `fd` is readable now.
@@ -168,34 +213,6 @@ fn readable(fd: i32) -> bool {
     // SAFETY: one valid pollfd, zero timeout.
     let n = unsafe { libc::poll(&mut p, 1, 0) };
     n > 0 && p.revents & libc::POLLIN != 0
-}
-
-/// The open epoll descriptors of this process.
-#[cfg(target_os = "linux")]
-fn epoll_fds() -> Result<Vec<i32>> {
-    let dir = std::fs::read_dir("/proc/self/fd").map_err(|e| Error::io(format!("/proc/self/fd: {e}")))?;
-    Ok(dir
-        .filter_map(|e| e.ok())
-        .filter(|e| std::fs::read_link(e.path()).is_ok_and(|t| t.as_os_str() == "anon_inode:[eventpoll]"))
-        .filter_map(|e| e.file_name().to_str()?.parse().ok())
-        .collect())
-}
-
-/// What an epoll descriptor watches (its `tfd:` lines), to tell duplicates of one instance.
-#[cfg(target_os = "linux")]
-fn registrations(fd: i32) -> String {
-    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap_or_default();
-    info.lines().filter(|l| l.starts_with("tfd:")).collect::<Vec<_>>().join("\n")
-}
-
-#[cfg(not(target_os = "linux"))]
-fn registrations(_fd: i32) -> String {
-    String::new()
-}
-
-#[cfg(not(target_os = "linux"))]
-fn epoll_fds() -> Result<Vec<i32>> {
-    Err(Error::io("a host-driven runtime needs Linux's epoll"))
 }
 
 #[cfg(test)]
@@ -214,6 +231,27 @@ mod tests {
             while rt.tick() {}
         }
         panic!("the host loop did not finish");
+    }
+
+    #[test]
+    fn a_tick_never_waits_for_what_is_not_ready() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = TickedRuntime::new().unwrap();
+            rt.handle().spawn(async { tokio::time::sleep(Duration::from_secs(3600)).await });
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.set_nonblocking(true).unwrap();
+            rt.handle().spawn(async move {
+                let l = tokio::net::TcpListener::from_std(listener).unwrap();
+                let _ = l.accept().await;
+            });
+            // Both tasks wait (an hour's timer, a connection nobody makes): each tick returns.
+            let more: Vec<bool> = (0..3).map(|_| rt.tick()).collect();
+            tx.send(more).unwrap();
+        });
+        // A bound on a hang, not a measurement: a blocking tick would wait for an hour.
+        let more = rx.recv_timeout(Duration::from_secs(60)).expect("a tick blocked");
+        assert_eq!(more, [false, false, false], "nothing was left to do");
     }
 
     #[test]
