@@ -24,12 +24,18 @@ const FACTORIES: &str = r#"(function () {
     tls,
     authenticatedUser,
   });
-  const envelope = (mailFrom, rcptTo, mailParams, rcptParams) => ({ mailFrom, rcptTo, mailParams, rcptParams });
+  // No parameters (the common case) come as undefined: empty objects are made here.
+  const envelope = (mailFrom, rcptTo, mailParams, rcptParams) => ({
+    mailFrom,
+    rcptTo,
+    mailParams: mailParams ?? {},
+    rcptParams: rcptParams ?? rcptTo.map(() => ({})),
+  });
   return [session, envelope];
 })()"#;
 
 type SessionArgs = FnArgs<(String, String, u32, String, u32, Option<String>, bool, Option<String>)>;
-type EnvelopeArgs = FnArgs<(String, Vec<String>, Params, Vec<Params>)>;
+type EnvelopeArgs = FnArgs<(String, Vec<String>, Option<Params>, Option<Vec<Params>>)>;
 
 /// The two functions, kept for the server's life.
 pub struct HookArgs {
@@ -65,11 +71,13 @@ impl HookArgs {
 
     /// The `Envelope` object of `e`.
     pub fn envelope<'e>(&self, env: &'e Env, e: CoreEnvelope) -> napi::Result<Unknown<'e>> {
+        let mail = e.mail_params.to_pairs();
+        let rcpt: Vec<_> = e.rcpt_params.iter().map(|p| p.to_pairs()).collect();
         let args = (
             e.mail_from,
             e.rcpt_to,
-            params(e.mail_params.to_pairs()),
-            e.rcpt_params.iter().map(|p| params(p.to_pairs())).collect::<Vec<_>>(),
+            (!mail.is_empty()).then(|| params(mail)),
+            rcpt.iter().any(|p| !p.is_empty()).then(|| rcpt.into_iter().map(params).collect()),
         );
         self.envelope.borrow_back(env)?.call(FnArgs::from(args))
     }
