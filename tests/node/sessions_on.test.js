@@ -107,7 +107,7 @@ test('on the JS thread, a session\'s command timeout still fires (the runtime\'s
   assert.ok(r.error || r.reply.code === 421, `got ${JSON.stringify(r)}`);
 });
 
-test('a hook that blocks the JS thread holds the sessions up, and every message still goes through', async (t) => {
+test('after a hook that blocks the JS thread for a while, every message still goes through', async (t) => {
   let blocked = 0;
   const got = [];
   const { addr } = await serve(t, {
