@@ -69,7 +69,8 @@ impl JsHooks {
     /// the JS thread), else through a threadsafe function.
     pub fn dispatch(self, env: &Env, hook_timeout: Duration) -> napi::Result<HookDispatch> {
         let set = self.set();
-        let hooks = Arc::new(Handler { args: HookArgs::new(env)?, hooks: self });
+        let context = crate::uvloop::AsyncContext::new(env, c"postwire.Server")?;
+        let hooks = Arc::new(Handler { args: HookArgs::new(env)?, hooks: self, context });
         let queued = Arc::clone(&hooks);
         let carrier: Function<'_, (), ()> = env.create_function_from_closure("postwireHooks", |_| Ok(()))?;
         let tsfn: HookFn = carrier
@@ -87,7 +88,7 @@ impl JsHooks {
             let raw = raw_env as napi::sys::napi_env;
             if crate::uvloop::ticking(raw) {
                 let env = Env::from_raw(raw);
-                crate::uvloop::in_handle_scope(raw, || hooks.handle(&env, req));
+                crate::uvloop::in_scope(raw, &hooks.context, || hooks.handle(&env, req));
                 return;
             }
             // Not queued (the environment is closing): the request is dropped here, which
@@ -97,10 +98,12 @@ impl JsHooks {
     }
 }
 
-/// The hooks and what builds their arguments.
+/// The hooks, what builds their arguments, and the async context they run in when called in a
+/// tick (the threadsafe function has its own, made at the same moment).
 struct Handler {
     hooks: JsHooks,
     args: HookArgs,
+    context: crate::uvloop::AsyncContext,
 }
 
 impl Handler {
@@ -156,16 +159,10 @@ impl Handler {
 /// to the log: the session was answered `451` for that answer already, and an exception left
 /// pending would surface as an uncaught one, far from its cause.
 fn clear_pending(env: &Env) {
-    let raw = env.raw();
-    let mut pending = false;
-    // SAFETY: a live env on its JS thread.
-    unsafe {
-        napi::sys::napi_is_exception_pending(raw, &mut pending);
-        if pending {
-            let mut e = std::ptr::null_mut();
-            napi::sys::napi_get_and_clear_last_exception(raw, &mut e);
-            tracing::warn!(error = %describe(Unknown::from_raw_unchecked(raw, e)), "a hook's answer threw while it was read");
-        }
+    if let Some(e) = crate::uvloop::take_pending(env.raw()) {
+        // SAFETY: a live value of this env, just taken.
+        let e = unsafe { Unknown::from_raw_unchecked(env.raw(), e) };
+        tracing::warn!(error = %describe(e), "a hook's answer threw while it was read");
     }
 }
 

@@ -13,7 +13,8 @@
 //! context and an async callback scope for it, as for any I/O callback, so hooks are called
 //! right there (`hooks.rs` asks [`ticking`]) and their Promise continuations run when the scope
 //! closes: no threadsafe-function round trip per hook. The timer runs only while the runtime has
-//! tasks (a server started on this thread); an idle Node process is not woken by it.
+//! tasks: a started server, even idle, wakes its thread every `TIMER_TICK` (tokio does not say
+//! when its next timer is due); with every server stopped, nothing does.
 //!
 //! libuv is called directly: napi gives the loop (`napi_get_uv_event_loop`) but no way to watch
 //! a descriptor, and the `uv_*` symbols are the ones Node itself exports to addons (a crate that
@@ -24,7 +25,7 @@ use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use napi::{sys, Env};
-use postwire::host::ticked::{TickedRuntime, TIMER_TICK};
+use postwire::host::ticked::{TickOutcome, TickedRuntime, TIMER_TICK};
 
 /// `uv_handle_type` values (uv.h): stable across libuv 1.x.
 const UV_IDLE: i32 = 6;
@@ -81,31 +82,107 @@ pub fn ticking(env: sys::napi_env) -> bool {
     !env.is_null() && TICKING.get() == env
 }
 
-/// Run `f` in a handle scope of its own (a tick may call many hooks); the scope is closed also
-/// when `f` panics (the core catches the panic and answers 451).
-pub fn in_handle_scope(env: sys::napi_env, f: impl FnOnce()) {
-    struct Scope(sys::napi_env, sys::napi_handle_scope);
-    impl Drop for Scope {
+/// Run `f` in a handle scope of its own (a tick may call many hooks) and in the callback scope
+/// of `context` (the server's: its hooks see the async context — an AsyncLocalStorage store —
+/// of the `new Server(...)` call, as through the threadsafe function); both are closed also when
+/// `f` panics (the core catches the panic and answers 451). Nested in the tick's own scope, the
+/// callback scope runs no microtasks when it closes.
+pub fn in_scope(env: sys::napi_env, context: &AsyncContext, f: impl FnOnce()) {
+    struct Scopes(sys::napi_env, sys::napi_handle_scope, sys::napi_callback_scope);
+    impl Drop for Scopes {
         fn drop(&mut self) {
-            // SAFETY: opened below on this env and thread; closed once.
-            unsafe { sys::napi_close_handle_scope(self.0, self.1) };
+            // SAFETY: opened below on this env and thread; closed once, inner first.
+            unsafe {
+                if !self.2.is_null() {
+                    sys::napi_close_callback_scope(self.0, self.2);
+                }
+                sys::napi_close_handle_scope(self.0, self.1);
+            }
         }
     }
-    let mut scope = std::ptr::null_mut();
-    // SAFETY: `env` is ticking on this thread (checked by the caller), so it is live here.
-    unsafe { sys::napi_open_handle_scope(env, &mut scope) };
-    let _scope = Scope(env, scope);
+    let (mut handles, mut resource, mut callback) =
+        (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
+    // SAFETY: `env` is ticking on this thread (checked by the caller), so it is live here, and
+    // `context` was made in it.
+    unsafe {
+        sys::napi_open_handle_scope(env, &mut handles);
+        if sys::napi_get_reference_value(env, context.resource, &mut resource) == sys::Status::napi_ok {
+            sys::napi_open_callback_scope(env, resource, context.context, &mut callback);
+        }
+    }
+    let _scopes = Scopes(env, handles, callback);
     f();
+}
+
+/// An async context of its own for a server's hooks: `napi_async_init` with a resource object
+/// made where the server was constructed. Released on its JS thread; dropped elsewhere (a
+/// `'runtime'` server's last reference may go on a runtime thread) it is left, a few bytes.
+pub struct AsyncContext {
+    env: sys::napi_env,
+    thread: std::thread::ThreadId,
+    resource: sys::napi_ref,
+    context: sys::napi_async_context,
+}
+
+// SAFETY: the raw pointers are only dereferenced on `thread` (checked in `Drop`, and `in_scope`
+// runs only while that env ticks on its own thread).
+unsafe impl Send for AsyncContext {}
+unsafe impl Sync for AsyncContext {}
+
+impl AsyncContext {
+    /// Make one in `env` (inside a napi call).
+    pub fn new(env: &Env, name: &std::ffi::CStr) -> napi::Result<Self> {
+        let raw = env.raw();
+        let (mut object, mut resource, mut label, mut context) =
+            (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
+        // SAFETY: a live env inside a napi call; out-pointers written by napi.
+        unsafe {
+            napi::check_status!(sys::napi_create_object(raw, &mut object))?;
+            napi::check_status!(sys::napi_create_reference(raw, object, 1, &mut resource))?;
+            napi::check_status!(sys::napi_create_string_utf8(raw, name.as_ptr(), -1, &mut label))?;
+            if let Err(e) = napi::check_status!(sys::napi_async_init(raw, object, label, &mut context)) {
+                sys::napi_delete_reference(raw, resource);
+                return Err(e);
+            }
+        }
+        Ok(AsyncContext { env: raw, thread: std::thread::current().id(), resource, context })
+    }
+}
+
+impl Drop for AsyncContext {
+    fn drop(&mut self) {
+        if std::thread::current().id() != self.thread {
+            return;
+        }
+        // SAFETY: on the env's own thread; a server's last reference goes at the latest while
+        // the environment is torn down (its finalizers, or the runtime dropped in `closed`),
+        // while napi still takes calls.
+        unsafe {
+            sys::napi_async_destroy(self.env, self.context);
+            sys::napi_delete_reference(self.env, self.resource);
+        }
+    }
+}
+
+/// The exception left pending in `env`, taken (no longer pending), if any.
+pub fn take_pending(env: sys::napi_env) -> Option<sys::napi_value> {
+    let mut pending = false;
+    // SAFETY: a live env on its JS thread (every caller is).
+    unsafe {
+        sys::napi_is_exception_pending(env, &mut pending);
+        if !pending {
+            return None;
+        }
+        let mut e = std::ptr::null_mut();
+        sys::napi_get_and_clear_last_exception(env, &mut e);
+        Some(e)
+    }
 }
 
 /// An exception left pending in `env` becomes an uncaught exception, as Node makes one that a
 /// callback leaves behind.
 unsafe fn raise_pending(env: sys::napi_env) {
-    let mut pending = false;
-    sys::napi_is_exception_pending(env, &mut pending);
-    if pending {
-        let mut e = std::ptr::null_mut();
-        sys::napi_get_and_clear_last_exception(env, &mut e);
+    if let Some(e) = take_pending(env) {
         sys::napi_fatal_exception(env, e);
     }
 }
@@ -194,7 +271,15 @@ fn make(env: &Env) -> Result<tokio::runtime::Handle, String> {
         }
         uv_poll_start(poll, UV_READABLE, on_readable);
         let mut hook = std::ptr::null_mut();
-        sys::napi_add_async_cleanup_hook(raw, Some(cleanup), std::ptr::null_mut(), &mut hook);
+        if sys::napi_add_async_cleanup_hook(raw, Some(cleanup), std::ptr::null_mut(), &mut hook)
+            != sys::Status::napi_ok
+        {
+            // Nothing would close the handles at the environment's end (a worker's loop then
+            // aborts on them): give them back now; `closed` frees the loop after the last.
+            LOOP.set(Some(l));
+            cleanup(std::ptr::null_mut(), std::ptr::null_mut());
+            return Err("cannot register the cleanup of the JS thread's runtime".into());
+        }
         l.cleanup.set(hook);
         LOOP.set(Some(l));
         timer(l, true);
@@ -229,21 +314,22 @@ fn step() {
 unsafe extern "C" fn enter(env: sys::napi_env, _info: sys::napi_callback_info) -> sys::napi_value {
     let Some(l) = LOOP.get() else { return std::ptr::null_mut() };
     TICKING.set(env);
-    let more = catch_unwind(AssertUnwindSafe(|| l.rt.tick()));
+    let outcome = catch_unwind(AssertUnwindSafe(|| l.rt.tick()));
     TICKING.set(std::ptr::null_mut());
-    let more = more.unwrap_or_else(|_| {
+    let outcome = outcome.unwrap_or_else(|_| {
         tracing::error!("a tick of the JS thread's runtime panicked");
-        false
+        TickOutcome::Wait
     });
     // Nothing left on the runtime (every server on this thread stopped): no timer ticks until
     // the next start.
-    if l.timer_on.get() && l.rt.handle().metrics().num_alive_tasks() == 0 {
+    if outcome == TickOutcome::Idle {
         timer(l, false);
     }
-    if more != l.idle_on.replace(more) {
+    let again = outcome == TickOutcome::Again;
+    if again != l.idle_on.replace(again) {
         // SAFETY: the idle handle lives as long as `l`.
         unsafe {
-            if more {
+            if again {
                 uv_idle_start(l.handles[2], on_idle);
             } else {
                 uv_idle_stop(l.handles[2]);
@@ -308,8 +394,15 @@ extern "C" fn closed(h: Handle) {
         (*l).open.set(left);
         if left == 0 {
             let hook = (*l).cleanup.get();
-            drop(Box::from_raw(l as *mut JsLoop));
-            sys::napi_remove_async_cleanup_hook(hook);
+            // Dropping the runtime drops every task still on it: a panic there must not cross
+            // into libuv.
+            let owned = Box::from_raw(l as *mut JsLoop);
+            if catch_unwind(AssertUnwindSafe(move || drop(owned))).is_err() {
+                tracing::error!("dropping the JS thread's runtime panicked");
+            }
+            if !hook.is_null() {
+                sys::napi_remove_async_cleanup_hook(hook);
+            }
         }
     }
 }

@@ -14,7 +14,7 @@ use napi_derive::napi;
 use postwire::client::{
     PoolStats as CorePoolStats, RecipientResult as CoreRecipientResult, SendResult as CoreSendResult,
 };
-use postwire::server::{Envelope as CoreEnvelope, ServerStats as CoreServerStats, SessionInfo};
+use postwire::server::ServerStats as CoreServerStats;
 
 use crate::error::invalid_input;
 
@@ -258,6 +258,7 @@ impl From<SocketAddr> for Address {
     }
 }
 
+// Built by `hook_args.rs`; this type gives its d.ts.
 /// The session as hooks see it.
 #[napi(object, object_from_js = false, use_nullable = true)]
 pub struct Session {
@@ -275,19 +276,6 @@ pub struct Session {
     pub authenticated_user: Option<String>,
 }
 
-impl From<SessionInfo> for Session {
-    fn from(s: SessionInfo) -> Self {
-        Session {
-            id: s.id,
-            peer: s.peer.into(),
-            local: s.local.into(),
-            helo: s.helo,
-            tls: s.tls,
-            authenticated_user: s.authenticated_user,
-        }
-    }
-}
-
 /// ESMTP parameters: keyword → value (`null` for a keyword without a value).
 pub type Params = HashMap<String, Option<String>>;
 
@@ -296,6 +284,7 @@ pub fn params(pairs: Vec<(String, Option<String>)>) -> Params {
     pairs.into_iter().collect()
 }
 
+// Built by `hook_args.rs`; this type gives its d.ts.
 /// The envelope of a transaction (`onMessage`'s second argument).
 #[napi(object, object_from_js = false)]
 pub struct Envelope {
@@ -309,17 +298,6 @@ pub struct Envelope {
     /// RCPT parameters, one object per accepted recipient.
     #[napi(ts_type = "Array<Record<string, string | null>>")]
     pub rcpt_params: Vec<Params>,
-}
-
-impl From<CoreEnvelope> for Envelope {
-    fn from(e: CoreEnvelope) -> Self {
-        Envelope {
-            mail_params: params(e.mail_params.to_pairs()),
-            rcpt_params: e.rcpt_params.iter().map(|p| params(p.to_pairs())).collect(),
-            mail_from: e.mail_from,
-            rcpt_to: e.rcpt_to,
-        }
-    }
 }
 
 /// The server's counters.

@@ -17,6 +17,9 @@ async function serve(t, options) {
   const addr = await server.listen('127.0.0.1', 0);
   server.start();
   t.after(() => server.stop());
+  // The default must really be the JS thread where it can be (else these tests would test the
+  // runtime twice).
+  if (!options.sessionsOn && process.platform === 'linux') assert.equal(server.sessionsOn, 'jsThread');
   return { server, addr };
 }
 
@@ -204,4 +207,64 @@ test('process.exit() inside a hook exits with its code', async () => {
   const { exited } = nodeChild(code);
   const end = await within(30000, exited, 'the child');
   assert.equal(end.code, 3, end.stderr);
+});
+
+/** One message over a plain socket, without any ESMTP parameter. */
+function rawMessage(port) {
+  const net = require('node:net');
+  const lines = ['EHLO raw.example.org', 'MAIL FROM:<me@example.org>', 'RCPT TO:<a@example.test>', 'DATA',
+    'Subject: raw\r\n\r\nz\r\n.', 'QUIT'];
+  return within(20000, new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let buf = '';
+    sock.on('data', (d) => {
+      buf += d;
+      // One command per complete reply (a reply ends with a line "NNN text").
+      while (/^\d{3} [^\n]*\n/m.test(buf)) {
+        buf = buf.replace(/^(?:\d{3}-[^\n]*\n)*\d{3} [^\n]*\n/, '');
+        const next = lines.shift();
+        if (next === undefined) return;
+        sock.write(`${next}\r\n`);
+      }
+    });
+    sock.on('close', resolve);
+    sock.on('error', reject);
+  }), 'the raw conversation');
+}
+
+test('hooks see the ESMTP parameters and the AsyncLocalStorage store of new Server(...) in both placements', async (t) => {
+  const { AsyncLocalStorage } = require('node:async_hooks');
+  const als = new AsyncLocalStorage();
+  const seen = {};
+  for (const mode of ['jsThread', 'runtime']) {
+    const got = [];
+    const server = als.run(`store-${mode}`, () => new pw.Server({
+      hostname: 'mx.example.test', localDomains: ['example.test'], advertiseDsn: true, sessionsOn: mode,
+      onRcptTo(session, address, params) { got.push(['rcpt', address, params, als.getStore()]); },
+      async onMessage(session, envelope) {
+        await sleep(1);
+        got.push(['message', envelope.mailParams, envelope.rcptParams, als.getStore()]);
+      },
+    }));
+    const addr = await server.listen('127.0.0.1', 0);
+    server.start();
+    t.after(() => server.stop());
+    const c = await pw.Client.connect(addr.host, addr.port, { tls: 'none', timeout: 10 });
+    // One message with parameters (BODY on MAIL, NOTIFY on one RCPT), one without any.
+    await c.send('me@example.org', ['a@example.test', 'b@example.test'], 'Subject: p\r\n\r\nx\r\n',
+      { dsn: { notify: ['never'] } });
+    await c.quit();
+    // And one with no parameter at all (our client sends SIZE): by hand.
+    await rawMessage(addr.port);
+    await server.stop();
+    seen[mode] = got;
+  }
+  for (const mode of ['jsThread', 'runtime']) {
+    assert.ok(seen[mode].every((g) => g.pop() === `store-${mode}`), `${mode}: ${JSON.stringify(seen[mode])}`);
+  }
+  assert.deepEqual(seen.jsThread, seen.runtime);
+  const messages = seen.jsThread.filter((g) => g[0] === 'message');
+  assert.equal(messages.length, 2);
+  assert.deepEqual(messages[0][2].map((p) => p.NOTIFY), ['NEVER', 'NEVER']);
+  assert.deepEqual([messages[1][1], messages[1][2]], [{}, [{}]]);
 });

@@ -23,8 +23,10 @@
 //!   Waking that future from the hook turns the park into a zero-timeout poll (tokio ≥ 1.52.4
 //!   `park`, tokio-rs/tokio#8222), so a tick never blocks;
 //! - timers have no descriptor: the host ticks every [`TIMER_TICK`] as well while it has tasks,
-//!   so a timeout fires at most that late. An event that arrives in the microseconds between the
-//!   last readiness check and the last driver poll of a tick waits for the next tick too.
+//!   so a timeout fires at most that late. The drain round polls the driver too: when it ran
+//!   tasks, `tick` asks for another tick at once ([`TickOutcome::Again`]); when it was a bare
+//!   round, only an event that came in the microseconds of its own poll waits for the next
+//!   event or the timer.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -48,6 +50,21 @@ pub const PARKS_PER_TICK: u32 = 4;
 /// How long one tick may run before it hands the thread back (the host's own callbacks — a
 /// hook's Promise continuations among them — wait meanwhile).
 pub const TICK_BUDGET: Duration = Duration::from_millis(2);
+
+/// A drain round longer than this ran tasks (a bare round is a zero-timeout poll and a few
+/// checks); what they let in is looked at by one more tick at once rather than left to the timer.
+const QUICK_ROUND: Duration = Duration::from_micros(50);
+
+/// What a tick leaves for the host to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TickOutcome {
+    /// Work may be left (the tick stopped at a bound): tick again on the next turn of the loop.
+    Again,
+    /// Wait for the descriptor or the timer.
+    Wait,
+    /// No task is left on the runtime (nothing served here): no timer ticks are needed.
+    Idle,
+}
 
 /// What the park hook and the tick future share.
 #[derive(Default)]
@@ -107,16 +124,21 @@ impl TickedRuntime {
         self.rt.as_ref().expect("the runtime lives until drop")
     }
 
-    /// Run what is ready, poll I/O and timers without blocking; `true` when the tick stopped at
-    /// a bound with work left (tick again soon, without waiting for the descriptor).
-    pub fn tick(&self) -> bool {
+    /// Run what is ready, poll I/O and timers without blocking; say what is left to do.
+    pub fn tick(&self) -> TickOutcome {
         self.state.done.store(false, Ordering::Relaxed);
         self.state.more.store(false, Ordering::Relaxed);
         self.state.parks.store(0, Ordering::Relaxed);
         let mut budget = self.budget.lock().unwrap_or_else(|p| p.into_inner());
         budget.as_mut().reset(Instant::now() + TICK_BUDGET);
-        self.rt().block_on(Tick { state: &self.state, budget: budget.as_mut(), drained: false });
-        self.state.more.load(Ordering::Relaxed)
+        self.rt().block_on(Tick { state: &self.state, budget: budget.as_mut(), drained: None });
+        if self.state.more.load(Ordering::Relaxed) {
+            TickOutcome::Again
+        } else if self.handle().metrics().num_alive_tasks() == 0 {
+            TickOutcome::Idle
+        } else {
+            TickOutcome::Wait
+        }
     }
 }
 
@@ -151,8 +173,8 @@ impl TickState {
 struct Tick<'a> {
     state: &'a TickState,
     budget: Pin<&'a mut Sleep>,
-    /// The round after the last park has run (see `poll`).
-    drained: bool,
+    /// When the round after the last park began (see `poll`).
+    drained: Option<std::time::Instant>,
 }
 
 impl Future for Tick<'_> {
@@ -164,10 +186,18 @@ impl Future for Tick<'_> {
             // event that came in the microseconds since `readable`) readied tasks the host
             // cannot see. One more round runs them — unless the tick stopped at a bound, when
             // `more` asks the host for another tick anyway.
-            if self.drained || self.state.more.load(Ordering::Relaxed) {
+            // That round polls the driver again: when it ran tasks (it took a while), what
+            // came in meanwhile may be waiting unseen — the next turn of the loop ticks again.
+            if let Some(began) = self.drained {
+                if began.elapsed() > QUICK_ROUND {
+                    self.state.more.store(true, Ordering::Relaxed);
+                }
                 return Poll::Ready(());
             }
-            self.drained = true;
+            if self.state.more.load(Ordering::Relaxed) {
+                return Poll::Ready(());
+            }
+            self.drained = Some(std::time::Instant::now());
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
@@ -228,7 +258,7 @@ mod tests {
             let mut p = libc::pollfd { fd: rt.fd(), events: libc::POLLIN, revents: 0 };
             // SAFETY: one valid pollfd.
             unsafe { libc::poll(&mut p, 1, TIMER_TICK.as_millis() as i32) };
-            while rt.tick() {}
+            while rt.tick() == TickOutcome::Again {}
         }
         panic!("the host loop did not finish");
     }
@@ -246,12 +276,12 @@ mod tests {
                 let _ = l.accept().await;
             });
             // Both tasks wait (an hour's timer, a connection nobody makes): each tick returns.
-            let more: Vec<bool> = (0..3).map(|_| rt.tick()).collect();
-            tx.send(more).unwrap();
+            let outcomes: Vec<TickOutcome> = (0..3).map(|_| rt.tick()).collect();
+            tx.send(outcomes).unwrap();
         });
         // A bound on a hang, not a measurement: a blocking tick would wait for an hour.
-        let more = rx.recv_timeout(Duration::from_secs(60)).expect("a tick blocked");
-        assert_eq!(more, [false, false, false], "nothing was left to do");
+        let outcomes = rx.recv_timeout(Duration::from_secs(60)).expect("a tick blocked");
+        assert_eq!(outcomes[2], TickOutcome::Wait, "two tasks wait, nothing is left to run: {outcomes:?}");
     }
 
     #[test]
@@ -296,5 +326,7 @@ mod tests {
             answer.is_some()
         });
         assert_eq!(answer, Some(42));
+        // Every task has ended: the host may stop its timer.
+        assert_eq!(rt.tick(), TickOutcome::Idle);
     }
 }
