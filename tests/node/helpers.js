@@ -252,7 +252,30 @@ function nodeChild(code, { stdin = 'ignore', env = process.env } = {}) {
   return { child: p, lines, firstLine, exited };
 }
 
+/**
+ * A started postwire Server (`mx.example.test`, local domain `example.test`) with `options`;
+ * `t.after` stops it. Where the sessions run by default is asserted: the JS thread on Linux
+ * (else the tests of hooks would all run on the runtime without saying so).
+ */
+async function serve(t, options = {}) {
+  const assert = require('node:assert/strict');
+  const server = new (postwire().Server)({ hostname: 'mx.example.test', localDomains: ['example.test'], ...options });
+  const addr = await server.listen('127.0.0.1', 0);
+  server.start();
+  t.after(() => server.stop());
+  if (!options.sessionsOn && process.platform === 'linux') assert.equal(server.sessionsOn, 'jsThread');
+  return { server, addr };
+}
+
+/** A nodemailer transport to `addr` (plain, name `client.example.org`). */
+function transport(addr, extra = {}) {
+  return peer('nodemailer').createTransport({
+    host: addr.host, port: addr.port, secure: false, ignoreTLS: true, name: 'client.example.org',
+    connectionTimeout: 10000, greetingTimeout: 10000, socketTimeout: 20000, ...extra,
+  });
+}
+
 module.exports = {
   ROOT, PEERS, postwire, peer, testCa, smtpServer, rawServer, silentPeer, closedPort, message, within, testDns,
-  receiver, receivers, until, nodeChild,
+  receiver, receivers, until, nodeChild, serve, transport,
 };

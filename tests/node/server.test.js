@@ -4,27 +4,10 @@
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { postwire, peer, message, testCa, within } = require('./helpers');
+const { postwire, message, testCa, within, serve, transport } = require('./helpers');
 
 const pw = postwire();
-const nodemailer = peer('nodemailer');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** A started server with `options`; `t.after` stops it. */
-async function serve(t, options) {
-  const server = new pw.Server({ hostname: 'mx.example.test', localDomains: ['example.test'], ...options });
-  const addr = await server.listen('127.0.0.1', 0);
-  server.start();
-  t.after(() => server.stop());
-  return { server, addr };
-}
-
-function transport(addr, extra = {}) {
-  return nodemailer.createTransport({
-    host: addr.host, port: addr.port, secure: false, ignoreTLS: true, name: 'client.example.org',
-    connectionTimeout: 10000, greetingTimeout: 10000, socketTimeout: 20000, ...extra,
-  });
-}
 
 test('several recipients, one refused by an async onRcptTo; onMessage gets envelope and data', async (t) => {
   const got = [];

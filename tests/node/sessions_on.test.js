@@ -5,30 +5,11 @@
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { postwire, peer, message, within, nodeChild } = require('./helpers');
+const { postwire, message, within, nodeChild, serve, transport } = require('./helpers');
 
 const pw = postwire();
 const PKG = process.env.POSTWIRE_PACKAGE || require('node:path').join(__dirname, '..', '..');
-const nodemailer = peer('nodemailer');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function serve(t, options) {
-  const server = new pw.Server({ hostname: 'mx.example.test', localDomains: ['example.test'], ...options });
-  const addr = await server.listen('127.0.0.1', 0);
-  server.start();
-  t.after(() => server.stop());
-  // The default must really be the JS thread where it can be (else these tests would test the
-  // runtime twice).
-  if (!options.sessionsOn && process.platform === 'linux') assert.equal(server.sessionsOn, 'jsThread');
-  return { server, addr };
-}
-
-function transport(addr) {
-  return nodemailer.createTransport({
-    host: addr.host, port: addr.port, secure: false, ignoreTLS: true, name: 'client.example.org',
-    connectionTimeout: 10000, greetingTimeout: 10000, socketTimeout: 20000,
-  });
-}
 
 /** One run of the same conversation against a server with `sessionsOn: mode`; what a user sees. */
 async function conversation(t, mode) {
