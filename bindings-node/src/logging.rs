@@ -20,8 +20,15 @@ use tracing::Level;
 
 use crate::error::invalid_input;
 
-/// Carries a batch of records to the JS thread (weak: never holds the process open).
-type LogFn = ThreadsafeFunction<Vec<LogRecord>, (), (), Status, false, true>;
+/// What crosses to the JS thread: a batch of records, or a barrier answered once every batch
+/// queued before it was delivered (`delivered`).
+enum LogItem {
+    Records(Vec<LogRecord>),
+    Barrier(tokio::sync::oneshot::Sender<()>),
+}
+
+/// Carries batches to the JS thread (weak: never holds the process open).
+type LogFn = ThreadsafeFunction<LogItem, (), (), Status, false, true>;
 
 static SINK: Mutex<Option<Arc<LogFn>>> = Mutex::new(None);
 
@@ -82,14 +89,21 @@ pub fn set_logger(
     let logger_ref: ObjectRef<false> = target.create_ref()?;
     let carrier: Function<'_, (), ()> = env.create_function_from_closure("postwireLog", |_| Ok(()))?;
     let tsfn: LogFn = carrier
-        .build_threadsafe_function::<Vec<LogRecord>>()
+        .build_threadsafe_function::<LogItem>()
         .callee_handled::<false>()
         .weak::<true>()
         .build_callback(move |ctx| {
             // Never an Err out of here: napi would make it a fatal exception.
-            if let Ok(logger) = logger_ref.get_value(&ctx.env) {
-                for r in ctx.value {
-                    deliver(&ctx.env, &logger, r);
+            match ctx.value {
+                LogItem::Records(records) => {
+                    if let Ok(logger) = logger_ref.get_value(&ctx.env) {
+                        for r in records {
+                            deliver(&ctx.env, &logger, r);
+                        }
+                    }
+                }
+                LogItem::Barrier(done) => {
+                    let _ = done.send(());
                 }
             }
             Ok(())
@@ -126,10 +140,25 @@ fn install_once() {
             let target = sink().clone();
             if let Some(t) = target {
                 // Not delivered (queue closing at exit): the records are dropped.
-                let _ = t.call(records, ThreadsafeFunctionCallMode::NonBlocking);
+                let _ = t.call(LogItem::Records(records), ThreadsafeFunctionCallMode::NonBlocking);
             }
         }));
     });
+}
+
+/// Wait until every record the core logged so far reached the JS logger: the core's log thread
+/// hands its queue over (`log::flush`, blocking: run it off the JS thread), then a barrier goes
+/// through the same threadsafe function behind the batches. Without it a Promise settled through
+/// another channel (`server.stop()`) could resolve before the last batch's callback ran — the
+/// order of two threadsafe functions' callbacks in one turn of the loop is libuv's.
+pub async fn delivered() {
+    let _ = tokio::task::spawn_blocking(log::flush).await;
+    let Some(t) = sink().clone() else { return };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    if t.call(LogItem::Barrier(tx), ThreadsafeFunctionCallMode::NonBlocking) == Status::Ok {
+        // Dropped unanswered (the environment is closing): nothing more will be delivered.
+        let _ = rx.await;
+    }
 }
 
 /// Apply a `logger` option: given, it becomes the process's logger at `info` level.

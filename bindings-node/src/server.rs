@@ -182,7 +182,7 @@ impl Server {
                     d.close();
                 }
                 // Records of the last sessions reach the logger before stop() resolves.
-                let _ = tokio::task::spawn_blocking(host::log::flush).await;
+                crate::logging::delivered().await;
                 served
             },
             |_, ()| Ok(()),
