@@ -224,11 +224,12 @@ fn settle(env: &Env, p: Pending, out: Box<dyn Any + Send>) {
     }
 }
 
-/// The JS exception pending in `raw`, cleared; `None` when there is none.
+/// The JS exception pending in `raw`, cleared; `None` when there is none. (Also for hooks and
+/// ticks: `hooks.rs`, `uvloop.rs`.)
 ///
 /// # Safety
 /// `raw` is a live env and this is its JS thread.
-unsafe fn take_exception(raw: sys::napi_env) -> Option<sys::napi_value> {
+pub(crate) unsafe fn take_exception(raw: sys::napi_env) -> Option<sys::napi_value> {
     let mut pending = false;
     // SAFETY: the caller's.
     unsafe {

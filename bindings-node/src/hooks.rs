@@ -65,11 +65,22 @@ impl JsHooks {
     }
 
     /// The core's dispatch calling these hooks on the JS thread of `env`: at once when the
-    /// request is made inside a tick of that thread's runtime (`uvloop.rs`: the session runs on
-    /// the JS thread), else through a threadsafe function.
-    pub fn dispatch(self, env: &Env, hook_timeout: Duration) -> napi::Result<HookDispatch> {
+    /// request is made inside a tick of that thread's runtime (`uvloop.rs`: the sessions of a
+    /// server with `on_js_thread` run on the JS thread), else through a threadsafe function.
+    pub fn dispatch(
+        self,
+        env: &Env,
+        hook_timeout: Duration,
+        on_js_thread: bool,
+    ) -> napi::Result<HookDispatch> {
         let set = self.set();
-        let context = crate::uvloop::AsyncContext::new(env, c"postwire.Server")?;
+        // Only a JS-thread server's hooks are called in a tick (a `'runtime'` server's requests
+        // come from runtime threads, which never tick).
+        let context = if on_js_thread {
+            Some(crate::uvloop::AsyncContext::new(env, c"postwire.Server")?)
+        } else {
+            None
+        };
         let hooks = Arc::new(Handler { args: HookArgs::new(env)?, hooks: self, context });
         let queued = Arc::clone(&hooks);
         let carrier: Function<'_, (), ()> = env.create_function_from_closure("postwireHooks", |_| Ok(()))?;
@@ -86,9 +97,9 @@ impl JsHooks {
         let raw_env = env.raw() as usize;
         Ok(HookDispatch::with_callback(set, hook_timeout, move |req| {
             let raw = raw_env as napi::sys::napi_env;
-            if crate::uvloop::ticking(raw) {
+            if let (true, Some(context)) = (crate::uvloop::ticking(raw), &hooks.context) {
                 let env = Env::from_raw(raw);
-                crate::uvloop::in_scope(raw, &hooks.context, || hooks.handle(&env, req));
+                crate::uvloop::in_scope(raw, context, || hooks.handle(&env, req));
                 return;
             }
             // Not queued (the environment is closing): the request is dropped here, which
@@ -99,11 +110,11 @@ impl JsHooks {
 }
 
 /// The hooks, what builds their arguments, and the async context they run in when called in a
-/// tick (the threadsafe function has its own, made at the same moment).
+/// tick (JS-thread servers; the threadsafe function has its own, made at the same moment).
 struct Handler {
     hooks: JsHooks,
     args: HookArgs,
-    context: crate::uvloop::AsyncContext,
+    context: Option<crate::uvloop::AsyncContext>,
 }
 
 impl Handler {
@@ -159,7 +170,8 @@ impl Handler {
 /// to the log: the session was answered `451` for that answer already, and an exception left
 /// pending would surface as an uncaught one, far from its cause.
 fn clear_pending(env: &Env) {
-    if let Some(e) = crate::uvloop::take_pending(env.raw()) {
+    // SAFETY: a live env on its JS thread.
+    if let Some(e) = unsafe { crate::completion::take_exception(env.raw()) } {
         // SAFETY: a live value of this env, just taken.
         let e = unsafe { Unknown::from_raw_unchecked(env.raw(), e) };
         tracing::warn!(error = %describe(e), "a hook's answer threw while it was read");

@@ -3,13 +3,15 @@
 //! One file per core module, mirroring the core tree: `client.rs` and `pool.rs` wrap
 //! `core/src/client/` (session and pool), `compose.rs` and `send_mail.rs` the functions beside
 //! them, `server.rs` + `hooks.rs` wrap `core/src/server/` (hooks through the core's
-//! `host::dispatch` in callback mode), `proto.rs` the protocol core (the shared vectors),
+//! `host::dispatch` in callback mode, their arguments built by `hook_args.rs`), `proto.rs` the
+//! protocol core (the shared vectors),
 //! `mta.rs` the MTA modules (`route`, `queue`, `relay_check`, `trace`, through `host::mta`).
 //! Around them the Node ends of the core's host layer (`postwire::host`): `completion.rs`
 //! settles every Promise the addon returns through one channel per JS environment (the core's
 //! completion inbox and one threadsafe function; the keep-alive Promise of a started server or
 //! queue too), `runtime.rs` pins the addon's image (the core's shared runtime outlives an
-//! environment), `logging.rs` hands the core's log records to a JS `logger`, `options.rs` turns option objects into the JSON the core deserializes (names,
+//! environment), `uvloop.rs` steps the core's `host::ticked` runtime from the JS thread's libuv
+//! loop (where a server's sessions run by default), `logging.rs` hands the core's log records to a JS `logger`, `options.rs` turns option objects into the JSON the core deserializes (names,
 //! defaults and checks are the core's), `values.rs` gives the API's values their JS shape and
 //! `error.rs` maps a core error to a JS `Error` with `.code`, `.kind`, `.reply`, `.rejected`.
 //!

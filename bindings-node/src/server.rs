@@ -90,7 +90,7 @@ impl Server {
         let mut opts = host::options::server_options(options.json).js(&env)?;
         let dispatch = if hooks.any() {
             let callable_auth = hooks.auth.is_some();
-            let d = Arc::new(hooks.dispatch(&env, opts.hook_timeout)?);
+            let d = Arc::new(hooks.dispatch(&env, opts.hook_timeout, on_js_thread)?);
             if callable_auth {
                 opts.auth = Some(d.clone());
             }

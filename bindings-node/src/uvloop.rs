@@ -59,7 +59,8 @@ struct JsLoop {
     timer_on: Cell<bool>,
     env: sys::napi_env,
     enter: sys::napi_ref,
-    async_context: sys::napi_async_context,
+    /// The async context of the ticks' callback scope.
+    async_context: AsyncContext,
     /// Handles not closed yet, once the environment ends; the last close frees this.
     open: Cell<u8>,
     /// The environment's async cleanup hook, removed when the last handle is closed.
@@ -114,9 +115,9 @@ pub fn in_scope(env: sys::napi_env, context: &AsyncContext, f: impl FnOnce()) {
     f();
 }
 
-/// An async context of its own for a server's hooks: `napi_async_init` with a resource object
-/// made where the server was constructed. Released on its JS thread; dropped elsewhere (a
-/// `'runtime'` server's last reference may go on a runtime thread) it is left, a few bytes.
+/// An async context of its own (a JS-thread server's hooks, the ticks): `napi_async_init` with
+/// a resource object made where it was created. Released on its JS thread; it is only made for
+/// what lives and ends there (a drop on another thread would leave it, a few bytes).
 pub struct AsyncContext {
     env: sys::napi_env,
     thread: std::thread::ThreadId,
@@ -164,25 +165,10 @@ impl Drop for AsyncContext {
     }
 }
 
-/// The exception left pending in `env`, taken (no longer pending), if any.
-pub fn take_pending(env: sys::napi_env) -> Option<sys::napi_value> {
-    let mut pending = false;
-    // SAFETY: a live env on its JS thread (every caller is).
-    unsafe {
-        sys::napi_is_exception_pending(env, &mut pending);
-        if !pending {
-            return None;
-        }
-        let mut e = std::ptr::null_mut();
-        sys::napi_get_and_clear_last_exception(env, &mut e);
-        Some(e)
-    }
-}
-
 /// An exception left pending in `env` becomes an uncaught exception, as Node makes one that a
 /// callback leaves behind.
 unsafe fn raise_pending(env: sys::napi_env) {
-    if let Some(e) = take_pending(env) {
+    if let Some(e) = crate::completion::take_exception(env) {
         sys::napi_fatal_exception(env, e);
     }
 }
@@ -210,9 +196,9 @@ fn make(env: &Env) -> Result<tokio::runtime::Handle, String> {
     let rt = TickedRuntime::new().map_err(|e| e.to_string())?;
     let handle = rt.handle().clone();
     let raw = env.raw();
+    let async_context = AsyncContext::new(env, c"postwire.Server").map_err(|e| e.to_string())?;
     let mut lp: *mut c_void = std::ptr::null_mut();
-    let (mut enter_fn, mut enter_ref, mut name, mut async_context) =
-        (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
+    let (mut enter_fn, mut enter_ref) = (std::ptr::null_mut(), std::ptr::null_mut());
     // SAFETY: a live env of this thread, inside a napi call (Server.start); each out-pointer is
     // written by napi, and what was made is released on failure.
     unsafe {
@@ -226,13 +212,8 @@ fn make(env: &Env) -> Result<tokio::runtime::Handle, String> {
                 std::ptr::null_mut(),
                 &mut enter_fn,
             ))
-            && ok(sys::napi_create_reference(raw, enter_fn, 1, &mut enter_ref))
-            && ok(sys::napi_create_string_utf8(raw, c"postwire.Server".as_ptr(), -1, &mut name))
-            && ok(sys::napi_async_init(raw, std::ptr::null_mut(), name, &mut async_context));
+            && ok(sys::napi_create_reference(raw, enter_fn, 1, &mut enter_ref));
         if !ready {
-            if !enter_ref.is_null() {
-                sys::napi_delete_reference(raw, enter_ref);
-            }
             return Err("cannot make the function libuv enters JS with".into());
         }
     }
@@ -250,7 +231,6 @@ fn make(env: &Env) -> Result<tokio::runtime::Handle, String> {
             uv_close(idle, free_handle);
             libc::free(poll);
             sys::napi_delete_reference(raw, enter_ref);
-            sys::napi_async_destroy(raw, async_context);
             return Err("libuv refused the runtime's descriptor".into());
         }
         let l: &'static JsLoop = Box::leak(Box::new(JsLoop {
@@ -300,8 +280,15 @@ fn step() {
             (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
         sys::napi_get_reference_value(env, l.enter, &mut f);
         sys::napi_get_global(env, &mut global);
-        let status =
-            sys::napi_make_callback(env, l.async_context, global, f, 0, std::ptr::null(), &mut result);
+        let status = sys::napi_make_callback(
+            env,
+            l.async_context.context,
+            global,
+            f,
+            0,
+            std::ptr::null(),
+            &mut result,
+        );
         if status == sys::Status::napi_pending_exception {
             raise_pending(env);
         }
@@ -377,8 +364,8 @@ extern "C" fn free_handle(h: Handle) {
 /// closed; the last one's close frees the loop and the runtime with the sessions still on it.
 unsafe extern "C" fn cleanup(_hook: sys::napi_async_cleanup_hook_handle, _data: *mut c_void) {
     let Some(l) = LOOP.take() else { return };
+    // (Its async context goes with the loop, in `closed`.)
     sys::napi_delete_reference(l.env, l.enter);
-    sys::napi_async_destroy(l.env, l.async_context);
     for h in l.handles {
         uv_close(h, closed);
     }

@@ -85,7 +85,6 @@ struct TickState {
 pub struct TickedRuntime {
     rt: Option<Runtime>,
     state: Arc<TickState>,
-    fd: i32,
     /// The tick's time bound, one timer reset per tick: moved later each time, so registering
     /// it does not wake the driver (a new earliest timer would write its eventfd).
     budget: Mutex<Pin<Box<Sleep>>>,
@@ -107,12 +106,12 @@ impl TickedRuntime {
             let _in = rt.enter();
             Mutex::new(Box::pin(tokio::time::sleep(TICK_BUDGET)))
         };
-        Ok(TickedRuntime { rt: Some(rt), state, fd, budget })
+        Ok(TickedRuntime { rt: Some(rt), state, budget })
     }
 
     /// The descriptor to watch for readability.
     pub fn fd(&self) -> i32 {
-        self.fd
+        self.state.fd.load(Ordering::Relaxed)
     }
 
     /// Spawn tasks here with this handle.
@@ -185,9 +184,9 @@ impl Future for Tick<'_> {
             // The deciding park polled the driver once more: a timer that fell due there (or an
             // event that came in the microseconds since `readable`) readied tasks the host
             // cannot see. One more round runs them — unless the tick stopped at a bound, when
-            // `more` asks the host for another tick anyway.
-            // That round polls the driver again: when it ran tasks (it took a while), what
-            // came in meanwhile may be waiting unseen — the next turn of the loop ticks again.
+            // `more` asks the host for another tick anyway. That round polls the driver again:
+            // when it ran tasks (it took a while), what came in meanwhile may be waiting unseen,
+            // so the next turn of the loop ticks again.
             if let Some(began) = self.drained {
                 if began.elapsed() > QUICK_ROUND {
                     self.state.more.store(true, Ordering::Relaxed);
